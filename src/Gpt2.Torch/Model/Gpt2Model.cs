@@ -1,0 +1,243 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Gpt2.Torch.Model;
+
+// The whole GPT-2 in one file, after nanoGPT's model.py. Submodules carry the names of Hugging Face's
+// modeling_gpt2.py (wte, wpe, h.N.ln_1, h.N.attn.c_attn, h.N.attn.c_proj, h.N.ln_2, h.N.mlp.c_fc,
+// h.N.mlp.c_proj, ln_f, lm_head), so a GPT-2 state dict maps onto this model by name.
+#pragma warning disable IDE1006 // field names are checkpoint names
+
+/// <summary>
+/// GPT-2: token and position embeddings, pre-LayerNorm transformer blocks with causal multi-head
+/// self-attention, a final LayerNorm and an output head tied to the token embedding (untied as an option).
+/// </summary>
+public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
+{
+    private readonly Embedding wte;
+    private readonly Embedding wpe;
+    private readonly Dropout drop;
+    private readonly ModuleList<Gpt2Block> h;
+    private readonly LayerNorm ln_f;
+    private readonly Linear? lm_head;
+
+    /// <summary>Creates a randomly initialised model (GPT-2's initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 x layers)).</summary>
+    /// <param name="config">The model's sizes.</param>
+    /// <param name="device">Where the parameters live; <see cref="TorchDevices.Default"/> when null.</param>
+    public Gpt2Model(Gpt2Config config, Device? device = null) : base("GPT2")
+    {
+        config.Validate();
+        Config = config;
+        wte = nn.Embedding(config.VocabSize, config.EmbeddingSize);
+        wpe = nn.Embedding(config.ContextLength, config.EmbeddingSize);
+        drop = nn.Dropout(config.Dropout);
+        h = new ModuleList<Gpt2Block>([.. Enumerable.Range(0, config.LayerCount).Select(_ => new Gpt2Block(config))]);
+        ln_f = nn.LayerNorm(config.EmbeddingSize, config.LayerNormEpsilon);
+        if (!config.TieWordEmbeddings)
+            lm_head = nn.Linear(config.EmbeddingSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+        InitializeWeights();
+        this.to(TorchDevices.Resolve(device));
+    }
+
+    /// <summary>The model's sizes.</summary>
+    public Gpt2Config Config { get; }
+
+    /// <summary>The device of the model's parameters.</summary>
+    public Device Device => wte.weight!.device;
+
+    /// <summary>The token embedding, also the output head's weight when tied.</summary>
+    public Tensor TokenEmbedding => wte.weight!;
+
+    /// <summary>Number of distinct parameters (a tied head counts once).</summary>
+    public long ParameterCount => parameters().Sum(p => p.numel());
+
+    /// <summary>An empty key/value cache for incremental decoding of <paramref name="batchSize"/> sequences.</summary>
+    /// <param name="batchSize">Sequences decoded together.</param>
+    /// <param name="capacity">Most tokens the cache holds; the context length when null.</param>
+    public KeyValueCache CreateCache(int batchSize, int? capacity = null) =>
+        new(Config, batchSize, capacity ?? Config.ContextLength, Device, wte.weight!.dtype);
+
+    /// <summary>Next-token logits [batch, tokens, vocab] for token ids [batch, tokens].</summary>
+    public override Tensor forward(Tensor inputIds) => Forward(inputIds);
+
+    /// <summary>Next-token logits [batch, tokens, vocab].</summary>
+    /// <param name="inputIds">Token ids [batch, tokens], int64.</param>
+    /// <param name="cache">Keys and values of earlier tokens; the new tokens' are appended. Use under <c>torch.no_grad()</c>.</param>
+    /// <param name="attentionMask">
+    /// [batch, cached + new tokens], 1 for real tokens and 0 for padding. Padded positions are never attended
+    /// to, and positions count real tokens only, so a left-padded row gives the same result as on its own.
+    /// </param>
+    public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null, Tensor? attentionMask = null) =>
+        ComputeLogits(ComputeHiddenStates(inputIds, cache, attentionMask));
+
+    /// <summary>The final LayerNorm's output [batch, tokens, embedding], before the output head.</summary>
+    public Tensor ComputeHiddenStates(Tensor inputIds, KeyValueCache? cache = null, Tensor? attentionMask = null)
+    {
+        ValidateInput(inputIds, cache, attentionMask);
+        long batch = inputIds.shape[0], length = inputIds.shape[1];
+        long past = cache?.Length ?? 0, total = past + length;
+
+        Tensor? mask = null;
+        bool isCausal = false;
+        Tensor positions;
+        if (attentionMask is null)
+        {
+            positions = arange(past, total, dtype: int64, device: inputIds.device).unsqueeze(0);
+            if (past == 0)
+                isCausal = length > 1;
+            else if (length > 1)
+                mask = CausalMask(past, length, inputIds.device);
+        }
+        else
+        {
+            Tensor keep = attentionMask.to(@bool);
+            positions = (keep.to(int64).cumsum(1) - 1).clamp_min(0).narrow(1, past, length);
+            // A padded query attends to itself only, which keeps its softmax finite; real tokens never see padding.
+            Tensor diagonal = arange(total, device: inputIds.device).unsqueeze(0) == arange(past, total, device: inputIds.device).unsqueeze(1);
+            mask = (keep.view(batch, 1, 1, total) & CausalMask(past, length, inputIds.device)) | diagonal;
+        }
+
+        Tensor x = drop.forward(wte.forward(inputIds) + wpe.forward(positions));
+        for (int layer = 0; layer < h.Count; layer++)
+            x = h[layer].Forward(x, mask, isCausal, cache, layer);
+        cache?.Advance(length);
+        return ln_f.forward(x);
+    }
+
+    /// <summary>Applies the output head to hidden states.</summary>
+    public Tensor ComputeLogits(Tensor hiddenStates) =>
+        lm_head is null ? F.linear(hiddenStates, wte.weight!) : lm_head.forward(hiddenStates);
+
+    private static Tensor CausalMask(long past, long length, Device device) =>
+        arange(past + length, device: device).unsqueeze(0) <= arange(past, past + length, device: device).unsqueeze(1);
+
+    private void ValidateInput(Tensor inputIds, KeyValueCache? cache, Tensor? attentionMask)
+    {
+        if (inputIds.dtype != int64)
+            throw new ArgumentException($"Token ids must be int64, not {inputIds.dtype}.", nameof(inputIds));
+        if (inputIds.dim() != 2)
+            throw new ArgumentException(
+                $"Token ids must have shape [batch, tokens], but have {inputIds.dim()} dimensions; use unsqueeze(0) for a single sequence.",
+                nameof(inputIds));
+        long length = inputIds.shape[1];
+        if (inputIds.shape[0] == 0 || length == 0)
+            throw new ArgumentException("The input holds no tokens; give at least one token per sequence.", nameof(inputIds));
+        long past = cache?.Length ?? 0;
+        if (past + length > Config.ContextLength)
+            throw new ArgumentException(
+                $"{length} tokens{(past > 0 ? $" after {past} cached ones" : "")} exceed the model's context length of {Config.ContextLength}; " +
+                $"keep only the last {Config.ContextLength - past} tokens.", nameof(inputIds));
+        if (cache is not null && cache.BatchSize != inputIds.shape[0])
+            throw new ArgumentException($"The cache was made for batch size {cache.BatchSize}, but the input has {inputIds.shape[0]} sequences.", nameof(cache));
+        if (attentionMask is not null && (attentionMask.dim() != 2 || attentionMask.shape[0] != inputIds.shape[0] || attentionMask.shape[1] != past + length))
+            throw new ArgumentException(
+                $"The attention mask must have shape [{inputIds.shape[0]}, {past + length}] (cached plus new tokens), but has [{string.Join(", ", attentionMask.shape)}].",
+                nameof(attentionMask));
+
+        long min = inputIds.min().item<long>(), max = inputIds.max().item<long>();
+        if (min < 0 || max >= Config.VocabSize)
+            throw new ArgumentOutOfRangeException(nameof(inputIds),
+                $"Token id {(min < 0 ? min : max)} is outside the vocabulary [0, {Config.VocabSize}).");
+    }
+
+    private void InitializeWeights()
+    {
+        using var noGrad = no_grad();
+        double residualStd = 0.02 / Math.Sqrt(2.0 * Config.LayerCount);
+        foreach ((string name, var parameter) in named_parameters())
+        {
+            if (name.EndsWith(".bias", StringComparison.Ordinal))
+                parameter.zero_();
+            else if (name.StartsWith("ln_", StringComparison.Ordinal) || name.Contains(".ln_", StringComparison.Ordinal))
+                parameter.fill_(1.0);
+            else if (name.EndsWith("c_proj.weight", StringComparison.Ordinal))
+                nn.init.normal_(parameter, 0, residualStd);
+            else
+                nn.init.normal_(parameter, 0, 0.02);
+        }
+    }
+}
+
+/// <summary>A pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).</summary>
+internal sealed class Gpt2Block : nn.Module<Tensor, Tensor>
+{
+    private readonly LayerNorm ln_1;
+    private readonly CausalSelfAttention attn;
+    private readonly LayerNorm ln_2;
+    private readonly Gpt2Mlp mlp;
+
+    public Gpt2Block(Gpt2Config config) : base("Block")
+    {
+        ln_1 = nn.LayerNorm(config.EmbeddingSize, config.LayerNormEpsilon);
+        attn = new CausalSelfAttention(config);
+        ln_2 = nn.LayerNorm(config.EmbeddingSize, config.LayerNormEpsilon);
+        mlp = new Gpt2Mlp(config);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => Forward(x, null, isCausal: true, null, 0);
+
+    public Tensor Forward(Tensor x, Tensor? mask, bool isCausal, KeyValueCache? cache, int layer)
+    {
+        x = x + attn.Forward(ln_1.forward(x), mask, isCausal, cache, layer);
+        return x + mlp.forward(ln_2.forward(x));
+    }
+}
+
+/// <summary>Multi-head causal self-attention with one fused query/key/value projection.</summary>
+internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear c_attn;
+    private readonly Linear c_proj;
+    private readonly Dropout resid_dropout;
+    private readonly int _heads;
+    private readonly double _attentionDropout;
+
+    public CausalSelfAttention(Gpt2Config config) : base("CausalSelfAttention")
+    {
+        c_attn = nn.Linear(config.EmbeddingSize, 3 * config.EmbeddingSize, hasBias: config.QkvBias);
+        c_proj = nn.Linear(config.EmbeddingSize, config.EmbeddingSize);
+        resid_dropout = nn.Dropout(config.Dropout);
+        _heads = config.HeadCount;
+        _attentionDropout = config.Dropout;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => Forward(x, null, isCausal: true, null, 0);
+
+    public Tensor Forward(Tensor x, Tensor? mask, bool isCausal, KeyValueCache? cache, int layer)
+    {
+        long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
+        // [batch, tokens, 3 x width] -> three [batch, heads, tokens, head size] views.
+        Tensor qkv = c_attn.forward(x).view(batch, length, 3, _heads, width / _heads).permute(2, 0, 3, 1, 4);
+        Tensor query = qkv[0], key = qkv[1], value = qkv[2];
+        if (cache is not null)
+            (key, value) = cache.Append(layer, key, value);
+        Tensor y = F.scaled_dot_product_attention(query, key, value, mask,
+            training ? _attentionDropout : 0.0, is_casual: isCausal);
+        y = y.transpose(1, 2).reshape(batch, length, width);
+        return resid_dropout.forward(c_proj.forward(y));
+    }
+}
+
+/// <summary>The feed-forward network: Linear (4x width), tanh-approximated GELU, Linear back.</summary>
+internal sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear c_fc;
+    private readonly Linear c_proj;
+    private readonly Dropout dropout;
+
+    public Gpt2Mlp(Gpt2Config config) : base("MLP")
+    {
+        c_fc = nn.Linear(config.EmbeddingSize, config.ResolvedMlpSize);
+        c_proj = nn.Linear(config.ResolvedMlpSize, config.EmbeddingSize);
+        dropout = nn.Dropout(config.Dropout);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) =>
+        dropout.forward(c_proj.forward(F.gelu(c_fc.forward(x), GELU.Approximate.tanh)));
+}

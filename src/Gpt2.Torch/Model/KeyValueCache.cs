@@ -1,0 +1,64 @@
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Model;
+
+/// <summary>
+/// Keys and values of the tokens a <see cref="Gpt2Model"/> has already seen, one pair per layer, so that
+/// decoding feeds only the new token. Storage is allocated once at full capacity and filled in place.
+/// </summary>
+public sealed class KeyValueCache : IDisposable
+{
+    private readonly Tensor[] _keys;
+    private readonly Tensor[] _values;
+
+    internal KeyValueCache(Gpt2Config config, int batchSize, int capacity, Device device, ScalarType dtype)
+    {
+        if (batchSize <= 0)
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be positive.");
+        if (capacity <= 0 || capacity > config.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"The capacity must be in [1, {config.ContextLength}] (the context length).");
+        BatchSize = batchSize;
+        Capacity = capacity;
+        long[] shape = [batchSize, config.HeadCount, capacity, config.HeadSize];
+        _keys = new Tensor[config.LayerCount];
+        _values = new Tensor[config.LayerCount];
+        for (int layer = 0; layer < config.LayerCount; layer++)
+        {
+            _keys[layer] = zeros(shape, dtype, device).DetachFromDisposeScope();
+            _values[layer] = zeros(shape, dtype, device).DetachFromDisposeScope();
+        }
+    }
+
+    /// <summary>Sequences the cache holds.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Most tokens the cache holds.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Tokens cached so far.</summary>
+    public long Length { get; private set; }
+
+    /// <summary>Forgets every cached token, keeping the storage.</summary>
+    public void Reset() => Length = 0;
+
+    /// <summary>Writes the new tokens' keys and values after the cached ones; returns all of them.</summary>
+    internal (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
+    {
+        long length = keys.shape[2];
+        if (Length + length > Capacity)
+            throw new InvalidOperationException($"The cache holds {Capacity} tokens; {Length} are cached and {length} more do not fit.");
+        _keys[layer].narrow(2, Length, length).copy_(keys);
+        _values[layer].narrow(2, Length, length).copy_(values);
+        return (_keys[layer].narrow(2, 0, Length + length), _values[layer].narrow(2, 0, Length + length));
+    }
+
+    /// <summary>Counts the tokens of the last forward pass as cached (after every layer appended them).</summary>
+    internal void Advance(long length) => Length += length;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (Tensor tensor in _keys.Concat(_values))
+            tensor.Dispose();
+    }
+}
