@@ -59,10 +59,10 @@ public sealed record Gpt2Config
     public static Gpt2Config Gpt2XL { get; } = new() { EmbeddingSize = 1600, LayerCount = 48, HeadCount = 25 };
 
     /// <summary>
-    /// The book's <c>GPT_CONFIG_124M</c> for pretraining from scratch: context 256, no QKV bias, untied head
-    /// (163,009,536 parameters).
+    /// The book's <c>GPT_CONFIG_124M</c> (chapter 4): GPT-2 small without QKV bias and with an untied head,
+    /// 163,009,536 parameters. Chapter 5 pretrains it with <c>ContextLength = 256</c>.
     /// </summary>
-    public static Gpt2Config Book124M { get; } = new() { ContextLength = 256, QkvBias = false, TieWordEmbeddings = false };
+    public static Gpt2Config Book124M { get; } = new() { QkvBias = false, TieWordEmbeddings = false };
 
     /// <summary>The preset names <see cref="FromPreset"/> accepts.</summary>
     public static IReadOnlyList<string> PresetNames { get; } = ["124M", "355M", "774M", "1558M", "book-124M"];
