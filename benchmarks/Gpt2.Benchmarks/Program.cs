@@ -1,0 +1,34 @@
+using System.CommandLine;
+using Gpt2.Benchmarks;
+using Gpt2.Torch;
+
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode (default: all).", AllowMultipleArgumentsPerToken = true };
+var preset = new Option<string>("--preset") { Description = "Model preset: 124M, 355M, 774M, 1558M, book-124M.", DefaultValueFactory = _ => "124M" };
+var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
+var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
+var seq = new Option<int[]>("--seq") { Description = "Training sequence lengths, paired with --batch.", AllowMultipleArgumentsPerToken = true };
+var newTokens = new Option<int>("--new-tokens") { Description = "Tokens to decode.", DefaultValueFactory = _ => 100 };
+var device = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
+
+var root = new RootCommand("Gpt2MLNet benchmarks: one JSON line per measurement.")
+{
+    benches, preset, steps, batch, seq, newTokens, device,
+};
+root.SetAction(result =>
+{
+    string[] selected = result.GetValue(benches) is { Length: > 0 } chosen ? chosen : ["matmul", "train", "decode"];
+    int[] batches = result.GetValue(batch) is { Length: > 0 } b ? b : [4, 2];
+    int[] lengths = result.GetValue(seq) is { Length: > 0 } s ? s : [64, 256];
+    if (batches.Length != lengths.Length)
+        throw new ArgumentException("--batch and --seq must list the same number of values (they are paired).");
+    var bench = new Benchmarks(TorchDevices.Parse(result.GetValue(device)), result.GetValue(preset)!);
+    if (selected.Contains("matmul"))
+        bench.Matmul();
+    if (selected.Contains("train"))
+        for (int i = 0; i < batches.Length; i++)
+            bench.Train(batches[i], lengths[i], result.GetValue(steps));
+    if (selected.Contains("decode"))
+        bench.Decode(promptLength: 16, result.GetValue(newTokens));
+    return 0;
+});
+return root.Parse(args).Invoke();

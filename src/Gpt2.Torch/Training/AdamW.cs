@@ -1,0 +1,110 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Training;
+
+/// <summary>
+/// AdamW (Loshchilov and Hutter) with GPT-2's parameter grouping: weight decay on matrices (linear and embedding
+/// weights), none on biases and LayerNorm parameters. Updates in place with one temporary per parameter, so a
+/// step reads and writes each parameter's state as few times as the algorithm allows.
+/// </summary>
+public sealed class AdamW : IDisposable
+{
+    private readonly (string Name, Parameter Parameter, bool Decay, Tensor Mean, Tensor Variance)[] _parameters;
+
+    /// <summary>Creates the optimizer over the trainable (requires_grad) parameters among <paramref name="parameters"/>.</summary>
+    public AdamW(IEnumerable<(string Name, Parameter Parameter)> parameters, double learningRate = 1e-3, double weightDecay = 0.01,
+        double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+    {
+        if (learningRate < 0 || weightDecay < 0 || beta1 is < 0 or >= 1 || beta2 is < 0 or >= 1 || epsilon < 0)
+            throw new ArgumentException("AdamW needs learningRate >= 0, weightDecay >= 0, betas in [0, 1) and epsilon >= 0.");
+        LearningRate = learningRate;
+        WeightDecay = weightDecay;
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+        _parameters = [.. parameters.Where(p => p.Parameter.requires_grad).Select(p => (
+            p.Name, p.Parameter, p.Parameter.dim() >= 2,
+            zeros_like(p.Parameter).DetachFromDisposeScope(), zeros_like(p.Parameter).DetachFromDisposeScope()))];
+    }
+
+    /// <summary>The learning rate of the next step (schedules set it before each step).</summary>
+    public double LearningRate { get; set; }
+
+    /// <summary>Decoupled weight decay applied to matrices.</summary>
+    public double WeightDecay { get; }
+
+    /// <summary>Decay of the gradient's running mean.</summary>
+    public double Beta1 { get; }
+
+    /// <summary>Decay of the gradient's running uncentred variance.</summary>
+    public double Beta2 { get; }
+
+    /// <summary>Added to the denominator for numerical stability.</summary>
+    public double Epsilon { get; }
+
+    /// <summary>Steps taken so far.</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>Names of the parameters that receive weight decay.</summary>
+    public IEnumerable<string> DecayedParameterNames => _parameters.Where(p => p.Decay).Select(p => p.Name);
+
+    /// <summary>Sets every gradient to zero, in place (keeping the buffers avoids re-allocating them each step).</summary>
+    public void ZeroGrad()
+    {
+        foreach (var entry in _parameters)
+            entry.Parameter.grad?.zero_();
+    }
+
+    /// <summary>Updates every parameter that has a gradient.</summary>
+    public void Step()
+    {
+        StepCount++;
+        double correction1 = 1 - Math.Pow(Beta1, StepCount);
+        double sqrtCorrection2 = Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
+        // lr * m_hat / (sqrt(v_hat) + eps) == (lr * sqrt(c2) / c1) * m / (sqrt(v) + eps * sqrt(c2))
+        double stepSize = LearningRate * sqrtCorrection2 / correction1;
+        double scaledEpsilon = Epsilon * sqrtCorrection2;
+
+        using var noGrad = no_grad();
+        foreach ((_, Parameter parameter, bool decay, Tensor mean, Tensor variance) in _parameters)
+        {
+            Tensor? gradient = parameter.grad;
+            if (gradient is null)
+                continue;
+            if (decay && WeightDecay > 0)
+                parameter.mul_(1 - LearningRate * WeightDecay);
+            mean.lerp_(gradient, 1 - Beta1);
+            variance.mul_(Beta2).addcmul_(gradient, gradient, 1 - Beta2);
+            using Tensor denominator = variance.sqrt().add_(scaledEpsilon);
+            parameter.addcdiv_(mean, denominator, -stepSize);
+        }
+    }
+
+    /// <summary>The optimizer's state tensors by name (<c>NAME.exp_avg</c>, <c>NAME.exp_avg_sq</c>), for checkpoints.</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> StateTensors() =>
+        _parameters.SelectMany(p => new[] { ($"{p.Name}.exp_avg", p.Mean), ($"{p.Name}.exp_avg_sq", p.Variance) });
+
+    /// <summary>Restores the state written by <see cref="StateTensors"/> and the step count.</summary>
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state, long stepCount)
+    {
+        using var noGrad = no_grad();
+        foreach ((string name, Tensor tensor) in StateTensors())
+        {
+            if (!state.TryGetValue(name, out Tensor? saved) || !saved.shape.SequenceEqual(tensor.shape))
+                throw new ArgumentException($"The optimizer state has no tensor '{name}' of shape [{string.Join(", ", tensor.shape)}]; it belongs to another model.");
+            tensor.copy_(saved);
+        }
+        StepCount = stepCount;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var entry in _parameters)
+        {
+            entry.Mean.Dispose();
+            entry.Variance.Dispose();
+        }
+    }
+}
