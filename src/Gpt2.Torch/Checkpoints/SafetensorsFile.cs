@@ -174,8 +174,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
             if (dimension.ValueKind != JsonValueKind.Number || !dimension.TryGetInt64(out long size) || size < 0)
                 throw Problem($"shape [{shapeElement.GetRawText()}] must hold non-negative integers.");
             shape[i++] = size;
-            // Products beyond the data section are impossible anyway; stop before they overflow.
-            expectedBytes = size == 0 || expectedBytes == 0 ? 0 : expectedBytes > dataLength / size ? long.MaxValue : expectedBytes * size;
+            // Saturate instead of overflowing: such a size never matches a byte range in a real file.
+            expectedBytes = size == 0 || expectedBytes == 0 ? 0 : expectedBytes > long.MaxValue / size ? long.MaxValue : expectedBytes * size;
         }
 
         if (!element.TryGetProperty("data_offsets", out JsonElement offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2)
