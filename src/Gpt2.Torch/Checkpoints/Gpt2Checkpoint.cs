@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Gpt2.Torch.Downloads;
 using Gpt2.Torch.IO;
 using Gpt2.Torch.Model;
 using static TorchSharp.torch;
@@ -42,6 +43,19 @@ public static partial class Gpt2Checkpoint
         var model = new Gpt2Model(config, device);
         LoadWeights(model, weightsPath);
         return model;
+    }
+
+    /// <summary>
+    /// Loads pretrained GPT-2 weights from a local checkpoint folder, or, when no such folder exists, downloads them from
+    /// the Hugging Face Hub by model id (<c>gpt2</c>, <c>gpt2-medium</c>, <c>gpt2-large</c>, <c>gpt2-xl</c> or
+    /// <c>owner/name</c>) into the cache first.
+    /// </summary>
+    public static async Task<Gpt2Model> LoadPretrainedAsync(string folderOrModelId, Device? device = null, HuggingFaceHub? hub = null,
+        IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        string folder = Directory.Exists(folderOrModelId) ? folderOrModelId
+            : await (hub ?? new HuggingFaceHub()).DownloadModelAsync(folderOrModelId, progress, cancellationToken).ConfigureAwait(false);
+        return Load(folder, device);
     }
 
     /// <summary>

@@ -1,0 +1,34 @@
+using System.Diagnostics;
+
+namespace Gpt2.Torch.Downloads;
+
+/// <summary>Draws a download's progress on standard error: a bar, megabytes, and speed, a few times a second.</summary>
+public sealed class ConsoleDownloadProgress : IProgress<DownloadProgress>
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private TimeSpan _lastDrawn = TimeSpan.MinValue;
+
+    /// <inheritdoc />
+    public void Report(DownloadProgress value)
+    {
+        bool done = value.TotalBytes is long total && value.BytesReceived >= total;
+        if (!done && _clock.Elapsed - _lastDrawn < TimeSpan.FromMilliseconds(250))
+            return;
+        _lastDrawn = _clock.Elapsed;
+        double megabytes = value.BytesReceived / 1e6;
+        double speed = megabytes / Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
+        string line = value.TotalBytes is long size && size > 0
+            ? $"{Bar(value.BytesReceived / (double)size)} {megabytes,8:F1} / {size / 1e6:F1} MB  {speed,6:F1} MB/s  {value.FileName}"
+            : $"{megabytes,8:F1} MB  {speed,6:F1} MB/s  {value.FileName}";
+        Console.Error.Write($"\r{line}");
+        if (done)
+            Console.Error.WriteLine();
+    }
+
+    private static string Bar(double fraction)
+    {
+        const int width = 30;
+        int filled = (int)Math.Round(Math.Clamp(fraction, 0, 1) * width);
+        return $"[{new string('#', filled)}{new string('.', width - filled)}] {fraction,4:P0}";
+    }
+}

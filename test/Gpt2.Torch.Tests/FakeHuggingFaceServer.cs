@@ -1,0 +1,99 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Gpt2.Torch.Tests;
+
+/// <summary>
+/// A real HTTP server on 127.0.0.1 that serves files the way the Hugging Face Hub does: HEAD answers carry the
+/// SHA-256 in X-Linked-Etag, GET honours Range, and the first GET of a file can be cut off midway.
+/// </summary>
+internal sealed class FakeHuggingFaceServer : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly Dictionary<string, (byte[] Content, string? Sha256)> _files = new();
+    private readonly HashSet<string> _cutOnce = new();
+    private readonly Task _loop;
+
+    public FakeHuggingFaceServer()
+    {
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        Endpoint = new Uri($"http://127.0.0.1:{port}/");
+        _listener.Prefixes.Add(Endpoint.ToString());
+        _listener.Start();
+        _loop = Task.Run(ServeAsync);
+    }
+
+    public Uri Endpoint { get; }
+    public int GetRequests;
+    public int RangeRequests;
+
+    public void Add(string path, byte[] content, string? sha256 = null, bool cutFirstDownload = false)
+    {
+        _files[path] = (content, sha256);
+        if (cutFirstDownload)
+            _cutOnce.Add(path);
+    }
+
+    private async Task ServeAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try { context = await _listener.GetContextAsync(); }
+            catch (Exception) { return; }
+            try { Handle(context); }
+            catch (Exception) { /* the client went away */ }
+        }
+    }
+
+    private void Handle(HttpListenerContext context)
+    {
+        string path = context.Request.Url!.AbsolutePath.TrimStart('/');
+        HttpListenerResponse response = context.Response;
+        if (context.Request.HttpMethod == "GET")
+            Interlocked.Increment(ref GetRequests);
+        if (!_files.TryGetValue(path, out var file))
+        {
+            response.StatusCode = 404;
+            response.Close();
+            return;
+        }
+        if (file.Sha256 is not null)
+            response.AddHeader("X-Linked-Etag", $"\"{file.Sha256}\"");
+        if (context.Request.HttpMethod == "HEAD")
+        {
+            response.Close();
+            return;
+        }
+
+        long start = 0;
+        string? range = context.Request.Headers["Range"];
+        if (range is not null)
+        {
+            Interlocked.Increment(ref RangeRequests);
+            start = long.Parse(range["bytes=".Length..].TrimEnd('-'));
+            response.StatusCode = 206;
+            response.AddHeader("Content-Range", $"bytes {start}-{file.Content.Length - 1}/{file.Content.Length}");
+        }
+        response.ContentLength64 = file.Content.Length - start;
+        if (_cutOnce.Remove(path))
+        {
+            response.OutputStream.Write(file.Content, (int)start, (file.Content.Length - (int)start) / 2);
+            response.OutputStream.Flush();
+            response.Abort();
+            return;
+        }
+        response.OutputStream.Write(file.Content, (int)start, file.Content.Length - (int)start);
+        response.Close();
+    }
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        _listener.Close();
+        _loop.Wait(TimeSpan.FromSeconds(5));
+    }
+}
