@@ -5,17 +5,9 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Tests;
 
 [TestClass]
-public sealed class DownloadTests
+public sealed class DownloadTests : TemporaryDirectoryTest
 {
-    private string _cache = null!;
-
-    [TestInitialize]
-    public void CreateCache() => _cache = TestPaths.NewTemporaryDirectory();
-
-    [TestCleanup]
-    public void DeleteCache() => Directory.Delete(_cache, recursive: true);
-
-    private FileDownloader Downloader(int attempts = 3) => new(_cache, maxAttempts: attempts, retryDelay: TimeSpan.Zero);
+    private FileDownloader Downloader(int attempts = 3) => new(Directory, maxAttempts: attempts, retryDelay: TimeSpan.Zero);
 
     private static (byte[] Weights, string Sha256) FixtureWeights()
     {
@@ -39,7 +31,7 @@ public sealed class DownloadTests
         Assert.AreEqual(weights.Length, reports.Last(r => r.FileName == "model.safetensors").BytesReceived);
         using var reference = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU);
         Assert.IsTrue(model.state_dict()["h.1.mlp.c_fc.weight"].equal(reference.state_dict()["h.1.mlp.c_fc.weight"]).all().item<bool>());
-        string[] cached = Directory.GetFiles(_cache, "*", SearchOption.AllDirectories);
+        string[] cached = System.IO.Directory.GetFiles(Directory, "*", SearchOption.AllDirectories);
         Assert.AreEqual(2, cached.Length, "only the finished files remain: " + string.Join(", ", cached));
 
         int requests = server.GetRequests;
@@ -57,7 +49,7 @@ public sealed class DownloadTests
         var error = await Assert.ThrowsExactlyAsync<DownloadException>(() =>
             Downloader().DownloadAsync(new Uri(server.Endpoint, "file.bin"), "file.bin", sha256));
         StringAssert.Contains(error.Message, "corrupt");
-        Assert.AreEqual(0, Directory.GetFiles(_cache, "*", SearchOption.AllDirectories).Length);
+        Assert.AreEqual(0, System.IO.Directory.GetFiles(Directory, "*", SearchOption.AllDirectories).Length);
     }
 
     [TestMethod]

@@ -5,16 +5,8 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Tests;
 
 [TestClass]
-public sealed class Gpt2CheckpointTests
+public sealed class Gpt2CheckpointTests : TemporaryDirectoryTest
 {
-    private string _directory = null!;
-
-    [TestInitialize]
-    public void CreateDirectory() => _directory = TestPaths.NewTemporaryDirectory();
-
-    [TestCleanup]
-    public void DeleteDirectory() => Directory.Delete(_directory, recursive: true);
-
     private static readonly Gpt2Config Tiny = new() { VocabSize = 60, ContextLength = 16, EmbeddingSize = 16, HeadCount = 2, LayerCount = 2, Dropout = 0 };
 
     [TestMethod]
@@ -23,7 +15,7 @@ public sealed class Gpt2CheckpointTests
         foreach (Gpt2Config config in new[] { Tiny, Tiny with { TieWordEmbeddings = false, QkvBias = false } })
         {
             using var model = new Gpt2Model(config, CPU);
-            string folder = Path.Combine(_directory, config.TieWordEmbeddings ? "tied" : "untied");
+            string folder = Path.Combine(Directory, config.TieWordEmbeddings ? "tied" : "untied");
             Gpt2Checkpoint.Save(model, folder);
             using var loaded = Gpt2Checkpoint.Load(folder, CPU);
             Assert.AreEqual(config, loaded.Config);
@@ -37,8 +29,8 @@ public sealed class Gpt2CheckpointTests
     public void SavedFilesUseHuggingFacesConv1DLayout()
     {
         using var model = new Gpt2Model(Tiny, CPU);
-        Gpt2Checkpoint.Save(model, _directory);
-        using var file = SafetensorsFile.Open(Path.Combine(_directory, Gpt2Checkpoint.WeightsFileName));
+        Gpt2Checkpoint.Save(model, Directory);
+        using var file = SafetensorsFile.Open(Path.Combine(Directory, Gpt2Checkpoint.WeightsFileName));
         CollectionAssert.AreEqual(new long[] { 16, 48 }, file.Tensors["h.0.attn.c_attn.weight"].Shape);
         CollectionAssert.AreEqual(new long[] { 64, 16 }, file.Tensors["h.1.mlp.c_proj.weight"].Shape);
         Assert.IsFalse(file.Tensors.ContainsKey("lm_head.weight"));
@@ -52,7 +44,7 @@ public sealed class Gpt2CheckpointTests
         var tensors = file.Tensors.Keys.Select(name => ("transformer." + name, file.ReadTensor(name))).ToList();
         tensors.Add(("transformer.h.0.attn.masked_bias", tensor(-1e4f)));
         tensors.Add(("lm_head.weight", file.ReadTensor("wte.weight")));
-        string path = Path.Combine(_directory, "exported.safetensors");
+        string path = Path.Combine(Directory, "exported.safetensors");
         SafetensorsWriter.Write(path, tensors);
 
         using var reference = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU);
@@ -81,7 +73,7 @@ public sealed class Gpt2CheckpointTests
             Gpt2Checkpoint.LoadWeights(shallower, Path.Combine(TestPaths.TinyGpt2, Gpt2Checkpoint.WeightsFileName))).Message, "h.1.");
 
         using var file = SafetensorsFile.Open(Path.Combine(TestPaths.TinyGpt2, Gpt2Checkpoint.WeightsFileName));
-        string partial = Path.Combine(_directory, "partial.safetensors");
+        string partial = Path.Combine(Directory, "partial.safetensors");
         SafetensorsWriter.Write(partial, [.. file.Tensors.Keys.Where(n => n != "ln_f.bias").Select(n => (n, file.ReadTensor(n)))]);
         StringAssert.Contains(Assert.ThrowsExactly<CheckpointFormatException>(() =>
             Gpt2Checkpoint.LoadWeights(reference, partial)).Message, "missing tensors: ln_f.bias");
@@ -90,7 +82,7 @@ public sealed class Gpt2CheckpointTests
     [TestMethod]
     public void AFolderWithoutWeightsIsRejected()
     {
-        File.WriteAllText(Path.Combine(_directory, "config.json"), Tiny.ToJson());
-        StringAssert.Contains(Assert.ThrowsExactly<FileNotFoundException>(() => Gpt2Checkpoint.Load(_directory, CPU)).Message, "model.safetensors");
+        File.WriteAllText(Path.Combine(Directory, "config.json"), Tiny.ToJson());
+        StringAssert.Contains(Assert.ThrowsExactly<FileNotFoundException>(() => Gpt2Checkpoint.Load(Directory, CPU)).Message, "model.safetensors");
     }
 }

@@ -5,17 +5,9 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Tests;
 
 [TestClass]
-public sealed class SafetensorsTests
+public sealed class SafetensorsTests : TemporaryDirectoryTest
 {
-    private string _directory = null!;
-
-    [TestInitialize]
-    public void CreateDirectory() => _directory = TestPaths.NewTemporaryDirectory();
-
-    [TestCleanup]
-    public void DeleteDirectory() => Directory.Delete(_directory, recursive: true);
-
-    private string PathOf(string name) => Path.Combine(_directory, name);
+    private string PathOf(string name) => Path.Combine(Directory, name);
 
     private static byte[] FileWithHeader(string json, int dataBytes)
     {
@@ -113,6 +105,6 @@ public sealed class SafetensorsTests
         // A tensor type the format cannot hold makes the writer fail midway, after earlier tensors were written.
         Assert.ThrowsExactly<NotSupportedException>(() => SafetensorsWriter.Write(path, [("a", ones(4)), ("b", ones(2, dtype: ScalarType.ComplexFloat32))]));
         CollectionAssert.AreEqual(before, File.ReadAllBytes(path));
-        Assert.AreEqual(1, Directory.GetFiles(_directory).Length, "no temporary file may be left behind");
+        Assert.AreEqual(1, System.IO.Directory.GetFiles(Directory).Length, "no temporary file may be left behind");
     }
 }
