@@ -64,12 +64,18 @@ public sealed record Gpt2Config
     /// </summary>
     public static Gpt2Config Book124M { get; } = new() { QkvBias = false, TieWordEmbeddings = false };
 
+    /// <summary>
+    /// A small GPT-2 (4 layers, width 256, 4 heads, GPT-2's vocabulary and context) that trains in minutes on a CPU;
+    /// there are no published weights for it.
+    /// </summary>
+    public static Gpt2Config Mini { get; } = new() { EmbeddingSize = 256, LayerCount = 4, HeadCount = 4 };
+
     /// <summary>The preset names <see cref="FromPreset"/> accepts.</summary>
-    public static IReadOnlyList<string> PresetNames { get; } = ["124M", "355M", "774M", "1558M", "book-124M"];
+    public static IReadOnlyList<string> PresetNames { get; } = ["124M", "355M", "774M", "1558M", "book-124M", "mini"];
 
     /// <summary>
     /// A published size by name: <c>124M</c>, <c>355M</c>, <c>774M</c>, <c>1558M</c> (or the Hugging Face ids
-    /// <c>gpt2</c>, <c>gpt2-medium</c>, <c>gpt2-large</c>, <c>gpt2-xl</c>), or <c>book-124M</c>.
+    /// <c>gpt2</c>, <c>gpt2-medium</c>, <c>gpt2-large</c>, <c>gpt2-xl</c>), <c>book-124M</c> or <c>mini</c>.
     /// </summary>
     public static Gpt2Config FromPreset(string name) => name.ToLowerInvariant() switch
     {
@@ -78,6 +84,7 @@ public sealed record Gpt2Config
         "774m" or "gpt2-large" or "large" => Gpt2Large,
         "1558m" or "gpt2-xl" or "xl" => Gpt2XL,
         "book-124m" => Book124M,
+        "mini" => Mini,
         _ => throw new ArgumentException(
             $"Unknown GPT-2 preset '{name}'. Use one of {string.Join(", ", PresetNames)}, or build a Gpt2Config with the sizes you want.",
             nameof(name)),

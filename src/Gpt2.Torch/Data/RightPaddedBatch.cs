@@ -1,0 +1,31 @@
+using Gpt2.Torch.Tokenization;
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Data;
+
+/// <summary>Sequences of different lengths as one int64 tensor, right-padded with <c>&lt;|endoftext|&gt;</c> to the longest.</summary>
+public static class RightPaddedBatch
+{
+    /// <summary>Token ids [batch, longest] and real lengths [batch]; the caller disposes both.</summary>
+    public static (Tensor InputIds, Tensor Lengths) Create(IReadOnlyList<int[]> sequences, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        if (sequences.Count == 0)
+            throw new ArgumentException("The batch holds no sequences.", nameof(sequences));
+        int longest = sequences.Max(s => s.Length);
+        if (longest == 0 || sequences.Any(s => s.Length == 0))
+            throw new ArgumentException("Every sequence needs at least one token.", nameof(sequences));
+        var ids = new long[sequences.Count * longest];
+        Array.Fill(ids, Gpt2Tokenizer.EndOfTextId);
+        var lengths = new long[sequences.Count];
+        for (int row = 0; row < sequences.Count; row++)
+        {
+            int[] sequence = sequences[row];
+            for (int i = 0; i < sequence.Length; i++)
+                ids[row * longest + i] = sequence[i];
+            lengths[row] = sequence.Length;
+        }
+        Device target = device ?? CPU;
+        return (tensor(ids, [sequences.Count, longest], int64).to(target), tensor(lengths, int64).to(target));
+    }
+}

@@ -1,0 +1,98 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Model;
+
+#pragma warning disable IDE1006 // field names are checkpoint names (Hugging Face's GPT2ForSequenceClassification)
+
+/// <summary>
+/// GPT-2 with a classification head (the book's chapter 6): the final hidden state of each sequence's last real
+/// token goes through a linear layer to one logit per class. Sequences are right-padded, so causal attention keeps
+/// padding out of every real token's state, and batching changes no result.
+/// </summary>
+public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
+{
+    private readonly Gpt2Model transformer;
+    private readonly Linear score;
+
+    /// <summary>Puts a new, randomly initialised head with <paramref name="classCount"/> outputs on <paramref name="transformer"/>.</summary>
+    public Gpt2SequenceClassifier(Gpt2Model transformer, int classCount) : base("GPT2ForSequenceClassification")
+    {
+        ArgumentNullException.ThrowIfNull(transformer);
+        if (classCount < 2)
+            throw new ArgumentOutOfRangeException(nameof(classCount), classCount, "A classifier needs at least two classes.");
+        this.transformer = transformer;
+        score = nn.Linear(transformer.Config.EmbeddingSize, classCount);
+        RegisterComponents();
+        score.to(transformer.Device);
+    }
+
+    /// <summary>The GPT-2 body.</summary>
+    public Gpt2Model Transformer => transformer;
+
+    /// <summary>Number of classes.</summary>
+    public int ClassCount => (int)score.weight!.shape[0];
+
+    /// <summary>The head's weight [classes, embedding].</summary>
+    public Tensor HeadWeight => score.weight!;
+
+    /// <summary>The head's bias [classes].</summary>
+    public Tensor HeadBias => score.bias!;
+
+    /// <summary>Class logits [batch, classes].</summary>
+    /// <param name="inputIds">Right-padded token ids [batch, tokens], int64.</param>
+    /// <param name="lengths">Real tokens per sequence [batch], int64, each in [1, tokens].</param>
+    public override Tensor forward(Tensor inputIds, Tensor lengths)
+    {
+        Tensor hidden = transformer.ComputeHiddenStates(inputIds);
+        long batch = hidden.shape[0], width = hidden.shape[2];
+        Tensor last = (lengths.to(int64).to(hidden.device) - 1).view(batch, 1, 1).expand(batch, 1, width);
+        return score.forward(hidden.gather(1, last).squeeze(1));
+    }
+
+    /// <summary>Class probabilities [sequences][classes], in evaluation mode, <paramref name="batchSize"/> sequences at a time.</summary>
+    public float[][] PredictProbabilities(IReadOnlyList<int[]> sequences, int batchSize = 8)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        bool wasTraining = training;
+        eval();
+        try
+        {
+            using var noGrad = no_grad();
+            var result = new List<float[]>(sequences.Count);
+            foreach (int[][] chunk in sequences.Chunk(batchSize))
+            {
+                using var scope = NewDisposeScope();
+                (Tensor ids, Tensor lengths) = Data.RightPaddedBatch.Create(chunk, transformer.Device);
+                float[] probabilities = softmax(forward(ids, lengths), -1).cpu().data<float>().ToArray();
+                result.AddRange(probabilities.Chunk(ClassCount));
+            }
+            return [.. result];
+        }
+        finally
+        {
+            train(wasTraining);
+        }
+    }
+
+    /// <summary>
+    /// Freezes every parameter except those <paramref name="layers"/> names; the head always trains.
+    /// </summary>
+    public void SetTrainableLayers(TrainableLayers layers)
+    {
+        string lastBlock = $"transformer.h.{transformer.Config.LayerCount - 1}.";
+        foreach ((string name, Parameter parameter) in named_parameters())
+        {
+            bool trainable = name.StartsWith("score.", StringComparison.Ordinal) || layers switch
+            {
+                TrainableLayers.All => true,
+                TrainableLayers.LastBlock => name.StartsWith(lastBlock, StringComparison.Ordinal) || name.StartsWith("transformer.ln_f.", StringComparison.Ordinal),
+                TrainableLayers.HeadOnly => false,
+                _ => throw new ArgumentOutOfRangeException(nameof(layers), layers, "Unknown TrainableLayers value."),
+            };
+            parameter.requires_grad = trainable;
+        }
+    }
+}

@@ -1,0 +1,14 @@
+namespace Gpt2.Torch.Model;
+
+/// <summary>Which parts of a <see cref="Gpt2SequenceClassifier"/> fine-tuning updates.</summary>
+public enum TrainableLayers
+{
+    /// <summary>The last transformer block, the final LayerNorm and the head (the book's choice).</summary>
+    LastBlock,
+
+    /// <summary>Every parameter.</summary>
+    All,
+
+    /// <summary>Only the classification head.</summary>
+    HeadOnly,
+}
