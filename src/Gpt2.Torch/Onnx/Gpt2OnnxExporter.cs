@@ -31,6 +31,29 @@ public static class Gpt2OnnxExporter
         Build(model, options).WriteTo(destination);
     }
 
+    /// <summary>
+    /// Writes <paramref name="model"/> wrapped in ONNX Runtime's <c>com.microsoft.GreedySearch</c> operator (in the
+    /// Microsoft.ML.OnnxRuntime CPU package), so that one run generates whole sequences with a key/value cache: inputs
+    /// <see cref="Gpt2OnnxNames.InputIds"/> (int32 [batch, sequence]) and <see cref="Gpt2OnnxNames.MaxLength"/> (int32 [1],
+    /// prompt included, at most the context length), output <see cref="Gpt2OnnxNames.Sequences"/> (int32 [batch, max length]).
+    /// The file is written atomically.
+    /// </summary>
+    /// <param name="model">The model; its parameters may live on any device.</param>
+    /// <param name="path">The <c>.onnx</c> file to write.</param>
+    /// <param name="endOfTextId">Generation of a row stops after this token (GPT-2's <c>&lt;|endoftext|&gt;</c> is 50256); null never stops early.</param>
+    /// <param name="padTokenId">
+    /// Prompt tokens equal to this id are padding (not attended to, no position), and finished rows are filled with it;
+    /// null when prompts are not padded.
+    /// </param>
+    public static void ExportGreedySearch(Gpt2Model model, string path, int? endOfTextId = null, int? padTokenId = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Dictionary<string, Tensor> parameters = model.state_dict();
+        // -1 is no token id, so it never matches: ONNX Runtime requires both attributes.
+        Gpt2OnnxGraph.BuildGreedySearch(model.Config, name => parameters[name], endOfTextId ?? -1, padTokenId ?? -1).WriteTo(path);
+    }
+
     private static OnnxModel Build(Gpt2Model model, Gpt2OnnxExportOptions? options)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -3,7 +3,7 @@ namespace Gpt2.Torch.Onnx;
 /// <summary>Names of the inputs and outputs of the ONNX models <see cref="Gpt2OnnxExporter"/> writes.</summary>
 public static class Gpt2OnnxNames
 {
-    /// <summary>Input: token ids, int64 [batch, sequence].</summary>
+    /// <summary>Input: token ids, int64 [batch, sequence] (int32 in a greedy-search export).</summary>
     public const string InputIds = "input_ids";
 
     /// <summary>Input: int64 [batch, sequence], 1 for real tokens and 0 for padding (left or right).</summary>
@@ -17,6 +17,12 @@ public static class Gpt2OnnxNames
 
     /// <summary>Output of a classifier export: softmax of <see cref="Logits"/>, float [batch, classes].</summary>
     public const string Probabilities = "probabilities";
+
+    /// <summary>Input of a greedy-search export: the longest output, prompt included, int32 [1].</summary>
+    public const string MaxLength = "max_length";
+
+    /// <summary>Output of a greedy-search export: the prompts followed by their generated tokens, int32 [batch, max length].</summary>
+    public const string Sequences = "sequences";
 
     /// <summary>Symbolic name of the batch dimension.</summary>
     public const string BatchDimension = "batch";
