@@ -2,7 +2,7 @@ using System.CommandLine;
 using Gpt2.Benchmarks;
 using Gpt2.Torch;
 
-var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode (default: all).", AllowMultipleArgumentsPerToken = true };
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, onnx (default: all).", AllowMultipleArgumentsPerToken = true };
 var preset = new Option<string>("--preset") { Description = "Model preset: 124M, 355M, 774M, 1558M, book-124M.", DefaultValueFactory = _ => "124M" };
 var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
 var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
@@ -16,7 +16,7 @@ var root = new RootCommand("Gpt2MLNet benchmarks: one JSON line per measurement.
 };
 root.SetAction(result =>
 {
-    string[] selected = result.GetValue(benches) is { Length: > 0 } chosen ? chosen : ["matmul", "train", "decode"];
+    string[] selected = result.GetValue(benches) is { Length: > 0 } chosen ? chosen : ["matmul", "train", "decode", "onnx"];
     int[] batches = result.GetValue(batch) is { Length: > 0 } b ? b : [4, 2];
     int[] lengths = result.GetValue(seq) is { Length: > 0 } s ? s : [64, 256];
     if (batches.Length != lengths.Length)
@@ -29,6 +29,8 @@ root.SetAction(result =>
             bench.Train(batches[i], lengths[i], result.GetValue(steps));
     if (selected.Contains("decode"))
         bench.Decode(promptLength: 16, result.GetValue(newTokens));
+    if (selected.Contains("onnx"))
+        bench.Onnx(sequenceLength: 64);
     return 0;
 });
 return root.Parse(args).Invoke();

@@ -1,0 +1,17 @@
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Onnx;
+
+/// <summary>What <see cref="Gpt2OnnxExporter"/> exports: next-token logits (the default) or a sequence classifier.</summary>
+public sealed class Gpt2OnnxExportOptions
+{
+    /// <summary>
+    /// The classification head's weight [classes, embedding] (a <c>Linear</c> weight). When set, the model outputs
+    /// <see cref="Gpt2OnnxNames.Logits"/> [batch, classes] from the hidden state of each row's last real token, and
+    /// their softmax as <see cref="Gpt2OnnxNames.Probabilities"/>; when null, next-token logits [batch, sequence, vocab].
+    /// </summary>
+    public Tensor? ClassifierWeight { get; init; }
+
+    /// <summary>The classification head's bias [classes]; none when null.</summary>
+    public Tensor? ClassifierBias { get; init; }
+}

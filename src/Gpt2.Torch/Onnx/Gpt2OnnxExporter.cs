@@ -1,0 +1,76 @@
+using Gpt2.Torch.Model;
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Onnx;
+
+/// <summary>
+/// Writes a <see cref="Gpt2Model"/> as an ONNX model (opset 20, float32 weights inside the file) that ONNX Runtime
+/// runs with the model's semantics for padded batches: inputs <see cref="Gpt2OnnxNames.InputIds"/> and
+/// <see cref="Gpt2OnnxNames.AttentionMask"/>, int64 [batch, sequence] with symbolic dimensions; outputs as chosen by
+/// <see cref="Gpt2OnnxExportOptions"/>. Files are limited to 2 GB (GPT-2 up to the 355M preset).
+/// </summary>
+public static class Gpt2OnnxExporter
+{
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/>, atomically: an existing file is replaced only once the new one is complete.</summary>
+    /// <param name="model">The model; its parameters may live on any device.</param>
+    /// <param name="path">The <c>.onnx</c> file to write.</param>
+    /// <param name="options">What to export; next-token logits when null.</param>
+    public static void Export(Gpt2Model model, string path, Gpt2OnnxExportOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Build(model, options).WriteTo(path);
+    }
+
+    /// <summary>Writes <paramref name="model"/> to <paramref name="destination"/>, streaming one weight at a time.</summary>
+    /// <param name="model">The model; its parameters may live on any device.</param>
+    /// <param name="destination">Where the ONNX bytes go; left open.</param>
+    /// <param name="options">What to export; next-token logits when null.</param>
+    public static void Export(Gpt2Model model, Stream destination, Gpt2OnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        Build(model, options).WriteTo(destination);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="model"/> wrapped in ONNX Runtime's <c>com.microsoft.GreedySearch</c> operator (in the
+    /// Microsoft.ML.OnnxRuntime CPU package), so that one run generates whole sequences with a key/value cache: inputs
+    /// <see cref="Gpt2OnnxNames.InputIds"/> (int32 [batch, sequence]) and <see cref="Gpt2OnnxNames.MaxLength"/> (int32 [1],
+    /// prompt included, at most the context length), output <see cref="Gpt2OnnxNames.Sequences"/> (int32 [batch, max length]).
+    /// The file is written atomically.
+    /// </summary>
+    /// <param name="model">The model; its parameters may live on any device.</param>
+    /// <param name="path">The <c>.onnx</c> file to write.</param>
+    /// <param name="endOfTextId">Generation of a row stops after this token (GPT-2's <c>&lt;|endoftext|&gt;</c> is 50256); null never stops early.</param>
+    /// <param name="padTokenId">
+    /// Prompt tokens equal to this id are padding (not attended to, no position), and finished rows are filled with it;
+    /// null when prompts are not padded.
+    /// </param>
+    public static void ExportGreedySearch(Gpt2Model model, string path, int? endOfTextId = null, int? padTokenId = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Dictionary<string, Tensor> parameters = model.state_dict();
+        // -1 is no token id, so it never matches: ONNX Runtime requires both attributes.
+        Gpt2OnnxGraph.BuildGreedySearch(model.Config, name => parameters[name], endOfTextId ?? -1, padTokenId ?? -1).WriteTo(path);
+    }
+
+    private static OnnxModel Build(Gpt2Model model, Gpt2OnnxExportOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Tensor? weight = options?.ClassifierWeight, bias = options?.ClassifierBias;
+        int width = model.Config.EmbeddingSize;
+        if (weight is null && bias is not null)
+            throw new ArgumentException("Gpt2OnnxExportOptions.ClassifierBias is set without ClassifierWeight; set both, or neither for next-token logits.", nameof(options));
+        if (weight is not null && (weight.dim() != 2 || weight.shape[0] < 1 || weight.shape[1] != width))
+            throw new ArgumentException(
+                $"Gpt2OnnxExportOptions.ClassifierWeight must have shape [classes, {width}] (the model's embedding size), but has [{string.Join(", ", weight.shape)}].",
+                nameof(options));
+        if (weight is not null && bias is not null && (bias.dim() != 1 || bias.shape[0] != weight.shape[0]))
+            throw new ArgumentException(
+                $"Gpt2OnnxExportOptions.ClassifierBias must have shape [{weight.shape[0]}] (one per class), but has [{string.Join(", ", bias.shape)}].",
+                nameof(options));
+
+        Dictionary<string, Tensor> parameters = model.state_dict();
+        return Gpt2OnnxGraph.Build(model.Config, name => parameters[name], weight, bias);
+    }
+}

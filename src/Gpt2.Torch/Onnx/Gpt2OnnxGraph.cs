@@ -1,0 +1,198 @@
+using Gpt2.Torch.Model;
+using static Gpt2.Torch.Onnx.Gpt2OnnxNames;
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Onnx;
+
+/// <summary>
+/// <see cref="Gpt2Model"/> as ONNX nodes, with the semantics of <see cref="Gpt2Model.ComputeHiddenStates"/>:
+/// positions count real tokens only, no query attends to padding (a padded query attends to itself), pre-LayerNorm
+/// blocks with explicit MatMul/Softmax attention and tanh GELU, a final LayerNorm; as a decoder, past keys and values in
+/// and present ones out. Weights are read through <c>parameter</c> by checkpoint name only when the model is written,
+/// so the size is known from the config alone.
+/// </summary>
+internal sealed class Gpt2OnnxGraph
+{
+    /// <summary>ONNX operator set 20: the first with <c>Gelu</c> (LayerNormalization is 17).</summary>
+    public const int Opset = 20;
+
+    /// <summary>The domain of ONNX Runtime's contrib operators, <c>GreedySearch</c> among them.</summary>
+    private const string MicrosoftDomain = "com.microsoft";
+
+    private readonly OnnxGraph _graph;
+    private readonly Gpt2Config _config;
+    private readonly Func<string, Tensor> _parameter;
+
+    private Gpt2OnnxGraph(string name, Gpt2Config config, Func<string, Tensor> parameter)
+    {
+        _graph = new OnnxGraph(name);
+        _config = config;
+        _parameter = parameter;
+    }
+
+    /// <summary>
+    /// The model with inputs <see cref="InputIds"/> and <see cref="AttentionMask"/>, and next-token logits, or, given a
+    /// classification head's shape, class logits and probabilities at each row's last real token.
+    /// </summary>
+    /// <param name="config">The model's sizes.</param>
+    /// <param name="parameter">The model's parameters by checkpoint name (<c>h.0.attn.c_attn.weight</c>), called when the model is written.</param>
+    /// <param name="classifierWeight">The classification head's weight [classes, embedding]; null for next-token logits.</param>
+    /// <param name="classifierBias">The classification head's bias [classes], if any.</param>
+    public static OnnxModel Build(Gpt2Config config, Func<string, Tensor> parameter, Tensor? classifierWeight = null, Tensor? classifierBias = null)
+    {
+        var gpt = new Gpt2OnnxGraph("gpt2", config, parameter);
+        OnnxGraph g = gpt._graph;
+        string ids = g.Input(InputIds, OnnxDataType.Int64, BatchDimension, SequenceDimension);
+        string mask = g.Input(AttentionMask, OnnxDataType.Int64, BatchDimension, SequenceDimension);
+
+        string real = g.Node("Cast", [mask], To(OnnxDataType.Bool));
+        string keep = g.Node("Cast", [real], To(OnnxDataType.Int64));
+        string positions = g.Node("Max", [g.Node("Sub", [g.Node("CumSum", [keep, g.Int64(1)]), g.Int64(1)]), g.Int64(0)]);
+        string hidden = gpt.Transformer(ids, positions, gpt.AttentionBias(real, ids), pasts: null).Hidden;
+
+        if (classifierWeight is null)
+        {
+            gpt.LanguageModelHead(hidden);
+            return new OnnxModel(g, Opset);
+        }
+
+        long classes = classifierWeight.shape[0];
+        string last = gpt.LastRealToken(hidden, keep);
+        string logits = g.Node("MatMul", [last, g.Weight("classifier.weight", [config.EmbeddingSize, classes], classifierWeight.t)],
+            output: classifierBias is null ? Logits : null);
+        if (classifierBias is not null)
+            logits = g.Node("Add", [logits, g.Weight("classifier.bias", [classes], () => classifierBias)], output: Logits);
+        g.Output(logits, Logits, OnnxDataType.Float, BatchDimension, classes);
+        g.Output(g.Node("Softmax", [logits], output: Probabilities, OnnxAttribute.Int("axis", -1)), Probabilities, OnnxDataType.Float, BatchDimension, classes);
+        return new OnnxModel(g, Opset);
+    }
+
+    /// <summary>
+    /// ONNX Runtime's <c>com.microsoft.GreedySearch</c> over the model: inputs <see cref="InputIds"/> (int32 [batch,
+    /// sequence]; tokens equal to <paramref name="padTokenId"/> are padding) and <see cref="MaxLength"/> (int32 [1], prompt
+    /// included), output <see cref="Sequences"/> (int32 [batch, max length]). The decoder subgraph follows the operator's
+    /// GPT-2 contract: inputs input_ids, position_ids, attention_mask (int32), past_0.. [2, batch, heads, past, head size];
+    /// outputs logits, present_0.. (float).
+    /// </summary>
+    public static OnnxModel BuildGreedySearch(Gpt2Config config, Func<string, Tensor> parameter, int endOfTextId, int padTokenId)
+    {
+        var decoder = new Gpt2OnnxGraph("gpt2_decoder", config, parameter);
+        OnnxGraph d = decoder._graph;
+        string ids = d.Input(InputIds, OnnxDataType.Int32, BatchDimension, SequenceDimension);
+        string positions = d.Input("position_ids", OnnxDataType.Int32, BatchDimension, SequenceDimension);
+        string mask = d.Input(AttentionMask, OnnxDataType.Int32, BatchDimension, "total_sequence");
+        string[] pasts = [.. Enumerable.Range(0, config.LayerCount).Select(layer =>
+            d.Input($"past_{layer}", OnnxDataType.Float, 2, BatchDimension, config.HeadCount, "past_sequence", config.HeadSize))];
+        (string hidden, IReadOnlyList<string> presents) = decoder.Transformer(ids, positions, decoder.AttentionBias(d.Node("Cast", [mask], To(OnnxDataType.Bool)), ids), pasts);
+        decoder.LanguageModelHead(hidden);
+        foreach (string present in presents)
+            d.Output(present, present, OnnxDataType.Float, 2, BatchDimension, config.HeadCount, "total_sequence", config.HeadSize);
+
+        var search = new OnnxGraph("gpt2_greedy_search");
+        search.Input(InputIds, OnnxDataType.Int32, BatchDimension, SequenceDimension);
+        search.Input(MaxLength, OnnxDataType.Int32, 1);
+        search.Node("GreedySearch", [InputIds, MaxLength], [Sequences], MicrosoftDomain,
+            OnnxAttribute.Int("eos_token_id", endOfTextId), OnnxAttribute.Int("pad_token_id", padTokenId),
+            OnnxAttribute.Int("model_type", 0), OnnxAttribute.Graph("decoder", d));
+        search.Output(Sequences, Sequences, OnnxDataType.Int32, BatchDimension, MaxLength);
+        return new OnnxModel(search, Opset, (MicrosoftDomain, 1));
+    }
+
+    // Next-token logits [batch, sequence, vocab] from the (tied or untied) output head, as the graph output Logits.
+    private void LanguageModelHead(string hidden)
+    {
+        OnnxGraph g = _graph;
+        string head = _config.TieWordEmbeddings
+            ? g.Node("Transpose", ["wte.weight"], OnnxAttribute.Ints("perm", 1, 0))
+            : Weight("lm_head.weight", [_config.EmbeddingSize, _config.VocabSize], () => _parameter("lm_head.weight").t());
+        g.Output(g.Node("MatMul", [hidden, head], output: Logits), Logits, OnnxDataType.Float, BatchDimension, SequenceDimension, _config.VocabSize);
+    }
+
+    // Token plus position embeddings, the blocks, the final LayerNorm: hidden states [batch, sequence, embedding];
+    // with past keys and values (one input per layer), also each layer's present keys and values.
+    private (string Hidden, IReadOnlyList<string> Presents) Transformer(string ids, string positions, string attentionBias, IReadOnlyList<string>? pasts)
+    {
+        OnnxGraph g = _graph;
+        var presents = new List<string>();
+        string tokens = g.Node("Gather", [Weight("wte.weight", [_config.VocabSize, _config.EmbeddingSize]), ids]);
+        string x = g.Node("Add", [tokens, g.Node("Gather", [Weight("wpe.weight", [_config.ContextLength, _config.EmbeddingSize]), positions])]);
+        for (int layer = 0; layer < _config.LayerCount; layer++)
+        {
+            string prefix = $"h.{layer}";
+            (string attention, string? present) = Attention($"{prefix}.attn", LayerNorm($"{prefix}.ln_1", x), attentionBias, pasts?[layer], $"present_{layer}");
+            if (present is not null)
+                presents.Add(present);
+            x = g.Node("Add", [x, attention]);
+            string mlp = Linear($"{prefix}.mlp.c_fc", LayerNorm($"{prefix}.ln_2", x), _config.EmbeddingSize, _config.ResolvedMlpSize, bias: true);
+            mlp = Linear($"{prefix}.mlp.c_proj", g.Node("Gelu", [mlp], OnnxAttribute.String("approximate", "tanh")), _config.ResolvedMlpSize, _config.EmbeddingSize, bias: true);
+            x = g.Node("Add", [x, mlp]);
+        }
+        return (LayerNorm("ln_f", x), presents);
+    }
+
+    // Multi-head self-attention: one fused QKV projection, softmax(q k^T / sqrt(head size) + bias) v, the output projection.
+    // Given past keys and values [2, batch, heads, past, head size], the new ones are appended to them as `presentName`.
+    private (string Output, string? Present) Attention(string prefix, string x, string attentionBias, string? past, string presentName)
+    {
+        OnnxGraph g = _graph;
+        int width = _config.EmbeddingSize, heads = _config.HeadCount, headSize = _config.HeadSize;
+        string qkv = Linear($"{prefix}.c_attn", x, width, 3 * width, _config.QkvBias);
+        // [batch, sequence, 3 x width] -> [3, batch, heads, sequence, head size]
+        qkv = g.Node("Transpose", [g.Node("Reshape", [qkv, g.Int64s(0, 0, 3, heads, headSize)])], OnnxAttribute.Ints("perm", 2, 0, 3, 1, 4));
+        string query = g.Node("Gather", [qkv, g.Int64(0)]);
+        string? present = past is null ? null
+            : g.Node("Concat", [past, g.Node("Slice", [qkv, g.Int64s(1), g.Int64s(3), g.Int64s(0)])], output: presentName, OnnxAttribute.Int("axis", 3));
+        (string keysAndValues, long first) = present is null ? (qkv, 1L) : (present, 0L);
+        string key = g.Node("Gather", [keysAndValues, g.Int64(first)]);
+        string value = g.Node("Gather", [keysAndValues, g.Int64(first + 1)]);
+
+        string scores = g.Node("MatMul", [query, g.Node("Transpose", [key], OnnxAttribute.Ints("perm", 0, 1, 3, 2))]);
+        scores = g.Node("Add", [g.Node("Mul", [scores, g.Float(1 / MathF.Sqrt(headSize))]), attentionBias]);
+        string y = g.Node("MatMul", [g.Node("Softmax", [scores], OnnxAttribute.Int("axis", -1)), value]);
+        // [batch, heads, sequence, head size] -> [batch, sequence, width]
+        y = g.Node("Reshape", [g.Node("Transpose", [y], OnnxAttribute.Ints("perm", 0, 2, 1, 3)), g.Int64s(0, 0, width)]);
+        return (Linear($"{prefix}.c_proj", y, width, width, bias: true), present);
+    }
+
+    // Additive attention bias [batch, 1, queries, keys]: 0 where a query may attend (causal, unpadded key, or itself), -inf elsewhere.
+    private string AttentionBias(string real, string ids)
+    {
+        OnnxGraph g = _graph;
+        string keys = g.Node("Gather", [g.Node("Shape", [real]), g.Int64(1)]);
+        string queries = g.Node("Gather", [g.Node("Shape", [ids]), g.Int64(1)]);
+        string keyPositions = g.Node("Unsqueeze", [g.Node("Range", [g.Int64(0), keys, g.Int64(1)]), g.Int64s(0)]);
+        string queryPositions = g.Node("Unsqueeze", [g.Node("Range", [g.Node("Sub", [keys, queries]), keys, g.Int64(1)]), g.Int64s(1)]);
+        string causal = g.Node("LessOrEqual", [keyPositions, queryPositions]);
+        string self = g.Node("Equal", [keyPositions, queryPositions]);
+        string unpadded = g.Node("Unsqueeze", [real, g.Int64s(1, 2)]);
+        string allowed = g.Node("Or", [g.Node("And", [unpadded, causal]), self]);
+        return g.Node("Where", [allowed, g.Float(0), g.Float(float.NegativeInfinity)]);
+    }
+
+    // The hidden state [batch, embedding] at each row's last position whose mask is 1 (right or left padding).
+    private string LastRealToken(string hidden, string keep)
+    {
+        OnnxGraph g = _graph;
+        string length = g.Node("Gather", [g.Node("Shape", [keep]), g.Int64(1)]);
+        string realPositions = g.Node("Mul", [keep, g.Node("Range", [g.Int64(0), length, g.Int64(1)])]);
+        string last = g.Node("ReduceMax", [realPositions, g.Int64s(1)], OnnxAttribute.Int("keepdims", 1));
+        return g.Node("GatherND", [hidden, last], OnnxAttribute.Int("batch_dims", 1));
+    }
+
+    private string LayerNorm(string prefix, string x) =>
+        _graph.Node("LayerNormalization",
+            [x, Weight($"{prefix}.weight", [_config.EmbeddingSize]), Weight($"{prefix}.bias", [_config.EmbeddingSize])],
+            OnnxAttribute.Int("axis", -1), OnnxAttribute.Float("epsilon", (float)_config.LayerNormEpsilon));
+
+    // x W^T + b with a TorchSharp Linear's [out, in] weight, stored [in, out] (Hugging Face's Conv1D layout) for MatMul.
+    private string Linear(string prefix, string x, int inFeatures, int outFeatures, bool bias)
+    {
+        string y = _graph.Node("MatMul", [x, Weight($"{prefix}.weight", [inFeatures, outFeatures], () => _parameter($"{prefix}.weight").t())]);
+        return bias ? _graph.Node("Add", [y, Weight($"{prefix}.bias", [outFeatures])]) : y;
+    }
+
+    private string Weight(string name, long[] shape, Func<Tensor>? values = null) =>
+        _graph.Weight(name, shape, values ?? (() => _parameter(name)));
+
+    private static OnnxAttribute To(OnnxDataType type) => OnnxAttribute.Int("to", (int)type);
+}
