@@ -133,6 +133,40 @@ public sealed class OnnxExportTests : TemporaryDirectoryTest
     }
 
     [TestMethod]
+    public void AClassifierDropsTrailingPaddingColumnsAndKeepsTheFirstMaxSequenceLengthTokens()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        manual_seed(3);
+        Tensor weight = randn(2, _random.Config.EmbeddingSize), bias = randn(2);
+        using var session = new OnnxSession(Export(_random, new Gpt2OnnxExportOptions { ClassifierWeight = weight, ClassifierBias = bias, MaxSequenceLength = 5 }));
+        long[][] rows = RandomRows(_random, [7, 2, 4], seed: 9);
+        // Right-padded far beyond the longest row, as ML.NET's fixed-size vectors are.
+        (long[,] ids, long[,] mask) = Batch([.. rows, new long[20]], leftPadding: false);
+        ids = Rows(ids, 3);
+        mask = Rows(mask, 3);
+
+        var outputs = session.Run(Inputs((ids, mask)), Gpt2OnnxNames.Logits);
+        Tensor logits = tensor(outputs[Gpt2OnnxNames.Logits].Values).view(rows.Length, 2);
+        for (int row = 0; row < rows.Length; row++)
+        {
+            long[] kept = rows[row][..Math.Min(5, rows[row].Length)];
+            Tensor expected = nn.functional.linear(_random.ComputeHiddenStates(tensor(kept).unsqueeze(0))[0, -1], weight, bias);
+            AssertClose(expected, logits[row], $"row {row}");
+        }
+        Assert.ThrowsExactly<ArgumentException>(() => Export(_random, new Gpt2OnnxExportOptions { MaxSequenceLength = 5 }));
+    }
+
+    private static long[,] Rows(long[,] values, int count)
+    {
+        var result = new long[count, values.GetLength(1)];
+        for (int row = 0; row < count; row++)
+            for (int column = 0; column < values.GetLength(1); column++)
+                result[row, column] = values[row, column];
+        return result;
+    }
+
+    [TestMethod]
     public void AClassifierHeadOfTheWrongShapeIsRefused()
     {
         using Tensor wrongWidth = zeros(2, 31), weight = zeros(2, 32), wrongBias = zeros(3);

@@ -3,11 +3,14 @@ using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Data;
 
-/// <summary>Sequences of different lengths as one int64 tensor, right-padded with <c>&lt;|endoftext|&gt;</c> to the longest.</summary>
+/// <summary>Sequences of different lengths as one int64 tensor, right-padded to the longest.</summary>
 public static class RightPaddedBatch
 {
     /// <summary>Token ids [batch, longest] and real lengths [batch]; the caller disposes both.</summary>
-    public static (Tensor InputIds, Tensor Lengths) Create(IReadOnlyList<int[]> sequences, Device? device = null)
+    /// <param name="sequences">The sequences, each with at least one token.</param>
+    /// <param name="device">Where the tensors go; the CPU when null.</param>
+    /// <param name="paddingId">The id that fills the padding; GPT-2's <c>&lt;|endoftext|&gt;</c> by default, as in the book.</param>
+    public static (Tensor InputIds, Tensor Lengths) Create(IReadOnlyList<int[]> sequences, Device? device = null, int paddingId = Gpt2Tokenizer.EndOfTextId)
     {
         ArgumentNullException.ThrowIfNull(sequences);
         if (sequences.Count == 0)
@@ -16,7 +19,7 @@ public static class RightPaddedBatch
         if (longest == 0 || sequences.Any(s => s.Length == 0))
             throw new ArgumentException("Every sequence needs at least one token.", nameof(sequences));
         var ids = new long[sequences.Count * longest];
-        Array.Fill(ids, Gpt2Tokenizer.EndOfTextId);
+        Array.Fill(ids, (long)paddingId);
         var lengths = new long[sequences.Count];
         for (int row = 0; row < sequences.Count; row++)
         {

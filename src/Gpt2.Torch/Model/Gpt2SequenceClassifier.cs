@@ -40,6 +40,12 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>The head's bias [classes].</summary>
     public Tensor HeadBias => score.bias!;
 
+    /// <summary>
+    /// The id right padding uses: GPT-2's <c>&lt;|endoftext|&gt;</c>, as in the book, or the last id of a smaller vocabulary
+    /// (no real token attends to padding, so any id gives the same result).
+    /// </summary>
+    public int PaddingId => Math.Min(Tokenization.Gpt2Tokenizer.EndOfTextId, transformer.Config.VocabSize - 1);
+
     /// <summary>Class logits [batch, classes].</summary>
     /// <param name="inputIds">Right-padded token ids [batch, tokens], int64.</param>
     /// <param name="lengths">Real tokens per sequence [batch], int64, each in [1, tokens].</param>
@@ -65,7 +71,7 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
             foreach (int[][] chunk in sequences.Chunk(batchSize))
             {
                 using var scope = NewDisposeScope();
-                (Tensor ids, Tensor lengths) = Data.RightPaddedBatch.Create(chunk, transformer.Device);
+                (Tensor ids, Tensor lengths) = Data.RightPaddedBatch.Create(chunk, transformer.Device, PaddingId);
                 float[] probabilities = softmax(forward(ids, lengths), -1).cpu().data<float>().ToArray();
                 result.AddRange(probabilities.Chunk(ClassCount));
             }

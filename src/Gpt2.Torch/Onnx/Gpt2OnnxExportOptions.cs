@@ -14,4 +14,10 @@ public sealed class Gpt2OnnxExportOptions
 
     /// <summary>The classification head's bias [classes]; none when null.</summary>
     public Tensor? ClassifierBias { get; init; }
+
+    /// <summary>
+    /// For a classifier: rows keep their first <c>MaxSequenceLength</c> tokens. Classifiers also drop the padding columns
+    /// after the last real token of the batch before any computation, so fixed-size padded inputs cost only their real length.
+    /// </summary>
+    public int? MaxSequenceLength { get; init; }
 }

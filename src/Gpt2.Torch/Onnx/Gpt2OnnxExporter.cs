@@ -70,7 +70,12 @@ public static class Gpt2OnnxExporter
                 $"Gpt2OnnxExportOptions.ClassifierBias must have shape [{weight.shape[0]}] (one per class), but has [{string.Join(", ", bias.shape)}].",
                 nameof(options));
 
+        if (options?.MaxSequenceLength is int maxLength && (weight is null || maxLength < 1 || maxLength > model.Config.ContextLength))
+            throw new ArgumentException(
+                $"Gpt2OnnxExportOptions.MaxSequenceLength applies to classifiers only and must be in [1, {model.Config.ContextLength}], but is {maxLength}.",
+                nameof(options));
+
         Dictionary<string, Tensor> parameters = model.state_dict();
-        return Gpt2OnnxGraph.Build(model.Config, name => parameters[name], weight, bias);
+        return Gpt2OnnxGraph.Build(model.Config, name => parameters[name], weight, bias, options?.MaxSequenceLength);
     }
 }

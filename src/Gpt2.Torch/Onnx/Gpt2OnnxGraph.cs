@@ -38,12 +38,16 @@ internal sealed class Gpt2OnnxGraph
     /// <param name="parameter">The model's parameters by checkpoint name (<c>h.0.attn.c_attn.weight</c>), called when the model is written.</param>
     /// <param name="classifierWeight">The classification head's weight [classes, embedding]; null for next-token logits.</param>
     /// <param name="classifierBias">The classification head's bias [classes], if any.</param>
-    public static OnnxModel Build(Gpt2Config config, Func<string, Tensor> parameter, Tensor? classifierWeight = null, Tensor? classifierBias = null)
+    /// <param name="maxSequenceLength">For a classifier, the most tokens a row keeps; see <see cref="Gpt2OnnxExportOptions.MaxSequenceLength"/>.</param>
+    public static OnnxModel Build(Gpt2Config config, Func<string, Tensor> parameter, Tensor? classifierWeight = null, Tensor? classifierBias = null,
+        int? maxSequenceLength = null)
     {
         var gpt = new Gpt2OnnxGraph("gpt2", config, parameter);
         OnnxGraph g = gpt._graph;
         string ids = g.Input(InputIds, OnnxDataType.Int64, BatchDimension, SequenceDimension);
         string mask = g.Input(AttentionMask, OnnxDataType.Int64, BatchDimension, SequenceDimension);
+        if (classifierWeight is not null)
+            (ids, mask) = gpt.KeepRealColumns(ids, mask, maxSequenceLength);
 
         string real = g.Node("Cast", [mask], To(OnnxDataType.Bool));
         string keep = g.Node("Cast", [real], To(OnnxDataType.Int64));
@@ -167,6 +171,20 @@ internal sealed class Gpt2OnnxGraph
         string unpadded = g.Node("Unsqueeze", [real, g.Int64s(1, 2)]);
         string allowed = g.Node("Or", [g.Node("And", [unpadded, causal]), self]);
         return g.Node("Where", [allowed, g.Float(0), g.Float(float.NegativeInfinity)]);
+    }
+
+    // ids and mask without the columns after the batch's last real token, and cut to maxLength columns when given.
+    private (string Ids, string Mask) KeepRealColumns(string ids, string mask, int? maxLength)
+    {
+        OnnxGraph g = _graph;
+        string length = g.Node("Gather", [g.Node("Shape", [mask]), g.Int64(1)]);
+        string columns = g.Node("Range", [g.Int64(1), g.Node("Add", [length, g.Int64(1)]), g.Int64(1)]);
+        string end = g.Node("ReduceMax", [g.Node("Mul", [g.Node("Cast", [g.Node("Cast", [mask], To(OnnxDataType.Bool))], To(OnnxDataType.Int64)), columns])],
+            OnnxAttribute.Int("keepdims", 0));
+        if (maxLength is int max)
+            end = g.Node("Min", [end, g.Int64(max)]);
+        string ends = g.Node("Reshape", [end, g.Int64s(1)]);
+        return (g.Node("Slice", [ids, g.Int64s(0), ends, g.Int64s(1)]), g.Node("Slice", [mask, g.Int64s(0), ends, g.Int64s(1)]));
     }
 
     // The hidden state [batch, embedding] at each row's last position whose mask is 1 (right or left padding).
