@@ -1,0 +1,157 @@
+using Gpt2.Torch.Model;
+using Gpt2.Torch.Onnx;
+using Microsoft.ML.Data;
+using Microsoft.ML.Gpt2.Persistence;
+using Microsoft.ML.Transforms;
+
+namespace Microsoft.ML.Gpt2.Classification;
+
+/// <summary>
+/// A fine-tuned GPT-2 text classifier, fitted by <see cref="Gpt2TextClassifier"/>. It adds a class-probability vector
+/// (<c>Score</c>) and the predicted key (<c>PredictedLabel</c>, with the training label's key values), computing them
+/// with TorchSharp. <c>mlContext.Model.Save</c> stores it as an equivalent chain of ML.NET's own transformers
+/// (tokenization, the model exported to ONNX, key mapping), which <c>mlContext.Model.Load</c> reads back after
+/// <see cref="Gpt2Components.RegisterGpt2Components"/>.
+/// </summary>
+public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposable
+{
+    internal sealed class TextRow
+    {
+        public string? Text { get; set; }
+    }
+
+    internal sealed class PredictionRow
+    {
+        public float[] Score { get; set; } = [];
+        public uint PredictedLabel { get; set; }
+    }
+
+    private readonly MLContext _mlContext;
+    private readonly ClassLabels _labels;
+    private readonly CustomMappingTransformer<TextRow, PredictionRow> _mapper;
+    private readonly Lock _modelLock = new();
+
+    internal Gpt2TextClassificationTransformer(MLContext mlContext, Gpt2SequenceClassifier model, ClassLabels labels,
+        string textColumnName, string labelColumnName, string scoreColumnName, string predictedLabelColumnName, int maxLength)
+    {
+        _mlContext = mlContext;
+        Model = model;
+        _labels = labels;
+        TextColumnName = textColumnName;
+        LabelColumnName = labelColumnName;
+        ScoreColumnName = scoreColumnName;
+        PredictedLabelColumnName = predictedLabelColumnName;
+        MaxLength = maxLength;
+
+        _mapper = Mapping(mlContext, labels, textColumnName, scoreColumnName, predictedLabelColumnName, Predict, out SchemaDefinition input)
+            .Fit(mlContext.Data.LoadFromEnumerable(Array.Empty<TextRow>(), input));
+    }
+
+    /// <summary>The in-memory mapping from the text column to the score and predicted-label columns.</summary>
+    internal static CustomMappingEstimator<TextRow, PredictionRow> Mapping(MLContext mlContext, ClassLabels labels, string textColumnName,
+        string scoreColumnName, string predictedLabelColumnName, Action<TextRow, PredictionRow> predict, out SchemaDefinition input)
+    {
+        input = SchemaDefinition.Create(typeof(TextRow));
+        input[nameof(TextRow.Text)].ColumnName = textColumnName;
+        var output = SchemaDefinition.Create(typeof(PredictionRow));
+        output[nameof(PredictionRow.Score)].ColumnName = scoreColumnName;
+        output[nameof(PredictionRow.Score)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, labels.Count);
+        SchemaDefinition.Column predicted = output[nameof(PredictionRow.PredictedLabel)];
+        predicted.ColumnName = predictedLabelColumnName;
+        predicted.ColumnType = new KeyDataViewType(typeof(uint), labels.Count);
+        labels.AddKeyValues(predicted);
+        return mlContext.Transforms.CustomMapping(predict, contractName: null, input, output);
+    }
+
+    /// <summary>The fine-tuned model.</summary>
+    public Gpt2SequenceClassifier Model { get; }
+
+    /// <summary>The text column read.</summary>
+    public string TextColumnName { get; }
+
+    /// <summary>The label column the model was trained on (not needed for prediction).</summary>
+    public string LabelColumnName { get; }
+
+    /// <summary>The class-probability column added.</summary>
+    public string ScoreColumnName { get; }
+
+    /// <summary>The predicted-key column added.</summary>
+    public string PredictedLabelColumnName { get; }
+
+    /// <summary>Texts are cut to their first <see cref="MaxLength"/> tokens.</summary>
+    public int MaxLength { get; }
+
+    /// <summary>Number of classes.</summary>
+    public int ClassCount => _labels.Count;
+
+    /// <inheritdoc />
+    public bool IsRowToRowMapper => true;
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        CheckInput(inputSchema);
+        return _mapper.GetOutputSchema(inputSchema);
+    }
+
+    /// <inheritdoc />
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        CheckInput(input.Schema);
+        return _mapper.Transform(input);
+    }
+
+    /// <inheritdoc />
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        CheckInput(inputSchema);
+        return ((ITransformer)_mapper).GetRowToRowMapper(inputSchema);
+    }
+
+    /// <summary>Writes the ML.NET chain this model saves as: tokenization, the ONNX model and the key mapping.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        string onnxPath = Path.Combine(Path.GetTempPath(), $"gpt2mlnet-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            lock (_modelLock)
+                Gpt2OnnxExporter.Export(Model.Transformer, onnxPath, new Gpt2OnnxExportOptions
+                {
+                    ClassifierWeight = Model.HeadWeight,
+                    ClassifierBias = Model.HeadBias,
+                    MaxSequenceLength = MaxLength,
+                });
+            using var chain = (IDisposable)SavedClassifierChain.Fit(_mlContext, onnxPath, _labels, TextColumnName, ScoreColumnName, PredictedLabelColumnName);
+            ((ICanSaveModel)chain).Save(ctx);
+        }
+        finally
+        {
+            File.Delete(onnxPath);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Model.Dispose();
+
+    private void Predict(TextRow input, PredictionRow output)
+    {
+        int[] ids = Gpt2TextEncoding.Encode(input.Text, TextColumnName, MaxLength);
+        float[] probabilities;
+        lock (_modelLock)
+            probabilities = Model.PredictProbabilities([ids])[0];
+        output.Score = probabilities;
+        // A key field of a mapped object is written 0-based: ML.NET stores index + 1 in the key column (0 is missing).
+        output.PredictedLabel = (uint)Array.IndexOf(probabilities, probabilities.Max());
+    }
+
+    private void CheckInput(DataViewSchema schema)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        Gpt2TextClassifier.CheckTextColumn(schema, TextColumnName);
+        if (schema.GetColumnOrNull(LabelColumnName) is { } label && label.Type is KeyDataViewType key && (int)key.Count != ClassCount)
+            throw new ArgumentException(
+                $"Label column '{LabelColumnName}' has {key.Count} classes, but the model was trained on {ClassCount}; " +
+                "map labels with the same MapValueToKey transformer as at training.");
+    }
+}
