@@ -66,8 +66,8 @@ internal sealed class Gpt2OnnxGraph
             output: classifierBias is null ? Logits : null);
         if (classifierBias is not null)
             logits = g.Node("Add", [logits, g.Weight("classifier.bias", [classes], () => classifierBias)], output: Logits);
-        g.Output(logits, Logits, OnnxDataType.Float, BatchDimension, classes);
-        g.Output(g.Node("Softmax", [logits], output: Probabilities, OnnxAttribute.Int("axis", -1)), Probabilities, OnnxDataType.Float, BatchDimension, classes);
+        g.Output(logits, OnnxDataType.Float, BatchDimension, classes);
+        g.Output(g.Node("Softmax", [logits], output: Probabilities, OnnxAttribute.Int("axis", -1)), OnnxDataType.Float, BatchDimension, classes);
         return new OnnxModel(g, Opset);
     }
 
@@ -90,7 +90,7 @@ internal sealed class Gpt2OnnxGraph
         (string hidden, IReadOnlyList<string> presents) = decoder.Transformer(ids, positions, decoder.AttentionBias(d.Node("Cast", [mask], To(OnnxDataType.Bool)), ids), pasts);
         decoder.LanguageModelHead(hidden);
         foreach (string present in presents)
-            d.Output(present, present, OnnxDataType.Float, 2, BatchDimension, config.HeadCount, "total_sequence", config.HeadSize);
+            d.Output(present, OnnxDataType.Float, 2, BatchDimension, config.HeadCount, "total_sequence", config.HeadSize);
 
         var search = new OnnxGraph("gpt2_greedy_search");
         search.Input(InputIds, OnnxDataType.Int32, BatchDimension, SequenceDimension);
@@ -98,7 +98,7 @@ internal sealed class Gpt2OnnxGraph
         search.Node("GreedySearch", [InputIds, MaxLength], [Sequences], MicrosoftDomain,
             OnnxAttribute.Int("eos_token_id", endOfTextId), OnnxAttribute.Int("pad_token_id", padTokenId),
             OnnxAttribute.Int("model_type", 0), OnnxAttribute.Graph("decoder", d));
-        search.Output(Sequences, Sequences, OnnxDataType.Int32, BatchDimension, MaxLength);
+        search.Output(Sequences, OnnxDataType.Int32, BatchDimension, MaxLength);
         return new OnnxModel(search, Opset, (MicrosoftDomain, 1));
     }
 
@@ -109,7 +109,7 @@ internal sealed class Gpt2OnnxGraph
         string head = _config.TieWordEmbeddings
             ? g.Node("Transpose", ["wte.weight"], OnnxAttribute.Ints("perm", 1, 0))
             : Weight("lm_head.weight", [_config.EmbeddingSize, _config.VocabSize], () => _parameter("lm_head.weight").t());
-        g.Output(g.Node("MatMul", [hidden, head], output: Logits), Logits, OnnxDataType.Float, BatchDimension, SequenceDimension, _config.VocabSize);
+        g.Output(g.Node("MatMul", [hidden, head], output: Logits), OnnxDataType.Float, BatchDimension, SequenceDimension, _config.VocabSize);
     }
 
     // Token plus position embeddings, the blocks, the final LayerNorm: hidden states [batch, sequence, embedding];

@@ -30,11 +30,11 @@ internal sealed class OnnxGraph(string name)
         return name;
     }
 
-    /// <summary>Declares <paramref name="value"/> a graph output under <paramref name="name"/>.</summary>
-    public void Output(string value, string name, OnnxDataType type, params OnnxDimension[] shape)
+    /// <summary>Declares the value <paramref name="name"/> a graph output.</summary>
+    public void Output(string name, OnnxDataType type, params OnnxDimension[] shape)
     {
-        if (value != name)
-            Node("Identity", [value], output: name);
+        if (!_names.Contains(name))
+            throw new InvalidOperationException($"The ONNX graph has no value named '{name}' to output.");
         _outputs.Add(ValueInfo(name, type, shape));
     }
 
