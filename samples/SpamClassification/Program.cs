@@ -24,8 +24,7 @@ var root = new RootCommand("Fine-tunes GPT-2 as an SMS spam classifier with ML.N
 root.SetAction(async (result, cancellationToken) =>
 {
     string output = Directory.CreateDirectory(result.GetValue(outputOption)!).FullName;
-    string dataPath = result.GetValue(dataOption)
-        ?? await PublicDatasets.SmsSpamCollectionAsync(progress: new ConsoleDownloadProgress(), cancellationToken: cancellationToken);
+    string dataPath = result.GetValue(dataOption) ?? await SmsData.LocateAsync(cancellationToken);
     var mlContext = new MLContext(seed: 123);
 
     Console.WriteLine($"Loading {dataPath}");

@@ -21,7 +21,7 @@ internal sealed record SpamSplits(IDataView Train, IDataView Validation, IDataVi
     public static SpamSplits Create(MLContext mlContext, string dataPath, string outputFolder)
     {
         IDataView loaded = mlContext.Data.LoadFromTextFile<Message>(dataPath, separatorChar: '\t', hasHeader: false, allowQuoting: false);
-        DataFrame all = loaded.ToDataFrame();
+        DataFrame all = loaded.ToDataFrame(maxRows: -1);
         Console.WriteLine("Messages per label:");
         Console.WriteLine(all["Label"].ValueCounts());
 

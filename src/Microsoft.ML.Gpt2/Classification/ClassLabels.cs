@@ -55,6 +55,13 @@ internal sealed class ClassLabels
     /// <summary>Adds the key values as the <c>KeyValues</c> annotation of a <c>CustomMapping</c> output column.</summary>
     public void AddKeyValues(SchemaDefinition.Column column) => Dispatch(nameof(AddKeyValuesToColumn), ValueType, column, ValueType, _values);
 
+    /// <summary>Names the slots of a score column after the classes, as ML.NET's trainers do (its confusion tables show them).</summary>
+    public void AddSlotNames(SchemaDefinition.Column column)
+    {
+        ReadOnlyMemory<char>[] names = [.. Enumerable.Range(0, Count).Select(i => Describe(i).AsMemory())];
+        column.AddAnnotation("SlotNames", new VBuffer<ReadOnlyMemory<char>>(Count, names), new VectorDataViewType(TextDataViewType.Instance, Count));
+    }
+
     /// <summary>ML.NET's value mapping from a zero-based class index (UInt32) to the label's key, with the label's key values.</summary>
     public IEstimator<ITransformer> MapIndexToKey(MLContext mlContext, string outputColumnName, string indexColumnName) =>
         (IEstimator<ITransformer>)Dispatch(nameof(MapIndexToKeyCore), ValueType, mlContext, outputColumnName, indexColumnName, _values)!;

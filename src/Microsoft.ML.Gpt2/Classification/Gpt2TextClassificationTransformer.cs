@@ -56,6 +56,7 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
         var output = SchemaDefinition.Create(typeof(PredictionRow));
         output[nameof(PredictionRow.Score)].ColumnName = scoreColumnName;
         output[nameof(PredictionRow.Score)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, labels.Count);
+        labels.AddSlotNames(output[nameof(PredictionRow.Score)]);
         SchemaDefinition.Column predicted = output[nameof(PredictionRow.PredictedLabel)];
         predicted.ColumnName = predictedLabelColumnName;
         predicted.ColumnType = new KeyDataViewType(typeof(uint), labels.Count);
