@@ -36,7 +36,8 @@ internal sealed class BatchDecoder : IDisposable
     /// <param name="rows">Each row's tokens; the caller appends the sampled ones before <see cref="Advance"/>.</param>
     /// <param name="finished">Which rows have stopped; the caller sets them before <see cref="Advance"/>.</param>
     /// <param name="useCache">Whether to keep keys and values between steps.</param>
-    public BatchDecoder(Gpt2Model model, List<int>[] rows, bool[] finished, bool useCache)
+    /// <param name="maxNewTokens">Most steps, which bounds the cache until the windows reach the context.</param>
+    public BatchDecoder(Gpt2Model model, List<int>[] rows, bool[] finished, bool useCache, int maxNewTokens)
     {
         _model = model;
         _rows = rows;
@@ -47,7 +48,8 @@ internal sealed class BatchDecoder : IDisposable
         _jumped = new bool[rows.Length];
         if (useCache)
         {
-            _cache = model.CreateCache(rows.Length);
+            // The cache reaches the context only if the windows do; until then it needs the longest window plus the new tokens.
+            _cache = model.CreateCache(rows.Length, (int)Math.Min(_context, rows.Max(row => (long)row.Count) + maxNewTokens));
             if (rows.Length > 1)
                 _mask = zeros([rows.Length, _context], @bool, model.Device).DetachFromDisposeScope();
         }

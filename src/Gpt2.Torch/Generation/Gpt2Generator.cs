@@ -75,7 +75,7 @@ public sealed class Gpt2Generator
         {
             using var noGrad = no_grad();
             using Generator? generator = options.Seed is long seed ? new Generator((ulong)seed, _model.Device) : null;
-            using var decoder = new BatchDecoder(_model, rows, finished, options.UseCache);
+            using var decoder = new BatchDecoder(_model, rows, finished, options.UseCache, options.MaxNewTokens);
             for (int step = 0; step < options.MaxNewTokens; step++)
             {
                 using var scope = NewDisposeScope();
