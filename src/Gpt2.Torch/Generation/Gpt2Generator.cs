@@ -12,9 +12,11 @@ namespace Gpt2.Torch.Generation;
 /// </summary>
 /// <remarks>
 /// When a prompt plus its output outgrow the context, the model sees a window of the last tokens: the last
-/// context-length tokens of the prompt at first, then, each time the window is full, its last half (see
-/// <see cref="GenerationOptions"/> for the stops). Every row of a batch gets exactly the tokens it would get alone
-/// when decoding is greedy.
+/// context-length tokens of the prompt at first, then, each time the window is full, its last half. With the cache a
+/// jump costs one half-context prefill, where sliding the window by one token would cost a full-context prefill for
+/// every token; cached and uncached decoding follow the same rule, so their greedy outputs are identical.
+/// Every row of a batch gets exactly the tokens it would get alone when decoding is greedy. See
+/// <see cref="GenerationOptions"/> for when generation stops.
 /// </remarks>
 public sealed class Gpt2Generator
 {
