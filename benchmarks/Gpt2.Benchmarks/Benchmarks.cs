@@ -94,22 +94,31 @@ internal sealed class Benchmarks(Device device, string presetName)
         });
     }
 
-    /// <summary>Greedy decoding of <paramref name="newTokens"/> tokens after a random prompt, with and without the KV cache.</summary>
-    public void Decode(int promptLength, int newTokens)
+    /// <summary>
+    /// Greedy decoding of <paramref name="newTokens"/> tokens after a <paramref name="promptLength"/>-token prompt with the KV cache
+    /// (and, when <paramref name="withoutCache"/>, without it): time to the first token (the prefill), then tokens/s after it.
+    /// </summary>
+    public void Decode(int promptLength, int newTokens, bool withoutCache)
     {
         random.manual_seed(0);
         using var model = new Gpt2Model(_config, device);
         var generator = new Gpt2Generator(model);
-        int[] prompt = [.. Enumerable.Range(0, promptLength).Select(i => (i * 7919) % _config.VocabSize)];
-        foreach (bool useCache in new[] { true, false })
+        int[] prompt = Prompt(promptLength, 0);
+        foreach (bool useCache in withoutCache ? new[] { true, false } : [true])
         {
             // The end-of-text id is left unset so every run decodes exactly newTokens tokens.
             var options = new GenerationOptions { MaxNewTokens = newTokens, UseCache = useCache };
             generator.Generate(prompt, options with { MaxNewTokens = 3 });
             var clock = Stopwatch.StartNew();
-            int[] output = generator.Generate(prompt, options);
+            double firstToken = 0;
+            int[] output = generator.Generate(prompt, options, _ => firstToken = firstToken == 0 ? clock.Elapsed.TotalSeconds : firstToken);
             double seconds = clock.Elapsed.TotalSeconds;
-            Report("decode", new { prompt = promptLength, new_tokens = output.Length - promptLength, kv_cache = useCache, tokens_per_s = Math.Round((output.Length - promptLength) / seconds, 1) });
+            int generated = output.Length - promptLength;
+            Report("decode", new
+            {
+                prompt = promptLength, new_tokens = generated, kv_cache = useCache,
+                first_token_ms = Math.Round(1000 * firstToken), tokens_per_s = Math.Round((generated - 1) / (seconds - firstToken), 1),
+            });
         }
     }
 
@@ -178,4 +187,29 @@ internal sealed class Benchmarks(Device device, string presetName)
             File.Delete(path);
         }
     }
+
+    /// <summary>Greedy decoding of 8 prompts of 16 to 128 tokens, in one batch and one after the other: generated tokens per second.</summary>
+    public void Batch(int newTokens, int prompts = 8)
+    {
+        random.manual_seed(0);
+        using var model = new Gpt2Model(_config, device);
+        var generator = new Gpt2Generator(model);
+        int[][] batch = [.. Enumerable.Range(0, prompts).Select(i => Prompt(16 + i * 112 / Math.Max(1, prompts - 1), i))];
+        var options = new GenerationOptions { MaxNewTokens = newTokens };
+        generator.GenerateBatch(batch, options with { MaxNewTokens = 3 });
+        var clock = Stopwatch.StartNew();
+        int[][] batched = generator.GenerateBatch(batch, options);
+        double batchedSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        int[][] sequential = [.. batch.Select(prompt => generator.Generate(prompt, options))];
+        double sequentialSeconds = clock.Elapsed.TotalSeconds;
+        int generated = batched.Sum(row => row.Length) - batch.Sum(row => row.Length);
+        Report("batch", new
+        {
+            prompts, new_tokens = newTokens, same_as_sequential = batched.Zip(sequential).All(pair => pair.First.SequenceEqual(pair.Second)),
+            batched_tokens_per_s = Math.Round(generated / batchedSeconds, 1), sequential_tokens_per_s = Math.Round(generated / sequentialSeconds, 1),
+        });
+    }
+
+    private int[] Prompt(int length, int seed) => [.. Enumerable.Range(0, length).Select(i => (i * 7919 + seed * 104729) % _config.VocabSize)];
 }

@@ -1,68 +1,150 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using Gpt2.Torch.Model;
+using Microsoft.ML.Tokenizers;
 using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Generation;
 
-/// <summary>Autoregressive decoding with a <see cref="Gpt2Model"/>, using its key/value cache.</summary>
+/// <summary>
+/// Autoregressive decoding with a <see cref="Gpt2Model"/>: one prompt or a batch of prompts of different lengths,
+/// with the key/value cache, every option of <see cref="GenerationOptions"/>, and the tokens streamed as they come.
+/// </summary>
+/// <remarks>
+/// When a prompt plus its output outgrow the context, the model sees a window of the last tokens: the last
+/// context-length tokens of the prompt at first, then, each time the window is full, its last half. With the cache a
+/// jump costs one half-context prefill, where sliding the window by one token would cost a full-context prefill for
+/// every token; cached and uncached decoding follow the same rule, so their greedy outputs are identical.
+/// Every row of a batch gets exactly the tokens it would get alone when decoding is greedy. See
+/// <see cref="GenerationOptions"/> for when generation stops.
+/// </remarks>
 public sealed class Gpt2Generator
 {
     private readonly Gpt2Model _model;
+    private readonly Tokenizer? _tokenizer;
 
     /// <summary>Creates a generator over <paramref name="model"/>.</summary>
-    public Gpt2Generator(Gpt2Model model)
+    /// <param name="model">The model; it is put in evaluation mode while generating and restored afterwards.</param>
+    /// <param name="tokenizer">Decodes tokens to match <see cref="GenerationOptions.StopStrings"/>; needed only for them.</param>
+    public Gpt2Generator(Gpt2Model model, Tokenizer? tokenizer = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
+        _tokenizer = tokenizer;
+    }
+
+    /// <summary>The prompt followed by up to <see cref="GenerationOptions.MaxNewTokens"/> generated tokens.</summary>
+    /// <param name="prompt">At least one token.</param>
+    /// <param name="options">Decoding and stopping options.</param>
+    /// <param name="onToken">Called with each generated token as soon as it is chosen.</param>
+    public int[] Generate(IReadOnlyList<int> prompt, GenerationOptions options, Action<int>? onToken = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        return GenerateBatch([prompt], options, onToken is null ? null : (_, token) => onToken(token))[0];
     }
 
     /// <summary>
-    /// The prompt followed by up to <see cref="GenerationOptions.MaxNewTokens"/> generated tokens.
-    /// When prompt and output outgrow the context, the model sees only the last context-length tokens.
+    /// Each prompt followed by its generated tokens, decoded together in one left-padded batch. Each row stops on its
+    /// own; the batch ends when every row has stopped or reached <see cref="GenerationOptions.MaxNewTokens"/>.
     /// </summary>
-    public int[] Generate(IReadOnlyList<int> prompt, GenerationOptions options)
+    /// <param name="prompts">One or more prompts of any lengths, each of at least one token.</param>
+    /// <param name="options">Decoding and stopping options, shared by all rows.</param>
+    /// <param name="onToken">Called with (row, token) for each generated token, row by row within a step.</param>
+    public int[][] GenerateBatch(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, Action<int, int>? onToken = null)
     {
-        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (prompt.Count == 0)
-            throw new ArgumentException("The prompt holds no tokens; give at least one (for example <|endoftext|>, 50256).", nameof(prompt));
-
-        var tokens = new List<int>(prompt.Count + options.MaxNewTokens);
-        tokens.AddRange(prompt);
-        int context = _model.Config.ContextLength;
-        Generator? generator = options.Seed is long seed ? new Generator((ulong)seed, _model.Device) : null;
+        if (prompts.Count == 0)
+            throw new ArgumentException("Give at least one prompt.", nameof(prompts));
+        for (int row = 0; row < prompts.Count; row++)
+        {
+            if (prompts[row] is null || prompts[row].Count == 0)
+                throw new ArgumentException($"Prompt {row} holds no tokens; give at least one (for example <|endoftext|>, 50256).", nameof(prompts));
+        }
+        var stop = new StopCondition(options, _tokenizer);
+        List<int>[] rows = [.. prompts.Select(prompt =>
+        {
+            var row = new List<int>(prompt.Count + options.MaxNewTokens);
+            row.AddRange(prompt);
+            return row;
+        })];
+        int[] promptLengths = [.. prompts.Select(prompt => prompt.Count)];
+        var finished = new bool[rows.Length];
 
         bool wasTraining = _model.training;
         _model.eval();
         try
         {
             using var noGrad = no_grad();
-            using KeyValueCache? cache = options.UseCache ? _model.CreateCache(batchSize: 1) : null;
+            using Generator? generator = options.Seed is long seed ? new Generator((ulong)seed, _model.Device) : null;
+            using var decoder = new BatchDecoder(_model, rows, finished, options.UseCache, options.MaxNewTokens);
             for (int step = 0; step < options.MaxNewTokens; step++)
             {
                 using var scope = NewDisposeScope();
-                Tensor logits = NextLogits(tokens, cache, context);
-                int next = (int)TokenSampler.Next(logits, options, generator).item<long>();
-                tokens.Add(next);
-                if (next == options.EndOfTextId)
+                Tensor next = TokenSampler.Next(decoder.NextLogits(), options, generator);
+                long[] tokens = next.cpu().data<long>().ToArray();   // the step's one transfer to the host, for all rows
+                for (int row = 0; row < rows.Length; row++)
+                {
+                    if (finished[row])
+                        continue;
+                    rows[row].Add((int)tokens[row]);
+                    onToken?.Invoke(row, (int)tokens[row]);
+                    finished[row] = stop.IsMet(rows[row], promptLengths[row]);
+                }
+                if (finished.All(f => f))
                     break;
+                decoder.Advance(next);
             }
         }
         finally
         {
             _model.train(wasTraining);
         }
-        return [.. tokens];
+        return [.. rows.Select(row => row.ToArray())];
     }
 
-    // Logits [1, vocab] for the token after `tokens`. With a cache, feeds only what the cache has not seen;
-    // once the window slides past the context, the cache no longer holds the right positions and is refilled.
-    private Tensor NextLogits(List<int> tokens, KeyValueCache? cache, int context)
+    /// <summary>The generated tokens (not the prompt), as they are produced; generation runs on a thread-pool thread.</summary>
+    /// <param name="prompt">At least one token.</param>
+    /// <param name="options">Decoding and stopping options.</param>
+    /// <param name="cancellationToken">Stops generation at the next token; leaving the loop early stops it too.</param>
+    public async IAsyncEnumerable<int> GenerateStreamingAsync(IReadOnlyList<int> prompt, GenerationOptions options,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        int start = Math.Max(0, tokens.Count - context);
-        if (cache is not null && start > 0)
-            cache.Reset();
-        int fed = cache is null ? start : start + (int)cache.Length;
-        Tensor input = tensor(tokens.GetRange(fed, tokens.Count - fed).Select(t => (long)t).ToArray(), int64, _model.Device).unsqueeze(0);
-        return _model.Forward(input, cache).select(1, -1);
+        var channel = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task producer = Task.Run(() =>
+        {
+            try
+            {
+                Generate(prompt, options, token =>
+                {
+                    stopping.Token.ThrowIfCancellationRequested();
+                    channel.Writer.TryWrite(token);
+                });
+            }
+            finally
+            {
+                channel.Writer.Complete();
+            }
+        }, CancellationToken.None);
+        try
+        {
+            await foreach (int token in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                cancellationToken.ThrowIfCancellationRequested();   // tokens already buffered are not handed out after cancellation
+                yield return token;
+            }
+        }
+        finally
+        {
+            stopping.Cancel();
+            try
+            {
+                await producer.ConfigureAwait(false);   // rethrows the generator's own errors
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+            }
+        }
     }
 }

@@ -52,6 +52,36 @@ public sealed class KeyValueCache : IDisposable
         return (_keys[layer].narrow(2, 0, Length + length), _values[layer].narrow(2, 0, Length + length));
     }
 
+    /// <summary>Forgets the first <paramref name="count"/> cached tokens of every sequence, keeping the others in order.</summary>
+    internal void DropFirst(long count)
+    {
+        if (count < 0 || count > Length)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"Only {Length} tokens are cached.");
+        long kept = Length - count;
+        if (count > 0 && kept > 0)
+        {
+            foreach (Tensor tensor in _keys.Concat(_values))
+            {
+                using Tensor moved = tensor.narrow(2, count, kept).clone();
+                tensor.narrow(2, 0, kept).copy_(moved);
+            }
+        }
+        Length = kept;
+    }
+
+    /// <summary>Replaces the last <c>source.Length</c> cached tokens of the sequences <paramref name="rows"/> with every token of <paramref name="source"/>.</summary>
+    internal void OverwriteLast(Tensor rows, KeyValueCache source)
+    {
+        long length = source.Length;
+        if (length > Length || source.BatchSize != rows.shape[0])
+            throw new ArgumentException($"{length} tokens of {source.BatchSize} sequences cannot replace the last tokens of {rows.shape[0]} rows of a cache holding {Length}.");
+        for (int layer = 0; layer < _keys.Length; layer++)
+        {
+            _keys[layer].narrow(2, Length - length, length).index_copy_(0, rows, source._keys[layer].narrow(2, 0, length));
+            _values[layer].narrow(2, Length - length, length).index_copy_(0, rows, source._values[layer].narrow(2, 0, length));
+        }
+    }
+
     /// <summary>Counts the tokens of the last forward pass as cached (after every layer appended them).</summary>
     internal void Advance(long length) => Length += length;
 

@@ -12,6 +12,15 @@ internal static class ByteLevelAlphabet
     /// <summary>The byte each character stands for, or -1 for characters outside the alphabet.</summary>
     public static int[] UnicodeToByte { get; } = BuildUnicodeToByte();
 
+    /// <summary>
+    /// The 256 one-byte tokens in GPT-2's id order (the printable bytes, then the others): the first 256 entries of
+    /// encoder.json, and of every vocabulary <see cref="BpeTrainer"/> learns.
+    /// </summary>
+    public static string[] ByteTokens { get; } = [.. ByteToUnicode.Order().Select(c => c.ToString())];
+
+    /// <summary>The id of each byte value's token in <see cref="ByteTokens"/>.</summary>
+    public static int[] ByteTokenIds { get; } = [.. Enumerable.Range(0, 256).Select(b => Array.IndexOf(ByteTokens, ByteToUnicode[b].ToString()))];
+
     private static char[] BuildByteToUnicode()
     {
         static bool Printable(int b) => b is >= '!' and <= '~' or >= '¡' and <= '¬' or >= '®' and <= 'ÿ';

@@ -49,7 +49,7 @@ public sealed partial class Gpt2Tokenizer
 
     // GPT-2's pre-tokenization pattern (openai/gpt-2 encoder.py, tiktoken r50k_base).
     [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]
-    private static partial Regex PreTokenizationPattern();
+    internal static partial Regex PreTokenizationPattern();
 
     /// <summary>Builds the tokenizer from a GPT-2 <c>encoder.json</c> (Hugging Face's <c>vocab.json</c>).</summary>
     public static Gpt2Tokenizer FromEncoderJson(Stream encoderJson)
