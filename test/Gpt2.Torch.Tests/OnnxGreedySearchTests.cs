@@ -10,31 +10,16 @@ namespace Gpt2.Torch.Tests;
 [TestClass]
 public sealed class OnnxGreedySearchTests : TemporaryDirectoryTest
 {
-    private static Gpt2Model _model = null!;
-    private static SafetensorsFile _expected = null!;
-
-    [ClassInitialize]
-    public static void LoadFixture(TestContext _)
-    {
-        _model = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, TorchSharp.torch.CPU);
-        _expected = SafetensorsFile.Open(Path.Combine(TestPaths.TinyGpt2, "expected.safetensors"));
-    }
-
-    [ClassCleanup]
-    public static void Release()
-    {
-        _model.Dispose();
-        _expected.Dispose();
-    }
+    private static ReferenceFixture Fixture => ReferenceFixture.Shared;
 
     [TestMethod]
     public void GreedySearchReproducesTheReferenceContinuationAndGpt2Generator()
     {
-        int[] prompt = [.. _expected.ReadTensor("greedy.prompt").data<long>().ToArray().Select(id => (int)id)];
-        int[] expected = [.. _expected.ReadTensor("greedy.output").data<long>().ToArray().Select(id => (int)id)];
-        int[] generated = new Gpt2Generator(_model).Generate(prompt, new GenerationOptions { MaxNewTokens = expected.Length - prompt.Length });
+        int[] prompt = Fixture.Tokens("greedy.prompt");
+        int[] expected = Fixture.Tokens("greedy.output");
+        int[] generated = new Gpt2Generator(Fixture.Model).Generate(prompt, new GenerationOptions { MaxNewTokens = expected.Length - prompt.Length });
         string path = Path.Combine(Directory, "greedy.onnx");
-        Gpt2OnnxExporter.ExportGreedySearch(_model, path);
+        Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path);
 
         int[][] sequences = Generate(path, [prompt], expected.Length);
 
@@ -47,9 +32,9 @@ public sealed class OnnxGreedySearchTests : TemporaryDirectoryTest
     {
         const int pad = 999, maxLength = 20;
         int[][] prompts = [[5, 17, 300, 42, 8, 9, 100], [64, 2, 71]];
-        var generator = new Gpt2Generator(_model);
+        var generator = new Gpt2Generator(Fixture.Model);
         string path = Path.Combine(Directory, "greedy.onnx");
-        Gpt2OnnxExporter.ExportGreedySearch(_model, path, padTokenId: pad);
+        Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path, padTokenId: pad);
         int[][] padded = [.. prompts.Select(prompt => Enumerable.Repeat(pad, prompts[0].Length - prompt.Length).Concat(prompt).ToArray())];
 
         int[][] sequences = Generate(path, padded, maxLength);
