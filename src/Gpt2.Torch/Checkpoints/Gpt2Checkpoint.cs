@@ -28,6 +28,9 @@ public static partial class Gpt2Checkpoint
     {
         string configPath = System.IO.Path.Combine(folder, ConfigFileName);
         string weightsPath = System.IO.Path.Combine(folder, WeightsFileName);
+        string picklePath = System.IO.Path.Combine(folder, "pytorch_model.bin");
+        if (!File.Exists(weightsPath) && File.Exists(picklePath))
+            PickleCheckpoint.ThrowIfPickle(picklePath);
         if (!File.Exists(configPath) || !File.Exists(weightsPath))
             throw new FileNotFoundException(
                 $"{folder} is not a GPT-2 checkpoint folder: it needs {ConfigFileName} and {WeightsFileName}.");
@@ -36,12 +39,23 @@ public static partial class Gpt2Checkpoint
         {
             config = Gpt2Config.Load(configPath);
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException or ArgumentException)
         {
             throw new CheckpointFormatException(configPath, $"not a valid GPT-2 config.json ({e.Message}).", e);
         }
+        using var file = SafetensorsFile.Open(weightsPath);
+        // Half precision is the smallest a GPT-2 checkpoint stores its weights in.
+        CheckpointWeights.EnsureConfigFits(config, file.Tensors.Values.Sum(t => t.ByteCount), bytesPerParameter: 2, configPath, weightsPath);
         var model = new Gpt2Model(config, device);
-        LoadWeights(model, weightsPath);
+        try
+        {
+            LoadWeights(model, file);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         return model;
     }
 
@@ -66,44 +80,19 @@ public static partial class Gpt2Checkpoint
     public static void LoadWeights(Gpt2Model model, string safetensorsPath)
     {
         using var file = SafetensorsFile.Open(safetensorsPath);
-        Dictionary<string, Tensor> parameters = model.state_dict();
-        var loaded = new HashSet<string>(StringComparer.Ordinal);
-        var unexpected = new List<string>();
+        LoadWeights(model, file);
+    }
 
-        foreach (SafetensorsTensorInfo info in file.Tensors.Values)
-        {
-            string name = info.Name.StartsWith("transformer.", StringComparison.Ordinal) ? info.Name["transformer.".Length..] : info.Name;
-            if (MaskBufferName().IsMatch(name) || (name == "lm_head.weight" && model.Config.TieWordEmbeddings))
-                continue;
-            if (!parameters.TryGetValue(name, out Tensor? target))
-            {
-                unexpected.Add(info.Name);
-                continue;
-            }
-            if (!loaded.Add(name))
-                throw new CheckpointFormatException(safetensorsPath, $"tensor '{name}' appears both with and without the 'transformer.' prefix.");
-
-            bool conv1D = IsConv1DWeight(name, info.Shape.Length);
-            long[] expected = conv1D ? [target.shape[1], target.shape[0]] : target.shape;
-            if (!info.Shape.SequenceEqual(expected))
-                throw new CheckpointFormatException(safetensorsPath,
-                    $"tensor '{info.Name}' has shape [{string.Join(", ", info.Shape)}] but the model expects [{string.Join(", ", expected)}]; " +
-                    $"the checkpoint is of another size than the config ({Describe(model.Config)}). Load it with its own config.json.");
-
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            Tensor value = file.ReadTensor(info.Name);
-            target.copy_(conv1D ? value.t() : value);
-        }
-
-        if (unexpected.Count > 0)
-            throw new CheckpointFormatException(safetensorsPath,
-                $"tensors the model has no place for: {string.Join(", ", unexpected.Take(8))}{(unexpected.Count > 8 ? ", ..." : "")}; " +
-                $"the checkpoint is of another size or kind than the config ({Describe(model.Config)}).");
-        string[] missing = [.. parameters.Keys.Where(name => !loaded.Contains(name))];
-        if (missing.Length > 0)
-            throw new CheckpointFormatException(safetensorsPath,
-                $"missing tensors: {string.Join(", ", missing.Take(8))}{(missing.Length > 8 ? ", ..." : "")}; the file is incomplete or of another model.");
+    private static void LoadWeights(Gpt2Model model, SafetensorsFile file)
+    {
+        static string WithoutPrefix(string name) => name.StartsWith("transformer.", StringComparison.Ordinal) ? name["transformer.".Length..] : name;
+        var tensors = file.Tensors.Values
+            .Where(info => !MaskBufferName().IsMatch(WithoutPrefix(info.Name)) && !(WithoutPrefix(info.Name) == "lm_head.weight" && model.Config.TieWordEmbeddings))
+            .Select(info => info.DType is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64 ? (info.Name, (string?)WithoutPrefix(info.Name), info.Shape)
+                : throw new CheckpointFormatException(file.Path, $"tensor '{info.Name}' holds {info.DType}; GPT-2 weights are floating point."));
+        CheckpointWeights.Copy(model, file.Path, tensors,
+            (name, shape) => IsConv1DWeight(name, shape.Length) ? [shape[1], shape[0]] : shape,
+            (fileName, name) => file.ReadTensor(fileName) is var value && IsConv1DWeight(name, (int)value.dim()) ? value.t() : value);
     }
 
     /// <summary>Saves <paramref name="model"/> as a Hugging Face GPT-2 folder (config, weights, tokenizer files).</summary>
@@ -123,7 +112,4 @@ public static partial class Gpt2Checkpoint
     // Hugging Face GPT-2 implements every linear layer inside the blocks as Conv1D, stored [in, out].
     private static bool IsConv1DWeight(string name, int dimensions) =>
         dimensions == 2 && name.StartsWith("h.", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal);
-
-    private static string Describe(Gpt2Config config) =>
-        $"{config.LayerCount} layers, {config.HeadCount} heads, embedding {config.EmbeddingSize}, vocab {config.VocabSize}, context {config.ContextLength}";
 }

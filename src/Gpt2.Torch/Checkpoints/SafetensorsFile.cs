@@ -62,16 +62,20 @@ public sealed unsafe class SafetensorsFile : IDisposable
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
         {
             fileLength = stream.Length;
+            Span<byte> start = stackalloc byte[9];
+            start = start[..stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false)];
+            // A header is JSON, so a file whose ninth byte is not '{' may be a pickle in disguise.
+            if (start.Length < 9 || start[8] != (byte)'{')
+                PickleCheckpoint.ThrowIfPickle(path, start);
             if (fileLength < 8)
                 throw new CheckpointFormatException(path, $"truncated: {fileLength} bytes, fewer than the 8-byte header length.");
-            Span<byte> lengthBytes = stackalloc byte[8];
-            stream.ReadExactly(lengthBytes);
-            ulong headerLength = BitConverter.ToUInt64(lengthBytes);
+            ulong headerLength = BitConverter.ToUInt64(start[..8]);
             if (headerLength == 0 || headerLength > MaxHeaderBytes)
                 throw new CheckpointFormatException(path, $"the header claims {headerLength} bytes; a valid header has 1 to {MaxHeaderBytes}.");
             if ((long)headerLength > fileLength - 8)
                 throw new CheckpointFormatException(path, $"truncated: the header claims {headerLength} bytes but only {fileLength - 8} follow.");
             header = new byte[headerLength];
+            stream.Position = 8;
             stream.ReadExactly(header);
         }
 
@@ -104,6 +108,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private static (Dictionary<string, SafetensorsTensorInfo>, Dictionary<string, string>) ParseHeader(
         string path, byte[] header, long dataLength)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw new CheckpointFormatException(path, "the header is not valid UTF-8 text.");
         JsonDocument document;
         try
         {
