@@ -55,4 +55,15 @@ public sealed class NextTokenDataTests
         CollectionAssert.AreNotEqual(inOrder, a);
         CollectionAssert.AreEquivalent(inOrder, a);
     }
+
+    [TestMethod]
+    public void EachEpochHasItsOwnOrderWhichReplaysAndCanBeEnteredMidway()
+    {
+        var batches = new NextTokenBatches(new NextTokenWindows(Verdict, 8, 8), 4, shuffle: true, seed: 5);
+        long[] FirstTokens(IEnumerable<(Tensor Inputs, Tensor Targets)> pass) => [.. pass.SelectMany(b => Rows(b.Inputs).Select(r => r[0]))];
+        long[] epoch1 = FirstTokens(batches.Batches(epoch: 1));
+        CollectionAssert.AreEqual(epoch1, FirstTokens(batches.Batches(epoch: 1)));
+        CollectionAssert.AreNotEqual(FirstTokens(batches.Batches(epoch: 0)), epoch1);
+        CollectionAssert.AreEqual(epoch1[(3 * 4)..], FirstTokens(batches.Batches(epoch: 1, skip: 3)));
+    }
 }

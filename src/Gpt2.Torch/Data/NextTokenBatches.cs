@@ -4,17 +4,17 @@ namespace Gpt2.Torch.Data;
 
 /// <summary>
 /// Batches of <see cref="NextTokenWindows"/> as int64 tensors [batch, max length] (the book's DataLoader):
-/// in order or shuffled with a seed (a new order each pass), with or without the last, smaller batch.
+/// in order or shuffled with a seed, with or without the last, smaller batch. A shuffled epoch's order depends only
+/// on the seed and the epoch number, so any epoch can be replayed (a resumed training run relies on it).
 /// </summary>
 public sealed class NextTokenBatches
 {
     private readonly NextTokenWindows _windows;
-    private readonly Random? _shuffler;
 
     /// <summary>Creates the batches.</summary>
     /// <param name="windows">The windows to batch.</param>
     /// <param name="batchSize">Windows per batch.</param>
-    /// <param name="shuffle">Whether each pass visits the windows in a new random order.</param>
+    /// <param name="shuffle">Whether each epoch visits the windows in its own random order.</param>
     /// <param name="seed">Seed of the shuffling, for reproducible runs.</param>
     /// <param name="dropLast">Whether to skip a last batch smaller than <paramref name="batchSize"/>.</param>
     /// <param name="device">Where the tensors go; the CPU when null.</param>
@@ -26,11 +26,18 @@ public sealed class NextTokenBatches
         BatchSize = batchSize;
         DropLast = dropLast;
         Device = device ?? CPU;
-        _shuffler = shuffle ? new Random(seed) : null;
+        Shuffle = shuffle;
+        Seed = seed;
     }
 
     /// <summary>Windows per batch.</summary>
     public int BatchSize { get; }
+
+    /// <summary>Whether each epoch visits the windows in its own random order.</summary>
+    public bool Shuffle { get; }
+
+    /// <summary>Seed of the shuffling.</summary>
+    public int Seed { get; }
 
     /// <summary>Whether a smaller last batch is skipped.</summary>
     public bool DropLast { get; }
@@ -42,11 +49,21 @@ public sealed class NextTokenBatches
     public int Count => DropLast ? _windows.Count / BatchSize : (_windows.Count + BatchSize - 1) / BatchSize;
 
     /// <summary>One pass over the windows. The caller owns (and disposes) each batch's tensors.</summary>
-    public IEnumerable<(Tensor Inputs, Tensor Targets)> Batches()
+    /// <param name="epoch">Which pass (from 0): with shuffling, each epoch has its own order, the same on every call.</param>
+    /// <param name="skip">Batches to leave out at the start of the pass, without building them.</param>
+    public IEnumerable<(Tensor Inputs, Tensor Targets)> Batches(int epoch = 0, int skip = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        ArgumentOutOfRangeException.ThrowIfNegative(skip);
+        return BatchesFrom(epoch, skip);
+    }
+
+    private IEnumerable<(Tensor Inputs, Tensor Targets)> BatchesFrom(int epoch, int skip)
     {
         int[] order = [.. Enumerable.Range(0, _windows.Count)];
-        _shuffler?.Shuffle(order);
-        for (int batch = 0; batch < Count; batch++)
+        if (Shuffle)
+            new Random(unchecked(Seed * 1_000_003 + epoch)).Shuffle(order);
+        for (int batch = skip; batch < Count; batch++)
         {
             int size = Math.Min(BatchSize, order.Length - batch * BatchSize);
             var inputs = new long[size * _windows.MaxLength];
@@ -60,7 +77,7 @@ public sealed class NextTokenBatches
                     targets[row * _windows.MaxLength + i] = target[i];
                 }
             }
-            yield return (tensor(inputs, [size, _windows.MaxLength], int64).to(Device), tensor(targets, [size, _windows.MaxLength], int64).to(Device));
+            yield return (tensor(inputs, [size, _windows.MaxLength], int64, Device), tensor(targets, [size, _windows.MaxLength], int64, Device));
         }
     }
 }

@@ -1,0 +1,41 @@
+using Gpt2.Torch.IO;
+using ScottPlot;
+
+namespace Gpt2.Torch.Training;
+
+/// <summary>The book's loss plot: training and validation loss against steps, with tokens seen on the top axis, as PNG.</summary>
+public static class LossCurvePlot
+{
+    /// <summary>Draws <paramref name="evaluations"/> and writes the PNG to <paramref name="path"/>, atomically.</summary>
+    public static void Save(string path, IReadOnlyList<TrainingEvaluation> evaluations, int width = 800, int height = 500)
+    {
+        ArgumentNullException.ThrowIfNull(evaluations);
+        if (evaluations.Count == 0)
+            throw new ArgumentException("There is no evaluation to plot; train for at least one step first.", nameof(evaluations));
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 100);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 100);
+
+        var plot = new Plot();
+        double[] steps = [.. evaluations.Select(e => (double)e.Step)];
+        var train = plot.Add.ScatterLine(steps, evaluations.Select(e => e.TrainLoss).ToArray());
+        train.LegendText = "Training loss";
+        var validation = plot.Add.ScatterLine(steps, evaluations.Select(e => e.ValidationLoss).ToArray());
+        validation.LegendText = "Validation loss";
+        validation.LinePattern = LinePattern.DenselyDashed;
+        plot.XLabel("Steps");
+        plot.YLabel("Loss");
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.Axes.AutoScale();
+
+        // Every step trains on the same number of tokens, so tokens seen after step s (from 0) are (s + 1) x tokens per step:
+        // a top axis with limits scaled the same way lines up with the bottom one.
+        TrainingEvaluation last = evaluations[^1];
+        double tokensPerStep = last.TokensSeen / (double)(last.Step + 1);
+        AxisLimits limits = plot.Axes.GetLimits();
+        plot.Axes.Top.Label.Text = "Tokens seen";
+        plot.Axes.SetLimitsX((limits.Left + 1) * tokensPerStep, (limits.Right + 1) * tokensPerStep, plot.Axes.Top);
+
+        byte[] png = plot.GetImageBytes(width, height, ImageFormat.Png);
+        AtomicFile.Write(path, stream => stream.Write(png));
+    }
+}

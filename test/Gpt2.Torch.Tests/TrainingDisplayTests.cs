@@ -1,0 +1,45 @@
+using System.Buffers.Binary;
+using Gpt2.Torch.Training;
+
+namespace Gpt2.Torch.Tests;
+
+[TestClass]
+public sealed class TrainingDisplayTests : TemporaryDirectoryTest
+{
+    private static readonly TrainingEvaluation[] Evaluations =
+    [
+        new(0, 1, 512, 9.7814, 9.9234, [1, 2]),
+        new(5, 1, 3072, 8.1114, 8.3394, null),
+        new(10, 2, 5632, 6.6614, 7.0484, null),
+    ];
+
+    [TestMethod]
+    public void TheLossPlotIsAPngOfTheRequestedSize()
+    {
+        string path = Path.Combine(Directory, "plots", "loss.png");
+        LossCurvePlot.Save(path, Evaluations, width: 640, height: 400);
+        byte[] png = File.ReadAllBytes(path);
+        CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, png[..8]);
+        Assert.AreEqual("IHDR", System.Text.Encoding.ASCII.GetString(png, 12, 4));
+        Assert.AreEqual(640, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)));
+        Assert.AreEqual(400, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
+        Assert.IsGreaterThan(5000, png.Length, "a blank image compresses to far less than a drawn plot");
+        Assert.ThrowsExactly<ArgumentException>(() => LossCurvePlot.Save(path, []));
+    }
+
+    [TestMethod]
+    public void EvaluationsPrintInTheBooksFormWithTheirSample()
+    {
+        var output = new StringWriter();
+        var status = new StringWriter();
+        var progress = new ConsoleTrainingProgress(ids => string.Join("\n", ids), output, status);
+        progress.OnStep(new TrainingStep(0, 90, 1, 10.5, 4e-4, null, 512));
+        progress.OnEvaluation(Evaluations[0]);
+        progress.OnEvaluation(Evaluations[2]);
+
+        string[] lines = output.ToString().Split(Environment.NewLine);
+        CollectionAssert.AreEqual(new[] { "Ep 1 (Step 000000): Train loss 9.781, Val loss 9.923", "1 2", "Ep 2 (Step 000010): Train loss 6.661, Val loss 7.048", "" }, lines);
+        StringAssert.StartsWith(status.ToString(), "\rstep 1/90  epoch 1  loss 10.500  lr 4.00e-04");
+        StringAssert.EndsWith(status.ToString(), "\r", "the status line is wiped before an evaluation line is written");
+    }
+}
