@@ -22,9 +22,12 @@ public sealed class InstructionTrainer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.EndOfTextId < 0 || options.EndOfTextId >= model.Config.VocabSize)
+            throw new ArgumentOutOfRangeException(nameof(options), options.EndOfTextId,
+                $"InstructionTuningOptions.EndOfTextId is outside the model's vocabulary [0, {model.Config.VocabSize}); set it to the model's end-of-text token.");
         _model = model;
         _options = options;
-        _collator = new InstructionCollator(Math.Min(options.AllowedMaxLength, model.Config.ContextLength), options.MaskPrompt);
+        _collator = new InstructionCollator(Math.Min(options.AllowedMaxLength, model.Config.ContextLength), options.MaskPrompt, options.EndOfTextId);
     }
 
     /// <summary>Trains on <paramref name="train"/>, evaluating on <paramref name="validation"/> when given.</summary>

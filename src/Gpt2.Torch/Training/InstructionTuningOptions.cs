@@ -1,3 +1,5 @@
+using Gpt2.Torch.Tokenization;
+
 namespace Gpt2.Torch.Training;
 
 /// <summary>Hyperparameters of <see cref="InstructionTrainer"/>; the defaults are the book's (chapter 7).</summary>
@@ -23,6 +25,9 @@ public sealed record InstructionTuningOptions
 
     /// <summary>Whether only response tokens are learned (prompt targets masked; the book's exercise 7.2).</summary>
     public bool MaskPrompt { get; init; }
+
+    /// <summary>The end-of-text token that ends each row and pads batches (GPT-2's <c>&lt;|endoftext|&gt;</c> is 50256).</summary>
+    public int EndOfTextId { get; init; } = Gpt2Tokenizer.EndOfTextId;
 
     /// <summary>Seed of the shuffling and of dropout.</summary>
     public int Seed { get; init; } = 123;
