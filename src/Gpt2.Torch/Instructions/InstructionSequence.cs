@@ -1,0 +1,19 @@
+using Gpt2.Torch.Tokenization;
+
+namespace Gpt2.Torch.Instructions;
+
+/// <summary>A tokenized instruction row: the prompt's tokens followed by the response's.</summary>
+/// <param name="TokenIds">Prompt and response tokens, at least one.</param>
+/// <param name="PromptLength">How many of the tokens belong to the prompt (masked from the loss when asked).</param>
+public sealed record InstructionSequence(int[] TokenIds, int PromptLength)
+{
+    /// <summary>Formats <paramref name="example"/> with <paramref name="format"/> and tokenizes it (special tokens in the text stay text).</summary>
+    public static InstructionSequence Create(InstructionExample example, InstructionPromptFormat format, Gpt2Tokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(example);
+        ArgumentNullException.ThrowIfNull(format);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        int promptLength = tokenizer.Encode(format.FormatPrompt(example.Instruction, example.Input)).Length;
+        return new InstructionSequence(tokenizer.Encode(format.FormatExample(example)), promptLength);
+    }
+}
