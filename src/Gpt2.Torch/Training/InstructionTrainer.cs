@@ -44,39 +44,26 @@ public sealed class InstructionTrainer
         if (validation is { Count: 0 })
             throw new ArgumentException("The validation data holds no rows; pass null to train without validation.", nameof(validation));
 
-        random.manual_seed(_options.Seed);
-        var shuffler = new Random(_options.Seed);
-        int batchesPerEpoch = Math.Max(1, train.Count / _options.BatchSize);
-        long totalSteps = (long)batchesPerEpoch * _options.Epochs;
         using var optimizer = new AdamW(_model.named_parameters(), _options.LearningRate, _options.WeightDecay);
 
-        long step = 0, tokensSeen = 0;
+        long tokensSeen = 0;
         double lossSinceEvaluation = 0;
         int stepsSinceEvaluation = 0;
-        for (int epoch = 1; epoch <= _options.Epochs; epoch++)
+        foreach (FineTuningStep<InstructionSequence> step in FineTuningSchedule.Steps(train, _options, cancellationToken))
         {
-            int[] order = [.. Enumerable.Range(0, train.Count)];
-            shuffler.Shuffle(order);
-            for (int batch = 0; batch < batchesPerEpoch; batch++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                InstructionSequence[] rows = [.. order.Skip(batch * _options.BatchSize).Take(_options.BatchSize).Select(i => train[i])];
-                (double loss, long tokens) = Step(optimizer, rows);
-                step++;
-                tokensSeen += tokens;
-                lossSinceEvaluation += loss;
-                stepsSinceEvaluation++;
+            (double loss, long tokens) = Step(optimizer, step.Rows);
+            tokensSeen += tokens;
+            lossSinceEvaluation += loss;
+            stepsSinceEvaluation++;
 
-                bool evaluate = step == totalSteps || (_options.EvaluationInterval > 0 ? step % _options.EvaluationInterval == 0 : batch == batchesPerEpoch - 1);
-                double? trainLoss = null, validationLoss = null;
-                if (evaluate)
-                {
-                    trainLoss = lossSinceEvaluation / stepsSinceEvaluation;
-                    validationLoss = validation is null ? null : Evaluate(validation);
-                    (lossSinceEvaluation, stepsSinceEvaluation) = (0, 0);
-                }
-                onStep?.Invoke(new InstructionTuningProgress(epoch, step, totalSteps, tokensSeen, loss, trainLoss, validationLoss));
+            double? trainLoss = null, validationLoss = null;
+            if (step.Evaluate)
+            {
+                trainLoss = lossSinceEvaluation / stepsSinceEvaluation;
+                validationLoss = validation is null ? null : Evaluate(validation);
+                (lossSinceEvaluation, stepsSinceEvaluation) = (0, 0);
             }
+            onStep?.Invoke(new InstructionTuningProgress(step.Epoch, step.Step, step.TotalSteps, tokensSeen, loss, trainLoss, validationLoss));
         }
         _model.eval();
     }

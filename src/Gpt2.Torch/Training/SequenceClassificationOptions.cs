@@ -1,42 +1,21 @@
 namespace Gpt2.Torch.Training;
 
 /// <summary>Hyperparameters of <see cref="SequenceClassificationTrainer"/>; the defaults are the book's (chapter 6).</summary>
-public sealed record SequenceClassificationOptions
+public sealed record SequenceClassificationOptions : FineTuningOptions
 {
-    /// <summary>Sequences per optimizer step.</summary>
-    public int BatchSize { get; init; } = 8;
+    /// <inheritdoc />
+    public override int Epochs { get; init; } = 5;
 
-    /// <summary>Passes over the training data.</summary>
-    public int Epochs { get; init; } = 5;
-
-    /// <summary>AdamW's learning rate.</summary>
-    public double LearningRate { get; init; } = 5e-5;
-
-    /// <summary>AdamW's decoupled weight decay, applied to matrices only.</summary>
-    public double WeightDecay { get; init; } = 0.1;
-
-    /// <summary>Evaluate on the validation data every this many steps (and after the last one); 0 evaluates after each epoch only.</summary>
-    public int EvaluationInterval { get; init; } = 50;
+    /// <inheritdoc />
+    public override int EvaluationInterval { get; init; } = 50;
 
     /// <summary>When set, gradients are clipped to this global L2 norm before each step.</summary>
     public double? MaxGradientNorm { get; init; }
 
-    /// <summary>Seed of the shuffling and of dropout.</summary>
-    public int Seed { get; init; } = 123;
-
-    /// <summary>Throws when an option is out of range.</summary>
-    public void Validate()
+    /// <inheritdoc />
+    public override void Validate()
     {
-        if (BatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
-        if (Epochs < 1)
-            throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be at least 1.");
-        if (LearningRate <= 0)
-            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be positive.");
-        if (WeightDecay < 0)
-            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay cannot be negative.");
-        if (EvaluationInterval < 0)
-            throw new ArgumentOutOfRangeException(nameof(EvaluationInterval), EvaluationInterval, "EvaluationInterval cannot be negative.");
+        base.Validate();
         if (MaxGradientNorm is <= 0)
             throw new ArgumentOutOfRangeException(nameof(MaxGradientNorm), MaxGradientNorm, "MaxGradientNorm must be positive.");
     }

@@ -37,45 +37,31 @@ public sealed class SequenceClassificationTrainer
         if (validation is not null)
             Validate(validation, nameof(validation));
 
-        random.manual_seed(_options.Seed);
-        var shuffler = new Random(_options.Seed);
-        int batchesPerEpoch = Math.Max(1, train.Count / _options.BatchSize);
-        long totalSteps = (long)batchesPerEpoch * _options.Epochs;
         if (!_model.parameters().Any(p => p.requires_grad))
             throw new InvalidOperationException("No parameter is trainable; choose trainable layers before training.");
         using var optimizer = new AdamW(_model.named_parameters(), _options.LearningRate, _options.WeightDecay);
 
-        long step = 0, seen = 0, correctSinceEvaluation = 0, countSinceEvaluation = 0;
+        long seen = 0, correctSinceEvaluation = 0, countSinceEvaluation = 0;
         double lossSinceEvaluation = 0;
         int stepsSinceEvaluation = 0;
-        for (int epoch = 1; epoch <= _options.Epochs; epoch++)
+        foreach (FineTuningStep<ClassificationExample> step in FineTuningSchedule.Steps(train, _options, cancellationToken))
         {
-            int[] order = [.. Enumerable.Range(0, train.Count)];
-            shuffler.Shuffle(order);
-            for (int batch = 0; batch < batchesPerEpoch; batch++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                ClassificationExample[] examples = [.. order.Skip(batch * _options.BatchSize).Take(_options.BatchSize).Select(i => train[i])];
-                (double loss, long correct) = Step(optimizer, examples);
-                step++;
-                seen += examples.Length;
-                lossSinceEvaluation += loss;
-                stepsSinceEvaluation++;
-                correctSinceEvaluation += correct;
-                countSinceEvaluation += examples.Length;
+            (double loss, long correct) = Step(optimizer, step.Rows);
+            seen += step.Rows.Length;
+            lossSinceEvaluation += loss;
+            stepsSinceEvaluation++;
+            correctSinceEvaluation += correct;
+            countSinceEvaluation += step.Rows.Length;
 
-                bool lastOfEpoch = batch == batchesPerEpoch - 1;
-                bool evaluate = step == totalSteps || (_options.EvaluationInterval > 0 ? step % _options.EvaluationInterval == 0 : lastOfEpoch);
-                ClassificationEvaluation? evaluation = null;
-                if (evaluate)
-                {
-                    (double Loss, double Accuracy)? measured = validation is null ? null : Evaluate(validation);
-                    evaluation = new ClassificationEvaluation(lossSinceEvaluation / stepsSinceEvaluation,
-                        (double)correctSinceEvaluation / countSinceEvaluation, measured?.Loss, measured?.Accuracy);
-                    (lossSinceEvaluation, stepsSinceEvaluation, correctSinceEvaluation, countSinceEvaluation) = (0, 0, 0, 0);
-                }
-                onStep?.Invoke(new ClassificationProgress(epoch, step, totalSteps, seen, loss, evaluation));
+            ClassificationEvaluation? evaluation = null;
+            if (step.Evaluate)
+            {
+                (double Loss, double Accuracy)? measured = validation is null ? null : Evaluate(validation);
+                evaluation = new ClassificationEvaluation(lossSinceEvaluation / stepsSinceEvaluation,
+                    (double)correctSinceEvaluation / countSinceEvaluation, measured?.Loss, measured?.Accuracy);
+                (lossSinceEvaluation, stepsSinceEvaluation, correctSinceEvaluation, countSinceEvaluation) = (0, 0, 0, 0);
             }
+            onStep?.Invoke(new ClassificationProgress(step.Epoch, step.Step, step.TotalSteps, seen, loss, evaluation));
         }
         _model.eval();
     }
