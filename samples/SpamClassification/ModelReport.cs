@@ -10,8 +10,8 @@ internal sealed record ModelReport(string Name, MulticlassClassificationMetrics 
     {
         var report = new ModelReport(name, Metrics(mlContext, model, splits.Validation), Metrics(mlContext, model, splits.Test), trainingTime);
         Console.WriteLine($"\n{name} (trained in {trainingTime:hh\\:mm\\:ss})");
-        Console.WriteLine($"Validation accuracy: {report.Validation.MicroAccuracy:P2}");
-        Console.WriteLine($"Test accuracy: {report.Test.MicroAccuracy:P2}");
+        Console.WriteLine($"Validation accuracy: {100 * report.Validation.MicroAccuracy:F2}%");
+        Console.WriteLine($"Test accuracy: {100 * report.Test.MicroAccuracy:F2}%");
         Console.WriteLine(report.Test.ConfusionMatrix.GetFormattedConfusionTable());
         return report;
     }
@@ -21,9 +21,9 @@ internal sealed record ModelReport(string Name, MulticlassClassificationMetrics 
         Console.WriteLine($"\n{"",-36}{string.Join("", reports.Select(r => $"{r.Name,36}"))}");
         void Row(string label, Func<ModelReport, string> value) =>
             Console.WriteLine($"{label,-36}{string.Join("", reports.Select(r => $"{value(r),36}"))}");
-        Row("Validation accuracy", r => $"{r.Validation.MicroAccuracy:P2}");
-        Row("Test accuracy", r => $"{r.Test.MicroAccuracy:P2}");
-        Row("Test macro-F1", r => $"{MacroF1(r.Test):P2}");
+        Row("Validation accuracy", r => $"{100 * r.Validation.MicroAccuracy:F2}%");
+        Row("Test accuracy", r => $"{100 * r.Test.MicroAccuracy:F2}%");
+        Row("Test macro-F1", r => $"{100 * MacroF1(r.Test):F2}%");
         Row("Test log-loss", r => $"{r.Test.LogLoss:F4}");
         Row("Training time", r => $"{r.TrainingTime:hh\\:mm\\:ss}");
     }

@@ -10,7 +10,7 @@ internal static class TrainingLog
         if (progress.Evaluation is not { } evaluation)
             return;
         Console.WriteLine($"Ep {progress.Epoch} (Step {progress.Step:D6}): Train loss {evaluation.TrainLoss:F3}, Val loss {evaluation.ValidationLoss:F3}" +
-            $" | Training accuracy {evaluation.TrainAccuracy:P2}, Validation accuracy {evaluation.ValidationAccuracy:P2}" +
+            $" | Training accuracy {100 * evaluation.TrainAccuracy:F2}%, Validation accuracy {100 * evaluation.ValidationAccuracy:F2}%" +
             $" | {progress.ExamplesSeen} examples seen, step {progress.Step}/{progress.TotalSteps}");
     }
 }

@@ -187,6 +187,36 @@ public sealed class Gpt2TextClassifierTests
     }
 
     [TestMethod]
+    public void CancellingTheMLContextStopsTraining()
+    {
+        // MLContext.CancelExecution is internal to ML.NET (its AutoML calls it); the test reaches it the way ML.NET does.
+        var context = new MLContext(seed: 1);
+        IDataView keyed = context.Transforms.Conversion.MapValueToKey("Label").Fit(_train).Transform(_train);
+        Gpt2TextClassifier.Options options = TinyOptions();
+        int steps = 0;
+        options.Progress = p =>
+        {
+            if (++steps == 2)
+                typeof(MLContext).GetMethod("CancelExecution", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(context, null);
+        };
+        Assert.ThrowsExactly<OperationCanceledException>(() => new Gpt2TextClassifier(context, options).Fit(keyed));
+        Assert.AreEqual(2, steps);
+    }
+
+    [TestMethod]
+    public void ALabelWithOtherClassesAtPredictionIsRefused()
+    {
+        IDataView threeClasses = _context.Data.LoadFromEnumerable(new[]
+        {
+            new SmsSpamData.Message { Label = "ham", Text = "Hi" }, new SmsSpamData.Message { Label = "spam", Text = "Win" },
+            new SmsSpamData.Message { Label = "phishing", Text = "Click" },
+        });
+        ITransformer classifier = ((IEnumerable<ITransformer>)_model).OfType<Gpt2TextClassificationTransformer>().Single();
+        IDataView keyed = _context.Transforms.Conversion.MapValueToKey("Label").Fit(threeClasses).Transform(threeClasses);
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => classifier.Transform(keyed)).Message, "3 classes");
+    }
+
+    [TestMethod]
     public void CancellationStopsTraining()
     {
         IDataView keyed = _context.Transforms.Conversion.MapValueToKey("Label").Fit(_train).Transform(_train);
