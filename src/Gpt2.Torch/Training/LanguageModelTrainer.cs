@@ -124,7 +124,6 @@ public sealed class LanguageModelTrainer : IDisposable
             throw new ArgumentException(
                 $"The training data differ from the run's ({_data}), being {data}; pass the same windows, batch size, shuffling and seed to continue it exactly.",
                 nameof(train));
-        _data = data;
 
         int stepsPerEpoch = train.Count / accumulation;
         long totalSteps = Math.Min((long)Options.Epochs * stepsPerEpoch, Options.MaxSteps ?? long.MaxValue);
@@ -132,6 +131,7 @@ public sealed class LanguageModelTrainer : IDisposable
             throw new ArgumentException(
                 $"The run has {totalSteps} steps, no more than its {Options.WarmupSteps} warmup steps, so the cosine decay has no step left; lower WarmupSteps or turn CosineDecay off.");
         LearningRateSchedule schedule = Options.Schedule(totalSteps);
+        _data = data;
 
         if (_restoredRandomState is not null)
         {
