@@ -2,18 +2,19 @@ using System.CommandLine;
 using Gpt2.Benchmarks;
 using Gpt2.Torch;
 
-var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: all).", AllowMultipleArgumentsPerToken = true };
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), trainer.", AllowMultipleArgumentsPerToken = true };
 var preset = new Option<string>("--preset") { Description = "Model preset: 124M, 355M, 774M, 1558M, book-124M.", DefaultValueFactory = _ => "124M" };
 var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
 var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
 var seq = new Option<int[]>("--seq") { Description = "Training sequence lengths, paired with --batch.", AllowMultipleArgumentsPerToken = true };
+var microBatches = new Option<int>("--micro-batches") { Description = "Batches accumulated per trainer step.", DefaultValueFactory = _ => 4 };
 var newTokens = new Option<int>("--new-tokens") { Description = "Tokens to decode.", DefaultValueFactory = _ => 100 };
 var prompts = new Option<int[]>("--prompt") { Description = "Decoding prompt lengths (default: 16 256 900); the first is also timed without the KV cache.", AllowMultipleArgumentsPerToken = true };
 var device = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
 
 var root = new RootCommand("Gpt2MLNet benchmarks: one JSON line per measurement.")
 {
-    benches, preset, steps, batch, seq, newTokens, prompts, device,
+    benches, preset, steps, batch, seq, microBatches, newTokens, prompts, device,
 };
 root.SetAction(result =>
 {
@@ -28,6 +29,9 @@ root.SetAction(result =>
     if (selected.Contains("train"))
         for (int i = 0; i < batches.Length; i++)
             bench.Train(batches[i], lengths[i], result.GetValue(steps));
+    if (selected.Contains("trainer"))
+        for (int i = 0; i < batches.Length; i++)
+            bench.TrainerStep(batches[i], lengths[i], result.GetValue(microBatches), result.GetValue(steps));
     int[] promptLengths = result.GetValue(prompts) is { Length: > 0 } p ? p : [16, 256, 900];
     if (selected.Contains("decode"))
         for (int i = 0; i < promptLengths.Length; i++)

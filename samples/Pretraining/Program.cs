@@ -2,6 +2,7 @@
 // checkpoint, the loss plot, and a sample drawn with temperature 1.4 and top-k 25.
 using System.CommandLine;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Gpt2.Torch;
 using Gpt2.Torch.Data;
 using Gpt2.Torch.Generation;
@@ -14,7 +15,7 @@ using static TorchSharp.torch;
 const string Prompt = "Every effort moves you";
 
 var dataOption = new Option<string?>("--data") { Description = "The text to train on (default: the repository's data/the-verdict.txt)." };
-var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training text.", DefaultValueFactory = _ => 10 };
+var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training text (a resumed run keeps its own).", DefaultValueFactory = _ => 10 };
 var outputOption = new Option<string>("--output") { Description = "Folder for the checkpoint, loss plot and sample.", DefaultValueFactory = _ => Path.Combine("runs", "pretraining") };
 var resumeOption = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the output folder (left there by Ctrl+C or an earlier run)." };
 var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
@@ -22,9 +23,16 @@ var root = new RootCommand("Pretrains the book's GPT_CONFIG_124M on a small text
 {
     dataOption, epochsOption, outputOption, resumeOption, deviceOption,
 };
-root.SetAction(result => Run(
-    result.GetValue(dataOption) ?? FindRepositoryFile(Path.Combine("data", "the-verdict.txt")),
-    result.GetValue(epochsOption), result.GetValue(outputOption)!, result.GetValue(resumeOption), TorchDevices.Parse(result.GetValue(deviceOption))));
+root.SetAction(result =>
+{
+    string? data = result.GetValue(dataOption) ?? FindRepositoryFile(Path.Combine("data", "the-verdict.txt"));
+    if (data is null)
+    {
+        Console.Error.WriteLine($"data/the-verdict.txt was not found above {AppContext.BaseDirectory} or the current directory; pass --data PATH.");
+        return 2;
+    }
+    return Run(data, result.GetValue(epochsOption), result.GetValue(outputOption)!, result.GetValue(resumeOption), TorchDevices.Parse(result.GetValue(deviceOption)));
+});
 return root.Parse(args).Invoke();
 
 static int Run(string dataPath, int epochs, string output, bool resume, Device device)
@@ -47,6 +55,7 @@ static int Run(string dataPath, int epochs, string output, bool resume, Device d
     {
         random.manual_seed(123);
         var model = new Gpt2Model(Gpt2Config.Book124M with { ContextLength = 256 }, device);
+        InitializeAsTheBook(model);
         trainer = new LanguageModelTrainer(model, new LanguageModelTrainingOptions
         {
             Epochs = epochs,
@@ -65,12 +74,15 @@ static int Run(string dataPath, int epochs, string output, bool resume, Device d
         Console.WriteLine($"{dataPath}: {train.Count} training and {validation.Count} validation batches of 2 x 256 tokens; " +
             $"{trained.ParameterCount:N0} parameters on {trained.Device.type}, {get_num_threads()} threads.");
         new ConsoleTrainingProgress(tokenizer.Decode).Attach(trainer);
+        // Ctrl+C or a termination request stops the run after the current step, with a checkpoint to resume from.
         using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
+        void Stop(PosixSignalContext signal)
         {
-            e.Cancel = true;
+            signal.Cancel = true;
             stop.Cancel();
-        };
+        }
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 
         TrainingEvaluation final;
         try
@@ -96,8 +108,30 @@ static int Run(string dataPath, int epochs, string output, bool resume, Device d
     }
 }
 
+// The book's GPTModel keeps PyTorch's default initialisation: embeddings N(0, 1), linear weights and biases
+// U(-1/sqrt(fan in), 1/sqrt(fan in)), LayerNorm 1 and 0. With GPT-2's initialisation instead (embeddings N(0, 0.02)),
+// this run, at a constant 4e-4 without warmup or clipping, stalls near loss 6 and diverges for a few steps around step 35.
+static void InitializeAsTheBook(Gpt2Model model)
+{
+    using var noGrad = no_grad();
+    var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+    foreach ((string name, var parameter) in parameters)
+    {
+        if (name is "wte.weight" or "wpe.weight")
+        {
+            nn.init.normal_(parameter, 0, 1);
+        }
+        else if (!name.StartsWith("ln_", StringComparison.Ordinal) && !name.Contains(".ln_", StringComparison.Ordinal))
+        {
+            Tensor weight = name.EndsWith(".bias", StringComparison.Ordinal) ? parameters[name[..^".bias".Length] + ".weight"] : parameter;
+            double bound = 1 / Math.Sqrt(weight.shape[1]);
+            nn.init.uniform_(parameter, -bound, bound);
+        }
+    }
+}
+
 // The repository's file, looked for upwards from the executable and from the current directory.
-static string FindRepositoryFile(string relativePath)
+static string? FindRepositoryFile(string relativePath)
 {
     foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
     {
@@ -108,5 +142,5 @@ static string FindRepositoryFile(string relativePath)
                 return candidate;
         }
     }
-    throw new FileNotFoundException($"{relativePath} was not found above {AppContext.BaseDirectory} or the current directory; pass --data PATH.");
+    return null;
 }

@@ -124,7 +124,6 @@ public sealed class LanguageModelTrainer : IDisposable
             throw new ArgumentException(
                 $"The training data differ from the run's ({_data}), being {data}; pass the same windows, batch size, shuffling and seed to continue it exactly.",
                 nameof(train));
-        _data = data;
 
         int stepsPerEpoch = train.Count / accumulation;
         long totalSteps = Math.Min((long)Options.Epochs * stepsPerEpoch, Options.MaxSteps ?? long.MaxValue);
@@ -132,6 +131,7 @@ public sealed class LanguageModelTrainer : IDisposable
             throw new ArgumentException(
                 $"The run has {totalSteps} steps, no more than its {Options.WarmupSteps} warmup steps, so the cosine decay has no step left; lower WarmupSteps or turn CosineDecay off.");
         LearningRateSchedule schedule = Options.Schedule(totalSteps);
+        _data = data;
 
         if (_restoredRandomState is not null)
         {
@@ -220,23 +220,25 @@ public sealed class LanguageModelTrainer : IDisposable
     {
         using var scope = NewDisposeScope();
         _optimizer.ZeroGrad();
-        Tensor? lossSum = null;
+        Tensor lossSum = zeros(1, device: Model.Device);
         for (int micro = 0; micro < accumulation; micro++)
         {
+            // Each batch's activations go as soon as its gradient is in: accumulation exists to save that memory.
+            using var batchScope = NewDisposeScope();
             if (!batches.MoveNext())
                 throw new InvalidOperationException("The training batches ended before the epoch's steps did.");
             (Tensor inputs, Tensor targets) = batches.Current;
             Tensor loss = LanguageModelLoss.OfBatch(Model, inputs, targets);
             // Each batch's mean loss weighs 1/k, so k accumulated batches give the gradient of one k-times larger batch.
             (loss / accumulation).backward();
-            lossSum = lossSum is null ? loss.detach() : lossSum + loss.detach();
+            lossSum.add_(loss.detach());
             TokensSeen += inputs.numel();
         }
         double? norm = Options.MaxGradientNorm is double max ? GradientClipping.ClipGlobalNorm(Model.parameters(), max) : null;
         double learningRate = schedule.LearningRateAt(StepsCompleted);
         _optimizer.LearningRate = learningRate;
         _optimizer.Step();
-        var step = new TrainingStep(StepsCompleted, totalSteps, _epoch + 1, lossSum!.item<float>() / accumulation, learningRate, norm, TokensSeen);
+        var step = new TrainingStep(StepsCompleted, totalSteps, _epoch + 1, lossSum.item<float>() / accumulation, learningRate, norm, TokensSeen);
         StepsCompleted++;
         _stepInEpoch++;
         return step;

@@ -32,7 +32,8 @@ public static class LossCurvePlot
         TrainingEvaluation last = evaluations[^1];
         double tokensPerStep = last.TokensSeen / (double)(last.Step + 1);
         AxisLimits limits = plot.Axes.GetLimits();
-        plot.Axes.Top.Label.Text = "Tokens seen";
+        // ScottPlot 5.1 clips a top axis label away (ScottPlot#5243), so the title, just above the axis, names it.
+        plot.Title("Tokens seen", plot.Axes.Bottom.Label.FontSize);
         plot.Axes.SetLimitsX((limits.Left + 1) * tokensPerStep, (limits.Right + 1) * tokensPerStep, plot.Axes.Top);
 
         byte[] png = plot.GetImageBytes(width, height, ImageFormat.Png);
