@@ -71,34 +71,25 @@ public sealed class Gpt2Generator
         int[] promptLengths = [.. prompts.Select(prompt => prompt.Count)];
         var finished = new bool[rows.Length];
 
-        bool wasTraining = _model.training;
-        _model.eval();
-        try
+        using var inference = new InferenceScope(_model);
+        using Generator? generator = options.Seed is long seed ? new Generator((ulong)seed, _model.Device) : null;
+        using var decoder = new BatchDecoder(_model, rows, finished, options.UseCache, options.MaxNewTokens);
+        for (int step = 0; step < options.MaxNewTokens; step++)
         {
-            using var noGrad = no_grad();
-            using Generator? generator = options.Seed is long seed ? new Generator((ulong)seed, _model.Device) : null;
-            using var decoder = new BatchDecoder(_model, rows, finished, options.UseCache, options.MaxNewTokens);
-            for (int step = 0; step < options.MaxNewTokens; step++)
+            using var scope = NewDisposeScope();
+            Tensor next = TokenSampler.Next(decoder.NextLogits(), options, generator);
+            long[] tokens = next.cpu().data<long>().ToArray();   // the step's one transfer to the host, for all rows
+            for (int row = 0; row < rows.Length; row++)
             {
-                using var scope = NewDisposeScope();
-                Tensor next = TokenSampler.Next(decoder.NextLogits(), options, generator);
-                long[] tokens = next.cpu().data<long>().ToArray();   // the step's one transfer to the host, for all rows
-                for (int row = 0; row < rows.Length; row++)
-                {
-                    if (finished[row])
-                        continue;
-                    rows[row].Add((int)tokens[row]);
-                    onToken?.Invoke(row, (int)tokens[row]);
-                    finished[row] = stop.IsMet(rows[row], promptLengths[row]);
-                }
-                if (finished.All(f => f))
-                    break;
-                decoder.Advance(next);
+                if (finished[row])
+                    continue;
+                rows[row].Add((int)tokens[row]);
+                onToken?.Invoke(row, (int)tokens[row]);
+                finished[row] = stop.IsMet(rows[row], promptLengths[row]);
             }
-        }
-        finally
-        {
-            _model.train(wasTraining);
+            if (finished.All(f => f))
+                break;
+            decoder.Advance(next);
         }
         return [.. rows.Select(row => row.ToArray())];
     }

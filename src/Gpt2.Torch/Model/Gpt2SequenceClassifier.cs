@@ -62,25 +62,16 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(sequences);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        bool wasTraining = training;
-        eval();
-        try
+        using var inference = new InferenceScope(this);
+        var result = new List<float[]>(sequences.Count);
+        foreach (int[][] chunk in sequences.Chunk(batchSize))
         {
-            using var noGrad = no_grad();
-            var result = new List<float[]>(sequences.Count);
-            foreach (int[][] chunk in sequences.Chunk(batchSize))
-            {
-                using var scope = NewDisposeScope();
-                (Tensor ids, Tensor lengths) = Data.RightPaddedBatch.Create(chunk, transformer.Device, PaddingId);
-                float[] probabilities = softmax(forward(ids, lengths), -1).cpu().data<float>().ToArray();
-                result.AddRange(probabilities.Chunk(ClassCount));
-            }
-            return [.. result];
+            using var scope = NewDisposeScope();
+            (Tensor ids, Tensor lengths) = Data.RightPaddedBatch.Create(chunk, transformer.Device, PaddingId);
+            float[] probabilities = softmax(forward(ids, lengths), -1).cpu().data<float>().ToArray();
+            result.AddRange(probabilities.Chunk(ClassCount));
         }
-        finally
-        {
-            train(wasTraining);
-        }
+        return [.. result];
     }
 
     /// <summary>

@@ -74,26 +74,17 @@ public sealed class InstructionTrainer
         ArgumentNullException.ThrowIfNull(rows);
         if (rows.Count == 0)
             throw new ArgumentException("There are no rows to evaluate.", nameof(rows));
-        bool wasTraining = _model.training;
-        _model.eval();
-        try
+        using var inference = new InferenceScope(_model);
+        double lossSum = 0;
+        long targetCount = 0;
+        foreach (InstructionSequence[] chunk in rows.Chunk(_options.BatchSize))
         {
-            using var noGrad = no_grad();
-            double lossSum = 0;
-            long targetCount = 0;
-            foreach (InstructionSequence[] chunk in rows.Chunk(_options.BatchSize))
-            {
-                using var scope = NewDisposeScope();
-                (Tensor logits, Tensor targets) = Forward(chunk);
-                lossSum += F.cross_entropy(logits, targets, ignore_index: InstructionCollator.IgnoreIndex, reduction: nn.Reduction.Sum).item<float>();
-                targetCount += (targets != InstructionCollator.IgnoreIndex).sum().item<long>();
-            }
-            return lossSum / Math.Max(1, targetCount);
+            using var scope = NewDisposeScope();
+            (Tensor logits, Tensor targets) = Forward(chunk);
+            lossSum += F.cross_entropy(logits, targets, ignore_index: InstructionCollator.IgnoreIndex, reduction: nn.Reduction.Sum).item<float>();
+            targetCount += (targets != InstructionCollator.IgnoreIndex).sum().item<long>();
         }
-        finally
-        {
-            _model.train(wasTraining);
-        }
+        return lossSum / Math.Max(1, targetCount);
     }
 
     private (double Loss, long Tokens) Step(AdamW optimizer, InstructionSequence[] rows)

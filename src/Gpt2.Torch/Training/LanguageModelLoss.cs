@@ -26,24 +26,15 @@ public static class LanguageModelLoss
         int count = Math.Min(maxBatches ?? data.Count, data.Count);
         if (count < 1)
             throw new ArgumentException("There is no batch to evaluate: the text is shorter than one window, or maxBatches is below 1.", nameof(data));
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        using var inference = new InferenceScope(model);
+        double total = 0;
+        foreach ((Tensor inputs, Tensor targets) in data.Batches().Take(count))
         {
-            using var noGrad = no_grad();
-            double total = 0;
-            foreach ((Tensor inputs, Tensor targets) in data.Batches().Take(count))
-            {
-                using (inputs)
-                using (targets)
-                using (NewDisposeScope())
-                    total += OfBatch(model, inputs, targets).item<float>();
-            }
-            return total / count;
+            using (inputs)
+            using (targets)
+            using (NewDisposeScope())
+                total += OfBatch(model, inputs, targets).item<float>();
         }
-        finally
-        {
-            model.train(wasTraining);
-        }
+        return total / count;
     }
 }

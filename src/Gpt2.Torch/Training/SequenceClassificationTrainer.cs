@@ -71,26 +71,17 @@ public sealed class SequenceClassificationTrainer
     {
         ArgumentNullException.ThrowIfNull(examples);
         Validate(examples, nameof(examples));
-        bool wasTraining = _model.training;
-        _model.eval();
-        try
+        using var inference = new InferenceScope(_model);
+        double lossSum = 0;
+        long correct = 0;
+        foreach (ClassificationExample[] chunk in examples.Chunk(_options.BatchSize))
         {
-            using var noGrad = no_grad();
-            double lossSum = 0;
-            long correct = 0;
-            foreach (ClassificationExample[] chunk in examples.Chunk(_options.BatchSize))
-            {
-                using var scope = NewDisposeScope();
-                (Tensor logits, Tensor labels) = Forward(chunk);
-                lossSum += F.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
-                correct += (logits.argmax(-1) == labels).sum().item<long>();
-            }
-            return (lossSum / examples.Count, (double)correct / examples.Count);
+            using var scope = NewDisposeScope();
+            (Tensor logits, Tensor labels) = Forward(chunk);
+            lossSum += F.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
+            correct += (logits.argmax(-1) == labels).sum().item<long>();
         }
-        finally
-        {
-            _model.train(wasTraining);
-        }
+        return (lossSum / examples.Count, (double)correct / examples.Count);
     }
 
     private (double Loss, long Correct) Step(AdamW optimizer, ClassificationExample[] examples)
