@@ -76,6 +76,21 @@ public sealed class DownloadTests : TemporaryDirectoryTest
     }
 
     [TestMethod]
+    public void ConsoleProgressDrawsTheFirstReportThrottlesTheNextAndEndsTheLine()
+    {
+        var output = new StringWriter();
+        var progress = new ConsoleDownloadProgress(output);
+        progress.Report(new DownloadProgress("model.safetensors", 1_000_000, 4_000_000));
+        progress.Report(new DownloadProgress("model.safetensors", 2_000_000, 4_000_000));
+        progress.Report(new DownloadProgress("model.safetensors", 4_000_000, 4_000_000));
+        string[] draws = output.ToString().Split('\r', StringSplitOptions.RemoveEmptyEntries);
+        Assert.AreEqual(2, draws.Length, output.ToString());
+        StringAssert.Contains(draws[0], "1.0 / 4.0 MB");
+        StringAssert.Contains(draws[1], "4.0 / 4.0 MB");
+        Assert.IsTrue(draws[1].EndsWith(Environment.NewLine, StringComparison.Ordinal));
+    }
+
+    [TestMethod]
     public async Task NoServerGivesAClearOfflineError()
     {
         var unreachable = new Uri("http://127.0.0.1:9/model.safetensors");

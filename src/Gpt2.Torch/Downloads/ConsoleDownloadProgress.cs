@@ -6,13 +6,20 @@ namespace Gpt2.Torch.Downloads;
 public sealed class ConsoleDownloadProgress : IProgress<DownloadProgress>
 {
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private TimeSpan _lastDrawn = TimeSpan.MinValue;
+    private readonly TextWriter _output;
+    private TimeSpan? _lastDrawn;
+
+    /// <summary>Draws on <paramref name="output"/>, standard error when null.</summary>
+    public ConsoleDownloadProgress(TextWriter? output = null)
+    {
+        _output = output ?? Console.Error;
+    }
 
     /// <inheritdoc />
     public void Report(DownloadProgress value)
     {
         bool done = value.TotalBytes is long total && value.BytesReceived >= total;
-        if (!done && _clock.Elapsed - _lastDrawn < TimeSpan.FromMilliseconds(250))
+        if (!done && _lastDrawn is TimeSpan last && _clock.Elapsed - last < TimeSpan.FromMilliseconds(250))
             return;
         _lastDrawn = _clock.Elapsed;
         double megabytes = value.BytesReceived / 1e6;
@@ -20,9 +27,9 @@ public sealed class ConsoleDownloadProgress : IProgress<DownloadProgress>
         string line = value.TotalBytes is long size && size > 0
             ? $"{Bar(value.BytesReceived / (double)size)} {megabytes,8:F1} / {size / 1e6:F1} MB  {speed,6:F1} MB/s  {value.FileName}"
             : $"{megabytes,8:F1} MB  {speed,6:F1} MB/s  {value.FileName}";
-        Console.Error.Write($"\r{line}");
+        _output.Write($"\r{line}");
         if (done)
-            Console.Error.WriteLine();
+            _output.WriteLine();
     }
 
     private static string Bar(double fraction)
