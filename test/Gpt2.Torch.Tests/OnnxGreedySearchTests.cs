@@ -1,6 +1,4 @@
-using Gpt2.Torch.Checkpoints;
 using Gpt2.Torch.Generation;
-using Gpt2.Torch.Model;
 using Gpt2.Torch.Onnx;
 using Microsoft.ML.OnnxRuntime;
 
@@ -10,6 +8,8 @@ namespace Gpt2.Torch.Tests;
 [TestClass]
 public sealed class OnnxGreedySearchTests : TemporaryDirectoryTest
 {
+    private const int Pad = 999;
+
     private static ReferenceFixture Fixture => ReferenceFixture.Shared;
 
     [TestMethod]
@@ -17,45 +17,86 @@ public sealed class OnnxGreedySearchTests : TemporaryDirectoryTest
     {
         int[] prompt = Fixture.Tokens("greedy.prompt");
         int[] expected = Fixture.Tokens("greedy.output");
-        int[] generated = new Gpt2Generator(Fixture.Model).Generate(prompt, new GenerationOptions { MaxNewTokens = expected.Length - prompt.Length });
-        string path = Path.Combine(Directory, "greedy.onnx");
-        Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path);
+        int newTokens = expected.Length - prompt.Length;
+        int[] generated = new Gpt2Generator(Fixture.Model).Generate(prompt, new GenerationOptions { MaxNewTokens = newTokens });
 
-        int[][] sequences = Generate(path, [prompt], expected.Length);
+        int[][] continuations = Generate(Export(newTokens), [prompt]);
 
         CollectionAssert.AreEqual(expected, generated, "Gpt2Generator against the reference");
-        CollectionAssert.AreEqual(expected, sequences[0], "GreedySearch against the reference");
+        CollectionAssert.AreEqual(expected[prompt.Length..], continuations[0], "GreedySearch against the reference");
     }
 
     [TestMethod]
     public void LeftPaddedPromptsContinueAsEachPromptAlone()
     {
-        const int pad = 999, maxLength = 20;
+        const int newTokens = 13;
         int[][] prompts = [[5, 17, 300, 42, 8, 9, 100], [64, 2, 71]];
-        var generator = new Gpt2Generator(Fixture.Model);
-        string path = Path.Combine(Directory, "greedy.onnx");
-        Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path, padTokenId: pad);
-        int[][] padded = [.. prompts.Select(prompt => Enumerable.Repeat(pad, prompts[0].Length - prompt.Length).Concat(prompt).ToArray())];
 
-        int[][] sequences = Generate(path, padded, maxLength);
+        int[][] continuations = Generate(Export(newTokens), prompts);
 
         for (int row = 0; row < prompts.Length; row++)
-        {
-            int[] alone = generator.Generate(prompts[row], new GenerationOptions { MaxNewTokens = maxLength - prompts[0].Length });
-            CollectionAssert.AreEqual(padded[row].Concat(alone.Skip(prompts[row].Length)).ToArray(), sequences[row], $"row {row}");
-        }
+            CollectionAssert.AreEqual(Alone(prompts[row], newTokens), continuations[row], $"row {row}");
     }
 
-    private static int[][] Generate(string path, int[][] prompts, int maxLength)
+    [TestMethod]
+    public void PromptsKeepTheirLastTokensThatFitTheContextWithTheNewOnes()
     {
+        const int newTokens = 12;
+        int context = Fixture.Model.Config.ContextLength;
+        int[] prompt = [.. Enumerable.Range(0, context - 4).Select(i => (i * 37 + 11) % 900)];
+
+        int[][] continuations = Generate(Export(newTokens), [prompt]);
+
+        CollectionAssert.AreEqual(Alone(prompt[^(context - newTokens)..], newTokens), continuations[0]);
+    }
+
+    [TestMethod]
+    public void RowsThatEndEarlyArePaddedFromTheirEndOfTextOn()
+    {
+        int[][] prompts = [[5, 17, 300], [64, 2, 71, 8]];
+        int[] free = Alone(prompts[0], 10);
+        int endOfText = free[3], pad = free.Contains(998) ? 997 : 998;
+        string path = Path.Combine(Directory, "stopping.onnx");
+        Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path, 10, endOfTextId: endOfText, padTokenId: pad);
+
+        int[] continuation = Generate(path, prompts, pad)[0];
+
+        int end = Array.IndexOf(free, endOfText);
+        CollectionAssert.AreEqual(free[..end].Concat(Enumerable.Repeat(pad, 10 - end)).ToArray(), continuation,
+            string.Join(", ", free) + " / " + string.Join(", ", continuation));
+    }
+
+    [TestMethod]
+    public void MaxNewTokensMustLeaveRoomForAPrompt()
+    {
+        string path = Path.Combine(Directory, "never.onnx");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path, Fixture.Model.Config.ContextLength));
+        Assert.IsFalse(File.Exists(path));
+    }
+
+    private static int[] Alone(int[] prompt, int newTokens) =>
+        new Gpt2Generator(Fixture.Model).Generate(prompt, new GenerationOptions { MaxNewTokens = newTokens })[prompt.Length..];
+
+    private string Export(int newTokens)
+    {
+        string path = Path.Combine(Directory, $"greedy-{newTokens}.onnx");
+        Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path, newTokens, padTokenId: Pad);
+        return path;
+    }
+
+    private static int[][] Generate(string path, int[][] prompts, int pad = Pad)
+    {
+        int width = prompts.Max(prompt => prompt.Length);
+        long[] ids = [.. prompts.SelectMany(prompt => Enumerable.Repeat((long)pad, width - prompt.Length).Concat(prompt.Select(token => (long)token)))];
+        long[] mask = [.. prompts.SelectMany(prompt => Enumerable.Repeat(0L, width - prompt.Length).Concat(Enumerable.Repeat(1L, prompt.Length)))];
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(path, options);
-        using var ids = OrtValue.CreateTensorValueFromMemory(prompts.SelectMany(prompt => prompt).ToArray(), [prompts.Length, prompts[0].Length]);
-        using var length = OrtValue.CreateTensorValueFromMemory(new[] { maxLength }, [1]);
+        using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, [prompts.Length, width]);
+        using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, [prompts.Length, width]);
         using var runOptions = new RunOptions();
-        using var outputs = session.Run(runOptions, [Gpt2OnnxNames.InputIds, Gpt2OnnxNames.MaxLength], [ids, length], [Gpt2OnnxNames.Sequences]);
-        CollectionAssert.AreEqual(new long[] { prompts.Length, maxLength }, outputs[0].GetTensorTypeAndShape().Shape);
-        int[] flat = outputs[0].GetTensorDataAsSpan<int>().ToArray();
-        return [.. flat.Chunk(maxLength)];
+        using var outputs = session.Run(runOptions, [Gpt2OnnxNames.InputIds, Gpt2OnnxNames.AttentionMask], [idsValue, maskValue], [Gpt2OnnxNames.GeneratedIds]);
+        long[] shape = outputs[0].GetTensorTypeAndShape().Shape;
+        Assert.AreEqual(prompts.Length, shape[0]);
+        return [.. outputs[0].GetTensorDataAsSpan<int>().ToArray().Chunk((int)shape[1])];
     }
 }

@@ -33,25 +33,31 @@ public static class Gpt2OnnxExporter
 
     /// <summary>
     /// Writes <paramref name="model"/> wrapped in ONNX Runtime's <c>com.microsoft.GreedySearch</c> operator (in the
-    /// Microsoft.ML.OnnxRuntime CPU package), so that one run generates whole sequences with a key/value cache: inputs
-    /// <see cref="Gpt2OnnxNames.InputIds"/> (int32 [batch, sequence]) and <see cref="Gpt2OnnxNames.MaxLength"/> (int32 [1],
-    /// prompt included, at most the context length), output <see cref="Gpt2OnnxNames.Sequences"/> (int32 [batch, max length]).
-    /// The file is written atomically.
+    /// Microsoft.ML.OnnxRuntime CPU package), so that one run generates whole continuations with a key/value cache: inputs
+    /// <see cref="Gpt2OnnxNames.InputIds"/> and <see cref="Gpt2OnnxNames.AttentionMask"/> (int64 [batch, sequence], prompts
+    /// left-padded with <paramref name="padTokenId"/>), output <see cref="Gpt2OnnxNames.GeneratedIds"/> (int32 [batch,
+    /// generated], each row's new tokens only; from a row's end of text on, <paramref name="padTokenId"/>, or the end-of-text id
+    /// when there is no pad id, so a pad id must be one the model does not generate, or the end-of-text id). Prompts
+    /// keep their last context length minus <paramref name="maxNewTokens"/> tokens. The file is written atomically.
     /// </summary>
     /// <param name="model">The model; its parameters may live on any device.</param>
     /// <param name="path">The <c>.onnx</c> file to write.</param>
+    /// <param name="maxNewTokens">The most tokens generated per row, less than the model's context length.</param>
     /// <param name="endOfTextId">Generation of a row stops after this token (GPT-2's <c>&lt;|endoftext|&gt;</c> is 50256); null never stops early.</param>
     /// <param name="padTokenId">
-    /// Prompt tokens equal to this id are padding (not attended to, no position), and finished rows are filled with it;
-    /// null when prompts are not padded.
+    /// The prompts' left padding (tokens equal to it are not attended to and get no position) and the filling of finished
+    /// rows; null when prompts are never padded.
     /// </param>
-    public static void ExportGreedySearch(Gpt2Model model, string path, int? endOfTextId = null, int? padTokenId = null)
+    public static void ExportGreedySearch(Gpt2Model model, string path, int maxNewTokens, int? endOfTextId = null, int? padTokenId = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (maxNewTokens < 1 || maxNewTokens >= model.Config.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens,
+                $"maxNewTokens must be in [1, {model.Config.ContextLength - 1}] so that at least one prompt token fits the context of {model.Config.ContextLength}.");
         Dictionary<string, Tensor> parameters = model.state_dict();
         // -1 is no token id, so it never matches: ONNX Runtime requires both attributes.
-        Gpt2OnnxGraph.BuildGreedySearch(model.Config, name => parameters[name], endOfTextId ?? -1, padTokenId ?? -1).WriteTo(path);
+        Gpt2OnnxGraph.BuildGreedySearch(model.Config, name => parameters[name], maxNewTokens, endOfTextId ?? -1, padTokenId ?? -1).WriteTo(path);
     }
 
     private static OnnxModel Build(Gpt2Model model, Gpt2OnnxExportOptions? options)

@@ -72,13 +72,41 @@ internal sealed class Gpt2OnnxGraph
     }
 
     /// <summary>
-    /// ONNX Runtime's <c>com.microsoft.GreedySearch</c> over the model: inputs <see cref="InputIds"/> (int32 [batch,
-    /// sequence]; tokens equal to <paramref name="padTokenId"/> are padding) and <see cref="MaxLength"/> (int32 [1], prompt
-    /// included), output <see cref="Sequences"/> (int32 [batch, max length]). The decoder subgraph follows the operator's
-    /// GPT-2 contract: inputs input_ids, position_ids, attention_mask (int32), past_0.. [2, batch, heads, past, head size];
-    /// outputs logits, present_0.. (float).
+    /// ONNX Runtime's <c>com.microsoft.GreedySearch</c> over the model, as a text generator with fixed settings: inputs
+    /// <see cref="InputIds"/> and <see cref="AttentionMask"/> (int64 [batch, sequence], left-padded with
+    /// <paramref name="padTokenId"/>), output <see cref="GeneratedIds"/> (int32 [batch, generated]: each row's continuation,
+    /// at most <paramref name="maxNewTokens"/> tokens; from a row's end of text on, the pad id, or the end-of-text id without one). Prompts keep their
+    /// last context minus <paramref name="maxNewTokens"/> tokens. The decoder subgraph follows the operator's GPT-2 contract:
+    /// inputs input_ids, position_ids, attention_mask (int32), past_0.. [2, batch, heads, past, head size]; outputs logits,
+    /// present_0.. (float).
     /// </summary>
-    public static OnnxModel BuildGreedySearch(Gpt2Config config, Func<string, Tensor> parameter, int endOfTextId, int padTokenId)
+    public static OnnxModel BuildGreedySearch(Gpt2Config config, Func<string, Tensor> parameter, int maxNewTokens, int endOfTextId, int padTokenId)
+    {
+        var search = new OnnxGraph("gpt2_greedy_search");
+        string ids = search.Input(InputIds, OnnxDataType.Int64, BatchDimension, SequenceDimension);
+        string mask = search.Input(AttentionMask, OnnxDataType.Int64, BatchDimension, SequenceDimension);
+        string longest = search.Node("ReduceMax", [search.Node("ReduceSum", [mask, search.Int64s(1)], OnnxAttribute.Int("keepdims", 0))],
+            OnnxAttribute.Int("keepdims", 1));
+        string kept = search.Node("Min", [longest, search.Int64s(config.ContextLength - maxNewTokens)]);
+        string prompt = search.Node("Cast", [search.Node("Slice", [ids, search.Node("Neg", [kept]), search.Int64s(long.MaxValue), search.Int64s(1)])],
+            To(OnnxDataType.Int32));
+        string maxLength = search.Node("Cast", [search.Node("Add", [kept, search.Int64s(maxNewTokens)])], To(OnnxDataType.Int32));
+        string sequences = search.Node("GreedySearch", [prompt, maxLength], ["sequences"], MicrosoftDomain,
+            OnnxAttribute.Int("eos_token_id", endOfTextId), OnnxAttribute.Int("pad_token_id", padTokenId),
+            OnnxAttribute.Int("model_type", 0), OnnxAttribute.Graph("decoder", Decoder(config, parameter)))[0];
+        string generated = search.Node("Slice", [sequences, kept, search.Int64s(long.MaxValue), search.Int64s(1)]);
+        // ONNX Runtime writes the pad id in place of a row's end of text and leaves the rest of a finished batch unset:
+        // from a row's first end of text or pad on, everything becomes the pad id.
+        int fill = padTokenId >= 0 ? padTokenId : endOfTextId;
+        string ended = search.Node("Cast", [search.Node("Or", [search.Node("Equal", [generated, search.Int32(endOfTextId)]),
+            search.Node("Equal", [generated, search.Int32(fill)])])], To(OnnxDataType.Int32));
+        string afterEnd = search.Node("Greater", [search.Node("CumSum", [ended, search.Int64(1)]), search.Int32(0)]);
+        search.Node("Where", [afterEnd, search.Int32(fill), generated], output: GeneratedIds);
+        search.Output(GeneratedIds, OnnxDataType.Int32, BatchDimension, "generated");
+        return new OnnxModel(search, Opset, (MicrosoftDomain, 1));
+    }
+
+    private static OnnxGraph Decoder(Gpt2Config config, Func<string, Tensor> parameter)
     {
         var decoder = new Gpt2OnnxGraph("gpt2_decoder", config, parameter);
         OnnxGraph d = decoder._graph;
@@ -91,15 +119,7 @@ internal sealed class Gpt2OnnxGraph
         decoder.LanguageModelHead(hidden);
         foreach (string present in presents)
             d.Output(present, OnnxDataType.Float, 2, BatchDimension, config.HeadCount, "total_sequence", config.HeadSize);
-
-        var search = new OnnxGraph("gpt2_greedy_search");
-        search.Input(InputIds, OnnxDataType.Int32, BatchDimension, SequenceDimension);
-        search.Input(MaxLength, OnnxDataType.Int32, 1);
-        search.Node("GreedySearch", [InputIds, MaxLength], [Sequences], MicrosoftDomain,
-            OnnxAttribute.Int("eos_token_id", endOfTextId), OnnxAttribute.Int("pad_token_id", padTokenId),
-            OnnxAttribute.Int("model_type", 0), OnnxAttribute.Graph("decoder", d));
-        search.Output(Sequences, OnnxDataType.Int32, BatchDimension, MaxLength);
-        return new OnnxModel(search, Opset, (MicrosoftDomain, 1));
+        return d;
     }
 
     // Next-token logits [batch, sequence, vocab] from the (tied or untied) output head, as the graph output Logits.

@@ -18,11 +18,8 @@ public static class Gpt2OnnxNames
     /// <summary>Output of a classifier export: softmax of <see cref="Logits"/>, float [batch, classes].</summary>
     public const string Probabilities = "probabilities";
 
-    /// <summary>Input of a greedy-search export: the longest output, prompt included, int32 [1].</summary>
-    public const string MaxLength = "max_length";
-
-    /// <summary>Output of a greedy-search export: the prompts followed by their generated tokens, int32 [batch, max length].</summary>
-    public const string Sequences = "sequences";
+    /// <summary>Output of a greedy-search export: each row's generated tokens, int32 [batch, generated].</summary>
+    public const string GeneratedIds = "generated_ids";
 
     /// <summary>Symbolic name of the batch dimension.</summary>
     public const string BatchDimension = "batch";

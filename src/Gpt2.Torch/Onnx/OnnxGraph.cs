@@ -58,6 +58,10 @@ internal sealed class OnnxGraph(string name)
     public string Int64(long value) =>
         Constant(OnnxDataType.Int64, [], tensor => tensor.PackedInt64(TensorInt64DataField, [value]));
 
+    /// <summary>A constant int32 scalar.</summary>
+    public string Int32(int value) =>
+        Constant(OnnxDataType.Int32, [], tensor => tensor.Bytes(TensorRawDataField, BitConverter.GetBytes(value)));
+
     /// <summary>A constant float32 scalar.</summary>
     public string Float(float value) =>
         Constant(OnnxDataType.Float, [], tensor => tensor.Bytes(TensorRawDataField, BitConverter.GetBytes(value)));
