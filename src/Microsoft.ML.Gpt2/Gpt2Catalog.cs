@@ -1,4 +1,5 @@
 using Microsoft.ML.Gpt2.Classification;
+using Microsoft.ML.Gpt2.Generation;
 
 namespace Microsoft.ML;
 
@@ -44,5 +45,32 @@ public static class Gpt2Catalog
         ArgumentNullException.ThrowIfNull(options);
         // ML.NET keeps a catalog's MLContext internal, so the estimator works in a context of its own.
         return new Gpt2TextClassifier(new MLContext(options.Seed), options);
+    }
+
+    /// <summary>
+    /// Generates the continuation of the prompt in <paramref name="inputColumnName"/> into <paramref name="outputColumnName"/>
+    /// with a GPT-2 (no training), greedily and up to <paramref name="maxNewTokens"/> tokens or <c>&lt;|endoftext|&gt;</c>.
+    /// </summary>
+    /// <param name="catalog">The text transforms catalog.</param>
+    /// <param name="outputColumnName">The generated-text column to add.</param>
+    /// <param name="inputColumnName">The prompt column.</param>
+    /// <param name="baseModel">A preset, Hugging Face model id or checkpoint folder; see <see cref="Gpt2GenerationOptions.BaseModel"/>.</param>
+    /// <param name="maxNewTokens">The most tokens generated per row.</param>
+    public static Gpt2TextGenerator Gpt2TextGenerator(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "GeneratedText",
+        string inputColumnName = "Prompt", string baseModel = "124M", int maxNewTokens = 50) =>
+        Gpt2TextGenerator(catalog, new Gpt2TextGenerator.Options
+        {
+            OutputColumnName = outputColumnName,
+            InputColumnName = inputColumnName,
+            BaseModel = baseModel,
+            MaxNewTokens = maxNewTokens,
+        });
+
+    /// <summary>Generates text with every option of <see cref="Gpt2TextGenerator.Options"/>.</summary>
+    public static Gpt2TextGenerator Gpt2TextGenerator(this TransformsCatalog.TextTransforms catalog, Gpt2TextGenerator.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        return new Gpt2TextGenerator(new MLContext(), options);
     }
 }

@@ -6,17 +6,17 @@ namespace Gpt2.Torch.Instructions;
 /// </summary>
 public sealed class InstructionPromptFormat
 {
-    private const string InstructionField = "{instruction}";
-    private const string InputField = "{input}";
+    /// <summary>The placeholder of a row's instruction in <see cref="Template"/>.</summary>
+    public const string InstructionField = "{instruction}";
 
-    private readonly string _template;
-    private readonly string _inputSection;
+    /// <summary>The placeholder of the input section in <see cref="Template"/>, and of the row's input in <see cref="InputSection"/>.</summary>
+    public const string InputField = "{input}";
 
     private InstructionPromptFormat(string name, string template, string inputSection, string responseMarker)
     {
         Name = name;
-        _template = template;
-        _inputSection = inputSection;
+        Template = template;
+        InputSection = inputSection;
         ResponseMarker = responseMarker;
     }
 
@@ -64,6 +64,12 @@ public sealed class InstructionPromptFormat
     /// <summary>alpaca, phi3 or custom.</summary>
     public string Name { get; }
 
+    /// <summary>The prompt with <see cref="InstructionField"/> and <see cref="InputField"/> (where the input section goes).</summary>
+    public string Template { get; }
+
+    /// <summary>What <see cref="InputField"/> of the template becomes when a row has an input (itself holding <see cref="InputField"/>).</summary>
+    public string InputSection { get; }
+
     /// <summary>The text that ends the prompt and precedes the response.</summary>
     public string ResponseMarker { get; }
 
@@ -73,10 +79,10 @@ public sealed class InstructionPromptFormat
     public string FormatPrompt(string instruction, string? input)
     {
         ArgumentNullException.ThrowIfNull(instruction);
-        string section = string.IsNullOrEmpty(input) ? "" : _inputSection.Replace(InputField, input, StringComparison.Ordinal);
+        string section = string.IsNullOrEmpty(input) ? "" : InputSection.Replace(InputField, input, StringComparison.Ordinal);
         // Fields are filled in one pass each, so braces inside the instruction are never taken for fields.
-        int at = _template.IndexOf(InputField, StringComparison.Ordinal);
-        string before = _template[..at], after = _template[(at + InputField.Length)..];
+        int at = Template.IndexOf(InputField, StringComparison.Ordinal);
+        string before = Template[..at], after = Template[(at + InputField.Length)..];
         return before.Replace(InstructionField, instruction, StringComparison.Ordinal) + section + after.Replace(InstructionField, instruction, StringComparison.Ordinal);
     }
 

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using Gpt2.Torch.Generation;
+using Gpt2.Torch.Model;
+using Gpt2.Torch.Onnx;
+using Gpt2.Torch.Tokenization;
+
+namespace Microsoft.ML.Gpt2.Generation;
+
+/// <summary>
+/// Turns prompts into continuations with a model, a batch of rows at a time: each prompt keeps its last context length
+/// minus <see cref="GenerationOptions.MaxNewTokens"/> tokens, and a continuation ends before <c>&lt;|endoftext|&gt;</c> or
+/// the first stop string. One batch runs at a time (TorchSharp modules are not thread-safe).
+/// </summary>
+internal sealed class TextGenerationEngine : IDisposable
+{
+    private readonly Gpt2Generator _generator;
+    private readonly MLContextCancellation _mlContextCancellation;
+    private readonly Lock _lock = new();
+    private readonly Stopwatch _clock = new();
+    private long _rowsCompleted, _tokensGenerated;
+
+    public TextGenerationEngine(MLContext mlContext, Gpt2Model model, Gpt2GenerationOptions options)
+    {
+        options.Validate();
+        if (options.MaxNewTokens >= model.Config.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxNewTokens,
+                $"MaxNewTokens must be less than the model's context length of {model.Config.ContextLength}, to leave room for the prompt.");
+        Model = model;
+        Options = options.ToGenerationOptions();
+        BatchSize = options.GenerationBatchSize;
+        Progress = options.GenerationProgress;
+        CancellationToken = options.CancellationToken;
+        _generator = new Gpt2Generator(model, Gpt2Tokenizer.Default.Tokenizer);
+        _mlContextCancellation = new MLContextCancellation(mlContext);
+    }
+
+    public Gpt2Model Model { get; }
+
+    public GenerationOptions Options { get; }
+
+    public int BatchSize { get; }
+
+    public Action<TextGenerationProgress>? Progress { get; }
+
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>Whether ONNX Runtime's GreedySearch, which a saved model runs, decodes exactly as this engine.</summary>
+    public string? DifferenceFromGreedySearch =>
+        !Options.IsGreedy ? $"Temperature is {Options.Temperature} (sampling)"
+        : Options.StopStrings.Count > 0 ? $"StopStrings are set ({string.Join(", ", Options.StopStrings.Select(s => $"'{s}'"))})"
+        : null;
+
+    /// <summary>The continuation of each prompt; <paramref name="columnName"/> names the prompts' column in errors.</summary>
+    public string[] Generate(IReadOnlyList<string?> prompts, string columnName)
+    {
+        int promptTokens = Model.Config.ContextLength - Options.MaxNewTokens;
+        int[][] ids = [.. prompts.Select(prompt => Gpt2TextEncoding.Encode(prompt, columnName, promptTokens, keepLast: true))];
+        var continuations = new string[prompts.Count];
+        lock (_lock)
+        {
+            _mlContextCancellation.ThrowIfCancelled();
+            _clock.Start();
+            try
+            {
+                int[][] rows = _generator.GenerateBatch(ids, Options, (_, _) => CancellationToken.ThrowIfCancellationRequested());
+                for (int row = 0; row < rows.Length; row++)
+                {
+                    int[] generated = rows[row][ids[row].Length..];
+                    _tokensGenerated += generated.Length;
+                    continuations[row] = Continuation(generated);
+                }
+            }
+            finally
+            {
+                _clock.Stop();
+            }
+            _rowsCompleted += prompts.Count;
+            Progress?.Invoke(new TextGenerationProgress(_rowsCompleted, _tokensGenerated, _clock.Elapsed));
+        }
+        return continuations;
+    }
+
+    /// <summary>Writes the model as ONNX Runtime's GreedySearch with this engine's settings (see <see cref="DifferenceFromGreedySearch"/>).</summary>
+    public void ExportGreedySearch(string path)
+    {
+        lock (_lock)
+            Gpt2OnnxExporter.ExportGreedySearch(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextId, padTokenId: Gpt2Tokenizer.EndOfTextId);
+    }
+
+    public void Dispose() => Model.Dispose();
+
+    private string Continuation(int[] generated)
+    {
+        int end = Array.IndexOf(generated, Gpt2Tokenizer.EndOfTextId);
+        string text = Gpt2Tokenizer.Default.Decode(end < 0 ? generated : generated[..end]);
+        foreach (string stop in Options.StopStrings)
+        {
+            int at = text.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0)
+                text = text[..at];
+        }
+        return text;
+    }
+}

@@ -1,0 +1,107 @@
+using Gpt2.Torch.Generation;
+using Gpt2.Torch.Model;
+using Gpt2.Torch.Tokenization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Gpt2.Generation;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Gpt2.Tests;
+
+/// <summary>
+/// Gpt2TextGenerator over a tiny random GPT-2: batched lazy Transform against Gpt2Generator row by row, the prediction
+/// engine, the model zip (ONNX Runtime's GreedySearch) against the in-memory text, and bad input.
+/// </summary>
+[TestClass]
+public sealed class Gpt2TextGeneratorTests
+{
+    internal static readonly Gpt2Config TinyConfig = new() { ContextLength = 64, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 };
+
+    private static readonly string[] Prompts =
+    [
+        "Every effort moves you",
+        "The quick brown fox jumps over",
+        "Hi",
+        "In the beginning the Universe was created. This has made a lot of people very angry",
+        "Once upon a time",
+    ];
+
+    public sealed class PromptRow
+    {
+        public int Id { get; set; }
+        public string Prompt { get; set; } = "";
+    }
+
+    public sealed class GeneratedRow
+    {
+        public int Id { get; set; }
+        public string GeneratedText { get; set; } = "";
+    }
+
+    private static IDataView Data(MLContext mlContext, IEnumerable<string> prompts) =>
+        mlContext.Data.LoadFromEnumerable(prompts.Select((prompt, i) => new PromptRow { Id = i, Prompt = prompt }).ToArray());
+
+    private static Gpt2TextGenerator.Options Options(int maxNewTokens = 12) => new()
+    {
+        ModelConfig = TinyConfig,
+        MaxNewTokens = maxNewTokens,
+        GenerationBatchSize = 2,
+        Device = CPU,
+    };
+
+    private static Gpt2TextGenerationTransformer Fit(MLContext mlContext, Gpt2TextGenerator.Options options, IDataView data)
+    {
+        manual_seed(7);
+        return new Gpt2TextGenerator(mlContext, options).Fit(data);
+    }
+
+    private static string Alone(Gpt2Model model, string prompt, int maxNewTokens)
+    {
+        int[] ids = Gpt2Tokenizer.Default.Encode(prompt);
+        ids = ids[Math.Max(0, ids.Length - (model.Config.ContextLength - maxNewTokens))..];
+        int[] output = new Gpt2Generator(model).Generate(ids, new GenerationOptions { MaxNewTokens = maxNewTokens, EndOfTextId = Gpt2Tokenizer.EndOfTextId });
+        return Gpt2Tokenizer.Default.Decode(output[ids.Length..].TakeWhile(id => id != Gpt2Tokenizer.EndOfTextId));
+    }
+
+    [TestMethod]
+    public void BatchedTransformEqualsEachPromptGeneratedAloneAndKeepsTheOtherColumns()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts);
+        using Gpt2TextGenerationTransformer generator = Fit(mlContext, Options(), data);
+
+        GeneratedRow[] rows = [.. mlContext.Data.CreateEnumerable<GeneratedRow>(generator.Transform(data), reuseRowObject: false)];
+
+        CollectionAssert.AreEqual(Enumerable.Range(0, Prompts.Length).ToArray(), rows.Select(r => r.Id).ToArray());
+        for (int i = 0; i < Prompts.Length; i++)
+            Assert.AreEqual(Alone(generator.Model, Prompts[i], 12), rows[i].GeneratedText, $"row {i}");
+        Assert.IsTrue(rows.All(r => r.GeneratedText.Length > 0));
+    }
+
+    [TestMethod]
+    public void ModelZipGeneratesTheSameTextInOnnxRuntime()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts);
+        using Gpt2TextGenerationTransformer generator = Fit(mlContext, Options(), data);
+        string[] expected = [.. mlContext.Data.CreateEnumerable<GeneratedRow>(generator.Transform(data), reuseRowObject: false).Select(r => r.GeneratedText)];
+        string path = Path.Combine(Path.GetTempPath(), $"gpt2-generator-{Guid.NewGuid():N}.zip");
+        try
+        {
+            mlContext.Model.Save(generator, data.Schema, path);
+            var loadingContext = new MLContext().RegisterGpt2Components();
+            ITransformer loaded = loadingContext.Model.Load(path, out DataViewSchema inputSchema);
+
+            string[] actual = [.. loadingContext.Data.CreateEnumerable<GeneratedRow>(loaded.Transform(Data(loadingContext, Prompts)), reuseRowObject: false)
+                .Select(r => r.GeneratedText)];
+            CollectionAssert.AreEqual(expected, actual);
+            Assert.IsNotNull(inputSchema.GetColumnOrNull("Prompt"));
+            var engine = loadingContext.Model.CreatePredictionEngine<PromptRow, GeneratedRow>(loaded);
+            Assert.AreEqual(expected[2], engine.Predict(new PromptRow { Prompt = Prompts[2] }).GeneratedText);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
