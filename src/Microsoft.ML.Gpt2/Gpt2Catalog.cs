@@ -1,5 +1,6 @@
 using Microsoft.ML.Gpt2.Classification;
 using Microsoft.ML.Gpt2.Generation;
+using Microsoft.ML.Gpt2.Instructions;
 
 namespace Microsoft.ML;
 
@@ -72,5 +73,40 @@ public static class Gpt2Catalog
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
         return new Gpt2TextGenerator(new MLContext(), options);
+    }
+
+    /// <summary>
+    /// Fine-tunes GPT-2 to follow instructions (the book's chapter 7) from the text columns
+    /// <paramref name="instructionColumnName"/>, <paramref name="inputColumnName"/> and <paramref name="outputColumnName"/>;
+    /// the fitted transformer adds the generated response as <paramref name="responseColumnName"/>.
+    /// </summary>
+    /// <param name="catalog">The text transforms catalog.</param>
+    /// <param name="responseColumnName">The generated-response column to add.</param>
+    /// <param name="instructionColumnName">The instruction column.</param>
+    /// <param name="inputColumnName">The input column (empty texts allowed).</param>
+    /// <param name="outputColumnName">The reference-response column to learn from.</param>
+    /// <param name="baseModel">A preset, Hugging Face model id or checkpoint folder; see <see cref="Gpt2GenerationOptions.BaseModel"/>.</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="validationSet">Data to evaluate the loss on during training, or null.</param>
+    public static Gpt2InstructionTuner Gpt2InstructionTuner(this TransformsCatalog.TextTransforms catalog, string responseColumnName = "Response",
+        string instructionColumnName = "Instruction", string inputColumnName = "Input", string outputColumnName = "Output",
+        string baseModel = "355M", int epochs = 2, IDataView? validationSet = null) =>
+        Gpt2InstructionTuner(catalog, new Gpt2InstructionTuner.Options
+        {
+            ResponseColumnName = responseColumnName,
+            InstructionColumnName = instructionColumnName,
+            InputColumnName = inputColumnName,
+            OutputColumnName = outputColumnName,
+            BaseModel = baseModel,
+            Epochs = epochs,
+            ValidationSet = validationSet,
+        });
+
+    /// <summary>Fine-tunes GPT-2 to follow instructions with every option of <see cref="Gpt2InstructionTuner.Options"/>.</summary>
+    public static Gpt2InstructionTuner Gpt2InstructionTuner(this TransformsCatalog.TextTransforms catalog, Gpt2InstructionTuner.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        return new Gpt2InstructionTuner(new MLContext(options.Seed), options);
     }
 }

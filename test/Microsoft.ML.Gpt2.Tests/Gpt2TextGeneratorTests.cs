@@ -24,6 +24,7 @@ public sealed class Gpt2TextGeneratorTests
         "Hi",
         "In the beginning the Universe was created. This has made a lot of people very angry",
         "Once upon a time",
+        string.Join(" ", Enumerable.Range(1, 40).Select(i => $"word{i}")),
     ];
 
     public sealed class PromptRow
@@ -103,5 +104,65 @@ public sealed class Gpt2TextGeneratorTests
         {
             File.Delete(path);
         }
+    }
+
+    [TestMethod]
+    public void ProgressFollowsTheBatchesAndSamplingWithASeedRepeats()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts);
+        var progress = new List<TextGenerationProgress>();
+        Gpt2TextGenerator.Options options = Options();
+        options.GenerationProgress = progress.Add;
+        options.Temperature = 1.5;
+        options.TopK = 50;
+        options.SamplingSeed = 42;
+        using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
+
+        string[] first = [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
+        string[] second = [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
+
+        CollectionAssert.AreEqual(first, second);
+        CollectionAssert.AreEqual(new long[] { 2, 4, 6, 8, 10, 12 }, progress.Select(p => p.RowsCompleted).ToArray());
+        Assert.IsTrue(progress[^1].TokensGenerated > 0 && progress[^1].TokensGenerated <= 12 * 12);
+        var error = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.Save(generator, data.Schema, Path.Combine(Path.GetTempPath(), "never.zip")));
+        StringAssert.Contains(error.Message, "Temperature is 1.5");
+    }
+
+    [TestMethod]
+    public void CancellationStopsGenerationAtTheNextToken()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts);
+        using var cancellation = new CancellationTokenSource();
+        Gpt2TextGenerator.Options options = Options();
+        options.CancellationToken = cancellation.Token;
+        options.GenerationProgress = _ => cancellation.Cancel();
+        using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
+
+        using DataViewRowCursor cursor = generator.Transform(data).GetRowCursor(generator.GetOutputSchema(data.Schema));
+        Assert.IsTrue(cursor.MoveNext());
+        Assert.IsTrue(cursor.MoveNext());
+        Assert.ThrowsExactly<OperationCanceledException>(() => cursor.MoveNext());
+    }
+
+    [TestMethod]
+    public void BadInputIsRefusedNamingTheProblem()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts);
+        var numbers = mlContext.Data.LoadFromEnumerable(new[] { new { Prompt = 1f } });
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => new Gpt2TextGenerator(mlContext, Options()).Fit(numbers)).Message, "'Prompt' must hold a string");
+        var other = Options();
+        other.InputColumnName = "Question";
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => new Gpt2TextGenerator(mlContext, other).Fit(data)).Message, "'Question'");
+        var tooMany = Options(maxNewTokens: 64);
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Gpt2TextGenerator(mlContext, tooMany).Fit(data)).Message, "context length");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Gpt2TextGenerator(mlContext, Options(maxNewTokens: 0)));
+
+        using Gpt2TextGenerationTransformer generator = Fit(mlContext, Options(), data);
+        IDataView empty = generator.Transform(Data(mlContext, ["fine", ""]));
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => empty.GetColumn<string>("GeneratedText").ToArray());
+        StringAssert.Contains(error.Message, "empty or missing text");
     }
 }

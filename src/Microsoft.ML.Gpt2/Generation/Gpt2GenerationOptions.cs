@@ -41,7 +41,7 @@ public abstract class Gpt2GenerationOptions
     public string[] StopStrings = [];
 
     /// <summary>Seed of sampling, for reproducible output.</summary>
-    public long? Seed;
+    public long? SamplingSeed;
 
     /// <summary>Rows generated together in one left-padded batch.</summary>
     public int GenerationBatchSize = 8;
@@ -66,7 +66,7 @@ public abstract class Gpt2GenerationOptions
         TopP = TopP,
         EndOfTextId = Gpt2Tokenizer.EndOfTextId,
         StopStrings = StopStrings,
-        Seed = Seed,
+        Seed = SamplingSeed,
     };
 
     internal void Validate()
@@ -78,6 +78,18 @@ public abstract class Gpt2GenerationOptions
             throw new ArgumentOutOfRangeException(nameof(GenerationBatchSize), GenerationBatchSize, "GenerationBatchSize must be at least 1.");
     }
 
-    internal Gpt2Model LoadModel() =>
-        Gpt2ModelSource.Load(BaseModel, RandomInitialization, ModelConfig, Device, DownloadProgress, CancellationToken);
+    /// <summary>An engine over <paramref name="model"/>, or over <see cref="BaseModel"/> loaded here (and disposed if the options do not fit it).</summary>
+    internal TextGenerationEngine CreateEngine(MLContext mlContext, Gpt2Model? model = null)
+    {
+        Gpt2Model loaded = model ?? Gpt2ModelSource.Load(BaseModel, RandomInitialization, ModelConfig, Device, DownloadProgress, CancellationToken);
+        try
+        {
+            return new TextGenerationEngine(mlContext, loaded, this);
+        }
+        catch when (model is null)
+        {
+            loaded.Dispose();
+            throw;
+        }
+    }
 }

@@ -44,9 +44,7 @@ public sealed class Gpt2TextGenerator : IEstimator<Gpt2TextGenerationTransformer
     public Gpt2TextGenerationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var engine = new TextGenerationEngine(_mlContext, _options.Model ?? _options.LoadModel(), _options);
-        var transformer = new Gpt2TextGenerationTransformer(_mlContext, engine, _options.InputColumnName, _options.OutputColumnName);
-        transformer.GetOutputSchema(input.Schema);
-        return transformer;
+        Classification.Gpt2TextClassifier.CheckTextColumn(input.Schema, _options.InputColumnName);
+        return new Gpt2TextGenerationTransformer(_mlContext, _options.CreateEngine(_mlContext, _options.Model), _options.InputColumnName, _options.OutputColumnName);
     }
 }

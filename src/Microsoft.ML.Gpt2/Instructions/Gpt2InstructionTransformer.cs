@@ -1,0 +1,63 @@
+using Gpt2.Torch.Instructions;
+using Gpt2.Torch.Model;
+using Microsoft.ML.Data;
+using Microsoft.ML.Gpt2.Generation;
+using Microsoft.ML.Gpt2.Persistence;
+
+namespace Microsoft.ML.Gpt2.Instructions;
+
+/// <summary>
+/// An instruction-tuned GPT-2, fitted by <see cref="Gpt2InstructionTuner"/>: formats each row's instruction and input
+/// with the prompt format it was trained with and adds the generated response (the text after the prompt, up to
+/// <c>&lt;|endoftext|&gt;</c>, trimmed). <c>mlContext.Model.Save</c> stores it as a chain of ML.NET's own transformers
+/// (the prompt format as an expression, tokenization, ONNX Runtime's GreedySearch, detokenization).
+/// </summary>
+public sealed class Gpt2InstructionTransformer : ITransformer, IDisposable
+{
+    private readonly MLContext _mlContext;
+    private readonly TextGenerationMapper _mapper;
+
+    internal Gpt2InstructionTransformer(MLContext mlContext, TextGenerationEngine engine, InstructionPromptFormat format,
+        string instructionColumnName, string inputColumnName, string responseColumnName)
+    {
+        _mlContext = mlContext;
+        PromptFormat = format;
+        _mapper = new TextGenerationMapper(mlContext, engine, [instructionColumnName, inputColumnName], responseColumnName,
+            row => format.FormatPrompt(Gpt2InstructionTuner.RequireInstruction(row[0], instructionColumnName), row[1]), trim: true);
+    }
+
+    /// <summary>The fine-tuned model.</summary>
+    public Gpt2Model Model => _mapper.Engine.Model;
+
+    /// <summary>How instructions and inputs become prompts.</summary>
+    public InstructionPromptFormat PromptFormat { get; }
+
+    /// <summary>The instruction column read.</summary>
+    public string InstructionColumnName => _mapper.SourceColumnNames[0];
+
+    /// <summary>The input column read (may hold empty texts).</summary>
+    public string InputColumnName => _mapper.SourceColumnNames[1];
+
+    /// <summary>The response column added.</summary>
+    public string ResponseColumnName => _mapper.OutputColumnName;
+
+    /// <inheritdoc />
+    public bool IsRowToRowMapper => true;
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _mapper.GetOutputSchema(inputSchema);
+
+    /// <summary>The input with the response column; rows are generated lazily, a batch at a time, as a cursor reaches them.</summary>
+    public IDataView Transform(IDataView input) => _mapper.Transform(input);
+
+    /// <inheritdoc />
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => _mapper.GetRowToRowMapper(inputSchema);
+
+    /// <summary>Writes the ML.NET chain this model saves as; only greedy generation without stop strings can be saved.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+        _mapper.Save(ctx, _mlContext.Transforms.Expression(SavedGeneratorChain.PromptColumnName, PromptFormatExpression.Create(PromptFormat),
+            InstructionColumnName, InputColumnName));
+
+    /// <inheritdoc />
+    public void Dispose() => _mapper.Dispose();
+}

@@ -1,0 +1,145 @@
+using Gpt2.Torch.Instructions;
+using Gpt2.Torch.Model;
+using Gpt2.Torch.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Gpt2.Instructions;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Gpt2.Tests;
+
+/// <summary>
+/// Gpt2InstructionTuner on four Alpaca rows with a tiny GPT-2, trained once: the loss goes near zero, the fitted
+/// transformer answers with the trained responses, and its model zip (the prompt format as an ML.NET expression, ONNX
+/// Runtime's GreedySearch) answers the same.
+/// </summary>
+[TestClass]
+public sealed class Gpt2InstructionTunerTests
+{
+    public sealed class Row
+    {
+        public string Instruction { get; set; } = "";
+        public string Input { get; set; } = "";
+        public string Output { get; set; } = "";
+    }
+
+    public sealed class Answer
+    {
+        public string Instruction { get; set; } = "";
+        public string Response { get; set; } = "";
+    }
+
+    private static readonly Row[] Rows =
+    [
+        new() { Instruction = "Name a primary color.", Output = "Red." },
+        new() { Instruction = "Translate to French.", Input = "cat", Output = "chat" },
+        new() { Instruction = "What is the capital of Italy?", Output = "Rome is the capital of Italy." },
+        new() { Instruction = "Add the numbers.", Input = "2 and 3", Output = "5" },
+    ];
+
+    private static MLContext _context = null!;
+    private static IDataView _data = null!;
+    private static Gpt2InstructionTransformer _model = null!;
+    private static List<InstructionTuningProgress> _progress = null!;
+
+    private static Gpt2InstructionTuner.Options TinyOptions() => new()
+    {
+        ModelConfig = new Gpt2Config { ContextLength = 96, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 },
+        BatchSize = 4,
+        Epochs = 80,
+        LearningRate = 1e-2,
+        EvaluationInterval = 40,
+        MaxNewTokens = 16,
+        Device = CPU,
+    };
+
+    [ClassInitialize]
+    public static void TrainOnce(TestContext _)
+    {
+        _context = new MLContext(seed: 1);
+        _data = _context.Data.LoadFromEnumerable(Rows);
+        _progress = [];
+        Gpt2InstructionTuner.Options options = TinyOptions();
+        options.ValidationSet = _data;
+        options.Progress = _progress.Add;
+        _model = new Gpt2InstructionTuner(_context, options).Fit(_data);
+    }
+
+    [ClassCleanup]
+    public static void Release() => _model.Dispose();
+
+    private static string[] Responses(MLContext mlContext, ITransformer model) =>
+        [.. mlContext.Data.CreateEnumerable<Answer>(model.Transform(mlContext.Data.LoadFromEnumerable(Rows)), reuseRowObject: false).Select(a => a.Response)];
+
+    [TestMethod]
+    public void TrainingDrivesTheLossNearZeroAndTheModelAnswersWithTheTrainedResponses()
+    {
+        InstructionTuningProgress[] evaluations = [.. _progress.Where(p => p.IsEvaluation)];
+        CollectionAssert.AreEqual(new long[] { 40, 80 }, evaluations.Select(p => p.Step).ToArray());
+        Assert.IsGreaterThan(5.0, _progress[0].Loss, "an untrained model is near ln(50257) = 10.8");
+        Assert.IsLessThan(0.1, evaluations[^1].ValidationLoss!.Value);
+
+        CollectionAssert.AreEqual(Rows.Select(r => r.Output).ToArray(), Responses(_context, _model));
+    }
+
+    [TestMethod]
+    public void ModelZipAnswersTheSameInOnnxRuntime()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"gpt2-instructions-{Guid.NewGuid():N}.zip");
+        try
+        {
+            _context.Model.Save(_model, _data.Schema, path);
+            var loadingContext = new MLContext().RegisterGpt2Components();
+            ITransformer loaded = loadingContext.Model.Load(path, out _);
+
+            CollectionAssert.AreEqual(Rows.Select(r => r.Output).ToArray(), Responses(loadingContext, loaded));
+            var engine = loadingContext.Model.CreatePredictionEngine<Row, Answer>(loaded);
+            Assert.AreEqual("chat", engine.Predict(new Row { Instruction = "Translate to French.", Input = "cat" }).Response);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
+    public void PromptFormatsAsMLNetExpressionsFormatAsTheFormatsDo()
+    {
+        InstructionPromptFormat[] formats =
+        [
+            InstructionPromptFormat.Alpaca,
+            InstructionPromptFormat.Phi3,
+            InstructionPromptFormat.Custom("Q \"{instruction}\" \\ {instruction}{input}\n\t→ Answer:", "\n[ctx: {input} ü]", "Answer:"),
+        ];
+        Row[] rows = [.. Rows, new() { Instruction = "Quote \"this\" \\ {input} 😀", Input = "{instruction} é" }];
+        var mlContext = new MLContext();
+        IDataView data = mlContext.Data.LoadFromEnumerable(rows);
+        foreach (InstructionPromptFormat format in formats)
+        {
+            IDataView prompts = mlContext.Transforms.Expression("Prompt", PromptFormatExpression.Create(format), "Instruction", "Input").Fit(data).Transform(data);
+            string[] expected = [.. rows.Select(r => format.FormatPrompt(r.Instruction, r.Input))];
+            CollectionAssert.AreEqual(expected, prompts.GetColumn<string>("Prompt").ToArray(), format.Name);
+        }
+    }
+
+    [TestMethod]
+    public void BadInputIsRefusedNamingTheColumn()
+    {
+        var mlContext = new MLContext();
+        var noOutput = mlContext.Data.LoadFromEnumerable(Rows.Select(r => new { r.Instruction, r.Input }).ToArray());
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new Gpt2InstructionTuner(mlContext, TinyOptions()).Fit(noOutput));
+        StringAssert.Contains(error.Message, "'Output'");
+
+        var emptyInstruction = mlContext.Data.LoadFromEnumerable(new[] { new Row { Instruction = "", Output = "x" } });
+        error = Assert.ThrowsExactly<ArgumentException>(() => new Gpt2InstructionTuner(mlContext, TinyOptions()).Fit(emptyInstruction));
+        StringAssert.Contains(error.Message, "empty instruction");
+
+        var numbers = mlContext.Data.LoadFromEnumerable(new[] { new { Instruction = 1f, Input = "", Output = "x" } });
+        Assert.ThrowsExactly<ArgumentException>(() => _model.GetOutputSchema(numbers.Schema));
+
+        var noPromptRoom = TinyOptions();
+        noPromptRoom.MaxNewTokens = 96;
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Gpt2InstructionTuner(mlContext, noPromptRoom).Fit(_data)).Message,
+            "context length");
+    }
+}
