@@ -21,19 +21,9 @@ internal static class SavedClassifierChain
         string textColumnName, string scoreColumnName, string predictedLabelColumnName)
     {
         mlContext.RegisterGpt2Components();
-        var fixedShape = new[] { 1, TextToTokenIdsMapping.MaxTokens };
         var pipeline = mlContext.Transforms.CopyColumns(TextToTokenIdsMapping.TextColumnName, textColumnName)
             .Append(mlContext.Transforms.CustomMapping(new TextToTokenIdsMapping().GetMapping(), TextToTokenIdsMapping.ContractName))
-            .Append(mlContext.Transforms.ApplyOnnxModel(
-                outputColumnNames: [ScoreArgMaxMapping.ProbabilitiesColumnName],
-                inputColumnNames: [TextToTokenIdsMapping.InputIdsColumnName, TextToTokenIdsMapping.AttentionMaskColumnName],
-                modelFile: onnxPath,
-                shapeDictionary: new Dictionary<string, int[]>
-                {
-                    [TextToTokenIdsMapping.InputIdsColumnName] = fixedShape,
-                    [TextToTokenIdsMapping.AttentionMaskColumnName] = fixedShape,
-                },
-                gpuDeviceId: null, fallbackToCpu: false, recursionLimit: 100))
+            .Append(TokenIdsOnnxModel.Apply(mlContext, onnxPath, ScoreArgMaxMapping.ProbabilitiesColumnName))
             .Append(mlContext.Transforms.CopyColumns(scoreColumnName, ScoreArgMaxMapping.ProbabilitiesColumnName))
             .Append(mlContext.Transforms.CustomMapping(new ScoreArgMaxMapping().GetMapping(), ScoreArgMaxMapping.ContractName))
             .Append(labels.MapIndexToKey(mlContext, predictedLabelColumnName, ScoreArgMaxMapping.PredictedIndexColumnName))

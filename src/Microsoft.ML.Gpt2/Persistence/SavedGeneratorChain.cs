@@ -28,19 +28,9 @@ internal static class SavedGeneratorChain
         string outputColumnName, bool trim)
     {
         mlContext.RegisterGpt2Components();
-        var fixedShape = new[] { 1, TextToTokenIdsMapping.MaxTokens };
         var pipeline = prompt
             .Append(mlContext.Transforms.CustomMapping(new PromptToTokenIdsMapping().GetMapping(), PromptToTokenIdsMapping.ContractName))
-            .Append(mlContext.Transforms.ApplyOnnxModel(
-                outputColumnNames: [GeneratedIdsColumnName],
-                inputColumnNames: [TextToTokenIdsMapping.InputIdsColumnName, TextToTokenIdsMapping.AttentionMaskColumnName],
-                modelFile: onnxPath,
-                shapeDictionary: new Dictionary<string, int[]>
-                {
-                    [TextToTokenIdsMapping.InputIdsColumnName] = fixedShape,
-                    [TextToTokenIdsMapping.AttentionMaskColumnName] = fixedShape,
-                },
-                gpuDeviceId: null, fallbackToCpu: false, recursionLimit: 100))
+            .Append(TokenIdsOnnxModel.Apply(mlContext, onnxPath, GeneratedIdsColumnName))
             .Append(mlContext.Transforms.CustomMapping(new TokenIdsToTextMapping().GetMapping(), TokenIdsToTextMapping.ContractName))
             .Append(mlContext.Transforms.CopyColumns(outputColumnName, trim ? TrimmedTextColumnName : GeneratedTextColumnName))
             .Append(mlContext.Transforms.DropColumns(

@@ -1,0 +1,126 @@
+// The book's chapter 7 as an ML.NET pipeline: instruction-tune GPT-2 on instruction-data.json (85/10/5 split in file
+// order), plot the losses, answer the test instructions, write instruction-data-with-response.json, save the model zip,
+// and score the answers with a judge model through Ollama's API (or judge-free metrics when no judge answers).
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Gpt2.Torch;
+using Gpt2.Torch.Downloads;
+using Gpt2.Torch.IO;
+using Gpt2.Torch.Model;
+using Gpt2.Torch.Training;
+using InstructionTuning;
+using Microsoft.ML;
+using Microsoft.ML.Gpt2;
+using Microsoft.ML.Gpt2.Generation;
+using Microsoft.ML.Gpt2.Instructions;
+using Microsoft.ML.Gpt2.Evaluation;
+
+var dataOption = new Option<string?>("--data") { Description = "instruction-data.json (default: downloaded once, or the repository's copy offline)." };
+var presetOption = new Option<string>("--preset") { Description = "GPT-2 size: 124M, 355M (the book's), 774M, 1558M, mini.", DefaultValueFactory = _ => "355M" };
+var weightsOption = new Option<string?>("--weights") { Description = "A checkpoint folder to start from, or 'random' (default: the published weights of --preset, random when they cannot be had)." };
+var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training rows.", DefaultValueFactory = _ => 2 };
+var maxNewTokensOption = new Option<int>("--max-new-tokens") { Description = "Longest response generated.", DefaultValueFactory = _ => 256 };
+var evaluationIntervalOption = new Option<int>("--eval-interval") { Description = "Steps between validation-loss evaluations.", DefaultValueFactory = _ => 5 };
+var outputOption = new Option<string>("--output") { Description = "Folder for the plot, the responses and the model zip.", DefaultValueFactory = _ => Path.Combine("runs", "instruction-tuning") };
+var judgeUrlOption = new Option<Uri>("--judge-url") { Description = "An Ollama-compatible server.", DefaultValueFactory = _ => OllamaJudge.DefaultEndpoint };
+var judgeModelOption = new Option<string>("--judge-model") { Description = "The judge model on that server.", DefaultValueFactory = _ => "llama3" };
+var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
+var root = new RootCommand("Instruction-tunes GPT-2 as in chapter 7 of \"Build a Large Language Model (From Scratch)\", in an ML.NET pipeline.")
+{
+    dataOption, presetOption, weightsOption, epochsOption, maxNewTokensOption, evaluationIntervalOption, outputOption, judgeUrlOption, judgeModelOption, deviceOption,
+};
+root.SetAction(async (result, cancellationToken) =>
+{
+    var clock = Stopwatch.StartNew();
+    string output = result.GetValue(outputOption)!;
+    Directory.CreateDirectory(output);
+    (InstructionRow[] train, InstructionRow[] validation, InstructionRow[] test) =
+        InstructionData.Split(await InstructionData.LocateAsync(result.GetValue(dataOption), cancellationToken));
+    Console.WriteLine($"{train.Length} training, {validation.Length} validation and {test.Length} test rows.");
+
+    var mlContext = new MLContext(seed: 123);
+    Gpt2InstructionTuner.Options options = await ChooseModelAsync(result.GetValue(presetOption)!, result.GetValue(weightsOption), cancellationToken);
+    options.Epochs = result.GetValue(epochsOption);
+    options.MaxNewTokens = result.GetValue(maxNewTokensOption);
+    options.EvaluationInterval = result.GetValue(evaluationIntervalOption);
+    options.ValidationSet = mlContext.Data.LoadFromEnumerable(validation);
+    options.Device = TorchDevices.Parse(result.GetValue(deviceOption));
+    options.CancellationToken = cancellationToken;
+    var evaluations = new List<TrainingEvaluation>();
+    options.Progress = progress =>
+    {
+        if (!progress.IsEvaluation)
+            return;
+        var evaluation = new TrainingEvaluation(progress.Step, progress.Epoch, progress.TokensSeen, progress.TrainLoss!.Value, progress.ValidationLoss!.Value, null);
+        evaluations.Add(evaluation);
+        Console.WriteLine($"{evaluation}  ({clock.Elapsed:hh\\:mm\\:ss}, {progress.Step} of {progress.TotalSteps} steps)");
+    };
+    options.GenerationProgress = progress =>
+        Console.Write($"\rAnswering the test instructions: {progress.RowsCompleted} of {test.Length} rows, {progress.TokensPerSecond:F1} tokens/s");
+
+    var trainingClock = Stopwatch.StartNew();
+    using Gpt2InstructionTransformer model = new Gpt2InstructionTuner(mlContext, options).Fit(mlContext.Data.LoadFromEnumerable(train));
+    TimeSpan trainingTime = trainingClock.Elapsed;
+    string plot = Path.Combine(output, "loss.png");
+    LossCurvePlot.Save(plot, evaluations);
+    Console.WriteLine($"Trained {model.Model.ParameterCount:N0} parameters in {trainingTime:hh\\:mm\\:ss}; loss plot: {plot}");
+
+    var generationClock = Stopwatch.StartNew();
+    InstructionRow[] answered = [.. mlContext.Data.CreateEnumerable<InstructionRow>(model.Transform(mlContext.Data.LoadFromEnumerable(test)), reuseRowObject: false)];
+    Console.WriteLine($"\nAnswered {answered.Length} test instructions in {generationClock.Elapsed:hh\\:mm\\:ss}.");
+    foreach (InstructionRow row in answered.Take(3))
+        Console.WriteLine($"\n{row.Instruction}\n  Reference: {row.Output}\n  Model:     {row.Response}");
+
+    string responses = Path.Combine(output, "instruction-data-with-response.json");
+    AtomicFile.WriteAllText(responses, JsonSerializer.Serialize(answered.Select(r => new Dictionary<string, string>
+    {
+        ["instruction"] = r.Instruction,
+        ["input"] = r.Input,
+        ["output"] = r.Output,
+        ["model_response"] = r.Response,
+    }), new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+    Console.WriteLine($"\nResponses: {responses}");
+
+    string zip = Path.Combine(output, "instruction-model.zip");
+    IDataView testView = mlContext.Data.LoadFromEnumerable(test[..1]);
+    mlContext.Model.Save(model, testView.Schema, zip);
+    var loadingContext = new MLContext().RegisterGpt2Components();
+    var engine = loadingContext.Model.CreatePredictionEngine<InstructionRow, InstructionRow>(loadingContext.Model.Load(zip, out _));
+    bool same = engine.Predict(test[0]).Response == answered[0].Response;
+    Console.WriteLine($"Model zip: {zip} ({new FileInfo(zip).Length / 1e6:F1} MB); reloaded in ONNX Runtime, it answers the first test row {(same ? "the same" : "DIFFERENTLY")}.");
+
+    if (options.RandomInitialization || options.ModelConfig is not null)
+        Console.WriteLine("This model started from random weights, not a pretrained GPT-2: expect weak answers (the book's 355M starts pretrained).");
+    await ResponseReport.PrintAsync(answered, result.GetValue(judgeUrlOption)!, result.GetValue(judgeModelOption)!, cancellationToken);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"Final: train loss {evaluations[^1].TrainLoss:F3}, val loss {evaluations[^1].ValidationLoss:F3}, training {trainingTime:hh\\:mm\\:ss}, whole run {clock.Elapsed:hh\\:mm\\:ss}"));
+    return same ? 0 : 1;
+});
+return await root.Parse(args).InvokeAsync();
+
+// Published weights when they can be had, else random ones with the preset's sizes.
+static async Task<Gpt2InstructionTuner.Options> ChooseModelAsync(string preset, string? weights, CancellationToken cancellationToken)
+{
+    if (weights is not null && !weights.Equals("random", StringComparison.OrdinalIgnoreCase))
+    {
+        Console.WriteLine($"Starting from the weights in {weights}");
+        return new Gpt2InstructionTuner.Options { BaseModel = weights };
+    }
+    if (weights is null && HuggingFaceHub.PublishedGpt2Models.Contains(HuggingFaceHub.ResolveModelId(preset)))
+    {
+        try
+        {
+            string folder = await new HuggingFaceHub().DownloadModelAsync(HuggingFaceHub.ResolveModelId(preset), new ConsoleDownloadProgress(), cancellationToken);
+            Console.WriteLine($"Starting from the published {preset} weights ({folder})");
+            return new Gpt2InstructionTuner.Options { BaseModel = folder };
+        }
+        catch (DownloadException e)
+        {
+            Console.WriteLine($"Published weights unavailable ({e.Message.Split(". ")[0]}).");
+        }
+    }
+    Console.WriteLine($"Training GPT-2 {preset} from random initialisation.");
+    return new Gpt2InstructionTuner.Options { ModelConfig = Gpt2Config.FromPreset(preset) };
+}
