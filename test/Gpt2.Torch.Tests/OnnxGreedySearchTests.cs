@@ -67,6 +67,33 @@ public sealed class OnnxGreedySearchTests : TemporaryDirectoryTest
     }
 
     [TestMethod]
+    public void SamplingRepeatsWithItsSeedVariesAcrossSeedsAndWithATinyTopPIsGreedy()
+    {
+        const int newTokens = 20;
+        int[][] prompts = [[5, 17, 300, 42], [64, 2, 71, 8]];
+        string Export(string name, OnnxSampling sampling)
+        {
+            string path = Path.Combine(Directory, name);
+            Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path, newTokens, padTokenId: Pad, sampling: sampling);
+            return path;
+        }
+
+        int[][] seeded = Generate(Export("seed1.onnx", new OnnxSampling(Temperature: 1.5f, Seed: 1)), prompts);
+        int[][] again = Generate(Export("seed1-again.onnx", new OnnxSampling(Temperature: 1.5f, Seed: 1)), prompts);
+        int[][] other = Generate(Export("seed2.onnx", new OnnxSampling(Temperature: 1.5f, Seed: 2)), prompts);
+        int[][] nucleusOfOne = Generate(Export("top.onnx", new OnnxSampling(Temperature: 1, TopP: 1e-6f, Seed: 3)), prompts);
+
+        for (int row = 0; row < prompts.Length; row++)
+        {
+            CollectionAssert.AreEqual(seeded[row], again[row], $"row {row}, same seed");
+            CollectionAssert.AreNotEqual(seeded[row], other[row], $"row {row}, another seed");
+            CollectionAssert.AreNotEqual(Alone(prompts[row], newTokens), seeded[row], $"row {row} sampled at temperature 1.5 is not the greedy text");
+            CollectionAssert.AreEqual(Alone(prompts[row], newTokens), nucleusOfOne[row], $"row {row}: top-p 1e-6 keeps only the most likely token");
+        }
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Export("cold.onnx", new OnnxSampling(Temperature: 0)));
+    }
+
+    [TestMethod]
     public void MaxNewTokensMustLeaveRoomForAPrompt()
     {
         string path = Path.Combine(Directory, "never.onnx");

@@ -126,7 +126,33 @@ public sealed class Gpt2TextGeneratorTests
         CollectionAssert.AreEqual(new long[] { 2, 4, 6, 8, 10, 12 }, progress.Select(p => p.RowsCompleted).ToArray());
         Assert.IsTrue(progress[^1].TokensGenerated > 0 && progress[^1].TokensGenerated <= 12 * 12);
         var error = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.Save(generator, data.Schema, Path.Combine(Path.GetTempPath(), "never.zip")));
-        StringAssert.Contains(error.Message, "Temperature is 1.5");
+        StringAssert.Contains(error.Message, "TopK is 50");
+    }
+
+    [TestMethod]
+    public void ASamplingGeneratorSavesAsOnnxRuntimesSamplingOperator()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts);
+        Gpt2TextGenerator.Options options = Options();
+        options.Temperature = 1e-4;   // so peaked that sampling gives the greedy text in both runtimes
+        options.SamplingSeed = 5;
+        using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
+        string[] expected = [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
+        string path = Path.Combine(Path.GetTempPath(), $"gpt2-sampling-{Guid.NewGuid():N}.zip");
+        try
+        {
+            mlContext.Model.Save(generator, data.Schema, path);
+            var loadingContext = new MLContext().RegisterGpt2Components();
+            ITransformer loaded = loadingContext.Model.Load(path, out _);
+
+            CollectionAssert.AreEqual(expected, loaded.Transform(Data(loadingContext, Prompts)).GetColumn<string>("GeneratedText").ToArray());
+            CollectionAssert.AreEqual(Prompts.Select(p => Alone(generator.Model, p, 12)).ToArray(), expected);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [TestMethod]

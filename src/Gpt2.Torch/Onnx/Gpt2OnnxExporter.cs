@@ -32,7 +32,7 @@ public static class Gpt2OnnxExporter
     }
 
     /// <summary>
-    /// Writes <paramref name="model"/> wrapped in ONNX Runtime's <c>com.microsoft.GreedySearch</c> operator (in the
+    /// Writes <paramref name="model"/> wrapped in ONNX Runtime's <c>com.microsoft.GreedySearch</c> (or <c>Sampling</c>) operator (in the
     /// Microsoft.ML.OnnxRuntime CPU package), so that one run generates whole continuations with a key/value cache: inputs
     /// <see cref="Gpt2OnnxNames.InputIds"/> and <see cref="Gpt2OnnxNames.AttentionMask"/> (int64 [batch, sequence], prompts
     /// left-padded with <paramref name="padTokenId"/>), output <see cref="Gpt2OnnxNames.GeneratedIds"/> (int32 [batch,
@@ -48,16 +48,19 @@ public static class Gpt2OnnxExporter
     /// The prompts' left padding (tokens equal to it are not attended to and get no position) and the filling of finished
     /// rows; null when prompts are never padded.
     /// </param>
-    public static void ExportGreedySearch(Gpt2Model model, string path, int maxNewTokens, int? endOfTextId = null, int? padTokenId = null)
+    /// <param name="sampling">Sample with ONNX Runtime's <c>com.microsoft.Sampling</c> operator instead of decoding greedily.</param>
+    public static void ExportGreedySearch(Gpt2Model model, string path, int maxNewTokens, int? endOfTextId = null, int? padTokenId = null,
+        OnnxSampling? sampling = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (maxNewTokens < 1 || maxNewTokens >= model.Config.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens,
                 $"maxNewTokens must be in [1, {model.Config.ContextLength - 1}] so that at least one prompt token fits the context of {model.Config.ContextLength}.");
+        sampling?.Validate();
         Dictionary<string, Tensor> parameters = model.state_dict();
         // -1 is no token id, so it never matches: ONNX Runtime requires both attributes.
-        Gpt2OnnxGraph.BuildGreedySearch(model.Config, name => parameters[name], maxNewTokens, endOfTextId ?? -1, padTokenId ?? -1).WriteTo(path);
+        Gpt2OnnxGraph.BuildGreedySearch(model.Config, name => parameters[name], maxNewTokens, endOfTextId ?? -1, padTokenId ?? -1, sampling).WriteTo(path);
     }
 
     private static OnnxModel Build(Gpt2Model model, Gpt2OnnxExportOptions? options)

@@ -72,7 +72,7 @@ internal sealed class Gpt2OnnxGraph
     }
 
     /// <summary>
-    /// ONNX Runtime's <c>com.microsoft.GreedySearch</c> over the model, as a text generator with fixed settings: inputs
+    /// ONNX Runtime's <c>com.microsoft.GreedySearch</c> (or <c>Sampling</c>) over the model, as a text generator with fixed settings: inputs
     /// <see cref="InputIds"/> and <see cref="AttentionMask"/> (int64 [batch, sequence], left-padded with
     /// <paramref name="padTokenId"/>), output <see cref="GeneratedIds"/> (int32 [batch, generated]: each row's continuation,
     /// at most <paramref name="maxNewTokens"/> tokens; from a row's end of text on, the pad id, or the end-of-text id without one). Prompts keep their
@@ -80,7 +80,14 @@ internal sealed class Gpt2OnnxGraph
     /// inputs input_ids, position_ids, attention_mask (int32), past_0.. [2, batch, heads, past, head size]; outputs logits,
     /// present_0.. (float).
     /// </summary>
-    public static OnnxModel BuildGreedySearch(Gpt2Config config, Func<string, Tensor> parameter, int maxNewTokens, int endOfTextId, int padTokenId)
+    /// <param name="config">The model's sizes.</param>
+    /// <param name="parameter">The model's parameters by checkpoint name.</param>
+    /// <param name="maxNewTokens">The most tokens generated per row.</param>
+    /// <param name="endOfTextId">The token that ends a row, or -1.</param>
+    /// <param name="padTokenId">The prompts' left padding and the filling of ended rows, or -1.</param>
+    /// <param name="sampling">When set, ONNX Runtime's <c>com.microsoft.Sampling</c> with these settings replaces GreedySearch.</param>
+    public static OnnxModel BuildGreedySearch(Gpt2Config config, Func<string, Tensor> parameter, int maxNewTokens, int endOfTextId, int padTokenId,
+        OnnxSampling? sampling = null)
     {
         var search = new OnnxGraph("gpt2_greedy_search");
         string ids = search.Input(InputIds, OnnxDataType.Int64, BatchDimension, SequenceDimension);
@@ -91,9 +98,17 @@ internal sealed class Gpt2OnnxGraph
         string prompt = search.Node("Cast", [search.Node("Slice", [ids, search.Node("Neg", [kept]), search.Int64s(long.MaxValue), search.Int64s(1)])],
             To(OnnxDataType.Int32));
         string maxLength = search.Node("Cast", [search.Node("Add", [kept, search.Int64s(maxNewTokens)])], To(OnnxDataType.Int32));
-        string sequences = search.Node("GreedySearch", [prompt, maxLength], ["sequences"], MicrosoftDomain,
+        OnnxAttribute[] attributes =
+        [
             OnnxAttribute.Int("eos_token_id", endOfTextId), OnnxAttribute.Int("pad_token_id", padTokenId),
-            OnnxAttribute.Int("model_type", 0), OnnxAttribute.Graph("decoder", Decoder(config, parameter)))[0];
+            OnnxAttribute.Int("model_type", 0), OnnxAttribute.Graph("decoder", Decoder(config, parameter)),
+        ];
+        string sequences = sampling is null
+            ? search.Node("GreedySearch", [prompt, maxLength], ["sequences"], MicrosoftDomain, attributes)[0]
+            // Inputs 2 to 7 (min_length ... presence_mask) are left out; input 8 is the seed.
+            : search.Node("Sampling", sampling.Seed is int seed ? [prompt, maxLength, "", "", "", "", "", "", search.Int32s(seed)] : [prompt, maxLength],
+                ["sequences"], MicrosoftDomain,
+                [.. attributes, OnnxAttribute.Float("temperature", sampling.Temperature), OnnxAttribute.Float("top_p", sampling.TopP)])[0];
         string generated = search.Node("Slice", [sequences, kept, search.Int64s(long.MaxValue), search.Int64s(1)]);
         // ONNX Runtime writes the pad id in place of a row's end of text and leaves the rest of a finished batch unset:
         // from a row's first end of text or pad on, everything becomes the pad id.

@@ -58,6 +58,10 @@ internal sealed class OnnxGraph(string name)
     public string Int64(long value) =>
         Constant(OnnxDataType.Int64, [], tensor => tensor.PackedInt64(TensorInt64DataField, [value]));
 
+    /// <summary>A constant int32 vector.</summary>
+    public string Int32s(params int[] values) =>
+        Constant(OnnxDataType.Int32, [values.Length], tensor => tensor.Bytes(TensorRawDataField, [.. values.SelectMany(BitConverter.GetBytes)]));
+
     /// <summary>A constant int32 scalar.</summary>
     public string Int32(int value) =>
         Constant(OnnxDataType.Int32, [], tensor => tensor.Bytes(TensorRawDataField, BitConverter.GetBytes(value)));

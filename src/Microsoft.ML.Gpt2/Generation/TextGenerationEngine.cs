@@ -44,10 +44,10 @@ internal sealed class TextGenerationEngine : IDisposable
 
     public CancellationToken CancellationToken { get; }
 
-    /// <summary>Whether ONNX Runtime's GreedySearch, which a saved model runs, decodes exactly as this engine.</summary>
-    public string? DifferenceFromGreedySearch =>
-        !Options.IsGreedy ? $"Temperature is {Options.Temperature} (sampling)"
-        : Options.StopStrings.Count > 0 ? $"StopStrings are set ({string.Join(", ", Options.StopStrings.Select(s => $"'{s}'"))})"
+    /// <summary>Why a saved model could not decode as this engine does, or null when it can (greedy, or sampling without top-k and stop strings).</summary>
+    public string? WhyNotSaveable =>
+        Options.TopK is int topK && !Options.IsGreedy ? $"TopK is {topK}, which ONNX Runtime's Sampling operator does not offer"
+        : Options.StopStrings.Count > 0 ? $"StopStrings are set ({string.Join(", ", Options.StopStrings.Select(s => $"'{s}'"))}), which ONNX Runtime's GreedySearch and Sampling do not offer"
         : null;
 
     /// <summary>The continuation of each prompt; <paramref name="columnName"/> names the prompts' column in errors.</summary>
@@ -80,11 +80,13 @@ internal sealed class TextGenerationEngine : IDisposable
         return continuations;
     }
 
-    /// <summary>Writes the model as ONNX Runtime's GreedySearch with this engine's settings (see <see cref="DifferenceFromGreedySearch"/>).</summary>
+    /// <summary>Writes the model as ONNX Runtime's GreedySearch or Sampling with this engine's settings (see <see cref="WhyNotSaveable"/>).</summary>
     public void ExportGreedySearch(string path)
     {
+        OnnxSampling? sampling = Options.IsGreedy ? null
+            : new OnnxSampling((float)Options.Temperature, (float)(Options.TopP ?? 1), Options.Seed is long seed ? unchecked((int)seed) : null);
         lock (_lock)
-            Gpt2OnnxExporter.ExportGreedySearch(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextId, padTokenId: Gpt2Tokenizer.EndOfTextId);
+            Gpt2OnnxExporter.ExportGreedySearch(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextId, padTokenId: Gpt2Tokenizer.EndOfTextId, sampling);
     }
 
     public void Dispose() => Model.Dispose();

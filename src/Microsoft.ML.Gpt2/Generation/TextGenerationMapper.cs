@@ -96,15 +96,15 @@ internal sealed class TextGenerationMapper : IDisposable
         return ((ITransformer)_rowMapper).GetRowToRowMapper(inputSchema);
     }
 
-    /// <summary>Saves the ML.NET chain that reproduces this mapping: <paramref name="prompt"/>, tokenization, GreedySearch, detokenization.</summary>
+    /// <summary>Saves the ML.NET chain that reproduces this mapping: <paramref name="prompt"/>, tokenization, GreedySearch or Sampling, detokenization.</summary>
     /// <param name="ctx">The model-saving context.</param>
     /// <param name="prompt">Builds the prompt column <see cref="SavedGeneratorChain.PromptColumnName"/> from the source columns with ML.NET transformers.</param>
     public void Save(ModelSaveContext ctx, IEstimator<ITransformer> prompt)
     {
-        if (Engine.DifferenceFromGreedySearch is string difference)
+        if (Engine.WhyNotSaveable is string reason)
             throw new NotSupportedException(
-                $"This GPT-2 generator cannot be saved: {difference}, but a saved model runs ONNX Runtime's GreedySearch, which decodes " +
-                "greedily and stops only at <|endoftext|>. Fit it with Temperature = 0 and no StopStrings to save it, or keep using it in memory.");
+                $"This GPT-2 generator cannot be saved: {reason}, and a saved model decodes inside ONNX Runtime. " +
+                "Fit it without them to save it, or keep using it in memory.");
         string onnxPath = Path.Combine(Path.GetTempPath(), $"gpt2mlnet-{Guid.NewGuid():N}.onnx");
         try
         {
