@@ -83,6 +83,8 @@ public sealed class Gpt2TextClassifierLoRATests
             moved++;
         }
         Assert.AreEqual(2 * 2, moved);
+        // rank x (in + out) for c_attn (32 -> 96) and c_fc (32 -> 128) in both blocks, plus the whole 32 -> 2 head.
+        Assert.AreEqual(2 * Rank * (32 + 96 + 32 + 128) + 32 * 2 + 2, _model.TrainedParameterCount);
     }
 
     [TestMethod]

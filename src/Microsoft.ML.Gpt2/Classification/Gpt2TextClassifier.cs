@@ -164,6 +164,7 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         var model = new Gpt2SequenceClassifier(body, labels.Count);
         SequenceClassificationOptions trainingOptions = ToTrainingOptions(_options);
         model.SetTrainableLayers(_options.TrainableLayers, trainingOptions.LoRA);
+        long trainedParameterCount = model.TrainableParameterCount;
         var cancellation = new MLContextCancellation(_mlContext);
         new SequenceClassificationTrainer(model, trainingOptions).Train(train, validation, progress =>
         {
@@ -174,7 +175,7 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         body.MergeLoRA();
 
         return new Gpt2TextClassificationTransformer(_mlContext, model, labels, _options.Sentence1ColumnName, _options.LabelColumnName,
-            _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength);
+            _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount);
     }
 
     internal static void CheckTextColumn(DataViewSchema schema, string name)
