@@ -29,7 +29,7 @@ internal static class ModelChoice
             }
         }
         // The book's row 8: random weights, every layer trainable.
-        Console.WriteLine($"Training GPT-2 {preset} from random initialisation, all layers trainable.");
+        Console.WriteLine($"Training GPT-2 {preset} from random initialisation (all layers trainable unless --trainable says otherwise).");
         return new Gpt2TextClassifier.Options
         {
             ModelConfig = Gpt2Config.FromPreset(preset),

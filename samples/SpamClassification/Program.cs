@@ -17,9 +17,16 @@ var weightsOption = new Option<string?>("--weights") { Description = "A GPT-2 ch
 var presetOption = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Gpt2Config.PresetNames)}.", DefaultValueFactory = _ => "124M" };
 var epochsOption = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 5 };
 var outputOption = new Option<string>("--output") { Description = "Folder for the CSV splits and the model zip.", DefaultValueFactory = _ => "spam-output" };
+var trainableOption = new Option<string?>("--trainable")
+{
+    Description = "What trains: all, last-block, head or lora; by default all layers from random weights, the last block from published ones.",
+};
+trainableOption.AcceptOnlyFromAmong("all", "last-block", "head", "lora");
+var loraRankOption = new Option<int>("--lora-rank") { Description = "Rank of the low-rank adapters (with --trainable lora).", DefaultValueFactory = _ => 16 };
+var loraAlphaOption = new Option<double>("--lora-alpha") { Description = "Scale of the adapters' output, the book's alpha (with --trainable lora).", DefaultValueFactory = _ => 16 };
 var root = new RootCommand("Fine-tunes GPT-2 as an SMS spam classifier with ML.NET (the book's chapter 6).")
 {
-    dataOption, weightsOption, presetOption, epochsOption, outputOption,
+    dataOption, weightsOption, presetOption, epochsOption, outputOption, trainableOption, loraRankOption, loraAlphaOption,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -32,6 +39,16 @@ root.SetAction(async (result, cancellationToken) =>
 
     Gpt2TextClassifier.Options options = await ModelChoice.ResolveAsync(result.GetValue(presetOption)!, result.GetValue(weightsOption), cancellationToken);
     options.Epochs = result.GetValue(epochsOption);
+    options.TrainableLayers = result.GetValue(trainableOption) switch
+    {
+        "all" => TrainableLayers.All,
+        "last-block" => TrainableLayers.LastBlock,
+        "head" => TrainableLayers.HeadOnly,
+        "lora" => TrainableLayers.LoRA,
+        _ => options.TrainableLayers,
+    };
+    options.LoRARank = result.GetValue(loraRankOption);
+    options.LoRAAlpha = result.GetValue(loraAlphaOption);
     options.ValidationSet = mlContext.Transforms.Conversion.MapValueToKey("Label").Fit(splits.Train).Transform(splits.Validation);
     options.CancellationToken = cancellationToken;
     options.Progress = TrainingLog.Print;
@@ -44,10 +61,14 @@ root.SetAction(async (result, cancellationToken) =>
         .Append(mlContext.MulticlassClassification.Trainers.SdcaMaximumEntropy())
         .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
 
-    Console.WriteLine($"\nFine-tuning GPT-2 ({options.TrainableLayers} trainable, batch {options.BatchSize}, {options.Epochs} epochs, lr {options.LearningRate})");
+    string lora = options.TrainableLayers == TrainableLayers.LoRA ? $" rank {options.LoRARank}, alpha {options.LoRAAlpha}," : "";
+    Console.WriteLine($"\nFine-tuning GPT-2 ({options.TrainableLayers}{lora} trainable, batch {options.BatchSize}, {options.Epochs} epochs, lr {options.LearningRate})");
     var watch = Stopwatch.StartNew();
-    ITransformer gpt2 = gpt2Pipeline.Fit(splits.Train);
+    var gpt2 = gpt2Pipeline.Fit(splits.Train);
     TimeSpan gpt2Time = watch.Elapsed;
+    Gpt2TextClassificationTransformer classifier = gpt2.OfType<Gpt2TextClassificationTransformer>().Single();
+    long parameters = classifier.Model.parameters().Sum(p => p.numel());
+    Console.WriteLine($"Trained {classifier.TrainedParameterCount:N0} of {parameters:N0} parameters ({100.0 * classifier.TrainedParameterCount / parameters:F2}%)");
     ModelReport gpt2Report = ModelReport.Evaluate("GPT-2", mlContext, gpt2, splits, gpt2Time);
 
     watch.Restart();

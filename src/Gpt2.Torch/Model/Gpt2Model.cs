@@ -55,6 +55,61 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     /// <summary>Number of distinct parameters (a tied head counts once).</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
 
+    /// <summary>Number of parameters training updates (those with <c>requires_grad</c>).</summary>
+    public long TrainableParameterCount => parameters().Where(p => p.requires_grad).Sum(p => p.numel());
+
+    /// <summary>The settings of the model's low-rank adapters, or null when it has none.</summary>
+    public LoRAOptions? LoRA { get; private set; }
+
+    /// <summary>
+    /// Adds low-rank adapters (the book's appendix E) to the block layers <paramref name="options"/> targets and freezes
+    /// every other parameter, so that training updates the adapters only. The outputs do not change until the adapters
+    /// train (B starts at zero). Called again with the same options, it keeps the adapters and freezes the rest again.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model has adapters with other options.</exception>
+    public void AddLoRA(LoRAOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (LoRA is not null && LoRA != options)
+            throw new InvalidOperationException($"The model already has adapters ({LoRA}); fold them in with MergeLoRA() before adding others.");
+        if (LoRA is null)
+        {
+            foreach (LinearWithLoRA layer in AdaptableLayers(options.Targets))
+                layer.AddAdapter(options.Rank, options.Alpha);
+            LoRA = options;
+        }
+        foreach ((string name, Parameter parameter) in named_parameters())
+            parameter.requires_grad = IsAdapterParameter(name);
+    }
+
+    /// <summary>
+    /// Folds every adapter into its layer's weight (W + alpha (A B)^T) and removes it: the same outputs from a model of
+    /// GPT-2's layout and size, ready for checkpoints and export. The other parameters keep their trainable flags.
+    /// </summary>
+    public void MergeLoRA()
+    {
+        foreach (LinearWithLoRA layer in AdaptableLayers(LoRATargets.All))
+            layer.MergeAdapter();
+        LoRA = null;
+    }
+
+    /// <summary>Whether <paramref name="name"/> (as <c>named_parameters</c> gives it, at any nesting) is an adapter's parameter.</summary>
+    internal static bool IsAdapterParameter(string name) => name.Contains(".lora.", StringComparison.Ordinal);
+
+    private IEnumerable<LinearWithLoRA> AdaptableLayers(LoRATargets targets) =>
+        named_modules().Where(m => m.module is LinearWithLoRA && targets.HasFlag(TargetOf(m.name))).Select(m => (LinearWithLoRA)m.module);
+
+    // Block layers are named h.N.attn.c_attn and so on.
+    private static LoRATargets TargetOf(string layerName) => layerName.Split('.', 3)[2] switch
+    {
+        "attn.c_attn" => LoRATargets.QueryKeyValue,
+        "attn.c_proj" => LoRATargets.AttentionOutput,
+        "mlp.c_fc" => LoRATargets.MlpInput,
+        "mlp.c_proj" => LoRATargets.MlpOutput,
+        _ => throw new InvalidOperationException($"No LoRA target is named for layer '{layerName}'."),
+    };
+
     /// <summary>An empty key/value cache for incremental decoding of <paramref name="batchSize"/> sequences.</summary>
     /// <param name="batchSize">Sequences decoded together.</param>
     /// <param name="capacity">Most tokens the cache holds; the context length when null.</param>
@@ -197,16 +252,16 @@ internal sealed class Gpt2Block : nn.Module<Tensor, Tensor>
 /// <summary>Multi-head causal self-attention with one fused query/key/value projection.</summary>
 internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 {
-    private readonly Linear c_attn;
-    private readonly Linear c_proj;
+    private readonly LinearWithLoRA c_attn;
+    private readonly LinearWithLoRA c_proj;
     private readonly Dropout resid_dropout;
     private readonly int _heads;
     private readonly double _attentionDropout;
 
     public CausalSelfAttention(Gpt2Config config) : base("CausalSelfAttention")
     {
-        c_attn = nn.Linear(config.EmbeddingSize, 3 * config.EmbeddingSize, hasBias: config.QkvBias);
-        c_proj = nn.Linear(config.EmbeddingSize, config.EmbeddingSize);
+        c_attn = new LinearWithLoRA(config.EmbeddingSize, 3 * config.EmbeddingSize, hasBias: config.QkvBias);
+        c_proj = new LinearWithLoRA(config.EmbeddingSize, config.EmbeddingSize);
         resid_dropout = nn.Dropout(config.Dropout);
         _heads = config.HeadCount;
         _attentionDropout = config.Dropout;
@@ -233,14 +288,14 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 /// <summary>The feed-forward network: Linear (4x width), tanh-approximated GELU, Linear back.</summary>
 internal sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
 {
-    private readonly Linear c_fc;
-    private readonly Linear c_proj;
+    private readonly LinearWithLoRA c_fc;
+    private readonly LinearWithLoRA c_proj;
     private readonly Dropout dropout;
 
     public Gpt2Mlp(Gpt2Config config) : base("MLP")
     {
-        c_fc = nn.Linear(config.EmbeddingSize, config.ResolvedMlpSize);
-        c_proj = nn.Linear(config.ResolvedMlpSize, config.EmbeddingSize);
+        c_fc = new LinearWithLoRA(config.EmbeddingSize, config.ResolvedMlpSize);
+        c_proj = new LinearWithLoRA(config.ResolvedMlpSize, config.EmbeddingSize);
         dropout = nn.Dropout(config.Dropout);
         RegisterComponents();
     }

@@ -74,11 +74,19 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
         return [.. result];
     }
 
+    /// <summary>Number of parameters training updates (those with <c>requires_grad</c>).</summary>
+    public long TrainableParameterCount => parameters().Where(p => p.requires_grad).Sum(p => p.numel());
+
     /// <summary>
     /// Freezes every parameter except those <paramref name="layers"/> names; the head always trains.
+    /// <see cref="TrainableLayers.LoRA"/> adds adapters with <paramref name="lora"/> (by default the body's own, or
+    /// <see cref="LoRAOptions"/>' defaults) unless the body has them already. With other values, adapters the body has
+    /// count as part of their layers.
     /// </summary>
-    public void SetTrainableLayers(TrainableLayers layers)
+    public void SetTrainableLayers(TrainableLayers layers, LoRAOptions? lora = null)
     {
+        if (layers == TrainableLayers.LoRA)
+            transformer.AddLoRA(lora ?? transformer.LoRA ?? new LoRAOptions());
         string lastBlock = $"transformer.h.{transformer.Config.LayerCount - 1}.";
         foreach ((string name, Parameter parameter) in named_parameters())
         {
@@ -87,6 +95,7 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
                 TrainableLayers.All => true,
                 TrainableLayers.LastBlock => name.StartsWith(lastBlock, StringComparison.Ordinal) || name.StartsWith("transformer.ln_f.", StringComparison.Ordinal),
                 TrainableLayers.HeadOnly => false,
+                TrainableLayers.LoRA => Gpt2Model.IsAdapterParameter(name),
                 _ => throw new ArgumentOutOfRangeException(nameof(layers), layers, "Unknown TrainableLayers value."),
             };
             parameter.requires_grad = trainable;

@@ -11,4 +11,10 @@ public enum TrainableLayers
 
     /// <summary>Only the classification head.</summary>
     HeadOnly,
+
+    /// <summary>
+    /// The low-rank adapters <see cref="Gpt2Model.AddLoRA"/> added and the classification head. The book wraps its head
+    /// in an adapter too; ours trains whole, since with a few classes it has fewer parameters than an adapter would.
+    /// </summary>
+    LoRA,
 }

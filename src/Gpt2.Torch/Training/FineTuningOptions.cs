@@ -21,6 +21,12 @@ public abstract record FineTuningOptions
     /// <summary>Seed of the shuffling and of dropout.</summary>
     public int Seed { get; init; } = 123;
 
+    /// <summary>
+    /// When set, training adds these low-rank adapters to the model (unless it has them already) and updates only them,
+    /// plus a classifier's head; every other parameter is frozen. Fold them in afterwards with <c>Gpt2Model.MergeLoRA</c>.
+    /// </summary>
+    public Model.LoRAOptions? LoRA { get; init; }
+
     /// <summary>Throws when an option is out of range.</summary>
     public virtual void Validate()
     {
@@ -34,5 +40,6 @@ public abstract record FineTuningOptions
             throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay cannot be negative.");
         if (EvaluationInterval < 0)
             throw new ArgumentOutOfRangeException(nameof(EvaluationInterval), EvaluationInterval, "EvaluationInterval cannot be negative.");
+        LoRA?.Validate();
     }
 }

@@ -44,6 +44,8 @@ public sealed class InstructionTrainer
         if (validation is { Count: 0 })
             throw new ArgumentException("The validation data holds no rows; pass null to train without validation.", nameof(validation));
 
+        if (_options.LoRA is LoRAOptions lora)
+            _model.AddLoRA(lora);
         using var optimizer = new AdamW(_model.named_parameters(), _options.LearningRate, _options.WeightDecay);
 
         long tokensSeen = 0;

@@ -14,7 +14,7 @@ public sealed class SequenceClassificationTrainer
     private readonly Gpt2SequenceClassifier _model;
     private readonly SequenceClassificationOptions _options;
 
-    /// <summary>Creates a trainer for <paramref name="model"/>; set its trainable layers first.</summary>
+    /// <summary>Creates a trainer for <paramref name="model"/>; set its trainable layers first (or <see cref="FineTuningOptions.LoRA"/>).</summary>
     public SequenceClassificationTrainer(Gpt2SequenceClassifier model, SequenceClassificationOptions options)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -37,6 +37,8 @@ public sealed class SequenceClassificationTrainer
         if (validation is not null)
             Validate(validation, nameof(validation));
 
+        if (_options.LoRA is LoRAOptions lora)
+            _model.SetTrainableLayers(TrainableLayers.LoRA, lora);
         if (!_model.parameters().Any(p => p.requires_grad))
             throw new InvalidOperationException("No parameter is trainable; choose trainable layers before training.");
         using var optimizer = new AdamW(_model.named_parameters(), _options.LearningRate, _options.WeightDecay);

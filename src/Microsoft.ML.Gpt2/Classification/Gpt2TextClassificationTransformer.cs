@@ -32,10 +32,11 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     private readonly Lock _modelLock = new();
 
     internal Gpt2TextClassificationTransformer(MLContext mlContext, Gpt2SequenceClassifier model, ClassLabels labels,
-        string textColumnName, string labelColumnName, string scoreColumnName, string predictedLabelColumnName, int maxLength)
+        string textColumnName, string labelColumnName, string scoreColumnName, string predictedLabelColumnName, int maxLength, long trainedParameterCount)
     {
         _mlContext = mlContext;
         Model = model;
+        TrainedParameterCount = trainedParameterCount;
         _labels = labels;
         TextColumnName = textColumnName;
         LabelColumnName = labelColumnName;
@@ -84,6 +85,12 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
 
     /// <summary>Number of classes.</summary>
     public int ClassCount => _labels.Count;
+
+    /// <summary>
+    /// Number of parameters fine-tuning updated: the trainable layers', or the low-rank adapters' and the head's
+    /// (the adapters are folded into <see cref="Model"/> since).
+    /// </summary>
+    public long TrainedParameterCount { get; }
 
     /// <inheritdoc />
     public bool IsRowToRowMapper => true;

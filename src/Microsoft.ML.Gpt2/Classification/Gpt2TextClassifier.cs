@@ -41,8 +41,20 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         /// <summary>When set, start from random weights with these sizes (<see cref="BaseModel"/> is then ignored).</summary>
         public Gpt2Config? ModelConfig;
 
-        /// <summary>Which layers train.</summary>
+        /// <summary>Which layers train; <see cref="TrainableLayers.LoRA"/> trains low-rank adapters and the head only.</summary>
         public TrainableLayers TrainableLayers = TrainableLayers.LastBlock;
+
+        /// <summary>Inner dimension of the adapters when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
+        public int LoRARank = 16;
+
+        /// <summary>
+        /// Scale of the adapters' output (the book's: the update is alpha x A B, not alpha / rank x A B) when
+        /// <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.
+        /// </summary>
+        public double LoRAAlpha = 16;
+
+        /// <summary>Which linear layers of every block get adapters when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
+        public LoRATargets LoRATargets = LoRATargets.All;
 
         /// <summary>Texts are cut to this many tokens; by default the longest training text's length (at most the context length).</summary>
         public int? MaxLength;
@@ -150,16 +162,20 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         List<ClassificationExample>? validation = _options.ValidationSet is null ? null : ReadValidation(labels, maxLength);
 
         var model = new Gpt2SequenceClassifier(body, labels.Count);
-        model.SetTrainableLayers(_options.TrainableLayers);
+        SequenceClassificationOptions trainingOptions = ToTrainingOptions(_options);
+        model.SetTrainableLayers(_options.TrainableLayers, trainingOptions.LoRA);
+        long trainedParameterCount = model.TrainableParameterCount;
         var cancellation = new MLContextCancellation(_mlContext);
-        new SequenceClassificationTrainer(model, ToTrainingOptions(_options)).Train(train, validation, progress =>
+        new SequenceClassificationTrainer(model, trainingOptions).Train(train, validation, progress =>
         {
             cancellation.ThrowIfCancelled();
             _options.Progress?.Invoke(progress);
         }, _options.CancellationToken);
+        // The fitted model predicts and saves (to ONNX) with the adapters folded in: GPT-2's own layout and size.
+        body.MergeLoRA();
 
         return new Gpt2TextClassificationTransformer(_mlContext, model, labels, _options.Sentence1ColumnName, _options.LabelColumnName,
-            _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength);
+            _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount);
     }
 
     internal static void CheckTextColumn(DataViewSchema schema, string name)
@@ -182,6 +198,9 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         WeightDecay = options.WeightDecay,
         EvaluationInterval = options.EvaluationInterval,
         Seed = options.Seed,
+        LoRA = options.TrainableLayers == TrainableLayers.LoRA
+            ? new LoRAOptions { Rank = options.LoRARank, Alpha = options.LoRAAlpha, Targets = options.LoRATargets }
+            : null,
     };
 
     private Gpt2Model LoadBody()
