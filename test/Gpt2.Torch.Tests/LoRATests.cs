@@ -1,3 +1,4 @@
+using Gpt2.Torch.Onnx;
 using Gpt2.Torch.Instructions;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
@@ -86,6 +87,10 @@ public sealed class LoRATests
         Tensor adapted = model.forward(ids);
         Tensor plainBefore = NewModel().forward(ids);
         Assert.IsGreaterThan(1e-2f, (adapted - plainBefore).abs().max().item<float>(), "the non-zero adapters change the outputs");
+        string onnx = Path.Combine(Path.GetTempPath(), $"lora-{Guid.NewGuid():N}.onnx");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Gpt2OnnxExporter.Export(model, onnx)).Message, "MergeLoRA");
+        Assert.ThrowsExactly<ArgumentException>(() => Gpt2OnnxExporter.ExportGreedySearch(model, onnx, 4));
+        Assert.IsFalse(File.Exists(onnx), "nothing is written for an unmerged model");
 
         model.MergeLoRA();
 

@@ -123,6 +123,31 @@ public sealed class Gpt2InstructionTunerTests
     }
 
     [TestMethod]
+    public void LoRATrainsOnlyAdaptersAndFoldsThemIntoTheWeights()
+    {
+        Gpt2InstructionTuner.Options options = TinyOptions();
+        options.Epochs = 3;
+        options.TrainableLayers = TrainableLayers.LoRA;
+        options.LoRARank = 4;
+        random.manual_seed(options.Seed);
+        using var initial = new Gpt2Model(options.ModelConfig!, CPU);
+
+        using Gpt2InstructionTransformer model = new Gpt2InstructionTuner(new MLContext(), options).Fit(_data);
+
+        Assert.IsNull(model.Model.LoRA, "the adapters are merged after fitting");
+        var before = initial.state_dict();
+        var after = model.Model.state_dict();
+        CollectionAssert.AreEqual(before.Keys.ToArray(), after.Keys.ToArray());
+        Assert.IsTrue(before["wte.weight"].equal(after["wte.weight"]).all().item<bool>(), "embeddings are frozen");
+        Assert.IsTrue(before["h.0.ln_1.weight"].equal(after["h.0.ln_1.weight"]).all().item<bool>(), "LayerNorms are frozen");
+        Tensor update = after["h.1.attn.c_attn.weight"] - before["h.1.attn.c_attn.weight"];
+        Assert.IsGreaterThan(0f, update.abs().max().item<float>(), "the adapted layer moved");
+        Assert.IsLessThanOrEqualTo(4L, linalg.matrix_rank(update).item<long>(), "by a rank-4 update");
+        options.TrainableLayers = TrainableLayers.LastBlock;
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => new Gpt2InstructionTuner(new MLContext(), options)).Message, "LoRA");
+    }
+
+    [TestMethod]
     public void BadInputIsRefusedNamingTheColumn()
     {
         var mlContext = new MLContext();

@@ -58,14 +58,23 @@ public static class Gpt2OnnxExporter
             throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens,
                 $"maxNewTokens must be in [1, {model.Config.ContextLength - 1}] so that at least one prompt token fits the context of {model.Config.ContextLength}.");
         sampling?.Validate();
+        ThrowIfAdapted(model);
         Dictionary<string, Tensor> parameters = model.state_dict();
         // -1 is no token id, so it never matches: ONNX Runtime requires both attributes.
         Gpt2OnnxGraph.BuildGreedySearch(model.Config, name => parameters[name], maxNewTokens, endOfTextId ?? -1, padTokenId ?? -1, sampling).WriteTo(path);
     }
 
+    // The graph reads weights by checkpoint name, so adapters would be left out without a word.
+    private static void ThrowIfAdapted(Gpt2Model model)
+    {
+        if (model.LoRA is not null)
+            throw new ArgumentException("The model has LoRA adapters that are not part of its weights; call model.MergeLoRA() before exporting it.", nameof(model));
+    }
+
     private static OnnxModel Build(Gpt2Model model, Gpt2OnnxExportOptions? options)
     {
         ArgumentNullException.ThrowIfNull(model);
+        ThrowIfAdapted(model);
         Tensor? weight = options?.ClassifierWeight, bias = options?.ClassifierBias;
         int width = model.Config.EmbeddingSize;
         if (weight is null && bias is not null)

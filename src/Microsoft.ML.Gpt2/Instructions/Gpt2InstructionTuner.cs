@@ -1,4 +1,5 @@
 using Gpt2.Torch.Instructions;
+using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
 using Gpt2.Torch.Training;
 using Microsoft.ML.Data;
@@ -70,8 +71,30 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
         /// <summary>Called after every training step with its loss, and with train and validation losses at evaluations.</summary>
         public Action<InstructionTuningProgress>? Progress;
 
+        /// <summary>
+        /// <see cref="TrainableLayers.All"/> (the book's chapter 7) or <see cref="TrainableLayers.LoRA"/>: low-rank adapters on
+        /// the frozen model (the book's appendix E), folded into the weights after training.
+        /// </summary>
+        public TrainableLayers TrainableLayers = TrainableLayers.All;
+
+        /// <summary>Inner dimension of the adapters when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
+        public int LoRARank = 16;
+
+        /// <summary>Scale of the adapters' update (the book's: alpha times x A B) when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
+        public double LoRAAlpha = 16;
+
+        /// <summary>Which linear layers of every block get adapters when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
+        public LoRATargets LoRATargets = LoRATargets.All;
+
         internal InstructionTuningOptions ToTrainingOptions() => new()
         {
+            LoRA = TrainableLayers switch
+            {
+                TrainableLayers.All => null,
+                TrainableLayers.LoRA => new LoRAOptions { Rank = LoRARank, Alpha = LoRAAlpha, Targets = LoRATargets },
+                _ => throw new ArgumentException(
+                    $"Instruction tuning trains TrainableLayers.All or TrainableLayers.LoRA, not {TrainableLayers}.", nameof(TrainableLayers)),
+            },
             BatchSize = BatchSize,
             Epochs = Epochs,
             LearningRate = LearningRate,
@@ -122,6 +145,8 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
                 cancellation.ThrowIfCancelled();
                 _options.Progress?.Invoke(progress);
             }, _options.CancellationToken);
+            // Generation and the saved model use the adapters folded in: GPT-2's own layout and size.
+            engine.Model.MergeLoRA();
             return new Gpt2InstructionTransformer(_mlContext, engine, _options.PromptFormat,
                 _options.InstructionColumnName, _options.InputColumnName, _options.ResponseColumnName);
         }
