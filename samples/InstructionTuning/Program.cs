@@ -26,10 +26,13 @@ var evaluationIntervalOption = new Option<int>("--eval-interval") { Description 
 var outputOption = new Option<string>("--output") { Description = "Folder for the plot, the responses and the model zip.", DefaultValueFactory = _ => Path.Combine("runs", "instruction-tuning") };
 var judgeUrlOption = new Option<Uri>("--judge-url") { Description = "An Ollama-compatible server.", DefaultValueFactory = _ => OllamaJudge.DefaultEndpoint };
 var judgeModelOption = new Option<string>("--judge-model") { Description = "The judge model on that server.", DefaultValueFactory = _ => "llama3" };
+var loraRankOption = new Option<int?>("--lora-rank") { Description = "Train low-rank adapters of this rank (the book's appendix E) instead of every weight." };
+var loraAlphaOption = new Option<double>("--lora-alpha") { Description = "Scale of the adapters' output, the book's alpha (with --lora-rank).", DefaultValueFactory = _ => 16 };
 var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
 var root = new RootCommand("Instruction-tunes GPT-2 as in chapter 7 of \"Build a Large Language Model (From Scratch)\", in an ML.NET pipeline.")
 {
-    dataOption, presetOption, weightsOption, epochsOption, maxNewTokensOption, evaluationIntervalOption, outputOption, judgeUrlOption, judgeModelOption, deviceOption,
+    dataOption, presetOption, weightsOption, epochsOption, maxNewTokensOption, evaluationIntervalOption, outputOption, judgeUrlOption, judgeModelOption,
+    loraRankOption, loraAlphaOption, deviceOption,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -47,6 +50,12 @@ root.SetAction(async (result, cancellationToken) =>
     options.EvaluationInterval = result.GetValue(evaluationIntervalOption);
     options.ValidationSet = mlContext.Data.LoadFromEnumerable(validation);
     options.Device = TorchDevices.Parse(result.GetValue(deviceOption));
+    if (result.GetValue(loraRankOption) is int rank)
+    {
+        options.TrainableLayers = TrainableLayers.LoRA;
+        options.LoRARank = rank;
+        options.LoRAAlpha = result.GetValue(loraAlphaOption);
+    }
     options.CancellationToken = cancellationToken;
     var evaluations = new List<TrainingEvaluation>();
     options.Progress = progress =>
