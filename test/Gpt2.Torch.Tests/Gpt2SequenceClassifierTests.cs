@@ -62,14 +62,7 @@ public sealed class Gpt2SequenceClassifierTests
         classifier.SetTrainableLayers(TrainableLayers.LastBlock);
         float[] frozenBefore = classifier.Transformer.TokenEmbedding.data<float>().ToArray();
         var rng = new Random(3);
-        // Class 1 sequences contain token 42; class 0 sequences never do.
-        List<ClassificationExample> Examples(int count) => [.. Enumerable.Range(0, count).Select(i =>
-        {
-            int[] ids = [.. Enumerable.Range(0, rng.Next(2, 10)).Select(_ => rng.Next(50, 100))];
-            if (i % 2 == 1)
-                ids[rng.Next(ids.Length)] = 42;
-            return new ClassificationExample(ids, i % 2);
-        })];
+        List<ClassificationExample> Examples(int count) => SeparableTokenTask.Examples(rng, count);
         List<ClassificationExample> train = Examples(160), test = Examples(40);
         var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions { LearningRate = 3e-3, Epochs = 8, EvaluationInterval = 0 });
         double before = trainer.Evaluate(test).Accuracy;

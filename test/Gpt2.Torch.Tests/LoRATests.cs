@@ -139,14 +139,7 @@ public sealed class LoRATests
         using var classifier = new Gpt2SequenceClassifier(new Gpt2Model(Tiny with { LayerCount = 3 }, CPU), 2);
         Dictionary<string, float[]> before = Snapshot(classifier);
         var rng = new Random(3);
-        // Class 1 sequences contain token 42; class 0 sequences never do.
-        List<ClassificationExample> Examples(int count) => [.. Enumerable.Range(0, count).Select(i =>
-        {
-            int[] ids = [.. Enumerable.Range(0, rng.Next(2, 10)).Select(_ => rng.Next(50, 100))];
-            if (i % 2 == 1)
-                ids[rng.Next(ids.Length)] = 42;
-            return new ClassificationExample(ids, i % 2);
-        })];
+        List<ClassificationExample> Examples(int count) => SeparableTokenTask.Examples(rng, count);
         List<ClassificationExample> train = Examples(80), test = Examples(40);
         var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
         {

@@ -85,21 +85,11 @@ public sealed class Gpt2InstructionTunerTests
     [TestMethod]
     public void ModelZipAnswersTheSameInOnnxRuntime()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"gpt2-instructions-{Guid.NewGuid():N}.zip");
-        try
-        {
-            _context.Model.Save(_model, _data.Schema, path);
-            var loadingContext = new MLContext().RegisterGpt2Components();
-            ITransformer loaded = loadingContext.Model.Load(path, out _);
+        (MLContext loadingContext, ITransformer loaded, _) = Gpt2TextGeneratorTests.SaveAndLoad(_context, _model, _data.Schema);
 
-            CollectionAssert.AreEqual(Rows.Select(r => r.Output).ToArray(), Responses(loadingContext, loaded));
-            var engine = loadingContext.Model.CreatePredictionEngine<Row, Answer>(loaded);
-            Assert.AreEqual("chat", engine.Predict(new Row { Instruction = "Translate to French.", Input = "cat" }).Response);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        CollectionAssert.AreEqual(Rows.Select(r => r.Output).ToArray(), Responses(loadingContext, loaded));
+        var engine = loadingContext.Model.CreatePredictionEngine<Row, Answer>(loaded);
+        Assert.AreEqual("chat", engine.Predict(new Row { Instruction = "Translate to French.", Input = "cat" }).Response);
     }
 
     [TestMethod]

@@ -86,19 +86,25 @@ public sealed class Gpt2TextGeneratorTests
         IDataView data = Data(mlContext, Prompts);
         using Gpt2TextGenerationTransformer generator = Fit(mlContext, Options(), data);
         string[] expected = [.. mlContext.Data.CreateEnumerable<GeneratedRow>(generator.Transform(data), reuseRowObject: false).Select(r => r.GeneratedText)];
-        string path = Path.Combine(Path.GetTempPath(), $"gpt2-generator-{Guid.NewGuid():N}.zip");
+        (MLContext loadingContext, ITransformer loaded, DataViewSchema inputSchema) = SaveAndLoad(mlContext, generator, data.Schema);
+
+        string[] actual = [.. loadingContext.Data.CreateEnumerable<GeneratedRow>(loaded.Transform(Data(loadingContext, Prompts)), reuseRowObject: false)
+            .Select(r => r.GeneratedText)];
+        CollectionAssert.AreEqual(expected, actual);
+        Assert.IsNotNull(inputSchema.GetColumnOrNull("Prompt"));
+        var engine = loadingContext.Model.CreatePredictionEngine<PromptRow, GeneratedRow>(loaded);
+        Assert.AreEqual(expected[2], engine.Predict(new PromptRow { Prompt = Prompts[2] }).GeneratedText);
+    }
+
+    /// <summary>Saves <paramref name="model"/> as a zip and loads it in a new MLContext, deleting the file.</summary>
+    internal static (MLContext Context, ITransformer Model, DataViewSchema InputSchema) SaveAndLoad(MLContext mlContext, ITransformer model, DataViewSchema schema)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"gpt2-{Guid.NewGuid():N}.zip");
         try
         {
-            mlContext.Model.Save(generator, data.Schema, path);
+            mlContext.Model.Save(model, schema, path);
             var loadingContext = new MLContext().RegisterGpt2Components();
-            ITransformer loaded = loadingContext.Model.Load(path, out DataViewSchema inputSchema);
-
-            string[] actual = [.. loadingContext.Data.CreateEnumerable<GeneratedRow>(loaded.Transform(Data(loadingContext, Prompts)), reuseRowObject: false)
-                .Select(r => r.GeneratedText)];
-            CollectionAssert.AreEqual(expected, actual);
-            Assert.IsNotNull(inputSchema.GetColumnOrNull("Prompt"));
-            var engine = loadingContext.Model.CreatePredictionEngine<PromptRow, GeneratedRow>(loaded);
-            Assert.AreEqual(expected[2], engine.Predict(new PromptRow { Prompt = Prompts[2] }).GeneratedText);
+            return (loadingContext, loadingContext.Model.Load(path, out DataViewSchema inputSchema), inputSchema);
         }
         finally
         {
@@ -139,20 +145,10 @@ public sealed class Gpt2TextGeneratorTests
         options.SamplingSeed = 5;
         using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
         string[] expected = [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
-        string path = Path.Combine(Path.GetTempPath(), $"gpt2-sampling-{Guid.NewGuid():N}.zip");
-        try
-        {
-            mlContext.Model.Save(generator, data.Schema, path);
-            var loadingContext = new MLContext().RegisterGpt2Components();
-            ITransformer loaded = loadingContext.Model.Load(path, out _);
+        (MLContext loadingContext, ITransformer loaded, _) = SaveAndLoad(mlContext, generator, data.Schema);
 
-            CollectionAssert.AreEqual(expected, loaded.Transform(Data(loadingContext, Prompts)).GetColumn<string>("GeneratedText").ToArray());
-            CollectionAssert.AreEqual(Prompts.Select(p => Alone(generator.Model, p, 12)).ToArray(), expected);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        CollectionAssert.AreEqual(expected, loaded.Transform(Data(loadingContext, Prompts)).GetColumn<string>("GeneratedText").ToArray());
+        CollectionAssert.AreEqual(Prompts.Select(p => Alone(generator.Model, p, 12)).ToArray(), expected);
     }
 
     [TestMethod]
