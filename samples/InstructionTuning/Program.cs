@@ -94,7 +94,7 @@ root.SetAction(async (result, cancellationToken) =>
 
     string zip = Path.Combine(output, "instruction-model.zip");
     IDataView testView = mlContext.Data.LoadFromEnumerable(test[..1]);
-    mlContext.Model.Save(model, testView.Schema, zip);
+    mlContext.Model.SaveAtomically(model, testView.Schema, zip);
     var loadingContext = new MLContext().RegisterGpt2Components();
     var engine = loadingContext.Model.CreatePredictionEngine<InstructionRow, InstructionRow>(loadingContext.Model.Load(zip, out _));
     bool same = engine.Predict(test[0]).Response == answered[0].Response;

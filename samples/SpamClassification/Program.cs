@@ -77,7 +77,7 @@ root.SetAction(async (result, cancellationToken) =>
     ModelReport.PrintSideBySide(gpt2Report, sdcaReport);
 
     string zipPath = Path.Combine(output, "spam-classifier.zip");
-    mlContext.Model.Save(gpt2, splits.Train.Schema, zipPath);
+    mlContext.Model.SaveAtomically(gpt2, splits.Train.Schema, zipPath);
     Console.WriteLine($"\nSaved {zipPath} ({new FileInfo(zipPath).Length / 1e6:F0} MB)");
 
     var loadContext = new MLContext().RegisterGpt2Components();

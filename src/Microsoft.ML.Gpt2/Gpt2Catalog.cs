@@ -1,3 +1,4 @@
+using Gpt2.Torch.IO;
 using Microsoft.ML.Gpt2.Classification;
 using Microsoft.ML.Gpt2.Generation;
 using Microsoft.ML.Gpt2.Instructions;
@@ -108,5 +109,20 @@ public static class Gpt2Catalog
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
         return new Gpt2InstructionTuner(new MLContext(options.Seed), options);
+    }
+
+    /// <summary>
+    /// <c>mlContext.Model.Save</c>, atomically: the zip is written beside <paramref name="filePath"/> and renamed over it only
+    /// once complete, so a failure or crash midway (ML.NET writes a zip entry by entry) leaves the previous file intact.
+    /// </summary>
+    /// <param name="catalog">The model operations catalog.</param>
+    /// <param name="model">The model to save.</param>
+    /// <param name="inputSchema">The schema of the model's input.</param>
+    /// <param name="filePath">The zip to write.</param>
+    public static void SaveAtomically(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, string filePath)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrEmpty(filePath);
+        AtomicFile.Write(filePath, stream => catalog.Save(model, inputSchema, stream));
     }
 }

@@ -152,6 +152,35 @@ public sealed class Gpt2TextGeneratorTests
     }
 
     [TestMethod]
+    public void ASaveThatFailsMidwayLeavesThePreviousZipInPlace()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts);
+        string folder = Path.Combine(Path.GetTempPath(), $"gpt2-atomic-{Guid.NewGuid():N}");
+        string path = Path.Combine(folder, "generator.zip");
+        try
+        {
+            using (Gpt2TextGenerationTransformer greedy = Fit(mlContext, Options(), data))
+                mlContext.Model.SaveAtomically(greedy, data.Schema, path);
+            byte[] saved = File.ReadAllBytes(path);
+            Gpt2TextGenerator.Options topK = Options();
+            topK.Temperature = 1;
+            topK.TopK = 5;
+            using Gpt2TextGenerationTransformer unsaveable = Fit(mlContext, topK, data);
+
+            // ML.NET has begun the zip when the transformer refuses to save.
+            Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.SaveAtomically(unsaveable, data.Schema, path));
+
+            CollectionAssert.AreEqual(saved, File.ReadAllBytes(path));
+            CollectionAssert.AreEqual(new[] { path }, Directory.GetFiles(folder), "no temporary file is left behind");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void CancellationStopsGenerationAtTheNextToken()
     {
         var mlContext = new MLContext(1);
