@@ -1,3 +1,4 @@
+using Gpt2.Torch.Checkpoints;
 using Gpt2.Torch.Onnx;
 using Gpt2.Torch.Instructions;
 using Gpt2.Torch.Model;
@@ -90,7 +91,9 @@ public sealed class LoRATests
         string onnx = Path.Combine(Path.GetTempPath(), $"lora-{Guid.NewGuid():N}.onnx");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Gpt2OnnxExporter.Export(model, onnx)).Message, "MergeLoRA");
         Assert.ThrowsExactly<ArgumentException>(() => Gpt2OnnxExporter.ExportGreedySearch(model, onnx, 4));
-        Assert.IsFalse(File.Exists(onnx), "nothing is written for an unmerged model");
+        string checkpoint = Path.Combine(Path.GetTempPath(), $"lora-{Guid.NewGuid():N}");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Gpt2Checkpoint.Save(model, checkpoint)).Message, "MergeLoRA");
+        Assert.IsFalse(File.Exists(onnx) || Directory.Exists(checkpoint), "nothing is written for an unmerged model");
 
         model.MergeLoRA();
 

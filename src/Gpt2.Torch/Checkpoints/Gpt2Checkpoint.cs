@@ -98,6 +98,9 @@ public static partial class Gpt2Checkpoint
     /// <summary>Saves <paramref name="model"/> as a Hugging Face GPT-2 folder (config, weights, tokenizer files).</summary>
     public static void Save(Gpt2Model model, string folder)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.LoRA is not null)
+            throw new ArgumentException("The model has LoRA adapters that are not part of its weights; call model.MergeLoRA() before saving it as a GPT-2 checkpoint.", nameof(model));
         Directory.CreateDirectory(folder);
         var tensors = new List<(string, Tensor)>();
         using var scope = NewDisposeScope();
