@@ -1,4 +1,3 @@
-using Gpt2.Torch.Checkpoints;
 using Gpt2.Torch.Downloads;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
@@ -203,19 +202,8 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
             : null,
     };
 
-    private Gpt2Model LoadBody()
-    {
-        if (_options.ModelConfig is Gpt2Config config)
-            return new Gpt2Model(config, _options.Device);
-        if (_options.RandomInitialization)
-        {
-            string configPath = Path.Combine(_options.BaseModel, Gpt2Checkpoint.ConfigFileName);
-            return new Gpt2Model(File.Exists(configPath) ? Gpt2Config.Load(configPath) : Gpt2Config.FromPreset(_options.BaseModel), _options.Device);
-        }
-        string modelId = Directory.Exists(_options.BaseModel) ? _options.BaseModel : HuggingFaceHub.ResolveModelId(_options.BaseModel);
-        return Gpt2Checkpoint.LoadPretrainedAsync(modelId, _options.Device, progress: _options.DownloadProgress,
-            cancellationToken: _options.CancellationToken).GetAwaiter().GetResult();
-    }
+    private Gpt2Model LoadBody() => Gpt2ModelSource.Load(_options.BaseModel, _options.RandomInitialization, _options.ModelConfig,
+        _options.Device, _options.DownloadProgress, _options.CancellationToken);
 
     private List<(string Text, uint Key)> ReadRows(IDataView data, string which)
     {
