@@ -1,6 +1,8 @@
+using Gpt2.Torch.Data;
 using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
+using Gpt2.Torch.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Gpt2.Generation;
@@ -109,6 +111,35 @@ public sealed class Gpt2TextGeneratorTests
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    [TestMethod]
+    public void ACheckpointDirectoryOfTheTrainerIsAModelSource()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), $"gpt2-trainer-{Guid.NewGuid():N}");
+        try
+        {
+            manual_seed(3);
+            using var model = new Gpt2Model(TinyConfig, CPU);
+            int[] text = Gpt2Tokenizer.Default.Encode(string.Join(" ", Prompts));
+            var batches = new NextTokenBatches(new NextTokenWindows(text, maxLength: 16, stride: 16), batchSize: 2);
+            using (var trainer = new LanguageModelTrainer(model, new LanguageModelTrainingOptions { Epochs = 1, MaxSteps = 2, LearningRate = 1e-2, CheckpointDirectory = directory }))
+                trainer.Train(batches, batches);
+            var mlContext = new MLContext(1);
+            IDataView data = Data(mlContext, Prompts);
+            Gpt2TextGenerator.Options options = Options();
+            options.ModelConfig = null;
+            options.BaseModel = directory;
+
+            using Gpt2TextGenerationTransformer generator = new Gpt2TextGenerator(mlContext, options).Fit(data);
+
+            Assert.IsTrue(generator.Model.state_dict().All(p => p.Value.equal(model.state_dict()[p.Key]).all().item<bool>()), "the trained weights");
+            CollectionAssert.AreEqual(Prompts.Select(p => Alone(model, p, 12)).ToArray(), generator.Transform(data).GetColumn<string>("GeneratedText").ToArray());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
         }
     }
 

@@ -30,7 +30,8 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
 
         /// <summary>
         /// The GPT-2 to start from: a preset (<c>124M</c>, <c>355M</c>, <c>774M</c>, <c>1558M</c>, <c>mini</c>, ...), a Hugging Face
-        /// model id (<c>gpt2</c>, <c>gpt2-medium</c>, <c>owner/name</c>; downloaded once into the cache), or a local checkpoint folder.
+        /// model id (<c>gpt2</c>, <c>gpt2-medium</c>, <c>owner/name</c>; downloaded once into the cache), a local checkpoint folder,
+        /// or a directory of checkpoints written by <c>LanguageModelTrainer</c> (its latest one).
         /// </summary>
         public string BaseModel = "124M";
 
