@@ -156,7 +156,7 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     private void CheckInput(DataViewSchema schema)
     {
         ArgumentNullException.ThrowIfNull(schema);
-        Gpt2TextClassifier.CheckTextColumn(schema, TextColumnName);
+        InputColumns.RequireText(schema, TextColumnName);
         if (schema.GetColumnOrNull(LabelColumnName) is { } label && label.Type is KeyDataViewType key && (int)key.Count != ClassCount)
             throw new ArgumentException(
                 $"Label column '{LabelColumnName}' has {key.Count} classes, but the model was trained on {ClassCount}; " +

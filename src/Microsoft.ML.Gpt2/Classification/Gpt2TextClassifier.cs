@@ -115,17 +115,11 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        SchemaShape.Column text = inputSchema.FirstOrDefault(c => c.Name == _options.Sentence1ColumnName);
-        if (text.Name is null)
-            throw MissingColumn(_options.Sentence1ColumnName, "text");
-        if (text.Kind != SchemaShape.Column.VectorKind.Scalar || text.ItemType is not TextDataViewType)
-            throw new ArgumentException($"Text column '{text.Name}' must hold a string (TextDataViewType), but holds {Describe(text)}.");
-        SchemaShape.Column label = inputSchema.FirstOrDefault(c => c.Name == _options.LabelColumnName);
-        if (label.Name is null)
-            throw MissingColumn(_options.LabelColumnName, "label");
+        InputColumns.RequireText(inputSchema, _options.Sentence1ColumnName);
+        SchemaShape.Column label = InputColumns.Find(inputSchema, _options.LabelColumnName, "label");
         if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
             throw new ArgumentException(
-                $"Label column '{label.Name}' must be a key column, but holds {Describe(label)}. " +
+                $"Label column '{label.Name}' must be a key column, but holds {InputColumns.Describe(label)}. " +
                 $"Map it first with mlContext.Transforms.Conversion.MapValueToKey(\"{label.Name}\").");
 
         // SchemaShape columns cannot be built outside ML.NET, so the in-memory mapping's estimator describes them.
@@ -137,14 +131,12 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
             .GetOutputSchema(inputSchema);
     }
 
-    private static string Describe(SchemaShape.Column column) => $"{column.Kind} of {column.ItemType}";
-
     /// <inheritdoc />
     public Gpt2TextClassificationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        CheckTextColumn(input.Schema, _options.Sentence1ColumnName);
-        DataViewSchema.Column labelColumn = input.Schema.GetColumnOrNull(_options.LabelColumnName) ?? throw MissingColumn(_options.LabelColumnName, "label");
+        InputColumns.RequireText(input.Schema, _options.Sentence1ColumnName);
+        DataViewSchema.Column labelColumn = input.Schema.GetColumnOrNull(_options.LabelColumnName) ?? throw InputColumns.Missing(_options.LabelColumnName, "label");
         ClassLabels labels = ClassLabels.FromColumn(labelColumn);
 
         List<(string Text, uint Key)> trainRows = ReadRows(input, "training");
@@ -177,16 +169,6 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         return new Gpt2TextClassificationTransformer(_mlContext, model, labels, _options.Sentence1ColumnName, _options.LabelColumnName,
             _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount);
     }
-
-    internal static void CheckTextColumn(DataViewSchema schema, string name)
-    {
-        DataViewSchema.Column column = schema.GetColumnOrNull(name) ?? throw MissingColumn(name, "text");
-        if (column.Type is not TextDataViewType)
-            throw new ArgumentException($"Text column '{name}' must hold a string (TextDataViewType), but holds {column.Type}.");
-    }
-
-    private static ArgumentException MissingColumn(string name, string role) =>
-        new($"The input has no {role} column named '{name}'; set the {role} column name to one of the data's columns.");
 
     private static int[] Truncate(int[] ids, int maxLength) => ids.Length > maxLength ? ids[..maxLength] : ids;
 
@@ -236,8 +218,8 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
     private List<ClassificationExample> ReadValidation(ClassLabels labels, int maxLength)
     {
         IDataView validation = _options.ValidationSet!;
-        CheckTextColumn(validation.Schema, _options.Sentence1ColumnName);
-        DataViewSchema.Column label = validation.Schema.GetColumnOrNull(_options.LabelColumnName) ?? throw MissingColumn(_options.LabelColumnName, "label");
+        InputColumns.RequireText(validation.Schema, _options.Sentence1ColumnName);
+        DataViewSchema.Column label = validation.Schema.GetColumnOrNull(_options.LabelColumnName) ?? throw InputColumns.Missing(_options.LabelColumnName, "label");
         if (label.Type is not KeyDataViewType key || (int)key.Count != labels.Count)
             throw new ArgumentException(
                 $"Label column '{label.Name}' of the validation data must be a key with the training label's {labels.Count} classes, but is {label.Type}; " +

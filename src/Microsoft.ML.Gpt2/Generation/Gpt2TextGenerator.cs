@@ -44,7 +44,7 @@ public sealed class Gpt2TextGenerator : IEstimator<Gpt2TextGenerationTransformer
     public Gpt2TextGenerationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        Classification.Gpt2TextClassifier.CheckTextColumn(input.Schema, _options.InputColumnName);
+        InputColumns.RequireText(input.Schema, _options.InputColumnName);
         return new Gpt2TextGenerationTransformer(_mlContext, _options.CreateEngine(_mlContext, _options.Model), _options.InputColumnName, _options.OutputColumnName);
     }
 }

@@ -1,5 +1,4 @@
 using Microsoft.ML.Data;
-using Microsoft.ML.Gpt2.Classification;
 using Microsoft.ML.Gpt2.Data;
 using Microsoft.ML.Gpt2.Persistence;
 using Microsoft.ML.Transforms;
@@ -130,6 +129,6 @@ internal sealed class TextGenerationMapper : IDisposable
     {
         ArgumentNullException.ThrowIfNull(schema);
         foreach (string name in SourceColumnNames)
-            Gpt2TextClassifier.CheckTextColumn(schema, name);
+            InputColumns.RequireText(schema, name);
     }
 }

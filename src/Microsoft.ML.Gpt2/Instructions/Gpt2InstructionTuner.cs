@@ -122,11 +122,9 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
     }
 
     /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        TextGenerationSchema.Check(_mlContext, inputSchema, [_options.OutputColumnName], _options.ResponseColumnName);
-        return TextGenerationSchema.Check(_mlContext, inputSchema, [_options.InstructionColumnName, _options.InputColumnName], _options.ResponseColumnName);
-    }
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        TextGenerationSchema.Check(_mlContext, inputSchema, [_options.InstructionColumnName, _options.InputColumnName], _options.ResponseColumnName,
+            _options.OutputColumnName);
 
     /// <summary>Fine-tunes the model on the rows of <paramref name="input"/>.</summary>
     public Gpt2InstructionTransformer Fit(IDataView input)
