@@ -90,7 +90,7 @@ public sealed class LoRATests
         Assert.IsGreaterThan(1e-2f, (adapted - plainBefore).abs().max().item<float>(), "the non-zero adapters change the outputs");
         string onnx = Path.Combine(Path.GetTempPath(), $"lora-{Guid.NewGuid():N}.onnx");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Gpt2OnnxExporter.Export(model, onnx)).Message, "MergeLoRA");
-        Assert.ThrowsExactly<ArgumentException>(() => Gpt2OnnxExporter.ExportGreedySearch(model, onnx, 4));
+        Assert.ThrowsExactly<ArgumentException>(() => Gpt2OnnxExporter.ExportGenerator(model, onnx, 4));
         string checkpoint = Path.Combine(Path.GetTempPath(), $"lora-{Guid.NewGuid():N}");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Gpt2Checkpoint.Save(model, checkpoint)).Message, "MergeLoRA");
         Assert.IsFalse(File.Exists(onnx) || Directory.Exists(checkpoint), "nothing is written for an unmerged model");

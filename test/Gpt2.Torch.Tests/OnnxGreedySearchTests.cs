@@ -57,7 +57,7 @@ public sealed class OnnxGreedySearchTests : TemporaryDirectoryTest
         int[] free = Alone(prompts[0], 10);
         int endOfText = free[3], pad = free.Contains(998) ? 997 : 998;
         string path = Path.Combine(Directory, "stopping.onnx");
-        Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path, 10, endOfTextId: endOfText, padTokenId: pad);
+        Gpt2OnnxExporter.ExportGenerator(Fixture.Model, path, 10, endOfTextId: endOfText, padTokenId: pad);
 
         int[] continuation = Generate(path, prompts, pad)[0];
 
@@ -74,7 +74,7 @@ public sealed class OnnxGreedySearchTests : TemporaryDirectoryTest
         string Export(string name, OnnxSampling sampling)
         {
             string path = Path.Combine(Directory, name);
-            Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path, newTokens, padTokenId: Pad, sampling: sampling);
+            Gpt2OnnxExporter.ExportGenerator(Fixture.Model, path, newTokens, padTokenId: Pad, sampling: sampling);
             return path;
         }
 
@@ -97,7 +97,7 @@ public sealed class OnnxGreedySearchTests : TemporaryDirectoryTest
     public void MaxNewTokensMustLeaveRoomForAPrompt()
     {
         string path = Path.Combine(Directory, "never.onnx");
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path, Fixture.Model.Config.ContextLength));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Gpt2OnnxExporter.ExportGenerator(Fixture.Model, path, Fixture.Model.Config.ContextLength));
         Assert.IsFalse(File.Exists(path));
     }
 
@@ -107,7 +107,7 @@ public sealed class OnnxGreedySearchTests : TemporaryDirectoryTest
     private string Export(int newTokens)
     {
         string path = Path.Combine(Directory, $"greedy-{newTokens}.onnx");
-        Gpt2OnnxExporter.ExportGreedySearch(Fixture.Model, path, newTokens, padTokenId: Pad);
+        Gpt2OnnxExporter.ExportGenerator(Fixture.Model, path, newTokens, padTokenId: Pad);
         return path;
     }
 

@@ -49,7 +49,7 @@ public static class Gpt2OnnxExporter
     /// rows; null when prompts are never padded.
     /// </param>
     /// <param name="sampling">Sample with ONNX Runtime's <c>com.microsoft.Sampling</c> operator instead of decoding greedily.</param>
-    public static void ExportGreedySearch(Gpt2Model model, string path, int maxNewTokens, int? endOfTextId = null, int? padTokenId = null,
+    public static void ExportGenerator(Gpt2Model model, string path, int maxNewTokens, int? endOfTextId = null, int? padTokenId = null,
         OnnxSampling? sampling = null)
     {
         ArgumentNullException.ThrowIfNull(model);
