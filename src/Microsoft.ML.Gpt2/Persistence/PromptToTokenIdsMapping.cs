@@ -1,4 +1,3 @@
-using Gpt2.Torch.Tokenization;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
@@ -8,7 +7,7 @@ namespace Microsoft.ML.Gpt2.Persistence;
 public sealed class PromptToTokenIdsInput
 {
     /// <summary>The prompt to tokenize.</summary>
-    [ColumnName(SavedGeneratorChain.PromptColumnName)]
+    [ColumnName(PromptToTokenIdsMapping.PromptColumnName)]
     public string? Prompt { get; set; }
 }
 
@@ -24,20 +23,12 @@ public sealed class PromptToTokenIdsMapping : CustomMappingFactory<PromptToToken
     /// <summary>The contract name saved in model zips.</summary>
     public const string ContractName = "Gpt2MLNet.PromptToTokenIds.v1";
 
+    /// <summary>The input column: the prompt, built from the source columns by the steps before this one.</summary>
+    public const string PromptColumnName = "Gpt2.Prompt";
+
     /// <inheritdoc />
     public override Action<PromptToTokenIdsInput, TextToTokenIdsOutput> GetMapping() => Map;
 
-    private static void Map(PromptToTokenIdsInput input, TextToTokenIdsOutput output)
-    {
-        const int width = TextToTokenIdsMapping.MaxTokens;
-        int[] ids = Gpt2TextEncoding.Encode(input.Prompt, SavedGeneratorChain.PromptColumnName, width, keepLast: true);
-        output.InputIds = new long[width];
-        output.AttentionMask = new long[width];
-        Array.Fill(output.InputIds, Gpt2Tokenizer.EndOfTextId);
-        for (int i = 0, column = width - ids.Length; i < ids.Length; i++, column++)
-        {
-            output.InputIds[column] = ids[i];
-            output.AttentionMask[column] = 1;
-        }
-    }
+    private static void Map(PromptToTokenIdsInput input, TextToTokenIdsOutput output) =>
+        output.Set(Gpt2TextEncoding.Encode(input.Prompt, PromptColumnName, TextToTokenIdsMapping.MaxTokens, keepLast: true), leftPadded: true);
 }

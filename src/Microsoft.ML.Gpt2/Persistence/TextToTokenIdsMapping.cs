@@ -22,6 +22,20 @@ public sealed class TextToTokenIdsOutput
     /// <summary>1 for a real token, 0 for padding.</summary>
     [ColumnName(TextToTokenIdsMapping.AttentionMaskColumnName), VectorType(TextToTokenIdsMapping.MaxTokens)]
     public long[] AttentionMask { get; set; } = [];
+
+    /// <summary>Sets the row to <paramref name="ids"/>, padded with <c>&lt;|endoftext|&gt;</c> on the right, or on the left when <paramref name="leftPadded"/>.</summary>
+    internal void Set(int[] ids, bool leftPadded = false)
+    {
+        const int width = TextToTokenIdsMapping.MaxTokens;
+        InputIds = new long[width];
+        AttentionMask = new long[width];
+        Array.Fill(InputIds, Gpt2Tokenizer.EndOfTextId);
+        for (int i = 0, column = leftPadded ? width - ids.Length : 0; i < ids.Length; i++, column++)
+        {
+            InputIds[column] = ids[i];
+            AttentionMask[column] = 1;
+        }
+    }
 }
 
 /// <summary>
@@ -50,16 +64,6 @@ public sealed class TextToTokenIdsMapping : CustomMappingFactory<TextToTokenIdsI
     /// <inheritdoc />
     public override Action<TextToTokenIdsInput, TextToTokenIdsOutput> GetMapping() => Map;
 
-    private static void Map(TextToTokenIdsInput input, TextToTokenIdsOutput output)
-    {
-        int[] ids = Gpt2TextEncoding.Encode(input.Text, TextColumnName, MaxTokens);
-        output.InputIds = new long[MaxTokens];
-        output.AttentionMask = new long[MaxTokens];
-        Array.Fill(output.InputIds, Gpt2Tokenizer.EndOfTextId);
-        for (int i = 0; i < ids.Length; i++)
-        {
-            output.InputIds[i] = ids[i];
-            output.AttentionMask[i] = 1;
-        }
-    }
+    private static void Map(TextToTokenIdsInput input, TextToTokenIdsOutput output) =>
+        output.Set(Gpt2TextEncoding.Encode(input.Text, TextColumnName, MaxTokens));
 }

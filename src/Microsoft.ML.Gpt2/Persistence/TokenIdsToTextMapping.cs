@@ -1,3 +1,4 @@
+using Gpt2.Torch.Onnx;
 using Gpt2.Torch.Tokenization;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
@@ -8,7 +9,7 @@ namespace Microsoft.ML.Gpt2.Persistence;
 public sealed class TokenIdsToTextInput
 {
     /// <summary>Generated token ids, ending at the first <c>&lt;|endoftext|&gt;</c>.</summary>
-    [ColumnName(SavedGeneratorChain.GeneratedIdsColumnName)]
+    [ColumnName(TokenIdsToTextMapping.GeneratedIdsColumnName)]
     public int[] GeneratedIds { get; set; } = [];
 }
 
@@ -16,11 +17,11 @@ public sealed class TokenIdsToTextInput
 public sealed class TokenIdsToTextOutput
 {
     /// <summary>The decoded text.</summary>
-    [ColumnName(SavedGeneratorChain.GeneratedTextColumnName)]
+    [ColumnName(TokenIdsToTextMapping.GeneratedTextColumnName)]
     public string GeneratedText { get; set; } = "";
 
     /// <summary>The decoded text without leading and trailing white space.</summary>
-    [ColumnName(SavedGeneratorChain.TrimmedTextColumnName)]
+    [ColumnName(TokenIdsToTextMapping.TrimmedTextColumnName)]
     public string TrimmedText { get; set; } = "";
 }
 
@@ -33,6 +34,15 @@ public sealed class TokenIdsToTextMapping : CustomMappingFactory<TokenIdsToTextI
 {
     /// <summary>The contract name saved in model zips.</summary>
     public const string ContractName = "Gpt2MLNet.TokenIdsToText.v1";
+
+    /// <summary>The input column, named after the ONNX generator graph's output.</summary>
+    public const string GeneratedIdsColumnName = Gpt2OnnxNames.GeneratedIds;
+
+    /// <summary>The decoded continuation.</summary>
+    public const string GeneratedTextColumnName = "Gpt2.GeneratedText";
+
+    /// <summary>The decoded continuation, trimmed.</summary>
+    public const string TrimmedTextColumnName = "Gpt2.TrimmedText";
 
     /// <inheritdoc />
     public override Action<TokenIdsToTextInput, TokenIdsToTextOutput> GetMapping() => Map;

@@ -1,6 +1,7 @@
+using Microsoft.ML.Gpt2.Persistence;
 using Microsoft.ML.Transforms.Onnx;
 
-namespace Microsoft.ML.Gpt2.Persistence;
+namespace Microsoft.ML.Gpt2;
 
 /// <summary>
 /// ML.NET's <c>OnnxTransformer</c> over one of our exported models, fed by the <see cref="TextToTokenIdsOutput"/> columns:
