@@ -44,9 +44,12 @@ root.SetAction(async (result, cancellationToken) =>
     Console.WriteLine($"{train.Length} training, {validation.Length} validation and {test.Length} test rows.");
 
     var mlContext = new MLContext(seed: 123);
-    Gpt2InstructionTuner.Options options = await ChooseModelAsync(result.GetValue(presetOption)!, result.GetValue(weightsOption), cancellationToken);
-    options.Epochs = result.GetValue(epochsOption);
-    options.MaxNewTokens = result.GetValue(maxNewTokensOption);
+    var options = new Gpt2InstructionTuner.Options
+    {
+        BaseModel = await SpamClassification.ModelChoice.ResolveAsync(result.GetValue(presetOption)!, result.GetValue(weightsOption), cancellationToken),
+        MaxEpochs = result.GetValue(epochsOption),
+    };
+    options.Generation.MaxNewTokens = result.GetValue(maxNewTokensOption);
     options.EvaluationInterval = result.GetValue(evaluationIntervalOption);
     options.ValidationSet = mlContext.Data.LoadFromEnumerable(validation);
     options.Device = TorchDevices.Parse(result.GetValue(deviceOption));
@@ -66,7 +69,7 @@ root.SetAction(async (result, cancellationToken) =>
         evaluations.Add(evaluation);
         Console.WriteLine($"{evaluation}  ({clock.Elapsed:hh\\:mm\\:ss}, {progress.Step} of {progress.TotalSteps} steps)");
     };
-    options.GenerationProgress = progress =>
+    options.Generation.Progress = progress =>
         Console.Write($"\rAnswering the test instructions: {progress.RowsCompleted} of {test.Length} rows, {progress.TokensPerSecond:F1} tokens/s");
 
     var trainingClock = Stopwatch.StartNew();
@@ -95,12 +98,12 @@ root.SetAction(async (result, cancellationToken) =>
     string zip = Path.Combine(output, "instruction-model.zip");
     IDataView testView = mlContext.Data.LoadFromEnumerable(test[..1]);
     mlContext.Model.SaveAtomically(model, testView.Schema, zip);
-    var loadingContext = new MLContext().RegisterGpt2Components();
+    var loadingContext = new MLContext();
     var engine = loadingContext.Model.CreatePredictionEngine<InstructionRow, InstructionRow>(loadingContext.Model.Load(zip, out _));
     bool same = engine.Predict(test[0]).Response == answered[0].Response;
     Console.WriteLine($"Model zip: {zip} ({new FileInfo(zip).Length / 1e6:F1} MB); reloaded in ONNX Runtime, it answers the first test row {(same ? "the same" : "DIFFERENTLY")}.");
 
-    if (options.RandomInitialization || options.ModelConfig is not null)
+    if (options.BaseModel.IsRandom)
         Console.WriteLine("This model started from random weights, not a pretrained GPT-2: expect weak answers (the book's 355M starts pretrained).");
     await ResponseReport.PrintAsync(answered, result.GetValue(judgeUrlOption)!, result.GetValue(judgeModelOption)!, cancellationToken);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -108,28 +111,3 @@ root.SetAction(async (result, cancellationToken) =>
     return same ? 0 : 1;
 });
 return await root.Parse(args).InvokeAsync();
-
-// Published weights when they can be had, else random ones with the preset's sizes.
-static async Task<Gpt2InstructionTuner.Options> ChooseModelAsync(string preset, string? weights, CancellationToken cancellationToken)
-{
-    if (weights is not null && !weights.Equals("random", StringComparison.OrdinalIgnoreCase))
-    {
-        Console.WriteLine($"Starting from the weights in {weights}");
-        return new Gpt2InstructionTuner.Options { BaseModel = weights };
-    }
-    if (weights is null && HuggingFaceHub.PublishedGpt2Models.Contains(HuggingFaceHub.ResolveModelId(preset)))
-    {
-        try
-        {
-            string folder = await new HuggingFaceHub().DownloadModelAsync(HuggingFaceHub.ResolveModelId(preset), new ConsoleDownloadProgress(), cancellationToken);
-            Console.WriteLine($"Starting from the published {preset} weights ({folder})");
-            return new Gpt2InstructionTuner.Options { BaseModel = folder };
-        }
-        catch (DownloadException e)
-        {
-            Console.WriteLine($"Published weights unavailable ({e.Message.Split(". ")[0]}).");
-        }
-    }
-    Console.WriteLine($"Training GPT-2 {preset} from random initialisation.");
-    return new Gpt2InstructionTuner.Options { ModelConfig = Gpt2Config.FromPreset(preset) };
-}

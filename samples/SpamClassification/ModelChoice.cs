@@ -1,39 +1,25 @@
-using Gpt2.Torch.Checkpoints;
+using Gpt2.Torch;
 using Gpt2.Torch.Downloads;
-using Gpt2.Torch.Model;
-using Microsoft.ML.Gpt2.Classification;
 
 namespace SpamClassification;
 
-/// <summary>Which GPT-2 the sample starts from: published weights when they can be had, else random ones.</summary>
+/// <summary>Which GPT-2 the sample starts from: the weights the user named, or the published ones when they can be had, else random ones.</summary>
 internal static class ModelChoice
 {
-    public static async Task<Gpt2TextClassifier.Options> ResolveAsync(string preset, string? weights, CancellationToken cancellationToken)
+    /// <param name="preset">The model size.</param>
+    /// <param name="weights">A checkpoint folder, <c>random</c>, or null for the preset's published weights.</param>
+    /// <param name="cancellationToken">Stops a download.</param>
+    public static async Task<Gpt2ModelSource> ResolveAsync(string preset, string? weights, CancellationToken cancellationToken)
     {
-        if (weights is not null && !weights.Equals("random", StringComparison.OrdinalIgnoreCase))
+        Gpt2ModelSource source = weights switch
         {
-            Console.WriteLine($"Starting from the weights in {weights}");
-            return new Gpt2TextClassifier.Options { BaseModel = weights };
-        }
-        if (weights is null && HuggingFaceHub.PublishedGpt2Models.Contains(HuggingFaceHub.ResolveModelId(preset)))
-        {
-            try
-            {
-                string folder = await new HuggingFaceHub().DownloadModelAsync(HuggingFaceHub.ResolveModelId(preset), new ConsoleDownloadProgress(), cancellationToken);
-                Console.WriteLine($"Starting from the published {preset} weights ({folder})");
-                return new Gpt2TextClassifier.Options { BaseModel = folder };
-            }
-            catch (DownloadException e)
-            {
-                Console.WriteLine($"Published weights unavailable ({e.Message.Split(". ")[0]}).");
-            }
-        }
-        // The book's row 8: random weights, every layer trainable.
-        Console.WriteLine($"Training GPT-2 {preset} from random initialisation (all layers trainable unless --trainable says otherwise).");
-        return new Gpt2TextClassifier.Options
-        {
-            ModelConfig = Gpt2Config.FromPreset(preset),
-            TrainableLayers = TrainableLayers.All,
+            null => await Gpt2ModelSource.PublishedOrRandomAsync(preset, new ConsoleDownloadProgress(), cancellationToken: cancellationToken),
+            _ when weights.Equals("random", StringComparison.OrdinalIgnoreCase) => Gpt2ModelSource.Random(preset),
+            _ => Gpt2ModelSource.Pretrained(weights),
         };
+        Console.WriteLine(source.IsRandom
+            ? $"Starting GPT-2 {preset} from random initialisation{(weights is null ? " (its published weights cannot be had here)" : "")}."
+            : $"Starting from the weights in {source}");
+        return source;
     }
 }

@@ -37,15 +37,20 @@ root.SetAction(async (result, cancellationToken) =>
     Console.WriteLine($"Loading {dataPath}");
     SpamSplits splits = SpamSplits.Create(mlContext, dataPath, output);
 
-    Gpt2TextClassifier.Options options = await ModelChoice.ResolveAsync(result.GetValue(presetOption)!, result.GetValue(weightsOption), cancellationToken);
-    options.Epochs = result.GetValue(epochsOption);
+    var options = new Gpt2TextClassifier.Options
+    {
+        BaseModel = await ModelChoice.ResolveAsync(result.GetValue(presetOption)!, result.GetValue(weightsOption), cancellationToken),
+        Sentence1ColumnName = "Text",
+        MaxEpochs = result.GetValue(epochsOption),
+    };
     options.TrainableLayers = result.GetValue(trainableOption) switch
     {
         "all" => TrainableLayers.All,
         "last-block" => TrainableLayers.LastBlock,
         "head" => TrainableLayers.HeadOnly,
         "lora" => TrainableLayers.LoRA,
-        _ => options.TrainableLayers,
+        // The book's row 8: from random weights every layer trains.
+        _ => options.BaseModel.IsRandom ? TrainableLayers.All : TrainableLayers.LastBlock,
     };
     options.LoRARank = result.GetValue(loraRankOption);
     options.LoRAAlpha = result.GetValue(loraAlphaOption);
@@ -62,7 +67,7 @@ root.SetAction(async (result, cancellationToken) =>
         .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
 
     string lora = options.TrainableLayers == TrainableLayers.LoRA ? $" rank {options.LoRARank}, alpha {options.LoRAAlpha}," : "";
-    Console.WriteLine($"\nFine-tuning GPT-2 ({options.TrainableLayers}{lora} trainable, batch {options.BatchSize}, {options.Epochs} epochs, lr {options.LearningRate})");
+    Console.WriteLine($"\nFine-tuning GPT-2 ({options.TrainableLayers}{lora} trainable, batch {options.BatchSize}, {options.MaxEpochs} epochs, lr {options.LearningRate})");
     var watch = Stopwatch.StartNew();
     var gpt2 = gpt2Pipeline.Fit(splits.Train);
     TimeSpan gpt2Time = watch.Elapsed;
@@ -80,7 +85,7 @@ root.SetAction(async (result, cancellationToken) =>
     mlContext.Model.SaveAtomically(gpt2, splits.Train.Schema, zipPath);
     Console.WriteLine($"\nSaved {zipPath} ({new FileInfo(zipPath).Length / 1e6:F0} MB)");
 
-    var loadContext = new MLContext().RegisterGpt2Components();
+    var loadContext = new MLContext();
     ITransformer loaded = loadContext.Model.Load(zipPath, out _);
     var engine = loadContext.Model.CreatePredictionEngine<SpamSplits.Message, SpamPrediction>(loaded);
     foreach (string text in new[]

@@ -1,3 +1,4 @@
+using Gpt2.Torch;
 using Gpt2.Torch.IO;
 using Microsoft.ML.Gpt2.Classification;
 using Microsoft.ML.Gpt2.Generation;
@@ -9,36 +10,42 @@ namespace Microsoft.ML;
 public static class Gpt2Catalog
 {
     /// <summary>
-    /// Fine-tunes GPT-2 to classify the text in <paramref name="sentence1ColumnName"/> into the classes of the key-typed
-    /// <paramref name="labelColumnName"/>; adds <paramref name="scoreColumnName"/> (class probabilities) and
-    /// <paramref name="predictedLabelColumnName"/> (the predicted key).
+    /// Fine-tunes GPT-2 to classify the text in <paramref name="sentence1ColumnName"/> (or the pair with
+    /// <paramref name="sentence2ColumnName"/>) into the classes of the key-typed <paramref name="labelColumnName"/>; adds
+    /// <paramref name="scoreColumnName"/> (class probabilities) and <paramref name="outputColumnName"/> (the predicted key).
+    /// The parameters are those of ML.NET's <c>TextClassification</c> trainer (Microsoft.ML.TorchSharp), in the same order,
+    /// with <paramref name="baseModel"/> in place of its architecture; the other options are in <see cref="Gpt2TextClassifier.Options"/>.
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="labelColumnName">The key-typed label column (use <c>MapValueToKey</c> first).</param>
-    /// <param name="sentence1ColumnName">The text column.</param>
     /// <param name="scoreColumnName">The class-probability column to add.</param>
-    /// <param name="predictedLabelColumnName">The predicted-key column to add.</param>
-    /// <param name="baseModel">A preset, Hugging Face model id or checkpoint folder; see <see cref="Gpt2TextClassifier.Options.BaseModel"/>.</param>
+    /// <param name="outputColumnName">The predicted-label column to add (a key with the label's key values).</param>
+    /// <param name="sentence1ColumnName">The text column, or the first text of a pair.</param>
+    /// <param name="sentence2ColumnName">The second text of a pair, or null for single texts.</param>
     /// <param name="batchSize">Sequences per step.</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="learningRate">AdamW's learning rate.</param>
+    /// <param name="maxEpochs">Passes over the training data.</param>
+    /// <param name="baseModel">The GPT-2 to start from: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 124M when null.</param>
     /// <param name="validationSet">Data to evaluate on during training, or null.</param>
     public static Gpt2TextClassifier Gpt2(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = "Label", string sentence1ColumnName = "Text", string scoreColumnName = "Score",
-        string predictedLabelColumnName = "PredictedLabel", string baseModel = "124M", int batchSize = 8, int epochs = 5,
-        double learningRate = 5e-5, IDataView? validationSet = null) =>
-        Gpt2(catalog, new Gpt2TextClassifier.Options
+        string labelColumnName = "Label", string scoreColumnName = "Score", string outputColumnName = "PredictedLabel",
+        string sentence1ColumnName = "Sentence1", string? sentence2ColumnName = null, int batchSize = 8, int maxEpochs = 5,
+        Gpt2ModelSource? baseModel = null, IDataView? validationSet = null)
+    {
+        var options = new Gpt2TextClassifier.Options
         {
             LabelColumnName = labelColumnName,
-            Sentence1ColumnName = sentence1ColumnName,
             ScoreColumnName = scoreColumnName,
-            PredictedLabelColumnName = predictedLabelColumnName,
-            BaseModel = baseModel,
+            PredictedLabelColumnName = outputColumnName,
+            Sentence1ColumnName = sentence1ColumnName,
+            Sentence2ColumnName = sentence2ColumnName,
             BatchSize = batchSize,
-            Epochs = epochs,
-            LearningRate = learningRate,
+            MaxEpochs = maxEpochs,
             ValidationSet = validationSet,
-        });
+        };
+        if (baseModel is not null)
+            options.BaseModel = baseModel;
+        return Gpt2(catalog, options);
+    }
 
     /// <summary>Fine-tunes GPT-2 for text classification with every option of <see cref="Gpt2TextClassifier.Options"/>.</summary>
     public static Gpt2TextClassifier Gpt2(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, Gpt2TextClassifier.Options options)
@@ -56,17 +63,17 @@ public static class Gpt2Catalog
     /// <param name="catalog">The text transforms catalog.</param>
     /// <param name="outputColumnName">The generated-text column to add.</param>
     /// <param name="inputColumnName">The prompt column.</param>
-    /// <param name="baseModel">A preset, Hugging Face model id or checkpoint folder; see <see cref="Gpt2GenerationOptions.BaseModel"/>.</param>
+    /// <param name="baseModel">The GPT-2 to generate with: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 124M when null.</param>
     /// <param name="maxNewTokens">The most tokens generated per row.</param>
     public static Gpt2TextGenerator Gpt2TextGenerator(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "GeneratedText",
-        string inputColumnName = "Prompt", string baseModel = "124M", int maxNewTokens = 50) =>
-        Gpt2TextGenerator(catalog, new Gpt2TextGenerator.Options
-        {
-            OutputColumnName = outputColumnName,
-            InputColumnName = inputColumnName,
-            BaseModel = baseModel,
-            MaxNewTokens = maxNewTokens,
-        });
+        string inputColumnName = "Prompt", Gpt2ModelSource? baseModel = null, int maxNewTokens = 50)
+    {
+        var options = new Gpt2TextGenerator.Options { OutputColumnName = outputColumnName, InputColumnName = inputColumnName };
+        options.Generation.MaxNewTokens = maxNewTokens;
+        if (baseModel is not null)
+            options.BaseModel = baseModel;
+        return Gpt2TextGenerator(catalog, options);
+    }
 
     /// <summary>Generates text with every option of <see cref="Gpt2TextGenerator.Options"/>.</summary>
     public static Gpt2TextGenerator Gpt2TextGenerator(this TransformsCatalog.TextTransforms catalog, Gpt2TextGenerator.Options options)
@@ -78,30 +85,35 @@ public static class Gpt2Catalog
 
     /// <summary>
     /// Fine-tunes GPT-2 to follow instructions (the book's chapter 7) from the text columns
-    /// <paramref name="instructionColumnName"/>, <paramref name="inputColumnName"/> and <paramref name="outputColumnName"/>;
-    /// the fitted transformer adds the generated response as <paramref name="responseColumnName"/>.
+    /// <paramref name="instructionColumnName"/>, <paramref name="contextColumnName"/> (the Alpaca format's input) and
+    /// <paramref name="labelColumnName"/> (its output, the reference response); the fitted transformer adds the generated
+    /// response as <paramref name="outputColumnName"/>.
     /// </summary>
     /// <param name="catalog">The text transforms catalog.</param>
-    /// <param name="responseColumnName">The generated-response column to add.</param>
+    /// <param name="outputColumnName">The generated-response column to add.</param>
     /// <param name="instructionColumnName">The instruction column.</param>
-    /// <param name="inputColumnName">The input column (empty texts allowed).</param>
-    /// <param name="outputColumnName">The reference-response column to learn from.</param>
-    /// <param name="baseModel">A preset, Hugging Face model id or checkpoint folder; see <see cref="Gpt2GenerationOptions.BaseModel"/>.</param>
-    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="contextColumnName">The column of the text the instruction works on (empty texts allowed).</param>
+    /// <param name="labelColumnName">The reference-response column to learn from.</param>
+    /// <param name="baseModel">The GPT-2 to start from: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 355M when null.</param>
+    /// <param name="maxEpochs">Passes over the training data.</param>
     /// <param name="validationSet">Data to evaluate the loss on during training, or null.</param>
-    public static Gpt2InstructionTuner Gpt2InstructionTuner(this TransformsCatalog.TextTransforms catalog, string responseColumnName = "Response",
-        string instructionColumnName = "Instruction", string inputColumnName = "Input", string outputColumnName = "Output",
-        string baseModel = "355M", int epochs = 2, IDataView? validationSet = null) =>
-        Gpt2InstructionTuner(catalog, new Gpt2InstructionTuner.Options
+    public static Gpt2InstructionTuner Gpt2InstructionTuner(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "Response",
+        string instructionColumnName = "Instruction", string contextColumnName = "Input", string labelColumnName = "Output",
+        Gpt2ModelSource? baseModel = null, int maxEpochs = 2, IDataView? validationSet = null)
+    {
+        var options = new Gpt2InstructionTuner.Options
         {
-            ResponseColumnName = responseColumnName,
-            InstructionColumnName = instructionColumnName,
-            InputColumnName = inputColumnName,
             OutputColumnName = outputColumnName,
-            BaseModel = baseModel,
-            Epochs = epochs,
+            InstructionColumnName = instructionColumnName,
+            ContextColumnName = contextColumnName,
+            LabelColumnName = labelColumnName,
+            MaxEpochs = maxEpochs,
             ValidationSet = validationSet,
-        });
+        };
+        if (baseModel is not null)
+            options.BaseModel = baseModel;
+        return Gpt2InstructionTuner(catalog, options);
+    }
 
     /// <summary>Fine-tunes GPT-2 to follow instructions with every option of <see cref="Gpt2InstructionTuner.Options"/>.</summary>
     public static Gpt2InstructionTuner Gpt2InstructionTuner(this TransformsCatalog.TextTransforms catalog, Gpt2InstructionTuner.Options options)

@@ -1,3 +1,4 @@
+using Gpt2.Torch;
 using Gpt2.Torch.Instructions;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
@@ -42,14 +43,16 @@ public sealed class Gpt2InstructionTunerTests
     private static Gpt2InstructionTransformer _model = null!;
     private static List<InstructionTuningProgress> _progress = null!;
 
+    private static readonly Gpt2Config TinyConfig = new() { ContextLength = 96, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 };
+
     private static Gpt2InstructionTuner.Options TinyOptions() => new()
     {
-        ModelConfig = new Gpt2Config { ContextLength = 96, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 },
+        BaseModel = Gpt2ModelSource.Random(TinyConfig),
         BatchSize = 4,
-        Epochs = 80,
+        MaxEpochs = 80,
         LearningRate = 1e-2,
         EvaluationInterval = 40,
-        MaxNewTokens = 16,
+        Generation = { MaxNewTokens = 16 },
         Device = CPU,
     };
 
@@ -116,11 +119,11 @@ public sealed class Gpt2InstructionTunerTests
     public void LoRATrainsOnlyAdaptersAndFoldsThemIntoTheWeights()
     {
         Gpt2InstructionTuner.Options options = TinyOptions();
-        options.Epochs = 3;
+        options.MaxEpochs = 3;
         options.TrainableLayers = TrainableLayers.LoRA;
         options.LoRARank = 4;
         random.manual_seed(options.Seed);
-        using var initial = new Gpt2Model(options.ModelConfig!, CPU);
+        using var initial = new Gpt2Model(TinyConfig, CPU);
 
         using Gpt2InstructionTransformer model = new Gpt2InstructionTuner(new MLContext(), options).Fit(_data);
 
@@ -153,7 +156,7 @@ public sealed class Gpt2InstructionTunerTests
         Assert.ThrowsExactly<ArgumentException>(() => _model.GetOutputSchema(numbers.Schema));
 
         var noPromptRoom = TinyOptions();
-        noPromptRoom.MaxNewTokens = 96;
+        noPromptRoom.Generation.MaxNewTokens = 96;
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Gpt2InstructionTuner(mlContext, noPromptRoom).Fit(_data)).Message,
             "context length");
     }

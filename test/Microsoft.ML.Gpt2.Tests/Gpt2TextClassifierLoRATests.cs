@@ -1,3 +1,4 @@
+using Gpt2.Torch;
 using System.IO.Compression;
 using System.Text;
 using Gpt2.Torch.Model;
@@ -28,13 +29,14 @@ public sealed class Gpt2TextClassifierLoRATests
 
     private static Gpt2TextClassifier.Options Options() => new()
     {
-        ModelConfig = TinyConfig,
+        BaseModel = Gpt2ModelSource.Random(TinyConfig),
+        Sentence1ColumnName = "Text",
         TrainableLayers = TrainableLayers.LoRA,
         LoRARank = Rank,
         LoRAAlpha = 8,
         LoRATargets = LoRATargets.QueryKeyValue | LoRATargets.MlpInput,
         LearningRate = 2e-3,
-        Epochs = 2,
+        MaxEpochs = 2,
         MaxLength = 48,
         Seed = 11,
         Device = CPU,

@@ -1,3 +1,4 @@
+using Gpt2.Torch;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
 using Gpt2.Torch.Training;
@@ -33,10 +34,11 @@ public sealed class Gpt2TextClassifierTests
 
     private static Gpt2TextClassifier.Options TinyOptions(IDataView? validation = null) => new()
     {
-        ModelConfig = TinyConfig,
+        BaseModel = Gpt2ModelSource.Random(TinyConfig),
+        Sentence1ColumnName = "Text",
         TrainableLayers = TrainableLayers.All,
         LearningRate = 2e-3,
-        Epochs = 4,
+        MaxEpochs = 4,
         MaxLength = 64,
         EvaluationInterval = 20,
         ValidationSet = validation,
@@ -100,7 +102,7 @@ public sealed class Gpt2TextClassifierTests
         try
         {
             _context.Model.Save(_model, _train.Schema, path);
-            var loadContext = new MLContext(seed: 2).RegisterGpt2Components();
+            var loadContext = new MLContext(seed: 2);
             ITransformer loaded = loadContext.Model.Load(path, out DataViewSchema inputSchema);
             Assert.IsNotNull(inputSchema.GetColumnOrNull("Text"));
 
@@ -161,7 +163,7 @@ public sealed class Gpt2TextClassifierTests
         Gpt2TextClassifier Estimator(Action<Gpt2TextClassifier.Options>? change = null)
         {
             Gpt2TextClassifier.Options options = TinyOptions();
-            options.Epochs = 1;
+            options.MaxEpochs = 1;
             change?.Invoke(options);
             return _context.MulticlassClassification.Trainers.Gpt2(options);
         }

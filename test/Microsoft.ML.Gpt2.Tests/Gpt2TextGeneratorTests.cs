@@ -1,3 +1,4 @@
+using Gpt2.Torch;
 using Gpt2.Torch.Data;
 using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
@@ -46,9 +47,8 @@ public sealed class Gpt2TextGeneratorTests
 
     private static Gpt2TextGenerator.Options Options(int maxNewTokens = 12) => new()
     {
-        ModelConfig = TinyConfig,
-        MaxNewTokens = maxNewTokens,
-        GenerationBatchSize = 2,
+        BaseModel = Gpt2ModelSource.Random(TinyConfig),
+        Generation = { MaxNewTokens = maxNewTokens, BatchSize = 2 },
         Device = CPU,
     };
 
@@ -105,7 +105,7 @@ public sealed class Gpt2TextGeneratorTests
         try
         {
             mlContext.Model.Save(model, schema, path);
-            var loadingContext = new MLContext().RegisterGpt2Components();
+            var loadingContext = new MLContext();
             return (loadingContext, loadingContext.Model.Load(path, out DataViewSchema inputSchema), inputSchema);
         }
         finally
@@ -129,7 +129,6 @@ public sealed class Gpt2TextGeneratorTests
             var mlContext = new MLContext(1);
             IDataView data = Data(mlContext, Prompts);
             Gpt2TextGenerator.Options options = Options();
-            options.ModelConfig = null;
             options.BaseModel = directory;
 
             using Gpt2TextGenerationTransformer generator = new Gpt2TextGenerator(mlContext, options).Fit(data);
@@ -150,10 +149,10 @@ public sealed class Gpt2TextGeneratorTests
         IDataView data = Data(mlContext, Prompts);
         var progress = new List<TextGenerationProgress>();
         Gpt2TextGenerator.Options options = Options();
-        options.GenerationProgress = progress.Add;
-        options.Temperature = 1.5;
-        options.TopK = 50;
-        options.SamplingSeed = 42;
+        options.Generation.Progress = progress.Add;
+        options.Generation.Temperature = 1.5;
+        options.Generation.TopK = 50;
+        options.Generation.Seed = 42;
         using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
 
         string[] first = [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
@@ -172,8 +171,8 @@ public sealed class Gpt2TextGeneratorTests
         var mlContext = new MLContext(1);
         IDataView data = Data(mlContext, Prompts);
         Gpt2TextGenerator.Options options = Options();
-        options.Temperature = 1e-4;   // so peaked that sampling gives the greedy text in both runtimes
-        options.SamplingSeed = 5;
+        options.Generation.Temperature = 1e-4;   // so peaked that sampling gives the greedy text in both runtimes
+        options.Generation.Seed = 5;
         using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
         string[] expected = [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
         (MLContext loadingContext, ITransformer loaded, _) = SaveAndLoad(mlContext, generator, data.Schema);
@@ -195,8 +194,8 @@ public sealed class Gpt2TextGeneratorTests
                 mlContext.Model.SaveAtomically(greedy, data.Schema, path);
             byte[] saved = File.ReadAllBytes(path);
             Gpt2TextGenerator.Options topK = Options();
-            topK.Temperature = 1;
-            topK.TopK = 5;
+            topK.Generation.Temperature = 1;
+            topK.Generation.TopK = 5;
             using Gpt2TextGenerationTransformer unsaveable = Fit(mlContext, topK, data);
 
             // ML.NET has begun the zip when the transformer refuses to save.
@@ -219,7 +218,7 @@ public sealed class Gpt2TextGeneratorTests
         using var cancellation = new CancellationTokenSource();
         Gpt2TextGenerator.Options options = Options();
         options.CancellationToken = cancellation.Token;
-        options.GenerationProgress = _ => cancellation.Cancel();
+        options.Generation.Progress = _ => cancellation.Cancel();
         using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
 
         using DataViewRowCursor cursor = generator.Transform(data).GetRowCursor(generator.GetOutputSchema(data.Schema));

@@ -7,17 +7,18 @@ using Microsoft.ML.Transforms;
 namespace Microsoft.ML.Gpt2.Classification;
 
 /// <summary>
-/// A fine-tuned GPT-2 text classifier, fitted by <see cref="Gpt2TextClassifier"/>. It adds a class-probability vector
+/// A fine-tuned GPT-2 text (or text-pair) classifier, fitted by <see cref="Gpt2TextClassifier"/>. It adds a class-probability vector
 /// (<c>Score</c>) and the predicted key (<c>PredictedLabel</c>, with the training label's key values), computing them
 /// with TorchSharp. <c>mlContext.Model.Save</c> stores it as an equivalent chain of ML.NET's own transformers
-/// (tokenization, the model exported to ONNX, key mapping), which <c>mlContext.Model.Load</c> reads back after
-/// <see cref="Gpt2Components.RegisterGpt2Components"/>.
+/// (tokenization, the model exported to ONNX, key mapping), which <c>mlContext.Model.Load</c> reads back and runs with
+/// ONNX Runtime alone (no TorchSharp or libtorch needed).
 /// </summary>
 public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposable
 {
     internal sealed class TextRow
     {
         public string? Text { get; set; }
+        public string? Text2 { get; set; }
     }
 
     internal sealed class PredictionRow
@@ -32,28 +33,28 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     private readonly Lock _modelLock = new();
 
     internal Gpt2TextClassificationTransformer(MLContext mlContext, Gpt2SequenceClassifier model, ClassLabels labels,
-        string textColumnName, string labelColumnName, string scoreColumnName, string predictedLabelColumnName, int maxLength, long trainedParameterCount)
+        string[] sentenceColumnNames, string labelColumnName, string scoreColumnName, string predictedLabelColumnName, int maxLength, long trainedParameterCount)
     {
         _mlContext = mlContext;
         Model = model;
         TrainedParameterCount = trainedParameterCount;
         _labels = labels;
-        TextColumnName = textColumnName;
+        Sentence1ColumnName = sentenceColumnNames[0];
+        Sentence2ColumnName = sentenceColumnNames.Length > 1 ? sentenceColumnNames[1] : null;
         LabelColumnName = labelColumnName;
         ScoreColumnName = scoreColumnName;
         PredictedLabelColumnName = predictedLabelColumnName;
         MaxLength = maxLength;
 
-        _mapper = Mapping(mlContext, labels, textColumnName, scoreColumnName, predictedLabelColumnName, Predict, out SchemaDefinition input)
+        _mapper = Mapping(mlContext, labels, sentenceColumnNames, scoreColumnName, predictedLabelColumnName, Predict, out SchemaDefinition input)
             .Fit(mlContext.Data.LoadFromEnumerable(Array.Empty<TextRow>(), input));
     }
 
-    /// <summary>The in-memory mapping from the text column to the score and predicted-label columns.</summary>
-    internal static CustomMappingEstimator<TextRow, PredictionRow> Mapping(MLContext mlContext, ClassLabels labels, string textColumnName,
+    /// <summary>The in-memory mapping from the text column (or pair) to the score and predicted-label columns.</summary>
+    internal static CustomMappingEstimator<TextRow, PredictionRow> Mapping(MLContext mlContext, ClassLabels labels, string[] sentenceColumnNames,
         string scoreColumnName, string predictedLabelColumnName, Action<TextRow, PredictionRow> predict, out SchemaDefinition input)
     {
-        input = SchemaDefinition.Create(typeof(TextRow));
-        input[nameof(TextRow.Text)].ColumnName = textColumnName;
+        input = InputSchema(sentenceColumnNames);
         var output = SchemaDefinition.Create(typeof(PredictionRow));
         output[nameof(PredictionRow.Score)].ColumnName = scoreColumnName;
         output[nameof(PredictionRow.Score)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, labels.Count);
@@ -65,11 +66,26 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
         return mlContext.Transforms.CustomMapping(predict, contractName: null, input, output);
     }
 
+    /// <summary>The text column (or pair) as a schema definition of <see cref="TextRow"/>.</summary>
+    internal static SchemaDefinition InputSchema(string[] sentenceColumnNames)
+    {
+        var input = SchemaDefinition.Create(typeof(TextRow));
+        input[nameof(TextRow.Text)].ColumnName = sentenceColumnNames[0];
+        if (sentenceColumnNames.Length > 1)
+            input[nameof(TextRow.Text2)].ColumnName = sentenceColumnNames[1];
+        else
+            input.Remove(input[nameof(TextRow.Text2)]);
+        return input;
+    }
+
     /// <summary>The fine-tuned model.</summary>
     public Gpt2SequenceClassifier Model { get; }
 
-    /// <summary>The text column read.</summary>
-    public string TextColumnName { get; }
+    /// <summary>The text column read (the first text of a pair).</summary>
+    public string Sentence1ColumnName { get; }
+
+    /// <summary>The second text column of a pair, or null when the model classifies single texts.</summary>
+    public string? Sentence2ColumnName { get; }
 
     /// <summary>The label column the model was trained on (not needed for prediction).</summary>
     public string LabelColumnName { get; }
@@ -80,7 +96,7 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     /// <summary>The predicted-key column added.</summary>
     public string PredictedLabelColumnName { get; }
 
-    /// <summary>Texts are cut to their first <see cref="MaxLength"/> tokens.</summary>
+    /// <summary>Texts (or pairs) are cut to <see cref="MaxLength"/> tokens.</summary>
     public int MaxLength { get; }
 
     /// <summary>Number of classes.</summary>
@@ -130,7 +146,8 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
                     ClassifierBias = Model.HeadBias,
                     MaxSequenceLength = MaxLength,
                 });
-            using var chain = (IDisposable)SavedClassifierChain.Fit(_mlContext, onnxPath, _labels, TextColumnName, ScoreColumnName, PredictedLabelColumnName);
+            using var chain = (IDisposable)SavedClassifierChain.Fit(_mlContext, onnxPath, _labels, Sentence1ColumnName, Sentence2ColumnName,
+                MaxLength, ScoreColumnName, PredictedLabelColumnName);
             ((ICanSaveModel)chain).Save(ctx);
         }
         finally
@@ -144,7 +161,9 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
 
     private void Predict(TextRow input, PredictionRow output)
     {
-        int[] ids = Gpt2TextEncoding.Encode(input.Text, TextColumnName, MaxLength);
+        int[] ids = Sentence2ColumnName is null
+            ? Gpt2TextEncoding.Encode(input.Text, Sentence1ColumnName, MaxLength)
+            : Gpt2TextEncoding.EncodePair(input.Text, input.Text2, Sentence1ColumnName, Sentence2ColumnName, MaxLength);
         float[] probabilities;
         lock (_modelLock)
             probabilities = Model.PredictProbabilities([ids])[0];
@@ -156,7 +175,9 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     private void CheckInput(DataViewSchema schema)
     {
         ArgumentNullException.ThrowIfNull(schema);
-        InputColumns.RequireText(schema, TextColumnName);
+        InputColumns.RequireText(schema, Sentence1ColumnName);
+        if (Sentence2ColumnName is not null)
+            InputColumns.RequireText(schema, Sentence2ColumnName);
         if (schema.GetColumnOrNull(LabelColumnName) is { } label && label.Type is KeyDataViewType key && (int)key.Count != ClassCount)
             throw new ArgumentException(
                 $"Label column '{LabelColumnName}' has {key.Count} classes, but the model was trained on {ClassCount}; " +

@@ -1,4 +1,3 @@
-using Gpt2.Torch.Downloads;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
 using Microsoft.ML.Data;
@@ -7,90 +6,51 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Gpt2.Classification;
 
 /// <summary>
-/// Fine-tunes GPT-2 for text classification (the book's chapter 6) inside an ML.NET pipeline. Reads a text column and
-/// a key-typed label, and fits a <see cref="Gpt2TextClassificationTransformer"/> that adds <c>Score</c> (class
+/// Fine-tunes GPT-2 for text classification (the book's chapter 6) inside an ML.NET pipeline. Reads a text column (or
+/// a pair of text columns) and a key-typed label, and fits a <see cref="Gpt2TextClassificationTransformer"/> that adds <c>Score</c> (class
 /// probabilities) and <c>PredictedLabel</c>. Create it with <c>mlContext.MulticlassClassification.Trainers.Gpt2(...)</c>.
 /// </summary>
 public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransformer>
 {
     /// <summary>Options of <see cref="Gpt2TextClassifier"/>; the defaults are the book's.</summary>
-    public sealed class Options
+    public sealed class Options : Gpt2FineTuningOptions
     {
+        /// <summary>Sets the book's defaults: GPT-2 124M, the last block, final norm and head trainable, 5 epochs, evaluation every 50 steps.</summary>
+        public Options()
+        {
+            TrainableLayers = TrainableLayers.LastBlock;
+            MaxEpochs = 5;
+            EvaluationInterval = 50;
+        }
+
         /// <summary>The key-typed label column.</summary>
         public string LabelColumnName = "Label";
-
-        /// <summary>The text column.</summary>
-        public string Sentence1ColumnName = "Text";
 
         /// <summary>The class-probability column to add.</summary>
         public string ScoreColumnName = "Score";
 
-        /// <summary>The predicted-key column to add.</summary>
+        /// <summary>The predicted-label column to add (a key with the label's key values).</summary>
         public string PredictedLabelColumnName = "PredictedLabel";
 
-        /// <summary>
-        /// The GPT-2 to start from: a preset (<c>124M</c>, <c>355M</c>, <c>774M</c>, <c>1558M</c>, <c>mini</c>, ...), a Hugging Face
-        /// model id (<c>gpt2</c>, <c>gpt2-medium</c>, <c>owner/name</c>; downloaded once into the cache), a local checkpoint folder,
-        /// or a directory of checkpoints written by <c>LanguageModelTrainer</c> (its latest one).
-        /// </summary>
-        public string BaseModel = "124M";
-
-        /// <summary>Start from random weights with <see cref="BaseModel"/>'s sizes instead of its published weights.</summary>
-        public bool RandomInitialization;
-
-        /// <summary>When set, start from random weights with these sizes (<see cref="BaseModel"/> is then ignored).</summary>
-        public Gpt2Config? ModelConfig;
-
-        /// <summary>Which layers train; <see cref="TrainableLayers.LoRA"/> trains low-rank adapters and the head only.</summary>
-        public TrainableLayers TrainableLayers = TrainableLayers.LastBlock;
-
-        /// <summary>Inner dimension of the adapters when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
-        public int LoRARank = 16;
+        /// <summary>The text column, or the first text of a pair.</summary>
+        public string Sentence1ColumnName = "Sentence1";
 
         /// <summary>
-        /// Scale of the adapters' output (the book's: the update is alpha x A B, not alpha / rank x A B) when
-        /// <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.
+        /// The second text of a pair (for tasks such as entailment or paraphrase detection), or null for single texts. The
+        /// two texts are joined with <c>&lt;|endoftext|&gt;</c> between them, a separator the model learns to read.
         /// </summary>
-        public double LoRAAlpha = 16;
+        public string? Sentence2ColumnName;
 
-        /// <summary>Which linear layers of every block get adapters when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
-        public LoRATargets LoRATargets = LoRATargets.All;
-
-        /// <summary>Texts are cut to this many tokens; by default the longest training text's length (at most the context length).</summary>
+        /// <summary>
+        /// Texts (or pairs, with the separator) are cut to this many tokens, the longer text of a pair first; by default the
+        /// longest training row's length (at most the context length).
+        /// </summary>
         public int? MaxLength;
-
-        /// <summary>Sequences per optimizer step.</summary>
-        public int BatchSize = 8;
-
-        /// <summary>Passes over the training data.</summary>
-        public int Epochs = 5;
-
-        /// <summary>AdamW's learning rate.</summary>
-        public double LearningRate = 5e-5;
-
-        /// <summary>AdamW's weight decay on matrices.</summary>
-        public double WeightDecay = 0.1;
-
-        /// <summary>Evaluate every this many steps (0: after each epoch).</summary>
-        public int EvaluationInterval = 50;
-
-        /// <summary>Data to evaluate on during training, with the same columns as the training data.</summary>
-        public IDataView? ValidationSet;
-
-        /// <summary>Seed of initialisation, shuffling and dropout.</summary>
-        public int Seed = 123;
-
-        /// <summary>Where to train; CUDA when available, else the CPU, when null.</summary>
-        public Device? Device;
 
         /// <summary>Called after every training step with the step's loss, and with losses and accuracies at evaluations.</summary>
         public Action<ClassificationProgress>? Progress;
 
-        /// <summary>Receives download progress when <see cref="BaseModel"/> must be downloaded.</summary>
-        public IProgress<DownloadProgress>? DownloadProgress;
-
-        /// <summary>Stops training before the next step (as does <c>MLContext.CancelExecution</c>).</summary>
-        public CancellationToken CancellationToken;
+        internal string[] SentenceColumnNames => Sentence2ColumnName is null ? [Sentence1ColumnName] : [Sentence1ColumnName, Sentence2ColumnName];
     }
 
     private readonly MLContext _mlContext;
@@ -106,16 +66,19 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         ArgumentNullException.ThrowIfNull(options);
         _mlContext = mlContext.RegisterGpt2Components();
         _options = options;
-        ToTrainingOptions(options).Validate();
+        options.ToTrainingOptions<SequenceClassificationOptions>();
         if (options.MaxLength is < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxLength, "Options.MaxLength must be positive.");
+        if (options.Sentence2ColumnName == options.Sentence1ColumnName)
+            throw new ArgumentException($"Sentence2ColumnName names the same column as Sentence1ColumnName ('{options.Sentence1ColumnName}'); leave it null for single texts.", nameof(options));
     }
 
     /// <inheritdoc />
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        InputColumns.RequireText(inputSchema, _options.Sentence1ColumnName);
+        foreach (string name in _options.SentenceColumnNames)
+            InputColumns.RequireText(inputSchema, name);
         SchemaShape.Column label = InputColumns.Find(inputSchema, _options.LabelColumnName, "label");
         if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
             throw new ArgumentException(
@@ -126,7 +89,7 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         int classes = label.ItemType is KeyDataViewType key ? (int)key.Count : 2;
         PrimitiveDataViewType valueType = label.Annotations.FirstOrDefault(a => a.Name == ClassLabels.KeyValuesKind).ItemType as PrimitiveDataViewType
             ?? throw new ArgumentException($"Label column '{label.Name}' has no key values; create it with mlContext.Transforms.Conversion.MapValueToKey.");
-        return Gpt2TextClassificationTransformer.Mapping(_mlContext, ClassLabels.Placeholder(classes, valueType), _options.Sentence1ColumnName,
+        return Gpt2TextClassificationTransformer.Mapping(_mlContext, ClassLabels.Placeholder(classes, valueType), _options.SentenceColumnNames,
             _options.ScoreColumnName, _options.PredictedLabelColumnName, (_, _) => throw new InvalidOperationException("Fit the estimator first."), out _)
             .GetOutputSchema(inputSchema);
     }
@@ -135,80 +98,89 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
     public Gpt2TextClassificationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        InputColumns.RequireText(input.Schema, _options.Sentence1ColumnName);
+        foreach (string name in _options.SentenceColumnNames)
+            InputColumns.RequireText(input.Schema, name);
         DataViewSchema.Column labelColumn = input.Schema.GetColumnOrNull(_options.LabelColumnName) ?? throw InputColumns.Missing(_options.LabelColumnName, "label");
         ClassLabels labels = ClassLabels.FromColumn(labelColumn);
 
-        List<(string Text, uint Key)> trainRows = ReadRows(input, "training");
+        List<LabeledText> trainRows = ReadRows(input, "training");
         int[] presentClasses = [.. trainRows.Select(r => (int)r.Key).Distinct()];
         if (presentClasses.Length < 2)
             throw new ArgumentException(
                 $"The training data holds only one class ({labels.Describe(presentClasses[0] - 1)}) in label column '{_options.LabelColumnName}'; a classifier needs at least two.");
 
         random.manual_seed(_options.Seed);
-        Gpt2Model body = LoadBody();
-        int maxLength = Math.Min(_options.MaxLength ?? int.MaxValue, body.Config.ContextLength);
-        List<int[]> trainIds = [.. trainRows.Select(r => Gpt2TextEncoding.Encode(r.Text, _options.Sentence1ColumnName, body.Config.ContextLength))];
-        maxLength = Math.Min(maxLength, trainIds.Max(ids => ids.Length));
-        List<ClassificationExample> train = [.. trainRows.Select((r, i) => new ClassificationExample(Truncate(trainIds[i], maxLength), (int)r.Key - 1))];
-        List<ClassificationExample>? validation = _options.ValidationSet is null ? null : ReadValidation(labels, maxLength);
-
-        var model = new Gpt2SequenceClassifier(body, labels.Count);
-        SequenceClassificationOptions trainingOptions = ToTrainingOptions(_options);
-        model.SetTrainableLayers(_options.TrainableLayers, trainingOptions.LoRA);
-        long trainedParameterCount = model.TrainableParameterCount;
-        var cancellation = new MLContextCancellation(_mlContext);
-        new SequenceClassificationTrainer(model, trainingOptions).Train(train, validation, progress =>
+        Gpt2Model body = _options.LoadModel();
+        Gpt2SequenceClassifier? model = null;
+        try
         {
-            cancellation.ThrowIfCancelled();
-            _options.Progress?.Invoke(progress);
-        }, _options.CancellationToken);
-        // The fitted model predicts and saves (to ONNX) with the adapters folded in: GPT-2's own layout and size.
-        body.MergeLoRA();
+            int limit = Math.Min(_options.MaxLength ?? int.MaxValue, body.Config.ContextLength);
+            List<int[]> trainIds = [.. trainRows.Select(row => Encode(row, limit))];
+            // Every row already fits the limit, so the longest one sets the length without cutting any further.
+            int maxLength = trainIds.Max(ids => ids.Length);
+            List<ClassificationExample> train = [.. trainRows.Select((row, i) => new ClassificationExample(trainIds[i], (int)row.Key - 1))];
+            List<ClassificationExample>? validation = _options.ValidationSet is null ? null : ReadValidation(labels, maxLength);
 
-        return new Gpt2TextClassificationTransformer(_mlContext, model, labels, _options.Sentence1ColumnName, _options.LabelColumnName,
-            _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount);
+            model = new Gpt2SequenceClassifier(body, labels.Count);
+            SequenceClassificationOptions trainingOptions = _options.ToTrainingOptions<SequenceClassificationOptions>();
+            model.SetTrainableLayers(_options.TrainableLayers, trainingOptions.LoRA);
+            long trainedParameterCount = model.TrainableParameterCount;
+            var cancellation = new MLContextCancellation(_mlContext);
+            new SequenceClassificationTrainer(model, trainingOptions).Train(train, validation, progress =>
+            {
+                cancellation.ThrowIfCancelled();
+                _options.Progress?.Invoke(progress);
+            }, _options.CancellationToken);
+            // The fitted model predicts and saves (to ONNX) with the adapters folded in: GPT-2's own layout and size.
+            body.MergeLoRA();
+
+            return new Gpt2TextClassificationTransformer(_mlContext, model, labels, _options.SentenceColumnNames, _options.LabelColumnName,
+                _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount);
+        }
+        catch
+        {
+            // The head is ours whatever the source; the body only when these options loaded it.
+            if (!_options.BaseModel.IsInMemory)
+                (model as IDisposable ?? body).Dispose();
+            else if (model is not null)
+            {
+                model.HeadWeight.Dispose();
+                model.HeadBias.Dispose();
+            }
+            throw;
+        }
     }
 
-    private static int[] Truncate(int[] ids, int maxLength) => ids.Length > maxLength ? ids[..maxLength] : ids;
+    private readonly record struct LabeledText(string Text, string? Text2, uint Key);
 
-    private static SequenceClassificationOptions ToTrainingOptions(Options options) => new()
+    private int[] Encode(LabeledText row, int maxTokens) => _options.Sentence2ColumnName is null
+        ? Gpt2TextEncoding.Encode(row.Text, _options.Sentence1ColumnName, maxTokens)
+        : Gpt2TextEncoding.EncodePair(row.Text, row.Text2, _options.Sentence1ColumnName, _options.Sentence2ColumnName, maxTokens);
+
+    private List<LabeledText> ReadRows(IDataView data, string which)
     {
-        BatchSize = options.BatchSize,
-        Epochs = options.Epochs,
-        LearningRate = options.LearningRate,
-        WeightDecay = options.WeightDecay,
-        EvaluationInterval = options.EvaluationInterval,
-        Seed = options.Seed,
-        LoRA = options.TrainableLayers == TrainableLayers.LoRA
-            ? new LoRAOptions { Rank = options.LoRARank, Alpha = options.LoRAAlpha, Targets = options.LoRATargets }
-            : null,
-    };
-
-    private Gpt2Model LoadBody() => Gpt2ModelSource.Load(_options.BaseModel, _options.RandomInitialization, _options.ModelConfig,
-        _options.Device, _options.DownloadProgress, _options.CancellationToken);
-
-    private List<(string Text, uint Key)> ReadRows(IDataView data, string which)
-    {
-        DataViewSchema.Column text = data.Schema[_options.Sentence1ColumnName];
+        DataViewSchema.Column[] texts = [.. _options.SentenceColumnNames.Select(name => data.Schema[name])];
         DataViewSchema.Column label = data.Schema[_options.LabelColumnName];
-        var rows = new List<(string, uint)>();
-        using DataViewRowCursor cursor = data.GetRowCursor([text, label]);
-        ValueGetter<ReadOnlyMemory<char>> getText = cursor.GetGetter<ReadOnlyMemory<char>>(text);
+        var rows = new List<LabeledText>();
+        using DataViewRowCursor cursor = data.GetRowCursor([.. texts, label]);
+        ValueGetter<ReadOnlyMemory<char>>[] getTexts = [.. texts.Select(cursor.GetGetter<ReadOnlyMemory<char>>)];
         ValueGetter<uint> getLabel = cursor.GetGetter<uint>(label);
-        ReadOnlyMemory<char> value = default;
+        var values = new ReadOnlyMemory<char>[texts.Length];
         uint key = 0;
         while (cursor.MoveNext())
         {
-            getText(ref value);
+            for (int i = 0; i < texts.Length; i++)
+            {
+                getTexts[i](ref values[i]);
+                if (values[i].IsEmpty)
+                    throw new ArgumentException($"Row {rows.Count} of the {which} data has an empty or missing text in column '{texts[i].Name}'; remove such rows first.");
+            }
             getLabel(ref key);
-            if (value.IsEmpty)
-                throw new ArgumentException($"Row {rows.Count} of the {which} data has an empty or missing text in column '{text.Name}'; remove such rows first.");
             if (key == 0)
                 throw new ArgumentException(
                     $"Row {rows.Count} of the {which} data has a label in column '{label.Name}' that is not among the label's key values " +
                     "(a value the label mapping never saw); map labels with the same MapValueToKey transformer as the training data.");
-            rows.Add((value.ToString(), key));
+            rows.Add(new LabeledText(values[0].ToString(), texts.Length > 1 ? values[1].ToString() : null, key));
         }
         if (rows.Count == 0)
             throw new ArgumentException($"The {which} data holds no rows.");
@@ -218,13 +190,13 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
     private List<ClassificationExample> ReadValidation(ClassLabels labels, int maxLength)
     {
         IDataView validation = _options.ValidationSet!;
-        InputColumns.RequireText(validation.Schema, _options.Sentence1ColumnName);
+        foreach (string name in _options.SentenceColumnNames)
+            InputColumns.RequireText(validation.Schema, name);
         DataViewSchema.Column label = validation.Schema.GetColumnOrNull(_options.LabelColumnName) ?? throw InputColumns.Missing(_options.LabelColumnName, "label");
         if (label.Type is not KeyDataViewType key || (int)key.Count != labels.Count)
             throw new ArgumentException(
                 $"Label column '{label.Name}' of the validation data must be a key with the training label's {labels.Count} classes, but is {label.Type}; " +
                 "map it with the same MapValueToKey transformer as the training data.");
-        return [.. ReadRows(validation, "validation").Select(r => new ClassificationExample(
-            Gpt2TextEncoding.Encode(r.Text, _options.Sentence1ColumnName, maxLength), (int)r.Key - 1))];
+        return [.. ReadRows(validation, "validation").Select(row => new ClassificationExample(Encode(row, maxLength), (int)row.Key - 1))];
     }
 }

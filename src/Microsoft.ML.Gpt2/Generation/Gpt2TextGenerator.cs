@@ -1,26 +1,24 @@
-using Gpt2.Torch.Model;
-
 namespace Microsoft.ML.Gpt2.Generation;
 
 /// <summary>
 /// Writes the continuation of the prompt in one text column into another with a GPT-2 (published weights, a fine-tuned
-/// checkpoint folder, or a checkpoint of our trainer); no training. Fitting loads the model; the
+/// checkpoint folder, a checkpoint of our trainer, or a model in memory); no training. Fitting loads the model; the
 /// <see cref="Gpt2TextGenerationTransformer"/> generates in batches of rows with the key/value cache. Create it with
 /// <c>mlContext.Transforms.Text.Gpt2TextGenerator(...)</c> or the constructor.
 /// </summary>
 public sealed class Gpt2TextGenerator : IEstimator<Gpt2TextGenerationTransformer>
 {
     /// <summary>Options of <see cref="Gpt2TextGenerator"/>.</summary>
-    public sealed class Options : Gpt2GenerationOptions
+    public sealed class Options : Gpt2ModelOptions
     {
-        /// <summary>The prompt column (text).</summary>
-        public string InputColumnName = "Prompt";
-
         /// <summary>The generated-text column to add: the continuation only, without the prompt and the end of text.</summary>
         public string OutputColumnName = "GeneratedText";
 
-        /// <summary>An in-memory model to generate with instead of loading <see cref="Gpt2GenerationOptions.BaseModel"/>; the transformer then owns it.</summary>
-        public Gpt2Model? Model;
+        /// <summary>The prompt column (text).</summary>
+        public string InputColumnName = "Prompt";
+
+        /// <summary>How to decode.</summary>
+        public Gpt2GenerationOptions Generation { get; } = new();
     }
 
     private readonly MLContext _mlContext;
@@ -31,7 +29,7 @@ public sealed class Gpt2TextGenerator : IEstimator<Gpt2TextGenerationTransformer
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        options.Generation.Validate();
         _mlContext = mlContext.RegisterGpt2Components();
         _options = options;
     }
@@ -45,6 +43,7 @@ public sealed class Gpt2TextGenerator : IEstimator<Gpt2TextGenerationTransformer
     {
         ArgumentNullException.ThrowIfNull(input);
         InputColumns.RequireText(input.Schema, _options.InputColumnName);
-        return new Gpt2TextGenerationTransformer(_mlContext, _options.CreateEngine(_mlContext, _options.Model), _options.InputColumnName, _options.OutputColumnName);
+        return new Gpt2TextGenerationTransformer(_mlContext, TextGenerationEngine.Load(_mlContext, _options, _options.Generation),
+            _options.InputColumnName, _options.OutputColumnName);
     }
 }

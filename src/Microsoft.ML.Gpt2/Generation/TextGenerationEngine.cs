@@ -19,19 +19,34 @@ internal sealed class TextGenerationEngine : IDisposable
     private readonly Stopwatch _clock = new();
     private long _rowsCompleted, _tokensGenerated;
 
-    public TextGenerationEngine(MLContext mlContext, Gpt2Model model, Gpt2GenerationOptions options)
+    public TextGenerationEngine(MLContext mlContext, Gpt2Model model, Gpt2GenerationOptions options, CancellationToken cancellationToken)
     {
         options.Validate();
         if (options.MaxNewTokens >= model.Config.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxNewTokens,
-                $"MaxNewTokens must be less than the model's context length of {model.Config.ContextLength}, to leave room for the prompt.");
+                $"Generation.MaxNewTokens must be less than the model's context length of {model.Config.ContextLength}, to leave room for the prompt.");
         Model = model;
-        Options = options.ToGenerationOptions();
-        BatchSize = options.GenerationBatchSize;
-        Progress = options.GenerationProgress;
-        CancellationToken = options.CancellationToken;
+        Options = options.ToCoreOptions();
+        BatchSize = options.BatchSize;
+        Progress = options.Progress;
+        CancellationToken = cancellationToken;
         _generator = new Gpt2Generator(model, Gpt2Tokenizer.Default.Tokenizer);
         _mlContextCancellation = new MLContextCancellation(mlContext);
+    }
+
+    /// <summary>An engine over the model of <paramref name="modelOptions"/>, which is released again if the options do not fit it.</summary>
+    public static TextGenerationEngine Load(MLContext mlContext, Gpt2ModelOptions modelOptions, Gpt2GenerationOptions options)
+    {
+        Gpt2Model model = modelOptions.LoadModel();
+        try
+        {
+            return new TextGenerationEngine(mlContext, model, options, modelOptions.CancellationToken);
+        }
+        catch
+        {
+            modelOptions.Release(model);
+            throw;
+        }
     }
 
     public Gpt2Model Model { get; }
@@ -81,12 +96,12 @@ internal sealed class TextGenerationEngine : IDisposable
     }
 
     /// <summary>Writes the model as ONNX Runtime's GreedySearch or Sampling with this engine's settings (see <see cref="WhyNotSaveable"/>).</summary>
-    public void ExportGreedySearch(string path)
+    public void ExportGenerator(string path)
     {
         OnnxSampling? sampling = Options.IsGreedy ? null
             : new OnnxSampling((float)Options.Temperature, (float)(Options.TopP ?? 1), Options.Seed is long seed ? unchecked((int)seed) : null);
         lock (_lock)
-            Gpt2OnnxExporter.ExportGreedySearch(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextId, padTokenId: Gpt2Tokenizer.EndOfTextId, sampling);
+            Gpt2OnnxExporter.ExportGenerator(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextId, padTokenId: Gpt2Tokenizer.EndOfTextId, sampling);
     }
 
     public void Dispose() => Model.Dispose();

@@ -7,7 +7,7 @@ using Microsoft.ML.Gpt2.Persistence;
 namespace Microsoft.ML.Gpt2.Instructions;
 
 /// <summary>
-/// An instruction-tuned GPT-2, fitted by <see cref="Gpt2InstructionTuner"/>: formats each row's instruction and input
+/// An instruction-tuned GPT-2, fitted by <see cref="Gpt2InstructionTuner"/>: formats each row's instruction and context
 /// with the prompt format it was trained with and adds the generated response (the text after the prompt, up to
 /// <c>&lt;|endoftext|&gt;</c>, trimmed). <c>mlContext.Model.Save</c> stores it as a chain of ML.NET's own transformers
 /// (the prompt format as an expression, tokenization, ONNX Runtime's GreedySearch, detokenization).
@@ -18,11 +18,11 @@ public sealed class Gpt2InstructionTransformer : ITransformer, IDisposable
     private readonly TextGenerationMapper _mapper;
 
     internal Gpt2InstructionTransformer(MLContext mlContext, TextGenerationEngine engine, InstructionPromptFormat format,
-        string instructionColumnName, string inputColumnName, string responseColumnName)
+        string instructionColumnName, string contextColumnName, string outputColumnName)
     {
         _mlContext = mlContext;
         PromptFormat = format;
-        _mapper = new TextGenerationMapper(mlContext, engine, [instructionColumnName, inputColumnName], responseColumnName,
+        _mapper = new TextGenerationMapper(mlContext, engine, [instructionColumnName, contextColumnName], outputColumnName,
             row => format.FormatPrompt(Gpt2InstructionTuner.RequireInstruction(row[0], instructionColumnName), row[1]), trim: true);
     }
 
@@ -35,11 +35,11 @@ public sealed class Gpt2InstructionTransformer : ITransformer, IDisposable
     /// <summary>The instruction column read.</summary>
     public string InstructionColumnName => _mapper.SourceColumnNames[0];
 
-    /// <summary>The input column read (may hold empty texts).</summary>
-    public string InputColumnName => _mapper.SourceColumnNames[1];
+    /// <summary>The context column read (the Alpaca format's input; may hold empty texts).</summary>
+    public string ContextColumnName => _mapper.SourceColumnNames[1];
 
-    /// <summary>The response column added.</summary>
-    public string ResponseColumnName => _mapper.OutputColumnName;
+    /// <summary>The generated-response column added.</summary>
+    public string OutputColumnName => _mapper.OutputColumnName;
 
     /// <inheritdoc />
     public bool IsRowToRowMapper => true;
@@ -55,8 +55,8 @@ public sealed class Gpt2InstructionTransformer : ITransformer, IDisposable
 
     /// <summary>Writes the ML.NET chain this model saves as; only greedy generation without stop strings can be saved.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        _mapper.Save(ctx, _mlContext.Transforms.Expression(SavedGeneratorChain.PromptColumnName, PromptFormatExpression.Create(PromptFormat),
-            InstructionColumnName, InputColumnName));
+        _mapper.Save(ctx, _mlContext.Transforms.Expression(PromptToTokenIdsMapping.PromptColumnName, PromptFormatExpression.Create(PromptFormat),
+            InstructionColumnName, ContextColumnName));
 
     /// <inheritdoc />
     public void Dispose() => _mapper.Dispose();

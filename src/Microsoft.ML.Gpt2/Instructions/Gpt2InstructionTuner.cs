@@ -9,34 +9,40 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Gpt2.Instructions;
 
 /// <summary>
-/// Instruction fine-tuning of GPT-2 (the book's chapter 7) inside an ML.NET pipeline: reads instruction, input and
-/// output text columns, formats each row with a prompt format (Alpaca by default), trains with the book's collation,
+/// Instruction fine-tuning of GPT-2 (the book's chapter 7) inside an ML.NET pipeline: reads instruction, context (the
+/// Alpaca format's input) and label (its output, the reference response) text columns, formats each row with a prompt format (Alpaca by default), trains with the book's collation,
 /// and fits a <see cref="Gpt2InstructionTransformer"/> that adds the generated response. Create it with
 /// <c>mlContext.Transforms.Text.Gpt2InstructionTuner(...)</c> or the constructor.
 /// </summary>
 public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer>
 {
     /// <summary>Options of <see cref="Gpt2InstructionTuner"/>; the defaults are the book's.</summary>
-    public sealed class Options : Gpt2GenerationOptions
+    public sealed class Options : Gpt2FineTuningOptions
     {
-        /// <summary>Sets the book's defaults: GPT-2 medium (355M) as the base model and up to 256 new tokens per response.</summary>
+        /// <summary>
+        /// Sets the book's defaults: GPT-2 medium (355M) as the base model, every layer trainable, 2 epochs, evaluation every
+        /// 5 steps, and up to 256 new tokens per response.
+        /// </summary>
         public Options()
         {
             BaseModel = "355M";
-            MaxNewTokens = 256;
+            TrainableLayers = TrainableLayers.All;
+            MaxEpochs = 2;
+            EvaluationInterval = 5;
+            Generation.MaxNewTokens = 256;
         }
+
+        /// <summary>The generated-response column to add.</summary>
+        public string OutputColumnName = "Response";
 
         /// <summary>The instruction column (text).</summary>
         public string InstructionColumnName = "Instruction";
 
-        /// <summary>The input column (text; empty when a row has none).</summary>
-        public string InputColumnName = "Input";
+        /// <summary>The column of the text the instruction works on (the Alpaca format's "input"; text, empty when a row has none).</summary>
+        public string ContextColumnName = "Input";
 
-        /// <summary>The reference-response column (text) the model learns from; not read at prediction.</summary>
-        public string OutputColumnName = "Output";
-
-        /// <summary>The generated-response column to add.</summary>
-        public string ResponseColumnName = "Response";
+        /// <summary>The reference-response column (text) the model learns from (the Alpaca format's "output"); not read at prediction.</summary>
+        public string LabelColumnName = "Output";
 
         /// <summary>How rows become prompts: <see cref="InstructionPromptFormat.Alpaca"/>, <see cref="InstructionPromptFormat.Phi3"/> or a custom one.</summary>
         public InstructionPromptFormat PromptFormat = InstructionPromptFormat.Alpaca;
@@ -47,63 +53,21 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
         /// <summary>Training texts are cut to this many tokens (and to the context length).</summary>
         public int AllowedMaxLength = 1024;
 
-        /// <summary>Sequences per optimizer step.</summary>
-        public int BatchSize = 8;
-
-        /// <summary>Passes over the training data.</summary>
-        public int Epochs = 2;
-
-        /// <summary>AdamW's learning rate.</summary>
-        public double LearningRate = 5e-5;
-
-        /// <summary>AdamW's weight decay on matrices.</summary>
-        public double WeightDecay = 0.1;
-
-        /// <summary>Evaluate every this many steps (0: after each epoch).</summary>
-        public int EvaluationInterval = 5;
-
-        /// <summary>Data to evaluate the loss on during training, with the same columns as the training data.</summary>
-        public IDataView? ValidationSet;
-
-        /// <summary>Seed of initialisation, shuffling and dropout.</summary>
-        public int Seed = 123;
-
         /// <summary>Called after every training step with its loss, and with train and validation losses at evaluations.</summary>
         public Action<InstructionTuningProgress>? Progress;
 
-        /// <summary>
-        /// <see cref="TrainableLayers.All"/> (the book's chapter 7) or <see cref="TrainableLayers.LoRA"/>: low-rank adapters on
-        /// the frozen model (the book's appendix E), folded into the weights after training.
-        /// </summary>
-        public TrainableLayers TrainableLayers = TrainableLayers.All;
+        /// <summary>How the fitted transformer decodes responses.</summary>
+        public Gpt2GenerationOptions Generation { get; } = new();
 
-        /// <summary>Inner dimension of the adapters when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
-        public int LoRARank = 16;
-
-        /// <summary>Scale of the adapters' update (the book's: alpha times x A B) when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
-        public double LoRAAlpha = 16;
-
-        /// <summary>Which linear layers of every block get adapters when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
-        public LoRATargets LoRATargets = LoRATargets.All;
-
-        internal InstructionTuningOptions ToTrainingOptions() => new()
+        internal InstructionTuningOptions ToTrainingOptions()
         {
-            LoRA = TrainableLayers switch
-            {
-                TrainableLayers.All => null,
-                TrainableLayers.LoRA => new LoRAOptions { Rank = LoRARank, Alpha = LoRAAlpha, Targets = LoRATargets },
-                _ => throw new ArgumentException(
-                    $"Instruction tuning trains TrainableLayers.All or TrainableLayers.LoRA, not {TrainableLayers}.", nameof(TrainableLayers)),
-            },
-            BatchSize = BatchSize,
-            Epochs = Epochs,
-            LearningRate = LearningRate,
-            WeightDecay = WeightDecay,
-            EvaluationInterval = EvaluationInterval,
-            Seed = Seed,
-            AllowedMaxLength = AllowedMaxLength,
-            MaskPrompt = MaskPrompt,
-        };
+            if (TrainableLayers is not (TrainableLayers.All or TrainableLayers.LoRA))
+                throw new ArgumentException(
+                    $"Instruction tuning trains TrainableLayers.All or TrainableLayers.LoRA, not {TrainableLayers}.", nameof(TrainableLayers));
+            InstructionTuningOptions options = ToTrainingOptions<InstructionTuningOptions>() with { AllowedMaxLength = AllowedMaxLength, MaskPrompt = MaskPrompt };
+            options.Validate();
+            return options;
+        }
     }
 
     private readonly MLContext _mlContext;
@@ -115,16 +79,16 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.PromptFormat);
-        options.Validate();
-        options.ToTrainingOptions().Validate();
+        options.Generation.Validate();
+        options.ToTrainingOptions();
         _mlContext = mlContext.RegisterGpt2Components();
         _options = options;
     }
 
     /// <inheritdoc />
     public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
-        TextGenerationSchema.Check(_mlContext, inputSchema, [_options.InstructionColumnName, _options.InputColumnName], _options.ResponseColumnName,
-            _options.OutputColumnName);
+        TextGenerationSchema.Check(_mlContext, inputSchema, [_options.InstructionColumnName, _options.ContextColumnName], _options.OutputColumnName,
+            _options.LabelColumnName);
 
     /// <summary>Fine-tunes the model on the rows of <paramref name="input"/>.</summary>
     public Gpt2InstructionTransformer Fit(IDataView input)
@@ -134,7 +98,7 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
         List<InstructionSequence>? validation = _options.ValidationSet is null ? null : ReadSequences(_options.ValidationSet, "validation");
 
         random.manual_seed(_options.Seed);
-        TextGenerationEngine engine = _options.CreateEngine(_mlContext);
+        TextGenerationEngine engine = TextGenerationEngine.Load(_mlContext, _options, _options.Generation);
         try
         {
             var cancellation = new MLContextCancellation(_mlContext);
@@ -146,11 +110,11 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
             // Generation and the saved model use the adapters folded in: GPT-2's own layout and size.
             engine.Model.MergeLoRA();
             return new Gpt2InstructionTransformer(_mlContext, engine, _options.PromptFormat,
-                _options.InstructionColumnName, _options.InputColumnName, _options.ResponseColumnName);
+                _options.InstructionColumnName, _options.ContextColumnName, _options.OutputColumnName);
         }
         catch
         {
-            engine.Dispose();
+            _options.Release(engine.Model);
             throw;
         }
     }
@@ -162,9 +126,9 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
 
     private List<InstructionSequence> ReadSequences(IDataView data, string which)
     {
-        string[] names = [_options.InstructionColumnName, _options.InputColumnName, _options.OutputColumnName];
+        string[] names = [_options.InstructionColumnName, _options.ContextColumnName, _options.LabelColumnName];
         DataViewSchema.Column[] columns = [.. names.Select(name => data.Schema.GetColumnOrNull(name) is { Type: TextDataViewType } column ? column
-            : throw new ArgumentException($"The {which} data needs a text column '{name}' (instruction, input and output columns are set in the options), " +
+            : throw new ArgumentException($"The {which} data needs a text column '{name}' (the instruction, context and label columns are set in the options), " +
                 $"but it has {(data.Schema.GetColumnOrNull(name) is { } other ? $"one of type {other.Type}" : "none")}."))];
         var rows = new List<InstructionSequence>();
         using DataViewRowCursor cursor = data.GetRowCursor(columns);
