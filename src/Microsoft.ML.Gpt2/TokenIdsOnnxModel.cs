@@ -4,23 +4,23 @@ using Microsoft.ML.Transforms.Onnx;
 namespace Microsoft.ML.Gpt2;
 
 /// <summary>
-/// ML.NET's <c>OnnxTransformer</c> over one of our exported models, fed by the <see cref="TextToTokenIdsOutput"/> columns:
+/// ML.NET's <c>OnnxTransformer</c> over one of our exported models, fed by the <see cref="TokenIdsColumns"/>:
 /// ONNX Runtime's ML.NET bridge takes fixed-size vectors only, so the symbolic [batch, sequence] inputs are pinned to
-/// [1, <see cref="TextToTokenIdsMapping.MaxTokens"/>] and the model drops the padding itself.
+/// [1, width] and the model drops the padding itself.
 /// </summary>
 internal static class TokenIdsOnnxModel
 {
-    public static OnnxScoringEstimator Apply(MLContext mlContext, string onnxPath, string outputColumnName)
+    public static OnnxScoringEstimator Apply(MLContext mlContext, string onnxPath, string outputColumnName, int width)
     {
-        var fixedShape = new[] { 1, TextToTokenIdsMapping.MaxTokens };
+        var fixedShape = new[] { 1, width };
         return mlContext.Transforms.ApplyOnnxModel(
             outputColumnNames: [outputColumnName],
-            inputColumnNames: [TextToTokenIdsMapping.InputIdsColumnName, TextToTokenIdsMapping.AttentionMaskColumnName],
+            inputColumnNames: [TokenIdsColumns.InputIds, TokenIdsColumns.AttentionMask],
             modelFile: onnxPath,
             shapeDictionary: new Dictionary<string, int[]>
             {
-                [TextToTokenIdsMapping.InputIdsColumnName] = fixedShape,
-                [TextToTokenIdsMapping.AttentionMaskColumnName] = fixedShape,
+                [TokenIdsColumns.InputIds] = fixedShape,
+                [TokenIdsColumns.AttentionMask] = fixedShape,
             },
             gpuDeviceId: null, fallbackToCpu: false, recursionLimit: 100);
     }

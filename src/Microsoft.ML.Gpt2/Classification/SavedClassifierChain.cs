@@ -6,8 +6,8 @@ namespace Microsoft.ML.Gpt2.Classification;
 /// <summary>
 /// The saved form of <see cref="Gpt2TextClassificationTransformer"/>: ML.NET's own persistable transformers only.
 /// ML.NET keeps the model-saving API internal to its own assemblies, so a third-party transformer saves as a chain of
-/// public ones: copy the text column(s), tokenize (<see cref="TextToTokenIdsMapping"/>, or
-/// <see cref="TextPairToTokenIdsMapping"/> for pairs), run the exported ONNX model, copy its probabilities to the score
+/// public ones: copy the text column(s), tokenize (<see cref="TextToTokenIdsMapping{TRow}"/>, or
+/// <see cref="TextPairToTokenIdsMapping{TRow}"/> for pairs, as rows wide enough for the maximum length), run the exported ONNX model, copy its probabilities to the score
 /// column, take the arg max (<see cref="ScoreArgMaxMapping"/>), map it to the label's key with the label's key values,
 /// and drop the intermediate columns.
 /// </summary>
@@ -17,18 +17,19 @@ internal static class SavedClassifierChain
         int maxLength, string scoreColumnName, string predictedLabelColumnName)
     {
         mlContext.RegisterGpt2Components();
+        int width = TokenIdsColumns.WidthFor(maxLength);
         IEstimator<ITransformer> tokenize = sentence2ColumnName is null
-            ? mlContext.Transforms.CopyColumns(TextToTokenIdsMapping.TextColumnName, sentence1ColumnName)
-                .Append(mlContext.Transforms.CustomMapping(new TextToTokenIdsMapping().GetMapping(), TextToTokenIdsMapping.ContractName))
-            : mlContext.Transforms.CopyColumns(TextToTokenIdsMapping.TextColumnName, sentence1ColumnName)
-                .Append(mlContext.Transforms.CopyColumns(TextPairToTokenIdsMapping.Text2ColumnName, sentence2ColumnName))
-                .Append(mlContext.Transforms.Expression(TextPairToTokenIdsMapping.MaxLengthColumnName, $"text => {maxLength}", sentence1ColumnName))
-                .Append(mlContext.Transforms.CustomMapping(new TextPairToTokenIdsMapping().GetMapping(), TextPairToTokenIdsMapping.ContractName));
-        string[] intermediate = [TextToTokenIdsMapping.TextColumnName, .. sentence2ColumnName is null ? [] : new[] { TextPairToTokenIdsMapping.Text2ColumnName, TextPairToTokenIdsMapping.MaxLengthColumnName },
-            TextToTokenIdsMapping.InputIdsColumnName, TextToTokenIdsMapping.AttentionMaskColumnName,
-            ScoreArgMaxMapping.ProbabilitiesColumnName, ScoreArgMaxMapping.PredictedIndexColumnName];
+            ? mlContext.Transforms.CopyColumns(TextToTokenIdsInput.TextColumnName, sentence1ColumnName)
+                .Append(SavedTokenization.Text(mlContext, width))
+            : mlContext.Transforms.CopyColumns(TextToTokenIdsInput.TextColumnName, sentence1ColumnName)
+                .Append(mlContext.Transforms.CopyColumns(TextPairToTokenIdsInput.Text2ColumnName, sentence2ColumnName))
+                .Append(mlContext.Transforms.Expression(TextPairToTokenIdsInput.MaxLengthColumnName, $"text => {maxLength}", sentence1ColumnName))
+                .Append(SavedTokenization.Pair(mlContext, width));
+        string[] intermediate = [TextToTokenIdsInput.TextColumnName,
+            .. sentence2ColumnName is null ? [] : new[] { TextPairToTokenIdsInput.Text2ColumnName, TextPairToTokenIdsInput.MaxLengthColumnName },
+            TokenIdsColumns.InputIds, TokenIdsColumns.AttentionMask, ScoreArgMaxMapping.ProbabilitiesColumnName, ScoreArgMaxMapping.PredictedIndexColumnName];
         var pipeline = tokenize
-            .Append(TokenIdsOnnxModel.Apply(mlContext, onnxPath, ScoreArgMaxMapping.ProbabilitiesColumnName))
+            .Append(TokenIdsOnnxModel.Apply(mlContext, onnxPath, ScoreArgMaxMapping.ProbabilitiesColumnName, width))
             .Append(mlContext.Transforms.CopyColumns(scoreColumnName, ScoreArgMaxMapping.ProbabilitiesColumnName))
             .Append(mlContext.Transforms.CustomMapping(new ScoreArgMaxMapping().GetMapping(), ScoreArgMaxMapping.ContractName))
             .Append(labels.MapIndexToKey(mlContext, predictedLabelColumnName, ScoreArgMaxMapping.PredictedIndexColumnName))

@@ -43,7 +43,7 @@ public sealed class Gpt2TextGenerationTransformer : ITransformer, IDisposable
 
     /// <summary>Writes the ML.NET chain this model saves as; only greedy generation without stop strings can be saved.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        _mapper.Save(ctx, _mlContext.Transforms.CopyColumns(Persistence.PromptToTokenIdsMapping.PromptColumnName, InputColumnName));
+        _mapper.Save(ctx, _mlContext.Transforms.CopyColumns(Persistence.PromptToTokenIdsInput.PromptColumnName, InputColumnName));
 
     /// <inheritdoc />
     public void Dispose() => _mapper.Dispose();

@@ -97,7 +97,7 @@ internal sealed class TextGenerationMapper : IDisposable
 
     /// <summary>Saves the ML.NET chain that reproduces this mapping: <paramref name="prompt"/>, tokenization, GreedySearch or Sampling, detokenization.</summary>
     /// <param name="ctx">The model-saving context.</param>
-    /// <param name="prompt">Builds the prompt column <see cref="PromptToTokenIdsMapping.PromptColumnName"/> from the source columns with ML.NET transformers.</param>
+    /// <param name="prompt">Builds the prompt column <see cref="PromptToTokenIdsInput.PromptColumnName"/> from the source columns with ML.NET transformers.</param>
     public void Save(ModelSaveContext ctx, IEstimator<ITransformer> prompt)
     {
         if (Engine.WhyNotSaveable is string reason)
@@ -108,7 +108,7 @@ internal sealed class TextGenerationMapper : IDisposable
         try
         {
             Engine.ExportGenerator(onnxPath);
-            using var chain = (IDisposable)SavedGeneratorChain.Fit(_mlContext, onnxPath, prompt, SourceColumnNames, OutputColumnName, _trim);
+            using var chain = (IDisposable)SavedGeneratorChain.Fit(_mlContext, onnxPath, Engine.Model.Config.ContextLength, prompt, SourceColumnNames, OutputColumnName, _trim);
             ((ICanSaveModel)chain).Save(ctx);
         }
         finally

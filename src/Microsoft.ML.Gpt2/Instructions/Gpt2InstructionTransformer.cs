@@ -55,7 +55,7 @@ public sealed class Gpt2InstructionTransformer : ITransformer, IDisposable
 
     /// <summary>Writes the ML.NET chain this model saves as; only greedy generation without stop strings can be saved.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        _mapper.Save(ctx, _mlContext.Transforms.Expression(PromptToTokenIdsMapping.PromptColumnName, PromptFormatExpression.Create(PromptFormat),
+        _mapper.Save(ctx, _mlContext.Transforms.Expression(PromptToTokenIdsInput.PromptColumnName, PromptFormatExpression.Create(PromptFormat),
             InstructionColumnName, ContextColumnName));
 
     /// <inheritdoc />
