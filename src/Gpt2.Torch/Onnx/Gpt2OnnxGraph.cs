@@ -106,7 +106,7 @@ internal sealed class Gpt2OnnxGraph
         string sequences = sampling is null
             ? search.Node("GreedySearch", [prompt, maxLength], ["sequences"], MicrosoftDomain, attributes)[0]
             // Inputs 2 to 7 (min_length ... presence_mask) are left out; input 8 is the seed.
-            : search.Node("Sampling", sampling.Seed is int seed ? [prompt, maxLength, "", "", "", "", "", "", search.Int32s(seed)] : [prompt, maxLength],
+            : search.Node("Sampling", [prompt, maxLength, "", "", "", "", "", "", RunSeed(search, sampling.Seed)],
                 ["sequences"], MicrosoftDomain,
                 [.. attributes, OnnxAttribute.Float("temperature", sampling.Temperature), OnnxAttribute.Float("top_p", sampling.TopP)])[0];
         string generated = search.Node("Slice", [sequences, kept, search.Int64s(long.MaxValue), search.Int64s(1)]);
@@ -119,6 +119,17 @@ internal sealed class Gpt2OnnxGraph
         search.Node("Where", [afterEnd, search.Int32(fill), generated], output: GeneratedIds);
         search.Output(GeneratedIds, OnnxDataType.Int32, BatchDimension, "generated");
         return new OnnxModel(search, Opset, (MicrosoftDomain, 1));
+    }
+
+    // ONNX Runtime's Sampling seeds a new generator on every run (with seed 0 when given none), so each run, and ML.NET
+    // runs one row at a time, would draw the same tokens for the same prompt. RandomUniform keeps its generator across
+    // runs, so it hands every run a new seed: the draws of a loaded model follow the distribution from row to row, and
+    // with a seed the whole sequence of draws repeats in each newly loaded model.
+    private static string RunSeed(OnnxGraph search, int? seed)
+    {
+        OnnxAttribute[] uniform = [OnnxAttribute.Ints("shape", 1), OnnxAttribute.Float("low", 0), OnnxAttribute.Float("high", 1),
+            .. seed is int value ? new[] { OnnxAttribute.Float("seed", value) } : []];
+        return search.Node("Cast", [search.Node("Mul", [search.Node("RandomUniform", [], uniform), search.Float(int.MaxValue / 2)])], To(OnnxDataType.Int32));
     }
 
     private static OnnxGraph Decoder(Gpt2Config config, Func<string, Tensor> parameter)
