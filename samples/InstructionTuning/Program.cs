@@ -16,6 +16,7 @@ using Microsoft.ML.Gpt2;
 using Microsoft.ML.Gpt2.Generation;
 using Microsoft.ML.Gpt2.Instructions;
 using Microsoft.ML.Gpt2.Evaluation;
+using Gpt2MLNet.Samples;
 
 var dataOption = new Option<string?>("--data") { Description = "instruction-data.json (default: downloaded once, or the repository's copy offline)." };
 var presetOption = new Option<string>("--preset") { Description = "GPT-2 size: 124M, 355M (the book's), 774M, 1558M, mini.", DefaultValueFactory = _ => "355M" };

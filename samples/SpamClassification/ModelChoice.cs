@@ -2,6 +2,7 @@ using Gpt2.Torch.Checkpoints;
 using Gpt2.Torch.Downloads;
 using Gpt2.Torch.Model;
 using Microsoft.ML.Gpt2.Classification;
+using Gpt2MLNet.Samples;
 
 namespace SpamClassification;
 
