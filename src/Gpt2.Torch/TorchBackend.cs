@@ -1,0 +1,60 @@
+using TorchSharp;
+
+namespace Gpt2.Torch;
+
+/// <summary>
+/// Checks, once per process, that TorchSharp finds a libtorch backend, and turns TorchSharp's failure into an error that
+/// says which package the application should add.
+/// </summary>
+/// <remarks>
+/// Gpt2MLNet.Torch references only the managed TorchSharp package, so that the application chooses its backend:
+/// TorchSharp-cpu, TorchSharp-cuda-linux or TorchSharp-cuda-windows. Without one, TorchSharp 0.107 fails with a
+/// <see cref="DllNotFoundException"/> for LibTorchSharp (from <c>nn.Module</c>'s constructor) or a
+/// <see cref="TypeInitializationException"/> around a <see cref="NotSupportedException"/> (from <c>torch</c>'s
+/// static constructor). The tokenizer, configurations and loading a saved ML.NET model zip for scoring need no backend.
+/// </remarks>
+internal static class TorchBackend
+{
+    private static readonly Lazy<Exception?> LoadFailure = new(TryLoad);
+
+    /// <summary>Throws <see cref="InvalidOperationException"/>, naming the packages to add, when no libtorch backend loads.</summary>
+    /// <exception cref="InvalidOperationException">No libtorch backend could be loaded; the inner exception is TorchSharp's.</exception>
+    public static void EnsureAvailable()
+    {
+        if (LoadFailure.Value is Exception failure)
+            throw new InvalidOperationException(
+                "No libtorch backend was found: TorchSharp could not load its native libraries. Gpt2MLNet references only the " +
+                "managed TorchSharp package so that the application chooses the backend; add one to the application: " +
+                "'dotnet add package TorchSharp-cpu' for the CPU, or 'dotnet add package TorchSharp-cuda-linux' " +
+                "(TorchSharp-cuda-windows on Windows) for CUDA, of the TorchSharp version this library uses " +
+                $"({typeof(torch).Assembly.GetName().Version?.ToString(3)}). Loading a saved ML.NET model zip for scoring " +
+                $"needs no backend. TorchSharp said: {FirstLine(Innermost(failure).Message)}",
+                failure);
+    }
+
+    /// <summary><see cref="EnsureAvailable()"/>, then <paramref name="moduleName"/>: for constructor initializers, which run before
+    /// <c>nn.Module</c>'s constructor calls into libtorch.</summary>
+    public static string EnsureAvailable(string moduleName)
+    {
+        EnsureAvailable();
+        return moduleName;
+    }
+
+    private static Exception? TryLoad()
+    {
+        try
+        {
+            torch.InitializeDeviceType(DeviceType.CPU); // runs torch's static constructor, which loads libtorch and LibTorchSharp
+            return null;
+        }
+        catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException
+                                      or EntryPointNotFoundException or BadImageFormatException)
+        {
+            return e;
+        }
+    }
+
+    private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
+
+    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+}
