@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 
 namespace Gpt2.Torch;
@@ -16,20 +17,28 @@ namespace Gpt2.Torch;
 internal static class TorchBackend
 {
     private static readonly Lazy<Exception?> LoadFailure = new(TryLoad);
+    private static readonly Lazy<string?> LoaderError = new(NativeLoaderError);
 
     /// <summary>Throws <see cref="InvalidOperationException"/>, naming the packages to add, when no libtorch backend loads.</summary>
     /// <exception cref="InvalidOperationException">No libtorch backend could be loaded; the inner exception is TorchSharp's.</exception>
     public static void EnsureAvailable()
     {
-        if (LoadFailure.Value is Exception failure)
-            throw new InvalidOperationException(
-                "No libtorch backend was found: TorchSharp could not load its native libraries. Gpt2MLNet references only the " +
-                "managed TorchSharp package so that the application chooses the backend; add one to the application: " +
-                "'dotnet add package TorchSharp-cpu' for the CPU, or 'dotnet add package TorchSharp-cuda-linux' " +
-                "(TorchSharp-cuda-windows on Windows) for CUDA, of the TorchSharp version this library uses " +
-                $"({typeof(torch).Assembly.GetName().Version?.ToString(3)}). Loading a saved ML.NET model zip for scoring " +
-                $"needs no backend. TorchSharp said: {FirstLine(Innermost(failure).Message)}",
-                failure);
+        if (LoadFailure.Value is not Exception failure)
+            return;
+        string? loader = LoaderError.Value;
+        throw new InvalidOperationException(
+            "No libtorch backend was found: TorchSharp could not load its native libraries. Gpt2MLNet references only the " +
+            "managed TorchSharp package so that the application chooses the backend; add one to the application: " +
+            "'dotnet add package TorchSharp-cpu' for the CPU, or 'dotnet add package TorchSharp-cuda-linux' " +
+            "(TorchSharp-cuda-windows on Windows) for CUDA, of the TorchSharp version this library uses " +
+            $"({typeof(torch).Assembly.GetName().Version?.ToString(3)}). Loading a saved ML.NET model zip for scoring " +
+            $"needs no backend. TorchSharp said: {FirstLine(Innermost(failure).Message)}" +
+            (loader is null ? "" : $" The native loader said: {loader}") +
+            (loader?.Contains("GLIBCXX", StringComparison.Ordinal) == true
+                ? " (the system libstdc++ is older than the one TorchSharp was built with: the Gpt2MLNet.Torch package's " +
+                  "build targets mark that need weak in the build and publish output; see its readme)"
+                : ""),
+            failure);
     }
 
     /// <summary><see cref="EnsureAvailable()"/>, then <paramref name="moduleName"/>: for constructor initializers, which run before
@@ -52,6 +61,27 @@ internal static class TorchBackend
         {
             return e;
         }
+    }
+
+    // Why the dynamic loader refused LibTorchSharp (a missing libtorch, an old libstdc++, ...), which TorchSharp's own
+    // message leaves out: the first line of .NET's message that is not about a candidate path that does not exist.
+    private static string? NativeLoaderError()
+    {
+        try
+        {
+            NativeLibrary.Load("LibTorchSharp", typeof(torch).Assembly, null);
+            return null;
+        }
+        catch (DllNotFoundException e)
+        {
+            return e.Message.Split('\n').Skip(1).Select(line => line.Trim()).FirstOrDefault(line => line.Length > 0 && !IsAbsentCandidate(line));
+        }
+    }
+
+    private static bool IsAbsentCandidate(string line)
+    {
+        int colon = line.IndexOf(": ", StringComparison.Ordinal);
+        return colon > 0 && Path.IsPathRooted(line[..colon]) && !File.Exists(line[..colon]);
     }
 
     private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
