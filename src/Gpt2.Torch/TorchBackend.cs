@@ -32,12 +32,14 @@ internal static class TorchBackend
             "'dotnet add package TorchSharp-cpu' for the CPU, or 'dotnet add package TorchSharp-cuda-linux' " +
             "(TorchSharp-cuda-windows on Windows) for CUDA, of the TorchSharp version this library uses " +
             $"({typeof(torch).Assembly.GetName().Version?.ToString(3)}). Loading a saved ML.NET model zip for scoring " +
-            $"needs no backend. TorchSharp said: {FirstLine(Innermost(failure).Message)}" +
+            "needs no backend." +
             (loader is null ? "" : $" The native loader said: {loader}") +
             (loader?.Contains("GLIBCXX", StringComparison.Ordinal) == true
                 ? " (the system libstdc++ is older than the one TorchSharp was built with: the Gpt2MLNet.Torch package's " +
                   "build targets mark that need weak in the build and publish output; see its readme)"
-                : ""),
+                : loader?.Contains("undefined symbol", StringComparison.Ordinal) == true
+                    ? " (a libtorch of another version was loaded, such as a system-wide one: TorchSharp needs the libtorch of its backend package)"
+                    : ""),
             failure);
     }
 
@@ -63,18 +65,28 @@ internal static class TorchBackend
         }
     }
 
-    // Why the dynamic loader refused LibTorchSharp (a missing libtorch, an old libstdc++, ...), which TorchSharp's own
-    // message leaves out: the first line of .NET's message that is not about a candidate path that does not exist.
+    // Why the dynamic loader refused libtorch or LibTorchSharp, which TorchSharp's own message leaves out. TorchSharp loads
+    // torch_cpu (libtorch) first, then LibTorchSharp, which needs libtorch's symbols and GLIBCXX_3.4.32.
     private static string? NativeLoaderError()
+    {
+        string? libtorch = LoadError("torch_cpu");
+        if (libtorch is not null)
+            return libtorch.Length > 0 ? libtorch : "no torch_cpu (libtorch) library beside the application or on the library path.";
+        return LoadError("LibTorchSharp") is { Length: > 0 } libTorchSharp ? libTorchSharp : null;
+    }
+
+    // Null when the library loads; otherwise the first line of .NET's message that is not about a candidate path that does
+    // not exist, or "" when there is none.
+    private static string? LoadError(string library)
     {
         try
         {
-            NativeLibrary.Load("LibTorchSharp", typeof(torch).Assembly, null);
+            NativeLibrary.Load(library, typeof(torch).Assembly, null);
             return null;
         }
         catch (DllNotFoundException e)
         {
-            return e.Message.Split('\n').Skip(1).Select(line => line.Trim()).FirstOrDefault(line => line.Length > 0 && !IsAbsentCandidate(line));
+            return e.Message.Split('\n').Skip(1).Select(line => line.Trim()).FirstOrDefault(line => line.Length > 0 && !IsAbsentCandidate(line)) ?? "";
         }
     }
 
@@ -83,8 +95,4 @@ internal static class TorchBackend
         int colon = line.IndexOf(": ", StringComparison.Ordinal);
         return colon > 0 && Path.IsPathRooted(line[..colon]) && !File.Exists(line[..colon]);
     }
-
-    private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
-
-    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 }
