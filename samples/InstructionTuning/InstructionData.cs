@@ -1,5 +1,6 @@
 using Gpt2.Torch.Downloads;
 using Gpt2.Torch.Instructions;
+using Gpt2MLNet.Samples;
 
 namespace InstructionTuning;
 

@@ -16,6 +16,7 @@ using Microsoft.ML.Gpt2;
 using Microsoft.ML.Gpt2.Generation;
 using Microsoft.ML.Gpt2.Instructions;
 using Microsoft.ML.Gpt2.Evaluation;
+using Gpt2MLNet.Samples;
 
 var dataOption = new Option<string?>("--data") { Description = "instruction-data.json (default: downloaded once, or the repository's copy offline)." };
 var presetOption = new Option<string>("--preset") { Description = "GPT-2 size: 124M, 355M (the book's), 774M, 1558M, mini.", DefaultValueFactory = _ => "355M" };
@@ -46,7 +47,7 @@ root.SetAction(async (result, cancellationToken) =>
     var mlContext = new MLContext(seed: 123);
     var options = new Gpt2InstructionTuner.Options
     {
-        BaseModel = await SpamClassification.ModelChoice.ResolveAsync(result.GetValue(presetOption)!, result.GetValue(weightsOption), cancellationToken),
+        BaseModel = await ModelChoice.ResolveAsync(result.GetValue(presetOption)!, result.GetValue(weightsOption), cancellationToken),
         MaxEpochs = result.GetValue(epochsOption),
     };
     options.Generation.MaxNewTokens = result.GetValue(maxNewTokensOption);

@@ -10,6 +10,7 @@ using Gpt2.Torch.IO;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
 using Gpt2.Torch.Training;
+using Gpt2MLNet.Samples;
 using static TorchSharp.torch;
 
 const string Prompt = "Every effort moves you";

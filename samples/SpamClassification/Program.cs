@@ -10,6 +10,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Gpt2;
 using Microsoft.ML.Gpt2.Classification;
+using Gpt2MLNet.Samples;
 using SpamClassification;
 
 var dataOption = new Option<string?>("--data") { Description = "The SMSSpamCollection file; downloaded from UCI into the cache when omitted." };

@@ -1,4 +1,5 @@
 using Gpt2.Torch.Downloads;
+using Gpt2MLNet.Samples;
 
 namespace SpamClassification;
 

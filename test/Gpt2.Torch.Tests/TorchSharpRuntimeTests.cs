@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Tests;
 
-/// <summary>Proves the native TorchSharp backend loads and computes on this machine (see build/WeakenLibstdcxxVersionNeed.cs).</summary>
+/// <summary>Proves the native TorchSharp backend loads and computes on this machine (see src/Gpt2.Torch/buildTransitive/WeakenLibstdcxxVersionNeed.cs).</summary>
 [TestClass]
 public sealed class TorchSharpRuntimeTests
 {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Gpt2.Torch.Checkpoints;
 using Gpt2.Torch.Downloads;
+using Gpt2MLNet.Samples;
 using static TorchSharp.torch;
 
 var source = new Argument<string>("source") { Description = "An OpenAI GPT-2 release folder (hparams.json, model.ckpt.*), or a size to download: 124M, 355M, 774M, 1558M." };

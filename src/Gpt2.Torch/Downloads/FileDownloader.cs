@@ -46,7 +46,7 @@ public sealed class FileDownloader
     /// <param name="url">Where to download from.</param>
     /// <param name="cachePath">Path inside the cache.</param>
     /// <param name="sha256">Expected SHA-256 (hex); the download is rejected and deleted when it differs. Null skips the check.</param>
-    /// <param name="progress">Receives progress reports, for example a <see cref="ConsoleDownloadProgress"/>.</param>
+    /// <param name="progress">Receives progress reports (bytes received and the total, for a progress bar), or null.</param>
     /// <param name="cancellationToken">Stops the download; the partial file stays for a later resume.</param>
     public async Task<string> DownloadAsync(Uri url, string cachePath, string? sha256 = null,
         IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)

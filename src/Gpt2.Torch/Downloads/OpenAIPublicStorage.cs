@@ -30,7 +30,7 @@ public sealed class OpenAIPublicStorage
 
     /// <summary>Downloads one size's <see cref="ModelFiles"/>; returns the local folder holding them.</summary>
     /// <param name="size">124M, 355M, 774M or 1558M.</param>
-    /// <param name="progress">Receives progress reports, for example a <see cref="ConsoleDownloadProgress"/>.</param>
+    /// <param name="progress">Receives progress reports (bytes received and the total, for a progress bar), or null.</param>
     /// <param name="cancellationToken">Stops the download; a partial file stays for a later resume.</param>
     public async Task<string> DownloadModelAsync(string size, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {

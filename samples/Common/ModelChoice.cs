@@ -1,10 +1,10 @@
 using Gpt2.Torch;
 using Gpt2.Torch.Downloads;
 
-namespace SpamClassification;
+namespace Gpt2MLNet.Samples;
 
-/// <summary>Which GPT-2 the sample starts from: the weights the user named, or the published ones when they can be had, else random ones.</summary>
-internal static class ModelChoice
+/// <summary>Which GPT-2 a sample starts from: the weights the user named, or the published ones when they can be had, else random ones.</summary>
+public static class ModelChoice
 {
     /// <param name="preset">The model size.</param>
     /// <param name="weights">A checkpoint folder, <c>random</c>, or null for the preset's published weights.</param>

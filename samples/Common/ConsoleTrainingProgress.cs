@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using Gpt2.Torch.Training;
 
-namespace Gpt2.Torch.Training;
+namespace Gpt2MLNet.Samples;
 
 /// <summary>
 /// Shows a <see cref="LanguageModelTrainer"/>'s progress: each evaluation as the book's line (and its sample, decoded),

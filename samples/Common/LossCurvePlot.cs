@@ -1,7 +1,8 @@
 using Gpt2.Torch.IO;
+using Gpt2.Torch.Training;
 using ScottPlot;
 
-namespace Gpt2.Torch.Training;
+namespace Gpt2MLNet.Samples;
 
 /// <summary>The book's loss plot: training and validation loss against steps, with tokens seen on the top axis, as PNG.</summary>
 public static class LossCurvePlot

@@ -1,4 +1,5 @@
-// Compiled by MSBuild's RoslynCodeTaskFactory (see Directory.Build.targets).
+// Compiled by MSBuild's RoslynCodeTaskFactory (see Gpt2MLNet.Torch.targets beside it, which the Gpt2MLNet.Torch package
+// carries to every project that uses it, and which the repository's Directory.Build.targets imports).
 //
 // TorchSharp 0.107's libLibTorchSharp.so was linked against GCC 13's libstdc++ and records a need for
 // the version GLIBCXX_3.4.32. The only symbol it takes from that version, std::ios_base_library_init(),
@@ -37,7 +38,9 @@ public sealed class WeakenLibstdcxxVersionNeed : Task
         string? systemLibstdcxx = FindSystemLibstdcxx();
         if (systemLibstdcxx is null)
         {
-            Log.LogWarning($"No system libstdc++.so.6 found; {VersionName} needs are left as they are.");
+            // Not a warning: it would fail the builds of applications that treat warnings as errors, on systems
+            // (musl, for example) where there is nothing this task could do anyway.
+            Log.LogMessage(MessageImportance.Normal, $"No system libstdc++.so.6 found; {VersionName} needs are left as they are.");
             return true;
         }
         if (ReadVersionDefinitions(File.ReadAllBytes(systemLibstdcxx)).Contains(VersionName))

@@ -1,7 +1,8 @@
 using System.IO.Compression;
+using Gpt2.Torch.Downloads;
 using Gpt2.Torch.IO;
 
-namespace Gpt2.Torch.Downloads;
+namespace Gpt2MLNet.Samples;
 
 /// <summary>
 /// The public datasets of the book's fine-tuning chapters, downloaded once into the cache and checked against the

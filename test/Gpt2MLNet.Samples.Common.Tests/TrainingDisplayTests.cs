@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
+using Gpt2.Torch.Tests;
 using Gpt2.Torch.Training;
 
-namespace Gpt2.Torch.Tests;
+namespace Gpt2MLNet.Samples.Tests;
 
 [TestClass]
 public sealed class TrainingDisplayTests : TemporaryDirectoryTest

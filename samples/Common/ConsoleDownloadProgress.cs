@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using Gpt2.Torch.Downloads;
 
-namespace Gpt2.Torch.Downloads;
+namespace Gpt2MLNet.Samples;
 
 /// <summary>Draws a download's progress on standard error: a bar, megabytes, and speed, a few times a second.</summary>
 public sealed class ConsoleDownloadProgress : IProgress<DownloadProgress>

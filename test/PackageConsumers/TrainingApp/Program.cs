@@ -1,0 +1,73 @@
+using Gpt2.Torch;
+// Trains with the packed packages and the CPU backend the application chose (TorchSharp-cpu), on this machine as it is:
+// on Debian 12 TorchSharp loads only thanks to Gpt2MLNet.Torch's buildTransitive libstdc++ fix.
+// Usage: TrainingApp <SMSSpamCollection> <output zip>. Exits non-zero when a check fails.
+using Gpt2.Torch.Model;
+using Gpt2.Torch.Tokenization;
+using Gpt2.Torch.Training;
+using Microsoft.ML;
+using Microsoft.ML.Gpt2;
+using Microsoft.ML.Gpt2.Classification;
+using static TorchSharp.torch;
+
+if (args.Length != 2)
+{
+    Console.Error.WriteLine("usage: TrainingApp <SMSSpamCollection> <output zip>");
+    return 2;
+}
+int failures = 0;
+void Check(bool ok, string what)
+{
+    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {what}");
+    if (!ok)
+        failures++;
+}
+
+// 1. The tokenizer: GPT-2's ids for a known string, and back.
+int[] ids = Gpt2Tokenizer.Default.Encode("Hello, world!");
+Check(ids.SequenceEqual([15496, 11, 995, 0]) && Gpt2Tokenizer.Default.Decode(ids) == "Hello, world!",
+    $"tokenizer: 'Hello, world!' -> [{string.Join(", ", ids)}] and back");
+
+// 2. A tiny random model's forward pass on libtorch (the first TorchSharp call: the model's constructor checks the backend).
+var tiny = new Gpt2Config { ContextLength = 128, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 };
+using (var model = new Gpt2Model(tiny))
+using (var input = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]))
+using (var logits = model.forward(input))
+{
+    Check(logits.shape.SequenceEqual([1L, ids.Length, tiny.VocabSize]) && logits.isfinite().all().item<bool>(),
+        $"forward pass: {model.ParameterCount:N0} parameters, logits [{string.Join(", ", logits.shape)}], all finite");
+}
+
+// 3. A tiny GPT-2 classifier fitted in an ML.NET pipeline on SMS messages (150 ham, 150 spam), checked on 100 others.
+List<Message> messages = [.. File.ReadLines(args[0]).Select(line => line.Split('\t', 2)).Select(p => new Message { Label = p[0], Text = p[1] })];
+List<Message> Take(string label, int skip, int count) => [.. messages.Where(m => m.Label == label).Skip(skip).Take(count)];
+var mlContext = new MLContext(seed: 1);
+IDataView train = mlContext.Data.LoadFromEnumerable([.. Take("ham", 0, 150), .. Take("spam", 0, 150)]);
+IDataView test = mlContext.Data.LoadFromEnumerable([.. Take("ham", 150, 50), .. Take("spam", 150, 50)]);
+var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
+    .Append(mlContext.MulticlassClassification.Trainers.Gpt2(new Gpt2TextClassifier.Options
+    {
+        BaseModel = Gpt2ModelSource.Random(tiny),
+        Sentence1ColumnName = nameof(Message.Text),
+        TrainableLayers = TrainableLayers.All,
+        LearningRate = 2e-3,
+        MaxEpochs = 4,
+        MaxLength = 64,
+        Device = CPU,
+    }))
+    .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+ITransformer classifier = pipeline.Fit(train);
+var metrics = mlContext.MulticlassClassification.Evaluate(classifier.Transform(test));
+Check(metrics.MacroAccuracy > 0.8, $"classifier: held-out macro accuracy {metrics.MacroAccuracy:P1} on 100 messages (chance 50%)");
+
+mlContext.Model.SaveAtomically(classifier, train.Schema, args[1]);
+Check(new FileInfo(args[1]).Length > 0, $"saved {args[1]} ({new FileInfo(args[1]).Length:N0} bytes)");
+
+Console.WriteLine(failures == 0 ? "TrainingApp: all checks passed" : $"TrainingApp: {failures} check(s) failed");
+return failures == 0 ? 0 : 1;
+
+public sealed class Message
+{
+    public string Label { get; set; } = "";
+    public string Text { get; set; } = "";
+}
