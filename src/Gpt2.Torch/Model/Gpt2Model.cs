@@ -41,6 +41,9 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         RegisterComponents();
         InitializeWeights();
         this.to(TorchDevices.Resolve(device));
+        // A model created inside a caller's dispose scope must outlive it.
+        foreach (Tensor parameter in parameters())
+            parameter.DetachFromDisposeScope();
     }
 
     /// <summary>The model's sizes.</summary>
