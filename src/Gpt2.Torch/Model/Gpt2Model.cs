@@ -265,7 +265,7 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     private readonly Dropout resid_dropout;
     private readonly int _heads;
     private readonly double _attentionDropout;
-    private readonly double _queryScale;
+    private readonly double? _queryScale;
     private readonly bool _upcast;
 
     public CausalSelfAttention(Gpt2Config config, int layer) : base("CausalSelfAttention")
@@ -275,8 +275,10 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
         resid_dropout = nn.Dropout(config.Dropout);
         _heads = config.HeadCount;
         _attentionDropout = config.ResolvedAttentionDropout;
-        // scaled_dot_product_attention divides the scores by sqrt(head size); the query carries the rest of the scale.
-        _queryScale = config.AttentionScale(layer) * Math.Sqrt(config.HeadSize);
+        // scaled_dot_product_attention divides the scores by sqrt(head size); the query carries the rest of the config's
+        // scale (none for GPT-2).
+        double queryScale = config.AttentionScale(layer) * Math.Sqrt(config.HeadSize);
+        _queryScale = Math.Abs(queryScale - 1) < 1e-12 ? null : queryScale;
         _upcast = config.ReorderAndUpcastAttention;
         RegisterComponents();
     }
@@ -293,7 +295,8 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
             (key, value) = cache.Append(layer, key, value);
         // Hugging Face's reorder_and_upcast_attn: scores and softmax in float32 (here the weighted sum of values too).
         ScalarType scores = _upcast ? float32 : x.dtype;
-        Tensor y = F.scaled_dot_product_attention(query.to(scores) * _queryScale, key.to(scores), value.to(scores), mask,
+        query = _queryScale is double scale ? query.to(scores) * scale : query.to(scores);
+        Tensor y = F.scaled_dot_product_attention(query, key.to(scores), value.to(scores), mask,
             training ? _attentionDropout : 0.0, is_casual: isCausal).to(x.dtype);
         y = y.transpose(1, 2).reshape(batch, length, width);
         return resid_dropout.forward(c_proj.forward(y));
