@@ -51,6 +51,12 @@ public sealed class Gpt2ModelTests
     {
         Gpt2Config config = Tiny with { QkvBias = false, TieWordEmbeddings = false, MlpSize = 100, LayerNormEpsilon = 1e-6 };
         Assert.AreEqual(config, Gpt2Config.FromJson(config.ToJson()));
+        Gpt2Config everything = config with
+        {
+            ActivationFunction = "quick_gelu", ScaleAttentionWeights = false, ScaleAttentionByInverseLayerIndex = true, ReorderAndUpcastAttention = true,
+            Dropout = 0.1, EmbeddingDropout = 0.2, AttentionDropout = 0.3, ExtraFieldsJson = """{"bos_token_id":1,"summary_type":"cls_index"}""",
+        };
+        Assert.AreEqual(everything, Gpt2Config.FromJson(everything.ToJson()));
     }
 
     [TestMethod]

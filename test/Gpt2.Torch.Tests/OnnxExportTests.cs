@@ -183,6 +183,23 @@ public sealed class OnnxExportTests : TemporaryDirectoryTest
         Assert.IsFalse(File.Exists(path));
     }
 
+    [TestMethod]
+    [DynamicData(nameof(ConfigVariants))]
+    public void EachConfigVariantExportsWithTheReferenceLogits(string variant)
+    {
+        using var scope = NewDisposeScope();
+        using var model = ConfigVariantFixture.Load(variant, Directory);
+        long[] ids = ConfigVariantFixture.InputIds;
+        using var session = new OnnxSession(Export(model));
+
+        var (logits, _) = session.Run(Inputs(Batch([ids], leftPadding: false)), Gpt2OnnxNames.Logits)[Gpt2OnnxNames.Logits];
+
+        AssertClose(ConfigVariantFixture.Expected.ReadTensor($"logits.{variant}"), tensor(logits).view(ids.Length, model.Config.VocabSize), variant);
+        AssertLogitsMatchRowsRunAlone(model, session, RandomRows(model, [9, 4], seed: 3), leftPadding: true);
+    }
+
+    public static IEnumerable<object[]> ConfigVariants => ConfigVariantFixture.Names.Select(name => new object[] { name });
+
     private static Gpt2Model Model(string name) => name == "fixture" ? _fixture : _random;
 
     private string Export(Gpt2Model model, Gpt2OnnxExportOptions? options = null)

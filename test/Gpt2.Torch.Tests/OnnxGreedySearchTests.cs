@@ -101,6 +101,21 @@ public sealed class OnnxGreedySearchTests : TemporaryDirectoryTest
         Assert.IsFalse(File.Exists(path));
     }
 
+    [TestMethod]
+    [DataRow("unscaled")]
+    [DataRow("inverse_layer_idx")]
+    [DataRow("unscaled_inverse_layer_idx")]
+    [DataRow("tanh")]
+    public void TheDecoderWithPastKeysAndValuesFollowsTheReferenceForConfigVariants(string variant)
+    {
+        using var model = ConfigVariantFixture.Load(variant, Directory);
+        int[] prompt = ConfigVariantFixture.Tokens("greedy.prompt"), expected = ConfigVariantFixture.Tokens($"greedy.{variant}");
+        string path = Path.Combine(Directory, $"{variant}.onnx");
+        Gpt2OnnxExporter.ExportGenerator(model, path, expected.Length - prompt.Length);
+
+        CollectionAssert.AreEqual(expected[prompt.Length..], Generate(path, [prompt])[0]);
+    }
+
     private static int[] Alone(int[] prompt, int newTokens) =>
         new Gpt2Generator(Fixture.Model).Generate(prompt, new GenerationOptions { MaxNewTokens = newTokens })[prompt.Length..];
 

@@ -6,7 +6,10 @@ using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Tests;
 
-/// <summary>OpenAI's TensorFlow release format, against checkpoints written by <see cref="TensorBundleTestWriter"/>.</summary>
+/// <summary>
+/// OpenAI's TensorFlow release format, against a bundle written by LevelDB and protobuf (fixtures/leveldb-bundle) and
+/// checkpoints written by <see cref="TensorBundleTestWriter"/>.
+/// </summary>
 [TestClass]
 public sealed class OpenAICheckpointTests : TemporaryDirectoryTest
 {
@@ -49,6 +52,53 @@ public sealed class OpenAICheckpointTests : TemporaryDirectoryTest
         double maxError = (logits - expected.ReadTensor("logits.0")).abs().max().item<float>();
         Assert.IsTrue(maxError < 1e-4, $"logits differ by up to {maxError}.");
     }
+
+    [TestMethod]
+    public void ABundleWrittenByLevelDBsTableBuilderReadsWithItsNamesShapesAndValues()
+    {
+        // fixtures/leveldb-bundle: the index written by LevelDB's own TableBuilder, its entries by the protobuf library,
+        // its checksums by LevelDB's CRC-32C (make_bundle.cc), from tensors.txt, none of it by this repository's code.
+        var tensors = LevelDbBundleTensors();
+        using var bundle = TensorBundle.Open(Path.Combine(TestPaths.LevelDbBundle, OpenAICheckpoint.DefaultCheckpointName));
+
+        CollectionAssert.AreEqual(tensors.Keys.Order(StringComparer.Ordinal).ToArray(), bundle.Tensors.Keys.ToArray(), "every tensor, in key order");
+        foreach ((string name, (long[] shape, float[] values)) in tensors)
+        {
+            CollectionAssert.AreEqual(shape, bundle.Tensors[name].Shape, name);
+            using Tensor value = bundle.ReadTensor(name);
+            CollectionAssert.AreEqual(shape, value.shape, name);
+            CollectionAssert.AreEqual(values, value.data<float>().ToArray(), name);
+        }
+    }
+
+    [TestMethod]
+    public void AReleaseFolderWrittenByLevelDBLoadsIntoTheModelsParameters()
+    {
+        var tensors = LevelDbBundleTensors();
+        using var model = OpenAICheckpoint.Load(TestPaths.LevelDbBundle, CPU);
+        Dictionary<string, Tensor> parameters = model.state_dict();
+
+        Assert.AreEqual((5, 3, 2, 1, 1), (model.Config.VocabSize, model.Config.ContextLength, model.Config.EmbeddingSize, model.Config.HeadCount, model.Config.LayerCount));
+        CollectionAssert.AreEqual(tensors["model/wte"].Values, parameters["wte.weight"].data<float>().ToArray());
+        CollectionAssert.AreEqual(tensors["model/h0/ln_2/g"].Values, parameters["h.0.ln_2.weight"].data<float>().ToArray());
+        // OpenAI's [1, in, out] convolution weights become [out, in] linear weights: element [i, o] moves to [o, i].
+        float[] convolution = tensors["model/h0/mlp/c_fc/w"].Values;
+        float[] linear = parameters["h.0.mlp.c_fc.weight"].data<float>().ToArray();
+        CollectionAssert.AreEqual(new long[] { 8, 2 }, parameters["h.0.mlp.c_fc.weight"].shape);
+        for (int i = 0; i < 2; i++)
+            for (int o = 0; o < 8; o++)
+                Assert.AreEqual(convolution[i * 8 + o], linear[o * 2 + i], $"c_fc [{i}, {o}]");
+    }
+
+    // tensors.txt: a name, a shape such as [1,2,6] and the values in row-major order on each line that is not a comment.
+    private static Dictionary<string, (long[] Shape, float[] Values)> LevelDbBundleTensors() =>
+        File.ReadLines(Path.Combine(TestPaths.LevelDbBundle, "tensors.txt"))
+            .Where(line => line.Length > 0 && line[0] != '#')
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .ToDictionary(
+                fields => fields[0],
+                fields => (fields[1].Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToArray(),
+                    fields[2..].Select(value => float.Parse(value, System.Globalization.CultureInfo.InvariantCulture)).ToArray()));
 
     [TestMethod]
     public void Crc32CMatchesTheStandardCheckValueAndTheTestsOwnImplementation()

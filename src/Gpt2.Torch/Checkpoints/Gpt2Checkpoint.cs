@@ -39,9 +39,13 @@ public static partial class Gpt2Checkpoint
         {
             config = Gpt2Config.Load(configPath);
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException or ArgumentException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or InvalidOperationException or FormatException or ArgumentException)
         {
             throw new CheckpointFormatException(configPath, $"not a valid GPT-2 config.json ({e.Message}).", e);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new CheckpointFormatException(configPath, $"a GPT-2 this library cannot compute exactly, so it is not loaded ({e.Message}).", e);
         }
         using var file = SafetensorsFile.Open(weightsPath);
         // Half precision is the smallest a GPT-2 checkpoint stores its weights in.

@@ -13,6 +13,8 @@ namespace Gpt2.Torch.Model;
 /// <summary>
 /// GPT-2: token and position embeddings, pre-LayerNorm transformer blocks with causal multi-head
 /// self-attention, a final LayerNorm and an output head tied to the token embedding (untied as an option).
+/// The Hugging Face config fields that change the computation (activation, attention scaling, float32 attention,
+/// the three dropouts, LayerNorm epsilon, MLP width) are honoured as Hugging Face's <c>modeling_gpt2.py</c> does.
 /// </summary>
 /// <remarks>
 /// <para>Every way of getting a model (a new one, a checkpoint, a trainer's checkpoint) goes through the constructor, which
@@ -45,14 +47,17 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         Config = config;
         wte = nn.Embedding(config.VocabSize, config.EmbeddingSize);
         wpe = nn.Embedding(config.ContextLength, config.EmbeddingSize);
-        drop = nn.Dropout(config.Dropout);
-        h = new ModuleList<Gpt2Block>([.. Enumerable.Range(0, config.LayerCount).Select(_ => new Gpt2Block(config))]);
+        drop = nn.Dropout(config.ResolvedEmbeddingDropout);
+        h = new ModuleList<Gpt2Block>([.. Enumerable.Range(0, config.LayerCount).Select(layer => new Gpt2Block(config, layer))]);
         ln_f = nn.LayerNorm(config.EmbeddingSize, config.LayerNormEpsilon);
         if (!config.TieWordEmbeddings)
             lm_head = nn.Linear(config.EmbeddingSize, config.VocabSize, hasBias: false);
         RegisterComponents();
         InitializeWeights();
         this.to(TorchDevices.Resolve(device));
+        // A model created inside a caller's dispose scope must outlive it.
+        foreach (Tensor parameter in parameters())
+            parameter.DetachFromDisposeScope();
     }
 
     /// <summary>The model's sizes.</summary>
@@ -243,10 +248,10 @@ internal sealed class Gpt2Block : nn.Module<Tensor, Tensor>
     private readonly LayerNorm ln_2;
     private readonly Gpt2Mlp mlp;
 
-    public Gpt2Block(Gpt2Config config) : base("Block")
+    public Gpt2Block(Gpt2Config config, int layer) : base("Block")
     {
         ln_1 = nn.LayerNorm(config.EmbeddingSize, config.LayerNormEpsilon);
-        attn = new CausalSelfAttention(config);
+        attn = new CausalSelfAttention(config, layer);
         ln_2 = nn.LayerNorm(config.EmbeddingSize, config.LayerNormEpsilon);
         mlp = new Gpt2Mlp(config);
         RegisterComponents();
@@ -261,7 +266,10 @@ internal sealed class Gpt2Block : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Multi-head causal self-attention with one fused query/key/value projection.</summary>
+/// <summary>
+/// Multi-head causal self-attention with one fused query/key/value projection: softmax(scale q k^T) v, with the scale of
+/// <see cref="Gpt2Config.AttentionScale"/>; in float32 whatever the model's precision when the config asks for it.
+/// </summary>
 internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 {
     private readonly LinearWithLoRA c_attn;
@@ -269,14 +277,21 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     private readonly Dropout resid_dropout;
     private readonly int _heads;
     private readonly double _attentionDropout;
+    private readonly double? _queryScale;
+    private readonly bool _upcast;
 
-    public CausalSelfAttention(Gpt2Config config) : base("CausalSelfAttention")
+    public CausalSelfAttention(Gpt2Config config, int layer) : base("CausalSelfAttention")
     {
         c_attn = new LinearWithLoRA(config.EmbeddingSize, 3 * config.EmbeddingSize, hasBias: config.QkvBias);
         c_proj = new LinearWithLoRA(config.EmbeddingSize, config.EmbeddingSize);
         resid_dropout = nn.Dropout(config.Dropout);
         _heads = config.HeadCount;
-        _attentionDropout = config.Dropout;
+        _attentionDropout = config.ResolvedAttentionDropout;
+        // scaled_dot_product_attention divides the scores by sqrt(head size); the query carries the rest of the config's
+        // scale (none for GPT-2).
+        double queryScale = config.AttentionScale(layer) * Math.Sqrt(config.HeadSize);
+        _queryScale = Math.Abs(queryScale - 1) < 1e-12 ? null : queryScale;
+        _upcast = config.ReorderAndUpcastAttention;
         RegisterComponents();
     }
 
@@ -290,28 +305,47 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
         Tensor query = qkv[0], key = qkv[1], value = qkv[2];
         if (cache is not null)
             (key, value) = cache.Append(layer, key, value);
-        Tensor y = F.scaled_dot_product_attention(query, key, value, mask,
-            training ? _attentionDropout : 0.0, is_casual: isCausal);
+        // Hugging Face's reorder_and_upcast_attn: scores and softmax in float32 (here the weighted sum of values too).
+        ScalarType scores = _upcast ? float32 : x.dtype;
+        query = _queryScale is double scale ? query.to(scores) * scale : query.to(scores);
+        Tensor y = F.scaled_dot_product_attention(query, key.to(scores), value.to(scores), mask,
+            training ? _attentionDropout : 0.0, is_casual: isCausal).to(x.dtype);
         y = y.transpose(1, 2).reshape(batch, length, width);
         return resid_dropout.forward(c_proj.forward(y));
     }
 }
 
-/// <summary>The feed-forward network: Linear (4x width), tanh-approximated GELU, Linear back.</summary>
+/// <summary>The feed-forward network: Linear (4x width unless set), the config's activation (GPT-2: tanh-approximated GELU), Linear back.</summary>
 internal sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
 {
+    /// <summary>The activations a config may name, by their Hugging Face (<c>ACT2FN</c>) names, with ACT2FN's formulas.</summary>
+    internal static readonly IReadOnlyDictionary<string, Func<Tensor, Tensor>> Activations = new Dictionary<string, Func<Tensor, Tensor>>
+    {
+        ["gelu_new"] = x => F.gelu(x, GELU.Approximate.tanh),                // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+        ["gelu_pytorch_tanh"] = x => F.gelu(x, GELU.Approximate.tanh),
+        ["gelu"] = x => F.gelu(x),                                            // 0.5 x (1 + erf(x / sqrt(2)))
+        ["gelu_fast"] = x => 0.5 * x * (1.0 + tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x))),
+        ["quick_gelu"] = x => x * sigmoid(1.702 * x),
+        ["relu"] = x => F.relu(x),
+        ["silu"] = x => F.silu(x),
+        ["swish"] = x => F.silu(x),
+        ["tanh"] = x => tanh(x),
+    };
+
     private readonly LinearWithLoRA c_fc;
     private readonly LinearWithLoRA c_proj;
     private readonly Dropout dropout;
+    private readonly Func<Tensor, Tensor> _activation;
 
     public Gpt2Mlp(Gpt2Config config) : base("MLP")
     {
         c_fc = new LinearWithLoRA(config.EmbeddingSize, config.ResolvedMlpSize);
         c_proj = new LinearWithLoRA(config.ResolvedMlpSize, config.EmbeddingSize);
         dropout = nn.Dropout(config.Dropout);
+        _activation = Activations[config.ActivationFunction];
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x) =>
-        dropout.forward(c_proj.forward(F.gelu(c_fc.forward(x), GELU.Approximate.tanh)));
+        dropout.forward(c_proj.forward(_activation(c_fc.forward(x))));
 }

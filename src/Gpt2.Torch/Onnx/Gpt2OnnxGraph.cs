@@ -7,7 +7,8 @@ namespace Gpt2.Torch.Onnx;
 /// <summary>
 /// <see cref="Gpt2Model"/> as ONNX nodes, with the semantics of <see cref="Gpt2Model.ComputeHiddenStates"/>:
 /// positions count real tokens only, no query attends to padding (a padded query attends to itself), pre-LayerNorm
-/// blocks with explicit MatMul/Softmax attention and tanh GELU, a final LayerNorm; as a decoder, past keys and values in
+/// blocks with explicit MatMul/Softmax attention scaled by <see cref="Gpt2Config.AttentionScale"/> and the config's
+/// activation (<see cref="Activation"/> refuses one it cannot write exactly), a final LayerNorm; as a decoder, past keys and values in
 /// and present ones out. Weights are read through <c>parameter</c> by checkpoint name only when the model is written,
 /// so the size is known from the config alone.
 /// </summary>
@@ -169,20 +170,42 @@ internal sealed class Gpt2OnnxGraph
         for (int layer = 0; layer < _config.LayerCount; layer++)
         {
             string prefix = $"h.{layer}";
-            (string attention, string? present) = Attention($"{prefix}.attn", LayerNorm($"{prefix}.ln_1", x), attentionBias, pasts?[layer], $"present_{layer}");
+            (string attention, string? present) = Attention($"{prefix}.attn", layer, LayerNorm($"{prefix}.ln_1", x), attentionBias, pasts?[layer], $"present_{layer}");
             if (present is not null)
                 presents.Add(present);
             x = g.Node("Add", [x, attention]);
             string mlp = Linear($"{prefix}.mlp.c_fc", LayerNorm($"{prefix}.ln_2", x), _config.EmbeddingSize, _config.ResolvedMlpSize, bias: true);
-            mlp = Linear($"{prefix}.mlp.c_proj", g.Node("Gelu", [mlp], OnnxAttribute.String("approximate", "tanh")), _config.ResolvedMlpSize, _config.EmbeddingSize, bias: true);
+            mlp = Linear($"{prefix}.mlp.c_proj", Activation(mlp), _config.ResolvedMlpSize, _config.EmbeddingSize, bias: true);
             x = g.Node("Add", [x, mlp]);
         }
         return (LayerNorm("ln_f", x), presents);
     }
 
-    // Multi-head self-attention: one fused QKV projection, softmax(q k^T / sqrt(head size) + bias) v, the output projection.
-    // Given past keys and values [2, batch, heads, past, head size], the new ones are appended to them as `presentName`.
-    private (string Output, string? Present) Attention(string prefix, string x, string attentionBias, string? past, string presentName)
+    // The MLP's activation as Hugging Face's ACT2FN computes it, for each name Gpt2Config accepts.
+    private string Activation(string x)
+    {
+        OnnxGraph g = _graph;
+        string Sigmoid(string input) => g.Node("Sigmoid", [input]);
+        return _config.ActivationFunction switch
+        {
+            "gelu_new" or "gelu_pytorch_tanh" => g.Node("Gelu", [x], OnnxAttribute.String("approximate", "tanh")),
+            "gelu" => g.Node("Gelu", [x]),
+            // 0.5 x (1 + tanh(x 0.7978845608 (1 + 0.044715 x^2)))
+            "gelu_fast" => g.Node("Mul", [g.Node("Mul", [x, g.Float(0.5f)]), g.Node("Add", [g.Float(1), g.Node("Tanh", [g.Node("Mul", [
+                g.Node("Mul", [x, g.Float(0.7978845608f)]), g.Node("Add", [g.Float(1), g.Node("Mul", [g.Node("Mul", [x, x]), g.Float(0.044715f)])])])])])]),
+            "quick_gelu" => g.Node("Mul", [x, Sigmoid(g.Node("Mul", [x, g.Float(1.702f)]))]),
+            "relu" => g.Node("Relu", [x]),
+            "silu" or "swish" => g.Node("Mul", [x, Sigmoid(x)]),
+            "tanh" => g.Node("Tanh", [x]),
+            string name => throw new NotSupportedException(
+                $"The model's activation_function '{name}' has no ONNX form in this exporter, so the export would compute something else; it is not exported."),
+        };
+    }
+
+    // Multi-head self-attention: one fused QKV projection, softmax(q k^T x scale + bias) v with the config's scale for this
+    // layer, the output projection. Given past keys and values [2, batch, heads, past, head size], the new ones are appended
+    // to them as `presentName`. Scores are float32, so reorder_and_upcast_attn changes nothing here.
+    private (string Output, string? Present) Attention(string prefix, int layer, string x, string attentionBias, string? past, string presentName)
     {
         OnnxGraph g = _graph;
         int width = _config.EmbeddingSize, heads = _config.HeadCount, headSize = _config.HeadSize;
@@ -197,7 +220,7 @@ internal sealed class Gpt2OnnxGraph
         string value = g.Node("Gather", [keysAndValues, g.Int64(first + 1)]);
 
         string scores = g.Node("MatMul", [query, g.Node("Transpose", [key], OnnxAttribute.Ints("perm", 0, 1, 3, 2))]);
-        scores = g.Node("Add", [g.Node("Mul", [scores, g.Float(1 / MathF.Sqrt(headSize))]), attentionBias]);
+        scores = g.Node("Add", [g.Node("Mul", [scores, g.Float((float)_config.AttentionScale(layer))]), attentionBias]);
         string y = g.Node("MatMul", [g.Node("Softmax", [scores], OnnxAttribute.Int("axis", -1)), value]);
         // [batch, heads, sequence, head size] -> [batch, sequence, width]
         y = g.Node("Reshape", [g.Node("Transpose", [y], OnnxAttribute.Ints("perm", 0, 2, 1, 3)), g.Int64s(0, 0, width)]);
