@@ -145,8 +145,11 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
             throw new ArgumentException(
                 $"The training data holds only one class ({labels.Describe(presentClasses[0] - 1)}) in label column '{_options.LabelColumnName}'; a classifier needs at least two.");
 
+        var cancellation = new MLContextCancellation(_mlContext);
+        cancellation.ThrowIfCancelled(); // before loading a model in a context that can no longer train
         random.manual_seed(_options.Seed);
         Gpt2Model body = LoadBody();
+        using var owned = new DisposeUnlessReturned(body); // a failed, cancelled or diverged fit frees the native model
         int maxLength = Math.Min(_options.MaxLength ?? int.MaxValue, body.Config.ContextLength);
         List<int[]> trainIds = [.. trainRows.Select(r => Gpt2TextEncoding.Encode(r.Text, _options.Sentence1ColumnName, body.Config.ContextLength))];
         maxLength = Math.Min(maxLength, trainIds.Max(ids => ids.Length));
@@ -154,10 +157,10 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         List<ClassificationExample>? validation = _options.ValidationSet is null ? null : ReadValidation(labels, maxLength);
 
         var model = new Gpt2SequenceClassifier(body, labels.Count);
+        owned.Owner = model; // the head owns the body
         SequenceClassificationOptions trainingOptions = ToTrainingOptions(_options);
         model.SetTrainableLayers(_options.TrainableLayers, trainingOptions.LoRA);
         long trainedParameterCount = model.TrainableParameterCount;
-        var cancellation = new MLContextCancellation(_mlContext);
         new SequenceClassificationTrainer(model, trainingOptions).Train(train, validation, progress =>
         {
             cancellation.ThrowIfCancelled();
@@ -166,8 +169,8 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         // The fitted model predicts and saves (to ONNX) with the adapters folded in: GPT-2's own layout and size.
         body.MergeLoRA();
 
-        return new Gpt2TextClassificationTransformer(_mlContext, model, labels, _options.Sentence1ColumnName, _options.LabelColumnName,
-            _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount);
+        return owned.Return(new Gpt2TextClassificationTransformer(_mlContext, model, labels, _options.Sentence1ColumnName, _options.LabelColumnName,
+            _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount));
     }
 
     private static int[] Truncate(int[] ids, int maxLength) => ids.Length > maxLength ? ids[..maxLength] : ids;
@@ -220,11 +223,16 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         IDataView validation = _options.ValidationSet!;
         InputColumns.RequireText(validation.Schema, _options.Sentence1ColumnName);
         DataViewSchema.Column label = validation.Schema.GetColumnOrNull(_options.LabelColumnName) ?? throw InputColumns.Missing(_options.LabelColumnName, "label");
-        if (label.Type is not KeyDataViewType key || (int)key.Count != labels.Count)
+        // By value, not by key number: a validation set keyed by its own MapValueToKey numbers the classes its own way.
+        ClassLabels validationLabels = ClassLabels.FromColumn(label, minimumClasses: 1);
+        int[] toTraining = labels.IndicesOf(validationLabels, "validation");
+        List<(string Text, uint Key)> rows = ReadRows(validation, "validation");
+        string[] unseen = [.. rows.Where(r => toTraining[r.Key - 1] < 0).Select(r => validationLabels.Describe((int)r.Key - 1)).Distinct()];
+        if (unseen.Length > 0)
             throw new ArgumentException(
-                $"Label column '{label.Name}' of the validation data must be a key with the training label's {labels.Count} classes, but is {label.Type}; " +
-                "map it with the same MapValueToKey transformer as the training data.");
-        return [.. ReadRows(validation, "validation").Select(r => new ClassificationExample(
-            Gpt2TextEncoding.Encode(r.Text, _options.Sentence1ColumnName, maxLength), (int)r.Key - 1))];
+                $"The validation data's label column '{label.Name}' holds {string.Join(", ", unseen.Select(v => $"'{v}'"))}, which the training data never had " +
+                "(the classifier cannot predict them). Map the validation labels with the MapValueToKey transformer fitted on the training data, or remove those rows.");
+        return [.. rows.Select(r => new ClassificationExample(
+            Gpt2TextEncoding.Encode(r.Text, _options.Sentence1ColumnName, maxLength), toTraining[r.Key - 1]))];
     }
 }
