@@ -212,6 +212,22 @@ public sealed class Gpt2TextGeneratorTests
     }
 
     [TestMethod]
+    public void ASamplingSeedBeyondOnnxRuntimesIntRefusesToSaveInsteadOfBeingCut()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts[..2]);
+        Gpt2TextGenerator.Options options = Options();
+        options.Temperature = 1;
+        options.SamplingSeed = int.MaxValue + 1L; // was saved as int.MinValue: another seed than the one fitted
+        using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
+
+        var error = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.Save(generator, data.Schema, Path.Combine(Path.GetTempPath(), "never.zip")));
+
+        StringAssert.Contains(error.Message, "SamplingSeed is 2147483648");
+        StringAssert.Contains(error.Message, "-2147483648 to 2147483647");
+    }
+
+    [TestMethod]
     public void CancellationStopsGenerationAtTheNextToken()
     {
         var mlContext = new MLContext(1);
