@@ -37,6 +37,13 @@ internal static class OptionChecks
             throw Fail(name, value, "in (0, 1]", example);
     }
 
+    /// <summary>Throws unless <paramref name="value"/> is in [0, 1).</summary>
+    public static void BelowOne(double value, string name, string example)
+    {
+        if (!(value >= 0 && value < 1))
+            throw Fail(name, value, "in [0, 1)", example);
+    }
+
     /// <summary>Throws unless <paramref name="value"/> is at least <paramref name="minimum"/>.</summary>
     public static void AtLeast(long value, long minimum, string name)
     {

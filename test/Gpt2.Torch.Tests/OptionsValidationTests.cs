@@ -1,7 +1,7 @@
 using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
-using TorchSharp.Modules;
+using Parameter = TorchSharp.Modules.Parameter;
 
 namespace Gpt2.Torch.Tests;
 
@@ -56,6 +56,24 @@ public sealed class OptionsValidationTests
             Refused(() => new LanguageModelTrainingOptions { MaxGradientNorm = bad }.Validate(), "MaxGradientNorm", "a finite number above 0");
             Refused(() => GradientClipping.ClipGlobalNorm(Array.Empty<Parameter>(), bad), "maxNorm", "a finite number above 0");
         }
+    }
+
+    [TestMethod]
+    public void AdamWRefusesNonFiniteHyperparameters()
+    {
+        foreach (double bad in (double[])[.. NonFinite, -1])
+        {
+            Refused(() => new AdamW([], learningRate: bad), "LearningRate", "0 or above");
+            Refused(() => new AdamW([], weightDecay: bad), "weightDecay", "0 or above");
+            Refused(() => new AdamW([], epsilon: bad), "epsilon", "0 or above");
+        }
+        foreach (double bad in (double[])[.. NonFinite, -0.1, 1])
+        {
+            Refused(() => new AdamW([], beta1: bad), "beta1", "in [0, 1)");
+            Refused(() => new AdamW([], beta2: bad), "beta2", "in [0, 1)");
+        }
+        using var optimizer = new AdamW([]);
+        Refused(() => optimizer.LearningRate = double.NaN, "LearningRate", "0 or above");
     }
 
     [TestMethod]
