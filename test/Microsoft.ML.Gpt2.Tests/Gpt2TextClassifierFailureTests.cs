@@ -62,6 +62,27 @@ public sealed class Gpt2TextClassifierFailureTests
     }
 
     [TestMethod]
+    public void NonFiniteNumbersInTheOptionsAreRefusedWhenTheEstimatorIsCreated()
+    {
+        var context = new MLContext(seed: 1);
+        foreach ((Action<Gpt2TextClassifier.Options> change, string option) in new (Action<Gpt2TextClassifier.Options>, string)[]
+        {
+            (o => o.LearningRate = double.NaN, "LearningRate"),
+            (o => o.LearningRate = double.PositiveInfinity, "LearningRate"),
+            (o => o.LearningRate = 0, "LearningRate"),
+            (o => o.WeightDecay = double.NaN, "WeightDecay"),
+            (o => { o.TrainableLayers = TrainableLayers.LoRA; o.LoRAAlpha = double.PositiveInfinity; }, "Alpha"),
+        })
+        {
+            Gpt2TextClassifier.Options options = Options();
+            change(options);
+            var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Gpt2TextClassifier(context, options), option);
+            StringAssert.Contains(error.Message, option);
+            StringAssert.Contains(error.Message, "it must be a finite number");
+        }
+    }
+
+    [TestMethod]
     public void FailedFitsFreeTheirNativeModels()
     {
         // 128 wide, as the leak was measured: 42 live tensors and tens of megabytes per failed fit before the fix.

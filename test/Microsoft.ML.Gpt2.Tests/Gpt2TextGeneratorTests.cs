@@ -212,6 +212,23 @@ public sealed class Gpt2TextGeneratorTests
     }
 
     [TestMethod]
+    public void NonFiniteSamplingOptionsAreRefusedNamingTheOption()
+    {
+        var mlContext = new MLContext(1);
+        foreach ((Action<Gpt2TextGenerator.Options> change, string message) in new (Action<Gpt2TextGenerator.Options>, string)[]
+        {
+            (o => o.Temperature = double.PositiveInfinity, "Temperature is Infinity"),
+            (o => o.Temperature = double.NaN, "Temperature is NaN"),
+            (o => { o.Temperature = 1; o.TopP = double.NaN; }, "TopP is NaN; it must be in (0, 1]"),
+        })
+        {
+            Gpt2TextGenerator.Options options = Options();
+            change(options);
+            StringAssert.Contains(Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Gpt2TextGenerator(mlContext, options)).Message, message);
+        }
+    }
+
+    [TestMethod]
     public void ASamplingSeedBeyondOnnxRuntimesIntRefusesToSaveInsteadOfBeingCut()
     {
         var mlContext = new MLContext(1);
