@@ -6,9 +6,9 @@ namespace Microsoft.ML.Gpt2;
 /// </summary>
 /// <remarks>
 /// Use: <c>using var owned = new DisposeUnlessReturned(body);</c>, <c>owned.Owner = head;</c> once the head owns the body,
-/// and <c>return owned.Return(new Transformer(...));</c>.
+/// and <c>return owned.Return(new Transformer(...));</c>. A null owner (a model the caller gave and keeps owning) is never disposed.
 /// </remarks>
-internal sealed class DisposeUnlessReturned(IDisposable owner) : IDisposable
+internal sealed class DisposeUnlessReturned(IDisposable? owner) : IDisposable
 {
     /// <summary>What is disposed on failure; set it to whatever owns the model now (a head that owns its body).</summary>
     public IDisposable? Owner { get; set; } = owner;

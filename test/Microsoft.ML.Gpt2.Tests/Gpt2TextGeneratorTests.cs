@@ -229,6 +229,20 @@ public sealed class Gpt2TextGeneratorTests
     }
 
     [TestMethod]
+    public void FittingInACancelledMLContextSaysANewContextIsNeeded()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts[..2]);
+        // MLContext.CancelExecution is internal to ML.NET (its AutoML calls it); reached the way ML.NET does.
+        typeof(MLContext).GetMethod("CancelExecution", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(mlContext, null);
+
+        var error = Assert.ThrowsExactly<OperationCanceledException>(() => new Gpt2TextGenerator(mlContext, Options()).Fit(data));
+
+        StringAssert.Contains(error.Message, "MLContext was cancelled");
+        StringAssert.Contains(error.Message, "new MLContext");
+    }
+
+    [TestMethod]
     public void ASamplingSeedBeyondOnnxRuntimesIntRefusesToSaveInsteadOfBeingCut()
     {
         var mlContext = new MLContext(1);

@@ -45,6 +45,9 @@ public sealed class Gpt2TextGenerator : IEstimator<Gpt2TextGenerationTransformer
     {
         ArgumentNullException.ThrowIfNull(input);
         InputColumns.RequireText(input.Schema, _options.InputColumnName);
-        return new Gpt2TextGenerationTransformer(_mlContext, _options.CreateEngine(_mlContext, _options.Model), _options.InputColumnName, _options.OutputColumnName);
+        new MLContextCancellation(_mlContext).ThrowIfCancelled(); // before loading a model in a context that can no longer fit
+        TextGenerationEngine engine = _options.CreateEngine(_mlContext, _options.Model);
+        using var owned = new DisposeUnlessReturned(_options.Model is null ? engine : null); // frees a model loaded here if Fit fails
+        return owned.Return(new Gpt2TextGenerationTransformer(_mlContext, engine, _options.InputColumnName, _options.OutputColumnName));
     }
 }
