@@ -83,8 +83,7 @@ public sealed class FileDownloader
                 return target;
             (string actual, string? expected) = await HashCachedAsync(target, sha256, cancellationToken).ConfigureAwait(false);
             if (expected is null)
-                throw new DownloadException(
-                    $"{target} has no recorded SHA-256 (it was cached by an earlier version) and none was given, so it cannot be verified; delete it to download it again.");
+                throw Unverifiable(target);
             if (actual.Equals(expected, StringComparison.OrdinalIgnoreCase))
                 return target;
             File.Delete(target); // changed on disk since it was downloaded: fetch it again
@@ -140,12 +139,15 @@ public sealed class FileDownloader
             throw new FileNotFoundException($"{target} is not in the cache; download it first.", target);
         (string actual, string? recorded) = await HashCachedAsync(target, null, cancellationToken).ConfigureAwait(false);
         if (recorded is null)
-            throw new DownloadException($"{target} has no recorded SHA-256 (it was cached by an earlier version), so it cannot be verified; delete it to download it again.");
+            throw Unverifiable(target);
         if (!actual.Equals(recorded, StringComparison.OrdinalIgnoreCase))
             throw new DownloadException(
                 $"{target} is corrupt: its SHA-256 is now {actual}, but it was {recorded} when downloaded. Delete it to download it again, " +
                 $"or download it with a {nameof(FileDownloader)} whose {nameof(VerifyCachedFiles)} is set, which replaces it.");
     }
+
+    private static DownloadException Unverifiable(string target) =>
+        new($"{target} has no recorded SHA-256 (it was cached by an earlier version) and none was given, so it cannot be verified; delete it to download it again.");
 
     // The cached file's SHA-256 now, and the one it should have: the given one, else the one recorded beside it.
     private static async Task<(string Actual, string? Expected)> HashCachedAsync(string target, string? sha256, CancellationToken cancellationToken)
