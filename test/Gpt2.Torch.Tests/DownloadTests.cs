@@ -31,7 +31,7 @@ public sealed class DownloadTests : TemporaryDirectoryTest
         Assert.AreEqual(weights.Length, reports.Last(r => r.FileName == "model.safetensors").BytesReceived);
         using var reference = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU);
         Assert.IsTrue(model.state_dict()["h.1.mlp.c_fc.weight"].equal(reference.state_dict()["h.1.mlp.c_fc.weight"]).all().item<bool>());
-        string[] cached = [.. System.IO.Directory.GetFiles(Directory, "*", SearchOption.AllDirectories).Select(Path.GetFileName).Order()!];
+        string[] cached = [.. System.IO.Directory.GetFiles(Directory, "*", SearchOption.AllDirectories).Select(file => Path.GetFileName(file)).Order()];
         CollectionAssert.AreEqual(new[] { "config.json", "config.json.sha256", "model.safetensors", "model.safetensors.sha256" }, cached,
             "only the finished files and their checksums remain: " + string.Join(", ", cached));
         Assert.IsTrue(reports.Where(r => r.FileName == "model.safetensors").All(r => r.Check == DownloadCheck.Sha256), "the weights are checked against the published SHA-256");
