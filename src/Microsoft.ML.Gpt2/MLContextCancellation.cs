@@ -24,6 +24,21 @@ internal sealed class MLContextCancellation
         _probe = mlContext.Transforms.NormalizeMinMax(nameof(ProbeRow.Value));
     }
 
-    /// <summary>Throws <see cref="OperationCanceledException"/> when the context has been cancelled.</summary>
-    public void ThrowIfCancelled() => _probe.Fit(_probeData);
+    /// <summary>
+    /// Throws <see cref="OperationCanceledException"/> when the context has been cancelled, saying so: a cancelled
+    /// context stays cancelled, so the fix is a new one (ML.NET's own message is a bare "Operation was canceled.").
+    /// </summary>
+    public void ThrowIfCancelled()
+    {
+        try
+        {
+            _probe.Fit(_probeData);
+        }
+        catch (OperationCanceledException e)
+        {
+            throw new OperationCanceledException(
+                "The MLContext was cancelled (MLContext.CancelExecution), and a cancelled MLContext stays cancelled: every later Fit " +
+                "or generation in it stops here. Create a new MLContext to train or generate again.", e);
+        }
+    }
 }

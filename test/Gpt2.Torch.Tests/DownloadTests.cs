@@ -31,12 +31,67 @@ public sealed class DownloadTests : TemporaryDirectoryTest
         Assert.AreEqual(weights.Length, reports.Last(r => r.FileName == "model.safetensors").BytesReceived);
         using var reference = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU);
         Assert.IsTrue(model.state_dict()["h.1.mlp.c_fc.weight"].equal(reference.state_dict()["h.1.mlp.c_fc.weight"]).all().item<bool>());
-        string[] cached = System.IO.Directory.GetFiles(Directory, "*", SearchOption.AllDirectories);
-        Assert.AreEqual(2, cached.Length, "only the finished files remain: " + string.Join(", ", cached));
+        string[] cached = [.. System.IO.Directory.GetFiles(Directory, "*", SearchOption.AllDirectories).Select(file => Path.GetFileName(file)).Order()];
+        CollectionAssert.AreEqual(new[] { "config.json", "config.json.sha256", "model.safetensors", "model.safetensors.sha256" }, cached,
+            "only the finished files and their checksums remain: " + string.Join(", ", cached));
+        Assert.IsTrue(reports.Where(r => r.FileName == "model.safetensors").All(r => r.Check == DownloadCheck.Sha256), "the weights are checked against the published SHA-256");
 
         int requests = server.GetRequests;
         using var again = await Gpt2Checkpoint.LoadPretrainedAsync("openai-community/gpt2", CPU, hub);
         Assert.AreEqual(requests, server.GetRequests, "a cached model is not downloaded again");
+    }
+
+    [TestMethod]
+    public async Task WithoutAPublishedHashTheSizeIsVerifiedAndTheProgressSaysSo()
+    {
+        using var server = new FakeHuggingFaceServer();
+        (byte[] weights, string sha256) = FixtureWeights();
+        server.Add("openai-community/gpt2/resolve/main/config.json", File.ReadAllBytes(Path.Combine(TestPaths.TinyGpt2, "config.json")));
+        server.Add("openai-community/gpt2/resolve/main/model.safetensors", weights, sha256: null, publishedSize: weights.Length);
+        var reports = new List<DownloadProgress>();
+
+        string folder = await new HuggingFaceHub(Downloader(), server.Endpoint).DownloadModelAsync("gpt2", new SynchronousProgress(reports.Add));
+
+        DownloadProgress[] weightReports = [.. reports.Where(r => r.FileName == "model.safetensors")];
+        Assert.IsNotEmpty(weightReports);
+        Assert.IsTrue(weightReports.All(r => r.Check == DownloadCheck.SizeOnly), "the progress says only the size is checked");
+        Assert.AreEqual(sha256, File.ReadAllText(FileDownloader.ChecksumPath(Path.Combine(folder, "model.safetensors"))).Split(' ')[0], "the SHA-256 is recorded anyway");
+
+        // A file whose size differs from the one the Hub lists is refused and not cached.
+        using var wrongSize = new FakeHuggingFaceServer();
+        wrongSize.Add("owner/other/resolve/main/config.json", File.ReadAllBytes(Path.Combine(TestPaths.TinyGpt2, "config.json")));
+        wrongSize.Add("owner/other/resolve/main/model.safetensors", weights[..^10], sha256: null, publishedSize: weights.Length);
+        var error = await Assert.ThrowsExactlyAsync<DownloadException>(() => new HuggingFaceHub(Downloader(), wrongSize.Endpoint).DownloadModelAsync("owner/other"));
+        StringAssert.Contains(error.Message, $"published size is {weights.Length}");
+        Assert.IsFalse(File.Exists(Path.Combine(Directory, "huggingface", "owner", "other", "main", "model.safetensors")));
+    }
+
+    [TestMethod]
+    public async Task VerifyDetectsACorruptedCachedFileAndVerifyingDownloadsReplaceIt()
+    {
+        using var server = new FakeHuggingFaceServer();
+        (byte[] weights, string sha256) = FixtureWeights();
+        server.Add("file.bin", weights);
+        var url = new Uri(server.Endpoint, "file.bin");
+        string path = await Downloader().DownloadAsync(url, "file.bin", sha256);
+        await Downloader().VerifyAsync("file.bin");
+
+        byte[] corrupted = File.ReadAllBytes(path);
+        corrupted[corrupted.Length / 2] ^= 0x01; // one flipped bit, same size
+        File.WriteAllBytes(path, corrupted);
+
+        var error = await Assert.ThrowsExactlyAsync<DownloadException>(() => Downloader().VerifyAsync("file.bin"));
+        StringAssert.Contains(error.Message, "corrupt");
+        StringAssert.Contains(error.Message, sha256);
+        int requests = server.GetRequests;
+        Assert.AreEqual(path, await Downloader().DownloadAsync(url, "file.bin"), "without verification the cache is trusted");
+        Assert.AreEqual(requests, server.GetRequests);
+
+        await new FileDownloader(Directory, retryDelay: TimeSpan.Zero) { VerifyCachedFiles = true }.DownloadAsync(url, "file.bin");
+
+        Assert.AreEqual(requests + 1, server.GetRequests, "the corrupt copy was downloaded again");
+        CollectionAssert.AreEqual(weights, File.ReadAllBytes(path));
+        await Downloader().VerifyAsync("file.bin");
     }
 
     [TestMethod]

@@ -5,12 +5,13 @@ namespace Gpt2.Torch.Tests;
 
 /// <summary>
 /// A real HTTP server on 127.0.0.1 that serves files the way the Hugging Face Hub does: HEAD answers carry the
-/// SHA-256 in X-Linked-Etag, GET honours Range, and the first GET of a file can be cut off midway.
+/// SHA-256 in X-Linked-Etag and the size in X-Linked-Size (when published), GET honours Range, and the first GET of a
+/// file can be cut off midway.
 /// </summary>
 internal sealed class FakeHuggingFaceServer : IDisposable
 {
     private readonly HttpListener _listener = new();
-    private readonly Dictionary<string, (byte[] Content, string? Sha256)> _files = new();
+    private readonly Dictionary<string, (byte[] Content, string? Sha256, long? Size)> _files = new();
     private readonly HashSet<string> _cutOnce = new();
     private readonly Task _loop;
 
@@ -30,9 +31,10 @@ internal sealed class FakeHuggingFaceServer : IDisposable
     public int GetRequests;
     public int RangeRequests;
 
-    public void Add(string path, byte[] content, string? sha256 = null, bool cutFirstDownload = false)
+    /// <param name="publishedSize">The size in X-Linked-Size: the content's when a SHA-256 is published (as the Hub does), else none, unless given.</param>
+    public void Add(string path, byte[] content, string? sha256 = null, bool cutFirstDownload = false, long? publishedSize = null)
     {
-        _files[path] = (content, sha256);
+        _files[path] = (content, sha256, publishedSize ?? (sha256 is null ? null : content.Length));
         if (cutFirstDownload)
             _cutOnce.Add(path);
     }
@@ -63,6 +65,8 @@ internal sealed class FakeHuggingFaceServer : IDisposable
         }
         if (file.Sha256 is not null)
             response.AddHeader("X-Linked-Etag", $"\"{file.Sha256}\"");
+        if (file.Size is long size)
+            response.AddHeader("X-Linked-Size", size.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (context.Request.HttpMethod == "HEAD")
         {
             response.Close();

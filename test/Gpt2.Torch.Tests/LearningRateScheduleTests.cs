@@ -37,7 +37,7 @@ public sealed class LearningRateScheduleTests
     {
         Assert.ThrowsExactly<ArgumentException>(() => new LearningRateSchedule { WarmupSteps = 10, DecaySteps = 10 }.Validate());
         Assert.ThrowsExactly<ArgumentException>(() => new LearningRateSchedule { PeakLearningRate = 1e-4, MinimumLearningRate = 1e-3, DecaySteps = 10 }.Validate());
-        Assert.ThrowsExactly<ArgumentException>(() => new LearningRateSchedule { PeakLearningRate = -1 }.Validate());
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new LearningRateSchedule { PeakLearningRate = -1 }.Validate());
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => LearningRateSchedule.Constant(1e-3).LearningRateAt(-1));
     }
 }

@@ -211,6 +211,53 @@ public sealed class Gpt2TextGeneratorTests
     }
 
     [TestMethod]
+    public void NonFiniteSamplingOptionsAreRefusedNamingTheOption()
+    {
+        var mlContext = new MLContext(1);
+        foreach ((Action<Gpt2TextGenerator.Options> change, string message) in new (Action<Gpt2TextGenerator.Options>, string)[]
+        {
+            (o => o.Generation.Temperature = double.PositiveInfinity, "Temperature is Infinity"),
+            (o => o.Generation.Temperature = double.NaN, "Temperature is NaN"),
+            (o => { o.Generation.Temperature = 1; o.Generation.TopP = double.NaN; }, "TopP is NaN; it must be in (0, 1]"),
+        })
+        {
+            Gpt2TextGenerator.Options options = Options();
+            change(options);
+            StringAssert.Contains(Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Gpt2TextGenerator(mlContext, options)).Message, message);
+        }
+    }
+
+    [TestMethod]
+    public void FittingInACancelledMLContextSaysANewContextIsNeeded()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts[..2]);
+        // MLContext.CancelExecution is internal to ML.NET (its AutoML calls it); reached the way ML.NET does.
+        typeof(MLContext).GetMethod("CancelExecution", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(mlContext, null);
+
+        var error = Assert.ThrowsExactly<OperationCanceledException>(() => new Gpt2TextGenerator(mlContext, Options()).Fit(data));
+
+        StringAssert.Contains(error.Message, "MLContext was cancelled");
+        StringAssert.Contains(error.Message, "new MLContext");
+    }
+
+    [TestMethod]
+    public void ASamplingSeedBeyondOnnxRuntimesIntRefusesToSaveInsteadOfBeingCut()
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts[..2]);
+        Gpt2TextGenerator.Options options = Options();
+        options.Generation.Temperature = 1;
+        options.Generation.Seed = int.MaxValue + 1L; // was saved as int.MinValue: another seed than the one fitted
+        using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
+
+        var error = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.Save(generator, data.Schema, Path.Combine(Path.GetTempPath(), "never.zip")));
+
+        StringAssert.Contains(error.Message, "SamplingSeed is 2147483648");
+        StringAssert.Contains(error.Message, "-2147483648 to 2147483647");
+    }
+
+    [TestMethod]
     public void CancellationStopsGenerationAtTheNextToken()
     {
         var mlContext = new MLContext(1);

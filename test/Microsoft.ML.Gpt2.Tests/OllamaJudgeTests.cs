@@ -128,14 +128,35 @@ public sealed class OllamaJudgeTests
     }
 
     [TestMethod]
-    public void ParseScoreTakesTheFirstNumberFromZeroToAHundred()
-    {
-        Assert.AreEqual(0, OllamaJudge.ParseScore("0"));
-        Assert.AreEqual(100, OllamaJudge.ParseScore("100"));
-        Assert.AreEqual(50, OllamaJudge.ParseScore("1000 is too much; 50"));
-        Assert.IsNull(OllamaJudge.ParseScore("no number"));
-        Assert.IsNull(OllamaJudge.ParseScore("-"));
-    }
+    [DataRow("On a scale from 0 to 100, I would give it 85.", 85)]
+    [DataRow("On a scale of 0 to 100, this gets a 90.", 90)]
+    [DataRow("I would rate this response 78 out of 100.", 78)]
+    [DataRow("Score: 72/100", 72)]
+    [DataRow("85/100", 85)]
+    [DataRow("Score: 72", 72)]
+    [DataRow("**Score:** 88", 88)]
+    [DataRow("The model response scores 65 because it names the capital but adds 2 wrong facts.", 65)]
+    [DataRow("I'd rate it a 40 (0-100): the answer is only partly right.", 40)]
+    [DataRow("90", 90)]
+    [DataRow("  100\n", 100)]
+    [DataRow("0", 0)]
+    [DataRow("1000 is too much; 50", 50)]
+    public void ParseScoreReadsTheScoreAJudgeGives(string reply, int expected) =>
+        Assert.AreEqual(expected, OllamaJudge.ParseScore(reply), reply);
+
+    [TestMethod]
+    [DataRow("8/10")]
+    [DataRow("Score: 8/10")]
+    [DataRow("-5")]
+    [DataRow("Score: -5")]
+    [DataRow("7.5")]
+    [DataRow("150")]
+    [DataRow("no number")]
+    [DataRow("-")]
+    [DataRow("On a scale from 0 to 100.")]
+    [DataRow("It gets 3 of the 4 points right, so 75.")]
+    public void ParseScoreGivesNullRatherThanAWrongScore(string reply) =>
+        Assert.IsNull(OllamaJudge.ParseScore(reply), reply);
 
     [TestMethod]
     public void JudgeFreeMetricsFollowSquad()

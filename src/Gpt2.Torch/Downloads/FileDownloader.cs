@@ -5,8 +5,10 @@ namespace Gpt2.Torch.Downloads;
 
 /// <summary>
 /// Downloads files into a local cache: resumes a partial download, retries transient failures, verifies a SHA-256
-/// checksum, and moves the file into place only once it is complete and verified, so the cache never holds a
-/// half-written file under its final name.
+/// checksum and the size, and moves the file into place only once it is complete and verified, so the cache never holds a
+/// half-written file under its final name. The SHA-256 of every file is recorded beside it (<c>NAME.sha256</c>, in
+/// <c>sha256sum</c>'s format), so that <see cref="VerifyAsync"/> and <see cref="VerifyCachedFiles"/> can detect a cached
+/// file that changed on disk later.
 /// </summary>
 public sealed class FileDownloader
 {
@@ -40,6 +42,15 @@ public sealed class FileDownloader
     public string CacheDirectory { get; }
 
     /// <summary>
+    /// When set, a file already in the cache is re-hashed before it is returned, and downloaded again when it differs from
+    /// the expected SHA-256 (given, else the one recorded at its download). Costs one read of the file.
+    /// </summary>
+    public bool VerifyCachedFiles { get; init; }
+
+    /// <summary>The file beside a cached file that records its SHA-256.</summary>
+    public static string ChecksumPath(string cachedFile) => cachedFile + ".sha256";
+
+    /// <summary>
     /// The cached copy of <paramref name="url"/> at <paramref name="cachePath"/> (relative to the cache), downloading
     /// it first if it is not there.
     /// </summary>
@@ -48,12 +59,36 @@ public sealed class FileDownloader
     /// <param name="sha256">Expected SHA-256 (hex); the download is rejected and deleted when it differs. Null skips the check.</param>
     /// <param name="progress">Receives progress reports (bytes received and the total, for a progress bar), or null.</param>
     /// <param name="cancellationToken">Stops the download; the partial file stays for a later resume.</param>
-    public async Task<string> DownloadAsync(Uri url, string cachePath, string? sha256 = null,
+    public Task<string> DownloadAsync(Uri url, string cachePath, string? sha256 = null,
+        IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        DownloadAsync(url, cachePath, sha256, expectedSize: null, progress, cancellationToken);
+
+    /// <summary>
+    /// The cached copy of <paramref name="url"/> at <paramref name="cachePath"/> (relative to the cache), downloading
+    /// it first if it is not there, and checking it against a published checksum and size.
+    /// </summary>
+    /// <param name="url">Where to download from.</param>
+    /// <param name="cachePath">Path inside the cache.</param>
+    /// <param name="sha256">Expected SHA-256 (hex); the download is rejected and deleted when it differs. Null skips the check.</param>
+    /// <param name="expectedSize">Expected size in bytes (for example the size the Hub publishes); the download is rejected and deleted when it differs.</param>
+    /// <param name="progress">Receives progress reports, for example a console display; their <see cref="DownloadProgress.Check"/> says what the file is checked against.</param>
+    /// <param name="cancellationToken">Stops the download; the partial file stays for a later resume.</param>
+    public async Task<string> DownloadAsync(Uri url, string cachePath, string? sha256, long? expectedSize,
         IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         string target = Path.GetFullPath(Path.Combine(CacheDirectory, cachePath));
         if (File.Exists(target))
-            return target;
+        {
+            if (!VerifyCachedFiles)
+                return target;
+            (string actual, string? expected) = await HashCachedAsync(target, sha256, cancellationToken).ConfigureAwait(false);
+            if (expected is null)
+                throw Unverifiable(target);
+            if (actual.Equals(expected, StringComparison.OrdinalIgnoreCase))
+                return target;
+            File.Delete(target); // changed on disk since it was downloaded: fetch it again
+            File.Delete(ChecksumPath(target));
+        }
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         string partial = target + ".partial";
         string fileName = Path.GetFileName(target);
@@ -62,7 +97,7 @@ public sealed class FileDownloader
         {
             try
             {
-                await TransferAsync(url, partial, fileName, progress, cancellationToken).ConfigureAwait(false);
+                await TransferAsync(url, partial, fileName, sha256, expectedSize, progress, cancellationToken).ConfigureAwait(false);
                 break;
             }
             catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
@@ -75,20 +110,57 @@ public sealed class FileDownloader
             }
         }
 
-        if (sha256 is not null)
+        long size = new FileInfo(partial).Length;
+        if (expectedSize is long expectedBytes && size != expectedBytes)
         {
-            string actual = await ComputeSha256Async(partial, cancellationToken).ConfigureAwait(false);
-            if (!actual.Equals(sha256, StringComparison.OrdinalIgnoreCase))
-            {
-                File.Delete(partial);
-                throw new DownloadException($"{url} arrived corrupt: its SHA-256 is {actual}, expected {sha256.ToLowerInvariant()}. The file was deleted; try again.");
-            }
+            File.Delete(partial);
+            throw new DownloadException($"{url} arrived corrupt: it has {size} bytes, but its published size is {expectedBytes}. The file was deleted; try again.");
         }
+        string hash = await ComputeSha256Async(partial, cancellationToken).ConfigureAwait(false);
+        if (sha256 is not null && !hash.Equals(sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            File.Delete(partial);
+            throw new DownloadException($"{url} arrived corrupt: its SHA-256 is {hash}, expected {sha256.ToLowerInvariant()}. The file was deleted; try again.");
+        }
+        IO.AtomicFile.WriteAllText(ChecksumPath(target), $"{hash}  {fileName}\n");
         File.Move(partial, target, overwrite: true);
         return target;
     }
 
-    private async Task TransferAsync(Uri url, string partial, string fileName, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Re-hashes the cached file at <paramref name="cachePath"/> and compares it with the SHA-256 recorded at its download.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file is not in the cache.</exception>
+    /// <exception cref="DownloadException">The file differs from its recorded checksum (it changed on disk), or has none recorded.</exception>
+    public async Task VerifyAsync(string cachePath, CancellationToken cancellationToken = default)
+    {
+        string target = Path.GetFullPath(Path.Combine(CacheDirectory, cachePath));
+        if (!File.Exists(target))
+            throw new FileNotFoundException($"{target} is not in the cache; download it first.", target);
+        (string actual, string? recorded) = await HashCachedAsync(target, null, cancellationToken).ConfigureAwait(false);
+        if (recorded is null)
+            throw Unverifiable(target);
+        if (!actual.Equals(recorded, StringComparison.OrdinalIgnoreCase))
+            throw new DownloadException(
+                $"{target} is corrupt: its SHA-256 is now {actual}, but it was {recorded} when downloaded. Delete it to download it again, " +
+                $"or download it with a {nameof(FileDownloader)} whose {nameof(VerifyCachedFiles)} is set, which replaces it.");
+    }
+
+    private static DownloadException Unverifiable(string target) =>
+        new($"{target} has no recorded SHA-256 (it was cached by an earlier version) and none was given, so it cannot be verified; delete it to download it again.");
+
+    // The cached file's SHA-256 now, and the one it should have: the given one, else the one recorded beside it.
+    private static async Task<(string Actual, string? Expected)> HashCachedAsync(string target, string? sha256, CancellationToken cancellationToken)
+    {
+        string checksumFile = ChecksumPath(target);
+        string? recorded = File.Exists(checksumFile)
+            ? (await File.ReadAllTextAsync(checksumFile, cancellationToken).ConfigureAwait(false)).Split(' ', 2)[0].Trim()
+            : null;
+        return (await ComputeSha256Async(target, cancellationToken).ConfigureAwait(false), sha256 ?? recorded);
+    }
+
+    private async Task TransferAsync(Uri url, string partial, string fileName, string? sha256, long? expectedSize,
+        IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
     {
         long resumeFrom = File.Exists(partial) ? new FileInfo(partial).Length : 0;
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
@@ -109,16 +181,18 @@ public sealed class FileDownloader
         long? total = response.Content.Headers.ContentRange?.Length
             ?? (response.Content.Headers.ContentLength is long length ? received + length : null);
 
+        DownloadCheck check = sha256 is not null ? DownloadCheck.Sha256 : (expectedSize ?? total) is not null ? DownloadCheck.SizeOnly : DownloadCheck.None;
+
         await using var file = new FileStream(partial, resuming ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true);
         await using Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         var buffer = new byte[1 << 20];
-        progress?.Report(new DownloadProgress(fileName, received, total));
+        progress?.Report(new DownloadProgress(fileName, received, total) { Check = check });
         int read;
         while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
         {
             await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
             received += read;
-            progress?.Report(new DownloadProgress(fileName, received, total));
+            progress?.Report(new DownloadProgress(fileName, received, total) { Check = check });
         }
         if (total is long expected && received != expected)
             throw new IOException($"the connection closed after {received} of {expected} bytes");

@@ -4,7 +4,8 @@ namespace Gpt2.Torch.Downloads;
 
 /// <summary>
 /// Downloads GPT-2 checkpoints from the Hugging Face Hub into the local cache, verifying the weights against the
-/// SHA-256 the Hub publishes for them.
+/// SHA-256 and size the Hub publishes for them. When the Hub publishes no SHA-256 (small files, or a mirror that does
+/// not say), only the size is checked, and the progress reports say so (<see cref="DownloadProgress.Check"/>).
 /// </summary>
 public sealed partial class HuggingFaceHub
 {
@@ -61,31 +62,35 @@ public sealed partial class HuggingFaceHub
         {
             var url = new Uri(Endpoint, $"{id}/resolve/{Uri.EscapeDataString(Revision)}/{file}");
             string cachePath = Path.Combine(folder, file);
-            string? sha256 = File.Exists(Path.Combine(_downloader.CacheDirectory, cachePath)) ? null
-                : await GetPublishedSha256Async(url, cancellationToken).ConfigureAwait(false);
-            weights = await _downloader.DownloadAsync(url, cachePath, sha256, progress, cancellationToken).ConfigureAwait(false);
+            (string? sha256, long? size) = File.Exists(Path.Combine(_downloader.CacheDirectory, cachePath)) && !_downloader.VerifyCachedFiles ? default
+                : await GetPublishedAsync(url, cancellationToken).ConfigureAwait(false);
+            weights = await _downloader.DownloadAsync(url, cachePath, sha256, size, progress, cancellationToken).ConfigureAwait(false);
         }
         return Path.GetDirectoryName(weights)!;
     }
 
-    // The Hub answers a HEAD of a large (LFS) file with its SHA-256 in X-Linked-Etag, before redirecting to storage.
-    private static async Task<string?> GetPublishedSha256Async(Uri url, CancellationToken cancellationToken)
+    // The Hub answers a HEAD of a large (LFS) file with its SHA-256 in X-Linked-Etag and its size in X-Linked-Size,
+    // before redirecting to storage; for other files it publishes neither (a git ETag is no SHA-256).
+    private static async Task<(string? Sha256, long? Size)> GetPublishedAsync(Uri url, CancellationToken cancellationToken)
     {
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Head, url);
             using HttpResponseMessage response = await MetadataClient.Value.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            string? sha256 = null;
             foreach (string header in new[] { "X-Linked-Etag", "ETag" })
             {
-                if (response.Headers.TryGetValues(header, out var values) && values.First().Trim('"') is var tag
+                if (sha256 is null && response.Headers.TryGetValues(header, out var values) && values.First().Trim('"') is var tag
                     && tag.Length == 64 && tag.All(Uri.IsHexDigit))
-                    return tag.ToLowerInvariant();
+                    sha256 = tag.ToLowerInvariant();
             }
-            return null;
+            long? size = response.Headers.TryGetValues("X-Linked-Size", out var sizes)
+                && long.TryParse(sizes.First(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long bytes) ? bytes : null;
+            return (sha256, size);
         }
         catch (HttpRequestException)
         {
-            return null; // unreachable: the download itself reports the problem
+            return default; // unreachable: the download itself reports the problem
         }
     }
 }

@@ -52,12 +52,11 @@ public sealed record GenerationOptions
     {
         if (MaxNewTokens < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "MaxNewTokens cannot be negative.");
-        if (Temperature < 0 || double.IsNaN(Temperature))
-            throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "Temperature must be 0 (greedy) or positive.");
-        if (TopK is <= 0)
-            throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "TopK must be positive.");
-        if (TopP is <= 0 or > 1)
-            throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "TopP must be in (0, 1].");
+        OptionChecks.NonNegative(Temperature, nameof(Temperature), "0 for greedy decoding, or 0.7 to sample");
+        if (TopK is int topK)
+            OptionChecks.AtLeast(topK, 1, nameof(TopK));
+        if (TopP is double topP)
+            OptionChecks.Fraction(topP, nameof(TopP), "0.9, or null to keep every token");
         if (StopSequences is null || StopSequences.Any(sequence => sequence is null || sequence.Count == 0))
             throw new ArgumentException("StopSequences cannot hold an empty sequence; give each stop at least one token.", nameof(StopSequences));
         if (StopStrings is null || StopStrings.Any(string.IsNullOrEmpty))

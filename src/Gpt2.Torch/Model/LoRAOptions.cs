@@ -24,8 +24,7 @@ public sealed record LoRAOptions
     {
         if (Rank < 1)
             throw new ArgumentOutOfRangeException(nameof(Rank), Rank, "LoRAOptions.Rank must be at least 1.");
-        if (!double.IsFinite(Alpha) || Alpha == 0)
-            throw new ArgumentOutOfRangeException(nameof(Alpha), Alpha, "LoRAOptions.Alpha must be a finite, non-zero number.");
+        OptionChecks.FiniteNonZero(Alpha, "LoRAOptions.Alpha", "16");
         if (Targets == LoRATargets.None || (Targets & ~LoRATargets.All) != 0)
             throw new ArgumentOutOfRangeException(nameof(Targets), Targets, "LoRAOptions.Targets must name at least one of the blocks' linear layers.");
     }

@@ -16,8 +16,10 @@ public sealed class AdamW : IDisposable
     public AdamW(IEnumerable<(string Name, Parameter Parameter)> parameters, double learningRate = 1e-3, double weightDecay = 0.01,
         double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
     {
-        if (learningRate < 0 || weightDecay < 0 || beta1 is < 0 or >= 1 || beta2 is < 0 or >= 1 || epsilon < 0)
-            throw new ArgumentException("AdamW needs learningRate >= 0, weightDecay >= 0, betas in [0, 1) and epsilon >= 0.");
+        OptionChecks.NonNegative(weightDecay, nameof(weightDecay), "0.01");
+        OptionChecks.BelowOne(beta1, nameof(beta1), "0.9");
+        OptionChecks.BelowOne(beta2, nameof(beta2), "0.999");
+        OptionChecks.NonNegative(epsilon, nameof(epsilon), "1e-8");
         LearningRate = learningRate;
         WeightDecay = weightDecay;
         Beta1 = beta1;
@@ -28,8 +30,16 @@ public sealed class AdamW : IDisposable
             zeros_like(p.Parameter).DetachFromDisposeScope(), zeros_like(p.Parameter).DetachFromDisposeScope()))];
     }
 
-    /// <summary>The learning rate of the next step (schedules set it before each step).</summary>
-    public double LearningRate { get; set; }
+    /// <summary>The learning rate of the next step (schedules set it before each step); finite and 0 or above.</summary>
+    public double LearningRate
+    {
+        get;
+        set
+        {
+            OptionChecks.NonNegative(value, nameof(LearningRate), "1e-3");
+            field = value;
+        }
+    }
 
     /// <summary>Decoupled weight decay applied to matrices.</summary>
     public double WeightDecay { get; }

@@ -14,8 +14,7 @@ public static class GradientClipping
     public static double ClipGlobalNorm(IEnumerable<Parameter> parameters, double maxNorm)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        if (!(maxNorm > 0))
-            throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "The largest gradient norm must be positive, for example 1.0.");
+        OptionChecks.Positive(maxNorm, nameof(maxNorm), "1.0");
         return nn.utils.clip_grad_norm_(parameters, maxNorm);
     }
 }

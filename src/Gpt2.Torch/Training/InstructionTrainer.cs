@@ -35,6 +35,7 @@ public sealed class InstructionTrainer
     /// <param name="validation">Rows to evaluate on, or null.</param>
     /// <param name="onStep">Called after every step, on the training thread; it may throw to stop the run.</param>
     /// <param name="cancellationToken">Stops the run before the next step.</param>
+    /// <exception cref="TrainingDivergedException">A training or validation loss was NaN or infinite (checked where the loss is read back anyway).</exception>
     public void Train(IReadOnlyList<InstructionSequence> train, IReadOnlyList<InstructionSequence>? validation = null,
         Action<InstructionTuningProgress>? onStep = null, CancellationToken cancellationToken = default)
     {
@@ -54,6 +55,7 @@ public sealed class InstructionTrainer
         foreach (FineTuningStep<InstructionSequence> step in FineTuningSchedule.Steps(train, _options, cancellationToken))
         {
             (double loss, long tokens) = Step(optimizer, step.Rows);
+            TrainingDivergedException.ThrowIfNotFinite(loss, step.Step, _options.LearningRate, "training loss");
             tokensSeen += tokens;
             lossSinceEvaluation += loss;
             stepsSinceEvaluation++;
@@ -63,6 +65,8 @@ public sealed class InstructionTrainer
             {
                 trainLoss = lossSinceEvaluation / stepsSinceEvaluation;
                 validationLoss = validation is null ? null : Evaluate(validation);
+                if (validationLoss is double measured)
+                    TrainingDivergedException.ThrowIfNotFinite(measured, step.Step, _options.LearningRate, "validation loss");
                 (lossSinceEvaluation, stepsSinceEvaluation) = (0, 0);
             }
             onStep?.Invoke(new InstructionTuningProgress(step.Epoch, step.Step, step.TotalSteps, tokensSeen, loss, trainLoss, validationLoss));

@@ -108,6 +108,7 @@ public sealed class LanguageModelTrainer : IDisposable
     /// <param name="validation">The validation batches.</param>
     /// <param name="cancellationToken">Stops the run at the next step.</param>
     /// <returns>The evaluation after the last step.</returns>
+    /// <exception cref="TrainingDivergedException">A training or validation loss was NaN or infinite (checked where the loss is read back anyway).</exception>
     public TrainingEvaluation Train(NextTokenBatches train, NextTokenBatches validation, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -169,7 +170,7 @@ public sealed class LanguageModelTrainer : IDisposable
 
                 bool last = StepsCompleted == totalSteps;
                 if (last || (Options.EvaluationInterval > 0 && step.Step % Options.EvaluationInterval == 0))
-                    Evaluate(train, validation, step.Epoch);
+                    Evaluate(train, validation, step.Epoch, step.LearningRate);
                 if (Options.CheckpointDirectory is not null && (last || (Options.CheckpointInterval > 0 && StepsCompleted % Options.CheckpointInterval == 0)))
                     SaveCheckpoint();
             }
@@ -239,15 +240,18 @@ public sealed class LanguageModelTrainer : IDisposable
         _optimizer.LearningRate = learningRate;
         _optimizer.Step();
         var step = new TrainingStep(StepsCompleted, totalSteps, _epoch + 1, lossSum.item<float>() / accumulation, learningRate, norm, TokensSeen);
+        TrainingDivergedException.ThrowIfNotFinite(step.Loss, step.Step, learningRate, "training loss");
         StepsCompleted++;
         _stepInEpoch++;
         return step;
     }
 
-    private void Evaluate(NextTokenBatches train, NextTokenBatches validation, int epoch)
+    private void Evaluate(NextTokenBatches train, NextTokenBatches validation, int epoch, double learningRate)
     {
         double trainLoss = LanguageModelLoss.Evaluate(Model, train, Options.EvaluationBatches);
+        TrainingDivergedException.ThrowIfNotFinite(trainLoss, StepsCompleted - 1, learningRate, "evaluated training loss");
         double validationLoss = LanguageModelLoss.Evaluate(Model, validation, Options.EvaluationBatches);
+        TrainingDivergedException.ThrowIfNotFinite(validationLoss, StepsCompleted - 1, learningRate, "validation loss");
         int[]? sample = Options.SamplePrompt is { } prompt ? new Gpt2Generator(Model).Generate(prompt, Options.SampleGeneration) : null;
         var evaluation = new TrainingEvaluation(StepsCompleted - 1, epoch, TokensSeen, trainLoss, validationLoss, sample);
         _evaluations.Add(evaluation);

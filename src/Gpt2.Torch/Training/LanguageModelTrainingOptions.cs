@@ -59,10 +59,10 @@ public sealed record LanguageModelTrainingOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(Epochs, 1, nameof(Epochs));
         if (MaxSteps is < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxSteps), MaxSteps, "MaxSteps must be at least 1 when set.");
-        if (!(WeightDecay >= 0))
-            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay cannot be negative.");
-        if (MaxGradientNorm is double norm && !(norm > 0))
-            throw new ArgumentOutOfRangeException(nameof(MaxGradientNorm), norm, "MaxGradientNorm must be positive, for example 1.0.");
+        OptionChecks.Positive(LearningRate, nameof(LearningRate), "4e-4");
+        OptionChecks.NonNegative(WeightDecay, nameof(WeightDecay), "0.1, or 0 for none");
+        if (MaxGradientNorm is double norm)
+            OptionChecks.Positive(norm, nameof(MaxGradientNorm), "1.0, or null for no clipping");
         ArgumentOutOfRangeException.ThrowIfLessThan(GradientAccumulationSteps, 1, nameof(GradientAccumulationSteps));
         ArgumentOutOfRangeException.ThrowIfNegative(EvaluationInterval, nameof(EvaluationInterval));
         ArgumentOutOfRangeException.ThrowIfLessThan(EvaluationBatches, 1, nameof(EvaluationBatches));

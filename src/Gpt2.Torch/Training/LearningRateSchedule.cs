@@ -24,11 +24,11 @@ public sealed record LearningRateSchedule
     /// <summary>Throws when the schedule cannot be followed.</summary>
     public void Validate()
     {
-        if (!(PeakLearningRate >= 0) || !(MinimumLearningRate >= 0))
-            throw new ArgumentException($"Learning rates cannot be negative (peak {PeakLearningRate}, minimum {MinimumLearningRate}).");
+        OptionChecks.Positive(PeakLearningRate, nameof(PeakLearningRate), "4e-4");
+        OptionChecks.NonNegative(MinimumLearningRate, nameof(MinimumLearningRate), "0, or a tenth of the peak");
         if (DecaySteps is not null && MinimumLearningRate > PeakLearningRate)
             throw new ArgumentException($"The minimum learning rate ({MinimumLearningRate}) is above the peak ({PeakLearningRate}); the decay would go up.");
-        ArgumentOutOfRangeException.ThrowIfNegative(WarmupSteps);
+        OptionChecks.AtLeast(WarmupSteps, 0, nameof(WarmupSteps));
         if (DecaySteps is long decay && decay <= WarmupSteps)
             throw new ArgumentException($"DecaySteps ({decay}) must be larger than WarmupSteps ({WarmupSteps}): the decay starts after the warmup.");
     }

@@ -16,7 +16,7 @@ public sealed record SequenceClassificationOptions : FineTuningOptions
     public override void Validate()
     {
         base.Validate();
-        if (MaxGradientNorm is <= 0)
-            throw new ArgumentOutOfRangeException(nameof(MaxGradientNorm), MaxGradientNorm, "MaxGradientNorm must be positive.");
+        if (MaxGradientNorm is double norm)
+            OptionChecks.Positive(norm, nameof(MaxGradientNorm), "1.0, or null for no clipping");
     }
 }

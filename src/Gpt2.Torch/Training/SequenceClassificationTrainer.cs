@@ -29,6 +29,7 @@ public sealed class SequenceClassificationTrainer
     /// <param name="validation">Sequences to evaluate on, or null.</param>
     /// <param name="onStep">Called after every step, on the training thread; it may throw to stop the run.</param>
     /// <param name="cancellationToken">Stops the run before the next step.</param>
+    /// <exception cref="TrainingDivergedException">A training or validation loss was NaN or infinite (checked where the loss is read back anyway).</exception>
     public void Train(IReadOnlyList<ClassificationExample> train, IReadOnlyList<ClassificationExample>? validation = null,
         Action<ClassificationProgress>? onStep = null, CancellationToken cancellationToken = default)
     {
@@ -49,6 +50,7 @@ public sealed class SequenceClassificationTrainer
         foreach (FineTuningStep<ClassificationExample> step in FineTuningSchedule.Steps(train, _options, cancellationToken))
         {
             (double loss, long correct) = Step(optimizer, step.Rows);
+            TrainingDivergedException.ThrowIfNotFinite(loss, step.Step, _options.LearningRate, "training loss");
             seen += step.Rows.Length;
             lossSinceEvaluation += loss;
             stepsSinceEvaluation++;
@@ -59,6 +61,8 @@ public sealed class SequenceClassificationTrainer
             if (step.Evaluate)
             {
                 (double Loss, double Accuracy)? measured = validation is null ? null : Evaluate(validation);
+                if (measured is { Loss: var validationLoss })
+                    TrainingDivergedException.ThrowIfNotFinite(validationLoss, step.Step, _options.LearningRate, "validation loss");
                 evaluation = new ClassificationEvaluation(lossSinceEvaluation / stepsSinceEvaluation,
                     (double)correctSinceEvaluation / countSinceEvaluation, measured?.Loss, measured?.Accuracy);
                 (lossSinceEvaluation, stepsSinceEvaluation, correctSinceEvaluation, countSinceEvaluation) = (0, 0, 0, 0);
@@ -95,7 +99,7 @@ public sealed class SequenceClassificationTrainer
         Tensor loss = F.cross_entropy(logits, labels);
         loss.backward();
         if (_options.MaxGradientNorm is double maxNorm)
-            nn.utils.clip_grad_norm_(_model.parameters().Where(p => p.requires_grad), maxNorm);
+            GradientClipping.ClipGlobalNorm(_model.parameters().Where(p => p.requires_grad), maxNorm);
         optimizer.Step();
         long correct = (logits.argmax(-1) == labels).sum().item<long>();
         return (loss.item<float>(), correct);

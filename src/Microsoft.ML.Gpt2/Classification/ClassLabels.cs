@@ -32,8 +32,11 @@ internal sealed class ClassLabels
     /// <summary>Stand-in classes of a known count and value type, for describing output schemas before fitting.</summary>
     public static ClassLabels Placeholder(int count, PrimitiveDataViewType valueType) => new(Array.CreateInstance(valueType.RawType, count), valueType);
 
-    /// <summary>Reads the classes of <paramref name="label"/>; throws when it is not a key column with key values.</summary>
-    public static ClassLabels FromColumn(DataViewSchema.Column label)
+    /// <summary>
+    /// Reads the classes of <paramref name="label"/>; throws when it is not a key column with key values, or has fewer than
+    /// <paramref name="minimumClasses"/> (a validation set may hold a single class).
+    /// </summary>
+    public static ClassLabels FromColumn(DataViewSchema.Column label, int minimumClasses = 2)
     {
         if (label.Type is not KeyDataViewType key || key.RawType != typeof(uint))
             throw new ArgumentException(
@@ -46,10 +49,27 @@ internal sealed class ClassLabels
         var values = (Array)Dispatch(nameof(ReadValues), valueType, label)!;
         if (values.Length != (int)key.Count)
             throw new ArgumentException($"Label column '{label.Name}' has {key.Count} keys but {values.Length} key values.");
-        if (values.Length < 2)
+        if (values.Length < minimumClasses)
             throw new ArgumentException(
                 $"Label column '{label.Name}' has only one class ({(values.Length == 1 ? values.GetValue(0) : "none")}); a classifier needs at least two.");
         return new ClassLabels(values, valueType);
+    }
+
+    /// <summary>
+    /// For each class of <paramref name="other"/> (a validation set's label, keyed by its own mapping perhaps, in
+    /// another order), the index of the class here with the same value, or -1 when these classes have no such value.
+    /// Keys are compared by the values they stand for, never by their numbers.
+    /// </summary>
+    public int[] IndicesOf(ClassLabels other, string otherName)
+    {
+        if (other.ValueType.RawType != ValueType.RawType)
+            throw new ArgumentException(
+                $"The {otherName} label's key values are {other.ValueType}, the training label's {ValueType}; " +
+                "map both with the MapValueToKey transformer fitted on the training data.");
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < Count; i++)
+            index.TryAdd(Describe(i), i);
+        return [.. Enumerable.Range(0, other.Count).Select(j => index.TryGetValue(other.Describe(j), out int i) ? i : -1)];
     }
 
     /// <summary>Adds the key values as the <c>KeyValues</c> annotation of a <c>CustomMapping</c> output column.</summary>

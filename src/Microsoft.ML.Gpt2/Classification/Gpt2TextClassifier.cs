@@ -109,6 +109,8 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
             throw new ArgumentException(
                 $"The training data holds only one class ({labels.Describe(presentClasses[0] - 1)}) in label column '{_options.LabelColumnName}'; a classifier needs at least two.");
 
+        var cancellation = new MLContextCancellation(_mlContext);
+        cancellation.ThrowIfCancelled(); // before loading a model in a context that can no longer train
         random.manual_seed(_options.Seed);
         Gpt2Model body = _options.LoadModel();
         Gpt2SequenceClassifier? model = null;
@@ -125,7 +127,6 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
             SequenceClassificationOptions trainingOptions = _options.ToTrainingOptions<SequenceClassificationOptions>();
             model.SetTrainableLayers(_options.TrainableLayers, trainingOptions.LoRA);
             long trainedParameterCount = model.TrainableParameterCount;
-            var cancellation = new MLContextCancellation(_mlContext);
             new SequenceClassificationTrainer(model, trainingOptions).Train(train, validation, progress =>
             {
                 cancellation.ThrowIfCancelled();
@@ -193,10 +194,15 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         foreach (string name in _options.SentenceColumnNames)
             InputColumns.RequireText(validation.Schema, name);
         DataViewSchema.Column label = validation.Schema.GetColumnOrNull(_options.LabelColumnName) ?? throw InputColumns.Missing(_options.LabelColumnName, "label");
-        if (label.Type is not KeyDataViewType key || (int)key.Count != labels.Count)
+        // By value, not by key number: a validation set keyed by its own MapValueToKey numbers the classes its own way.
+        ClassLabels validationLabels = ClassLabels.FromColumn(label, minimumClasses: 1);
+        int[] toTraining = labels.IndicesOf(validationLabels, "validation");
+        List<LabeledText> rows = ReadRows(validation, "validation");
+        string[] unseen = [.. rows.Where(r => toTraining[r.Key - 1] < 0).Select(r => validationLabels.Describe((int)r.Key - 1)).Distinct()];
+        if (unseen.Length > 0)
             throw new ArgumentException(
-                $"Label column '{label.Name}' of the validation data must be a key with the training label's {labels.Count} classes, but is {label.Type}; " +
-                "map it with the same MapValueToKey transformer as the training data.");
-        return [.. ReadRows(validation, "validation").Select(row => new ClassificationExample(Encode(row, maxLength), (int)row.Key - 1))];
+                $"The validation data's label column '{label.Name}' holds {string.Join(", ", unseen.Select(v => $"'{v}'"))}, which the training data never had " +
+                "(the classifier cannot predict them). Map the validation labels with the MapValueToKey transformer fitted on the training data, or remove those rows.");
+        return [.. rows.Select(row => new ClassificationExample(Encode(row, maxLength), toTraining[row.Key - 1]))];
     }
 }

@@ -43,16 +43,31 @@ public sealed partial class OllamaJudge : IDisposable
         $"Given the input `{formattedInput}` and correct output `{reference}`, score the model response `{response}` " +
         "on a scale from 0 to 100, where 100 is the best score. Respond with the integer number only.";
 
-    /// <summary>The first whole number from 0 to 100 in a judge's reply, or null when there is none.</summary>
+    /// <summary>
+    /// The 0-100 score a judge's reply gives, or null when it gives none that can be read without guessing. In order:
+    /// a number out of 100 (<c>85/100</c>, <c>78 out of 100</c>); a number after a scoring word (<c>Score: 72</c>,
+    /// <c>**Score:** 88</c>, <c>scores 65</c>, <c>I would give it 85</c>, <c>this gets a 90</c>); else the reply's only
+    /// number (<c>90</c>). Mentions of the scale itself (<c>on a scale from 0 to 100</c>) are not scores. A number out of
+    /// anything else (<c>8/10</c>), a negative or fractional number, or one above 100 is never read as a score, and a
+    /// reply with several bare numbers and no scoring word gives null.
+    /// </summary>
     public static int? ParseScore(string reply)
     {
         ArgumentNullException.ThrowIfNull(reply);
-        foreach (Match match in Integer().Matches(reply))
-        {
-            if (int.TryParse(match.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int score) && score <= 100)
-                return score;
-        }
-        return null;
+        string text = ScaleMention().Replace(reply, " ");
+        Match[] numbers = [.. ScoreNumber().Matches(text).Cast<Match>()];
+        static int? Valid(Match number) =>
+            number.Groups["sign"].Success || number.Groups["fraction"].Success
+            || (number.Groups["outOf"].Success && number.Groups["outOf"].Value != "100")
+            || !int.TryParse(number.Groups["value"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out int score) || score > 100
+                ? null : score;
+
+        if (numbers.FirstOrDefault(n => n.Groups["outOf"].Value == "100") is { } outOfHundred)
+            return Valid(outOfHundred);
+        if (ScoringWord().Match(text) is { Success: true } word)
+            return numbers.FirstOrDefault(n => n.Index >= word.Index + word.Length) is { } afterWord ? Valid(afterWord) : null;
+        int?[] scores = [.. numbers.Select(Valid).Where(score => score is not null)];
+        return scores.Length == 1 ? scores[0] : null;
     }
 
     /// <summary>Whether the server answers at all (<c>GET /api/tags</c>); false when nothing listens there or it fails.</summary>
@@ -107,6 +122,14 @@ public sealed partial class OllamaJudge : IDisposable
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
 
-    [GeneratedRegex(@"(?<!\d)\d{1,3}(?!\d)")]
-    private static partial Regex Integer();
+    // "on a scale from 0 to 100", "(0-100)", "between 0 and 100": the scale, not a score.
+    [GeneratedRegex(@"\b(?:from|of|between)?\s*0\s*(?:to|-|\u2013|and)\s*100\b", RegexOptions.IgnoreCase)]
+    private static partial Regex ScaleMention();
+
+    // A number with its sign, fraction and "/N" or "out of N", so that -5, 7.5 and 8/10 are seen whole and refused.
+    [GeneratedRegex(@"(?<![\w.])(?<sign>[-\u2212]\s*)?(?<value>\d+)(?<fraction>[.,]\d+)?(?:\s*(?:/|out\s+of)\s*(?<outOf>\d+))?", RegexOptions.IgnoreCase)]
+    private static partial Regex ScoreNumber();
+
+    [GeneratedRegex(@"\b(?:score[sd]?|rating|rate[sd]?|grade[sd]?|give\s+it(?:\s+an?)?|gets?\s+an?)\b", RegexOptions.IgnoreCase)]
+    private static partial Regex ScoringWord();
 }

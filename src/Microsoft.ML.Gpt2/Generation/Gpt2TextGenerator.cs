@@ -43,6 +43,7 @@ public sealed class Gpt2TextGenerator : IEstimator<Gpt2TextGenerationTransformer
     {
         ArgumentNullException.ThrowIfNull(input);
         InputColumns.RequireText(input.Schema, _options.InputColumnName);
+        new MLContextCancellation(_mlContext).ThrowIfCancelled(); // before loading a model in a context that can no longer fit
         return new Gpt2TextGenerationTransformer(_mlContext, TextGenerationEngine.Load(_mlContext, _options, _options.Generation),
             _options.InputColumnName, _options.OutputColumnName);
     }

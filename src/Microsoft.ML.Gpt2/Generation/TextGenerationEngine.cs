@@ -63,6 +63,8 @@ internal sealed class TextGenerationEngine : IDisposable
     public string? WhyNotSaveable =>
         Options.TopK is int topK && !Options.IsGreedy ? $"TopK is {topK}, which ONNX Runtime's Sampling operator does not offer"
         : Options.StopStrings.Count > 0 ? $"StopStrings are set ({string.Join(", ", Options.StopStrings.Select(s => $"'{s}'"))}), which ONNX Runtime's GreedySearch and Sampling do not offer"
+        : Options.Seed is long seed && !Options.IsGreedy && seed is < int.MinValue or > int.MaxValue
+            ? $"Generation.Seed is {seed}, which does not fit the 32-bit seed of ONNX Runtime's Sampling operator (use a seed from {int.MinValue} to {int.MaxValue})"
         : null;
 
     /// <summary>The continuation of each prompt; <paramref name="columnName"/> names the prompts' column in errors.</summary>
@@ -99,7 +101,7 @@ internal sealed class TextGenerationEngine : IDisposable
     public void ExportGenerator(string path)
     {
         OnnxSampling? sampling = Options.IsGreedy ? null
-            : new OnnxSampling((float)Options.Temperature, (float)(Options.TopP ?? 1), Options.Seed is long seed ? unchecked((int)seed) : null);
+            : new OnnxSampling((float)Options.Temperature, (float)(Options.TopP ?? 1), Options.Seed is long seed ? checked((int)seed) : null);
         lock (_lock)
             Gpt2OnnxExporter.ExportGenerator(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextId, padTokenId: Gpt2Tokenizer.EndOfTextId, sampling);
     }
