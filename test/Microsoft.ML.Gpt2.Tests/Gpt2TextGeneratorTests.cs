@@ -253,7 +253,7 @@ public sealed class Gpt2TextGeneratorTests
 
         var error = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.Save(generator, data.Schema, Path.Combine(Path.GetTempPath(), "never.zip")));
 
-        StringAssert.Contains(error.Message, "SamplingSeed is 2147483648");
+        StringAssert.Contains(error.Message, "Generation.Seed is 2147483648");
         StringAssert.Contains(error.Message, "-2147483648 to 2147483647");
     }
 

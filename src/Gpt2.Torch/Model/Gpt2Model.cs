@@ -225,6 +225,7 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     private void InitializeWeights()
     {
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope();   // the in-place initialisers return handles of their own
         double residualStd = 0.02 / Math.Sqrt(2.0 * Config.LayerCount);
         foreach ((string name, var parameter) in named_parameters())
         {
