@@ -22,8 +22,8 @@ public sealed class ModelZipFuzzTests
     private const int LocalHeaderSize = 30, CentralHeaderSize = 46, EndRecordSize = 22;
     private static readonly TimeSpan CaseTimeLimit = TimeSpan.FromSeconds(20);
 
-    // Each case loads a zip and starts ONNX Runtime (30 to 80 ms), so the suite runs every 7th of the 760 cases;
-    // GPT2MLNET_FUZZ_ALL=1 runs them all (about 80 s).
+    // Each case loads a zip and starts ONNX Runtime (30 to 80 ms), so the suite runs every 7th of the about 760 cases;
+    // GPT2MLNET_FUZZ_ALL=1 runs them all (40 to 80 s).
     private const int Stride = 7;
 
     /// <summary>Set to 1 to run the whole corpus instead of every <see cref="Stride"/>th case.</summary>
