@@ -210,7 +210,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
             previous = tensor;
         }
         if (covered != dataLength)
-            throw new CheckpointFormatException(path, $"the data section has {dataLength - covered} bytes after the last tensor that belong to no tensor.");
+            throw new CheckpointFormatException(path,
+                $"the data section ends with {dataLength - covered} byte(s) after the last tensor that belong to no tensor; the header length or the data offsets are wrong, or bytes were appended to the file.");
     }
 
     /// <inheritdoc />
