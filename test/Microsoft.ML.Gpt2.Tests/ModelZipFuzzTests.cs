@@ -79,7 +79,7 @@ public sealed class ModelZipFuzzTests
     // versions, local sizes, CRCs) or in an entry ML.NET does not need.
     private static readonly string[] ZipWords = ["Central Directory", "zip archive", "spanned archives"];
     private static readonly string[] EntryWords = [.. ZipWords, "local file header", "compression method", "Corrupt model file", "end of the stream",
-        "header size", "file type", "too new", "too old", "signature", "codec"];
+        "header size", "file type", "too new", "too old", "signature", "codec", "binary dataview file"];
     private static readonly Dictionary<string, (Type[] Roots, string[] Words)> Allowed = new()
     {
         ["truncated"] = ([typeof(InvalidDataException), typeof(IOException)], ZipWords),
