@@ -1,6 +1,7 @@
 // The book's chapter 7 as an ML.NET pipeline: instruction-tune GPT-2 on instruction-data.json (85/10/5 split in file
 // order), plot the losses, answer the test instructions, write instruction-data-with-response.json, save the model zip,
-// and score the answers with a judge model through Ollama's API (or judge-free metrics when no judge answers).
+// and score the answers with a judge model through any chat client: Ollama or an OpenAI-compatible endpoint (or
+// judge-free metrics when no judge answers).
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -25,14 +26,17 @@ var epochsOption = new Option<int>("--epochs") { Description = "Passes over the 
 var maxNewTokensOption = new Option<int>("--max-new-tokens") { Description = "Longest response generated.", DefaultValueFactory = _ => 256 };
 var evaluationIntervalOption = new Option<int>("--eval-interval") { Description = "Steps between validation-loss evaluations.", DefaultValueFactory = _ => 5 };
 var outputOption = new Option<string>("--output") { Description = "Folder for the plot, the responses and the model zip.", DefaultValueFactory = _ => Path.Combine("runs", "instruction-tuning") };
-var judgeUrlOption = new Option<Uri>("--judge-url") { Description = "An Ollama-compatible server.", DefaultValueFactory = _ => OllamaJudge.DefaultEndpoint };
-var judgeModelOption = new Option<string>("--judge-model") { Description = "The judge model on that server.", DefaultValueFactory = _ => "llama3" };
+var judgeOption = new Option<string>("--judge")
+{
+    Description = "The judge: ollama:MODEL[@URL] (default URL http://localhost:11434) or openai:MODEL@URL (an OpenAI-compatible endpoint; key in OPENAI_API_KEY).",
+    DefaultValueFactory = _ => "ollama:llama3",
+};
 var loraRankOption = new Option<int?>("--lora-rank") { Description = "Train low-rank adapters of this rank (the book's appendix E) instead of every weight." };
 var loraAlphaOption = new Option<double>("--lora-alpha") { Description = "Scale of the adapters' output, the book's alpha (with --lora-rank).", DefaultValueFactory = _ => 16 };
 var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
 var root = new RootCommand("Instruction-tunes GPT-2 as in chapter 7 of \"Build a Large Language Model (From Scratch)\", in an ML.NET pipeline.")
 {
-    dataOption, presetOption, weightsOption, epochsOption, maxNewTokensOption, evaluationIntervalOption, outputOption, judgeUrlOption, judgeModelOption,
+    dataOption, presetOption, weightsOption, epochsOption, maxNewTokensOption, evaluationIntervalOption, outputOption, judgeOption,
     loraRankOption, loraAlphaOption, deviceOption,
 };
 root.SetAction(async (result, cancellationToken) =>
@@ -106,7 +110,7 @@ root.SetAction(async (result, cancellationToken) =>
 
     if (options.BaseModel.IsRandom)
         Console.WriteLine("This model started from random weights, not a pretrained GPT-2: expect weak answers (the book's 355M starts pretrained).");
-    await ResponseReport.PrintAsync(answered, result.GetValue(judgeUrlOption)!, result.GetValue(judgeModelOption)!, cancellationToken);
+    await ResponseReport.PrintAsync(answered, JudgeClient.Parse(result.GetValue(judgeOption)!), cancellationToken);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"Final: train loss {evaluations[^1].TrainLoss:F3}, val loss {evaluations[^1].ValidationLoss:F3}, training {trainingTime:hh\\:mm\\:ss}, whole run {clock.Elapsed:hh\\:mm\\:ss}"));
     return same ? 0 : 1;
