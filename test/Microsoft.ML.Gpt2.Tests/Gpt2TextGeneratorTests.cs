@@ -143,22 +143,34 @@ public sealed class Gpt2TextGeneratorTests
     }
 
     [TestMethod]
-    public void ProgressFollowsTheBatchesAndSamplingWithASeedRepeats()
+    public void ProgressFollowsTheBatchesAndTheSamplingSeedDecidesTheDraws()
     {
         var mlContext = new MLContext(1);
         IDataView data = Data(mlContext, Prompts);
         var progress = new List<TextGenerationProgress>();
-        Gpt2TextGenerator.Options options = Options();
+        Gpt2TextGenerator.Options Sampling(long seed)
+        {
+            Gpt2TextGenerator.Options options = Options();
+            options.Generation.Temperature = 1.5;
+            options.Generation.TopK = 50;
+            options.Generation.Seed = seed;
+            return options;
+        }
+        string[] Draw(Gpt2TextGenerationTransformer generator) => [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
+        Gpt2TextGenerator.Options options = Sampling(42);
         options.Generation.Progress = progress.Add;
-        options.Generation.Temperature = 1.5;
-        options.Generation.TopK = 50;
-        options.Generation.Seed = 42;
         using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
+        using Gpt2TextGenerationTransformer sameSeed = Fit(mlContext, Sampling(42), data);
+        using Gpt2TextGenerationTransformer otherSeed = Fit(mlContext, Sampling(43), data);
 
-        string[] first = [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
-        string[] second = [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
-
-        CollectionAssert.AreEqual(first, second);
+        string[] first = Draw(generator);
+        // Global randomness in between must not change seeded draws; another generator with the seed repeats them.
+        manual_seed(1234);
+        rand(100).Dispose();
+        CollectionAssert.AreEqual(first, Draw(sameSeed), "the same seed in a separately fitted generator");
+        CollectionAssert.AreEqual(first, Draw(generator), "the same generator again");
+        CollectionAssert.AreNotEqual(first, Draw(otherSeed), "another seed draws otherwise");
+        // Six prompts two at a time, generated twice by the first generator: progress after each batch, counted on.
         CollectionAssert.AreEqual(new long[] { 2, 4, 6, 8, 10, 12 }, progress.Select(p => p.RowsCompleted).ToArray());
         Assert.IsTrue(progress[^1].TokensGenerated > 0 && progress[^1].TokensGenerated <= 12 * 12);
         var error = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.Save(generator, data.Schema, Path.Combine(Path.GetTempPath(), "never.zip")));
