@@ -13,8 +13,9 @@ namespace Gpt2.Torch;
 /// <see cref="DllNotFoundException"/> for LibTorchSharp (from <c>nn.Module</c>'s constructor) or a
 /// <see cref="TypeInitializationException"/> around a <see cref="NotSupportedException"/> (from <c>torch</c>'s
 /// static constructor). The tokenizer, configurations and loading a saved ML.NET model zip for scoring need no backend.
+/// Every model creation checks; an application may call <see cref="EnsureAvailable()"/> at start-up to fail early.
 /// </remarks>
-internal static class TorchBackend
+public static class TorchBackend
 {
     private static readonly Lazy<Exception?> LoadFailure = new(TryLoad);
     private static readonly Lazy<string?> LoaderError = new(NativeLoaderError);
@@ -45,7 +46,7 @@ internal static class TorchBackend
 
     /// <summary><see cref="EnsureAvailable()"/>, then <paramref name="moduleName"/>: for constructor initializers, which run before
     /// <c>nn.Module</c>'s constructor calls into libtorch.</summary>
-    public static string EnsureAvailable(string moduleName)
+    internal static string EnsureAvailable(string moduleName)
     {
         EnsureAvailable();
         return moduleName;

@@ -1,3 +1,4 @@
+using Gpt2.Torch;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
 
@@ -44,6 +45,13 @@ public abstract class Gpt2FineTuningOptions : Gpt2ModelOptions
 
     /// <summary>Which linear layers of every block get adapters when <see cref="TrainableLayers"/> is <see cref="TrainableLayers.LoRA"/>.</summary>
     public LoRATargets LoRATargets = LoRATargets.All;
+
+    /// <summary>Seeds libtorch's generator with <see cref="Seed"/>, after checking for a backend so that a missing one is named.</summary>
+    internal void SeedRandomness()
+    {
+        TorchBackend.EnsureAvailable();
+        TorchSharp.torch.random.manual_seed(Seed);
+    }
 
     /// <summary>These options as the core trainer's: the shared hyperparameters set on a <typeparamref name="TOptions"/> with its task's other defaults.</summary>
     internal TOptions ToTrainingOptions<TOptions>() where TOptions : FineTuningOptions, new()

@@ -111,7 +111,7 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
 
         var cancellation = new MLContextCancellation(_mlContext);
         cancellation.ThrowIfCancelled(); // before loading a model in a context that can no longer train
-        random.manual_seed(_options.Seed);
+        _options.SeedRandomness();
         Gpt2Model body = _options.LoadModel();
         Gpt2SequenceClassifier? model = null;
         try

@@ -98,7 +98,7 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
         List<InstructionSequence>? validation = _options.ValidationSet is null ? null : ReadSequences(_options.ValidationSet, "validation");
 
         new MLContextCancellation(_mlContext).ThrowIfCancelled(); // before loading a model in a context that can no longer fit
-        random.manual_seed(_options.Seed);
+        _options.SeedRandomness();
         TextGenerationEngine engine = TextGenerationEngine.Load(_mlContext, _options, _options.Generation);
         try
         {

@@ -64,7 +64,22 @@ catch (Exception e)
         "new Gpt2Model(config) without a backend: InvalidOperationException naming TorchSharp-cpu, TorchSharp's exception inside");
 }
 
-// 5. ... and left no libtorch behind.
+// 5. So does fitting an ML.NET GPT-2 classifier, which seeds libtorch before it creates the model.
+try
+{
+    IDataView rows = mlContext.Data.LoadFromEnumerable(new[] { new Message { Label = "spam", Text = spamText }, new Message { Label = "ham", Text = hamText } });
+    mlContext.Transforms.Conversion.MapValueToKey("Label")
+        .Append(mlContext.MulticlassClassification.Trainers.Gpt2(sentence1ColumnName: "Text", baseModel: Gpt2.Torch.Gpt2ModelSource.Random("mini")))
+        .Fit(rows);
+    Check(false, "fitting a classifier without a backend threw nothing");
+}
+catch (Exception e)
+{
+    Check(e is InvalidOperationException && e.Message.Contains("dotnet add package TorchSharp-cpu", StringComparison.Ordinal),
+        $"fitting a classifier without a backend: {e.GetType().Name} naming TorchSharp-cpu");
+}
+
+// 6. ... and left no libtorch behind.
 string[] after = LibtorchFiles();
 Check(after.Length == 0, "still no libtorch in the output after the failed model creation" + (after.Length == 0 ? "" : $": {string.Join(", ", after)}"));
 
