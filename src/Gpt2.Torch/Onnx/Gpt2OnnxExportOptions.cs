@@ -20,4 +20,10 @@ public sealed class Gpt2OnnxExportOptions
     /// after the last real token of the batch before any computation, so fixed-size padded inputs cost only their real length.
     /// </summary>
     public int? MaxSequenceLength { get; init; }
+
+    /// <summary>
+    /// When set, the blocks' matrices and the output head are stored as block-quantized codes for ONNX Runtime's
+    /// <c>MatMulNBits</c> (weight-only, activations stay float32); float32 weights when null.
+    /// </summary>
+    public OnnxWeightQuantization? WeightQuantization { get; init; }
 }

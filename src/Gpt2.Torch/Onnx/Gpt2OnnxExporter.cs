@@ -49,8 +49,9 @@ public static class Gpt2OnnxExporter
     /// rows; null when prompts are never padded.
     /// </param>
     /// <param name="sampling">Sample with ONNX Runtime's <c>com.microsoft.Sampling</c> operator instead of decoding greedily.</param>
+    /// <param name="quantization">Store the decoder's matrices and output head quantized (<see cref="OnnxWeightQuantization"/>); float32 when null.</param>
     public static void ExportGenerator(Gpt2Model model, string path, int maxNewTokens, int? endOfTextId = null, int? padTokenId = null,
-        OnnxSampling? sampling = null)
+        OnnxSampling? sampling = null, OnnxWeightQuantization? quantization = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -58,10 +59,12 @@ public static class Gpt2OnnxExporter
             throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens,
                 $"maxNewTokens must be in [1, {model.Config.ContextLength - 1}] so that at least one prompt token fits the context of {model.Config.ContextLength}.");
         sampling?.Validate();
+        quantization?.Validate();
         ThrowIfAdapted(model);
         Dictionary<string, Tensor> parameters = model.state_dict();
         // -1 is no token id, so it never matches: ONNX Runtime requires both attributes.
-        Gpt2OnnxGraph.BuildGreedySearch(model.Config, name => parameters[name], maxNewTokens, endOfTextId ?? -1, padTokenId ?? -1, sampling).WriteTo(path);
+        Gpt2OnnxGraph.BuildGreedySearch(model.Config, name => parameters[name], maxNewTokens, endOfTextId ?? -1, padTokenId ?? -1, sampling, quantization)
+            .WriteTo(path);
     }
 
     // The graph reads weights by checkpoint name, so adapters would be left out without a word.
@@ -93,7 +96,8 @@ public static class Gpt2OnnxExporter
                 $"Gpt2OnnxExportOptions.MaxSequenceLength applies to classifiers only and must be in [1, {model.Config.ContextLength}], but is {maxLength}.",
                 nameof(options));
 
+        options?.WeightQuantization?.Validate();
         Dictionary<string, Tensor> parameters = model.state_dict();
-        return Gpt2OnnxGraph.Build(model.Config, name => parameters[name], weight, bias, options?.MaxSequenceLength);
+        return Gpt2OnnxGraph.Build(model.Config, name => parameters[name], weight, bias, options?.MaxSequenceLength, options?.WeightQuantization);
     }
 }

@@ -23,12 +23,14 @@ internal sealed class Gpt2OnnxGraph
     private readonly OnnxGraph _graph;
     private readonly Gpt2Config _config;
     private readonly Func<string, Tensor> _parameter;
+    private readonly OnnxWeightQuantization? _quantization;
 
-    private Gpt2OnnxGraph(string name, Gpt2Config config, Func<string, Tensor> parameter)
+    private Gpt2OnnxGraph(string name, Gpt2Config config, Func<string, Tensor> parameter, OnnxWeightQuantization? quantization)
     {
         _graph = new OnnxGraph(name);
         _config = config;
         _parameter = parameter;
+        _quantization = quantization;
     }
 
     /// <summary>
@@ -40,10 +42,11 @@ internal sealed class Gpt2OnnxGraph
     /// <param name="classifierWeight">The classification head's weight [classes, embedding]; null for next-token logits.</param>
     /// <param name="classifierBias">The classification head's bias [classes], if any.</param>
     /// <param name="maxSequenceLength">For a classifier, the most tokens a row keeps; see <see cref="Gpt2OnnxExportOptions.MaxSequenceLength"/>.</param>
+    /// <param name="quantization">When set, the blocks' matrices and the output head are stored quantized for MatMulNBits.</param>
     public static OnnxModel Build(Gpt2Config config, Func<string, Tensor> parameter, Tensor? classifierWeight = null, Tensor? classifierBias = null,
-        int? maxSequenceLength = null)
+        int? maxSequenceLength = null, OnnxWeightQuantization? quantization = null)
     {
-        var gpt = new Gpt2OnnxGraph("gpt2", config, parameter);
+        var gpt = new Gpt2OnnxGraph("gpt2", config, parameter, quantization);
         OnnxGraph g = gpt._graph;
         string ids = g.Input(InputIds, OnnxDataType.Int64, BatchDimension, SequenceDimension);
         string mask = g.Input(AttentionMask, OnnxDataType.Int64, BatchDimension, SequenceDimension);
@@ -87,8 +90,9 @@ internal sealed class Gpt2OnnxGraph
     /// <param name="endOfTextId">The token that ends a row, or -1.</param>
     /// <param name="padTokenId">The prompts' left padding and the filling of ended rows, or -1.</param>
     /// <param name="sampling">When set, ONNX Runtime's <c>com.microsoft.Sampling</c> with these settings replaces GreedySearch.</param>
+    /// <param name="quantization">When set, the decoder's matrices and output head are stored quantized for MatMulNBits.</param>
     public static OnnxModel BuildGreedySearch(Gpt2Config config, Func<string, Tensor> parameter, int maxNewTokens, int endOfTextId, int padTokenId,
-        OnnxSampling? sampling = null)
+        OnnxSampling? sampling = null, OnnxWeightQuantization? quantization = null)
     {
         var search = new OnnxGraph("gpt2_greedy_search");
         string ids = search.Input(InputIds, OnnxDataType.Int64, BatchDimension, SequenceDimension);
@@ -102,7 +106,7 @@ internal sealed class Gpt2OnnxGraph
         OnnxAttribute[] attributes =
         [
             OnnxAttribute.Int("eos_token_id", endOfTextId), OnnxAttribute.Int("pad_token_id", padTokenId),
-            OnnxAttribute.Int("model_type", 0), OnnxAttribute.Graph("decoder", Decoder(config, parameter)),
+            OnnxAttribute.Int("model_type", 0), OnnxAttribute.Graph("decoder", Decoder(config, parameter, quantization)),
         ];
         string sequences = sampling is null
             ? search.Node("GreedySearch", [prompt, maxLength], ["sequences"], MicrosoftDomain, attributes)[0]
@@ -133,9 +137,9 @@ internal sealed class Gpt2OnnxGraph
         return search.Node("Cast", [search.Node("Mul", [search.Node("RandomUniform", [], uniform), search.Float(int.MaxValue / 2)])], To(OnnxDataType.Int32));
     }
 
-    private static OnnxGraph Decoder(Gpt2Config config, Func<string, Tensor> parameter)
+    private static OnnxGraph Decoder(Gpt2Config config, Func<string, Tensor> parameter, OnnxWeightQuantization? quantization)
     {
-        var decoder = new Gpt2OnnxGraph("gpt2_decoder", config, parameter);
+        var decoder = new Gpt2OnnxGraph("gpt2_decoder", config, parameter, quantization);
         OnnxGraph d = decoder._graph;
         string ids = d.Input(InputIds, OnnxDataType.Int32, BatchDimension, SequenceDimension);
         string positions = d.Input("position_ids", OnnxDataType.Int32, BatchDimension, SequenceDimension);
@@ -153,6 +157,14 @@ internal sealed class Gpt2OnnxGraph
     private void LanguageModelHead(string hidden)
     {
         OnnxGraph g = _graph;
+        string headName = _config.TieWordEmbeddings ? "wte.weight" : "lm_head.weight";
+        if (_quantization is not null)
+        {
+            // The embedding lookup keeps the float table; the head reads its own quantized copy, [vocab, embedding] as MatMulNBits takes it.
+            g.Output(QuantizedMatMul("lm_head", hidden, () => _parameter(headName), _config.EmbeddingSize, _config.VocabSize, output: Logits),
+                OnnxDataType.Float, BatchDimension, SequenceDimension, _config.VocabSize);
+            return;
+        }
         string head = _config.TieWordEmbeddings
             ? g.Node("Transpose", ["wte.weight"], OnnxAttribute.Ints("perm", 1, 0))
             : Weight("lm_head.weight", [_config.EmbeddingSize, _config.VocabSize], () => _parameter("lm_head.weight").t());
@@ -274,8 +286,23 @@ internal sealed class Gpt2OnnxGraph
     // x W^T + b with a TorchSharp Linear's [out, in] weight, stored [in, out] (Hugging Face's Conv1D layout) for MatMul.
     private string Linear(string prefix, string x, int inFeatures, int outFeatures, bool bias)
     {
-        string y = _graph.Node("MatMul", [x, Weight($"{prefix}.weight", [inFeatures, outFeatures], () => _parameter($"{prefix}.weight").t())]);
+        string y = _quantization is not null
+            ? QuantizedMatMul(prefix, x, () => _parameter($"{prefix}.weight"), inFeatures, outFeatures)
+            : _graph.Node("MatMul", [x, Weight($"{prefix}.weight", [inFeatures, outFeatures], () => _parameter($"{prefix}.weight").t())]);
         return bias ? _graph.Node("Add", [y, Weight($"{prefix}.bias", [outFeatures])]) : y;
+    }
+
+    // x W^T with W [out, in] stored as MatMulNBits' block codes and scales (quantized when the model is written).
+    private string QuantizedMatMul(string prefix, string x, Func<Tensor> weight, int inFeatures, int outFeatures, string? output = null)
+    {
+        OnnxWeightQuantization q = _quantization!;
+        long blocks = BlockQuantizer.BlockCount(inFeatures, q);
+        string codes = _graph.Weight($"{prefix}.weight_codes", OnnxDataType.UInt8, [outFeatures, blocks, q.BlockSize * q.Bits / 8],
+            () => BlockQuantizer.Quantize(weight(), q).Codes);
+        string scales = _graph.Weight($"{prefix}.weight_scales", [outFeatures, blocks], () => BlockQuantizer.Quantize(weight(), q).Scales);
+        return _graph.Node("MatMulNBits", [x, codes, scales], output is null ? [_graph.NewName("MatMulNBits")] : [output], MicrosoftDomain,
+            OnnxAttribute.Int("K", inFeatures), OnnxAttribute.Int("N", outFeatures), OnnxAttribute.Int("bits", q.Bits),
+            OnnxAttribute.Int("block_size", q.BlockSize))[0];
     }
 
     private string Weight(string name, long[] shape, Func<Tensor>? values = null) =>

@@ -42,11 +42,14 @@ internal sealed class OnnxGraph(string name)
     /// A float32 initializer of <paramref name="shape"/> whose values <paramref name="values"/> computes when the
     /// model is written (any dtype or device; converted to little-endian float32 and disposed right after).
     /// </summary>
-    public string Weight(string name, long[] shape, Func<Tensor> values)
+    public string Weight(string name, long[] shape, Func<Tensor> values) => Weight(name, OnnxDataType.Float, shape, values);
+
+    /// <summary>An initializer of <paramref name="type"/> (float32 or uint8) computed when the model is written, as <see cref="Weight(string, long[], Func{Tensor})"/>.</summary>
+    public string Weight(string name, OnnxDataType type, long[] shape, Func<Tensor> values)
     {
-        long length = shape.Aggregate(4L, (bytes, size) => bytes * size);
-        _initializers.Add(TensorHeader(Claim(name), OnnxDataType.Float, shape)
-            .StreamedBytes(TensorRawDataField, length, stream => WriteFloat32(stream, values, shape, length, name)));
+        long length = shape.Aggregate(type == OnnxDataType.UInt8 ? 1L : 4L, (bytes, size) => bytes * size);
+        _initializers.Add(TensorHeader(Claim(name), type, shape)
+            .StreamedBytes(TensorRawDataField, length, stream => WriteRaw(stream, values, type, shape, length, name)));
         return name;
     }
 
@@ -121,7 +124,8 @@ internal sealed class OnnxGraph(string name)
     private string Claim(string name) =>
         _names.Add(name) ? name : throw new InvalidOperationException($"The ONNX graph already has a value named '{name}'.");
 
-    private string NewName(string prefix)
+    /// <summary>A value name not yet used in the graph, made from <paramref name="prefix"/>.</summary>
+    public string NewName(string prefix)
     {
         string name;
         do
@@ -152,12 +156,12 @@ internal sealed class OnnxGraph(string name)
             .Message(ValueInfoTypeField, new ProtobufMessage().Message(TypeTensorTypeField, tensorType));
     }
 
-    private static void WriteFloat32(Stream stream, Func<Tensor> values, long[] shape, long length, string name)
+    private static void WriteRaw(Stream stream, Func<Tensor> values, OnnxDataType type, long[] shape, long length, string name)
     {
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("ONNX raw tensor data is little-endian; writing it on a big-endian machine is not supported.");
         using var scope = NewDisposeScope();
-        Tensor tensor = values().detach().to(float32).cpu().contiguous();
+        Tensor tensor = values().detach().to(type == OnnxDataType.UInt8 ? uint8 : float32).cpu().contiguous();
         if (!tensor.shape.SequenceEqual(shape))
             throw new InvalidOperationException(
                 $"Tensor '{name}' has shape [{string.Join(", ", tensor.shape)}], but the ONNX graph declared [{string.Join(", ", shape)}].");

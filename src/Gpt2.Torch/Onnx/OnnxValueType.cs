@@ -4,6 +4,7 @@ namespace Gpt2.Torch.Onnx;
 internal enum OnnxDataType
 {
     Float = 1,
+    UInt8 = 2,
     Int32 = 6,
     Int64 = 7,
     Bool = 9,
