@@ -302,7 +302,7 @@ internal sealed class Gpt2OnnxGraph
         string scales = _graph.Weight($"{prefix}.weight_scales", [outFeatures, blocks], () => BlockQuantizer.Quantize(weight(), q).Scales);
         return _graph.Node("MatMulNBits", [x, codes, scales], output is null ? [_graph.NewName("MatMulNBits")] : [output], MicrosoftDomain,
             OnnxAttribute.Int("K", inFeatures), OnnxAttribute.Int("N", outFeatures), OnnxAttribute.Int("bits", q.Bits),
-            OnnxAttribute.Int("block_size", q.BlockSize))[0];
+            OnnxAttribute.Int("block_size", q.BlockSize), OnnxAttribute.Int("accuracy_level", q.IntegerActivations ? 4 : 0))[0];
     }
 
     private string Weight(string name, long[] shape, Func<Tensor>? values = null) =>
