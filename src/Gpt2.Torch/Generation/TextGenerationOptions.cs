@@ -47,12 +47,20 @@ public sealed record TextGenerationOptions
         EndOfTextId = StopAtEndOfText ? Gpt2Tokenizer.EndOfTextId : null,
     };
 
+    /// <summary>Throws when an option is out of range.</summary>
+    public void Validate()
+    {
+        ToGenerationOptions().Validate();
+        if (MaxNewTokens < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "MaxNewTokens must be at least 1.");
+    }
+
     /// <summary>Throws when an option is out of range or does not fit a model of <paramref name="contextLength"/> tokens.</summary>
     public void Validate(int contextLength)
     {
-        ToGenerationOptions().Validate();
-        if (MaxNewTokens < 1 || MaxNewTokens >= contextLength)
+        Validate();
+        if (MaxNewTokens >= contextLength)
             throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens,
-                $"MaxNewTokens must be at least 1 and less than the model's context length of {contextLength}, to leave room for the prompt.");
+                $"MaxNewTokens must be less than the model's context length of {contextLength}, to leave room for the prompt.");
     }
 }
