@@ -65,9 +65,9 @@ public sealed class Gpt2ChatClient : IChatClient
     }
 
     /// <summary>
-    /// A chat client over a model in memory, for example a fitted ML.NET instruction tuner's:
-    /// <c>new Gpt2ChatClient(transformer.Model, ChatPromptFormat.FromInstructionFormat(transformer.PromptFormat))</c>.
-    /// The model stays its owner's.
+    /// A chat client over a model in memory, which stays its owner's. For a fitted ML.NET instruction tuner, pass its
+    /// service instead, so that the two never run the model at once:
+    /// <c>new Gpt2ChatClient(transformer.GenerationService, ChatPromptFormat.FromInstructionFormat(transformer.PromptFormat))</c>.
     /// </summary>
     /// <param name="model">The model.</param>
     /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> when null.</param>

@@ -52,6 +52,9 @@ internal sealed class TextGenerationEngine : IDisposable
 
     public Gpt2Model Model { get; }
 
+    /// <summary>The service that generates; its requests and this engine's batches run one at a time.</summary>
+    public Gpt2TextGenerationService Service => _service;
+
     public TextGenerationOptions Options { get; }
 
     public int BatchSize { get; }
