@@ -114,6 +114,20 @@ public sealed class ChatClientTests
         Assert.AreEqual(10, (await _pipeline.GetResponseAsync(Prompt, Options())).Usage!.OutputTokenCount, "the client serves the next request");
     }
 
+    [TestMethod]
+    public async Task ALongConversationKeepsItsLastTokensAndSaysHowManyWereDropped()
+    {
+        string prompt = string.Join(' ', Enumerable.Range(0, 80).Select(i => $"w{i}"));
+        int dropped = Gpt2Tokenizer.Default.Encode(prompt).Length - (64 - 10);
+        ChatResponse response = await _pipeline.GetResponseAsync(prompt, Options());
+        Assert.AreEqual(64 - 10, response.Usage!.InputTokenCount);
+        Assert.AreEqual(dropped, response.AdditionalProperties![Gpt2ChatClient.DroppedPromptTokenCountKey]);
+
+        ChatResponseUpdate last = await _pipeline.GetStreamingResponseAsync(prompt, Options()).LastAsync();
+        Assert.AreEqual(dropped, last.AdditionalProperties![Gpt2ChatClient.DroppedPromptTokenCountKey]);
+        Assert.IsNull((await _pipeline.GetResponseAsync(Prompt, Options())).AdditionalProperties, "nothing is said when the prompt fits");
+    }
+
     public static IEnumerable<object[]> UnsupportedOptions() =>
     [
         ["Tools", new ChatOptions { Tools = [AIFunctionFactory.Create(() => 42, "answer")] }],
