@@ -67,6 +67,38 @@ public static class Gpt2OnnxExporter
             .WriteTo(path);
     }
 
+    /// <summary>
+    /// Writes a model folder that ONNX Runtime GenAI (Microsoft.ML.OnnxRuntimeGenAI) loads with <c>new Model(folder)</c>, to
+    /// run the model with its <c>Generator</c> (and its own <c>IChatClient</c>) on whatever hardware it supports: the decoder
+    /// as <see cref="GenAIModelFileName"/> (GenAI's <c>gpt2</c> model type: inputs <c>input_ids</c>, <c>position_ids</c>,
+    /// <c>attention_mask</c> (int32) and <c>past_0</c>..., outputs <c>logits</c> and <c>present_0</c>..., keys and values
+    /// combined [2, batch, heads, sequence, head size]), <see cref="GenAIConfigFileName"/> (greedy search up to the context
+    /// length by default; <c>&lt;|endoftext|&gt;</c> ends, begins and pads), and GPT-2's tokenizer files
+    /// (<c>tokenizer.json</c>, which GenAI's tokenizer reads, and <c>vocab.json</c>, <c>merges.txt</c>, <c>tokenizer_config.json</c>).
+    /// Existing files of those names are replaced.
+    /// </summary>
+    /// <param name="model">The model, without unmerged LoRA adapters.</param>
+    /// <param name="folder">The folder to write; created when missing.</param>
+    public static void ExportForOnnxRuntimeGenAI(Gpt2Model model, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ThrowIfAdapted(model);
+        Directory.CreateDirectory(folder);
+        Dictionary<string, Tensor> parameters = model.state_dict();
+        Gpt2OnnxGraph.BuildDecoder(model.Config, name => parameters[name]).WriteTo(Path.Combine(folder, GenAIModelFileName));
+        GenAIConfig.Write(model.Config, Path.Combine(folder, GenAIConfigFileName), GenAIModelFileName);
+        Tokenization.Gpt2Tokenizer.WriteHuggingFaceFiles(folder);
+        GenAIConfig.WriteTokenizerConfig(model.Config, Path.Combine(folder, "tokenizer_config.json"));
+        GenAIConfig.WriteTokenizerJson(Path.Combine(folder, "tokenizer.json"));
+    }
+
+    /// <summary>The decoder's file name in a folder of <see cref="ExportForOnnxRuntimeGenAI"/>.</summary>
+    public const string GenAIModelFileName = "model.onnx";
+
+    /// <summary>ONNX Runtime GenAI's configuration file name.</summary>
+    public const string GenAIConfigFileName = "genai_config.json";
+
     // The graph reads weights by checkpoint name, so adapters would be left out without a word.
     private static void ThrowIfAdapted(Gpt2Model model)
     {

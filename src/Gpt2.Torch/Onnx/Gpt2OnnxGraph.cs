@@ -126,6 +126,12 @@ internal sealed class Gpt2OnnxGraph
         return new OnnxModel(search, Opset, (MicrosoftDomain, 1));
     }
 
+    /// <summary>
+    /// The decoder alone, as a model of its own: GPT-2 with combined past keys and values, the contract of both ONNX Runtime's
+    /// GreedySearch decoder subgraph and ONNX Runtime GenAI's <c>gpt2</c> model type (see <see cref="BuildGreedySearch"/>).
+    /// </summary>
+    public static OnnxModel BuildDecoder(Gpt2Config config, Func<string, Tensor> parameter) => new(Decoder(config, parameter, quantization: null), Opset);
+
     // ONNX Runtime's Sampling seeds a new generator on every run (with seed 0 when given none), so each run, and ML.NET
     // runs one row at a time, would draw the same tokens for the same prompt. RandomUniform keeps its generator across
     // runs, so it hands every run a new seed: the draws of a loaded model follow the distribution from row to row, and

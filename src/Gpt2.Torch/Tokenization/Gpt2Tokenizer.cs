@@ -30,12 +30,14 @@ public sealed partial class Gpt2Tokenizer
 
     private readonly TiktokenTokenizer _withSpecialTokens;
     private readonly TiktokenTokenizer _withoutSpecialTokens;
+    private readonly byte[][] _tokenBytes;   // by id; empty for ids the vocabulary skips
 
-    private Gpt2Tokenizer(TiktokenTokenizer withSpecialTokens, TiktokenTokenizer withoutSpecialTokens, int vocabSize)
+    private Gpt2Tokenizer(TiktokenTokenizer withSpecialTokens, TiktokenTokenizer withoutSpecialTokens, int vocabSize, byte[][] tokenBytes)
     {
         _withSpecialTokens = withSpecialTokens;
         _withoutSpecialTokens = withoutSpecialTokens;
         VocabSize = vocabSize;
+        _tokenBytes = tokenBytes;
     }
 
     /// <summary>GPT-2's tokenizer from the embedded vocabulary.</summary>
@@ -62,6 +64,9 @@ public sealed partial class Gpt2Tokenizer
         // tiktoken's rank file: base64(token bytes) and rank per line; GPT-2's ranks are its ids.
         int[] unicodeToByte = ByteLevelAlphabet.UnicodeToByte;
         var ranks = new StringBuilder();
+        var tokenBytes = new byte[encoder.Values.Max() + 1][];
+        Array.Fill(tokenBytes, []);
+        tokenBytes[EndOfTextId] = Encoding.UTF8.GetBytes(EndOfText);
         foreach ((string token, int id) in encoder.OrderBy(pair => pair.Value))
         {
             if (token == EndOfText)
@@ -74,6 +79,7 @@ public sealed partial class Gpt2Tokenizer
                     throw new InvalidDataException($"encoder.json token '{token}' (id {id}) is not in GPT-2's byte-level alphabet.");
                 bytes[i] = (byte)unicodeToByte[c];
             }
+            tokenBytes[id] = bytes;
             ranks.Append(Convert.ToBase64String(bytes)).Append(' ').Append(id).Append('\n');
         }
         byte[] rankFile = Encoding.UTF8.GetBytes(ranks.ToString());
@@ -85,7 +91,7 @@ public sealed partial class Gpt2Tokenizer
             normalizer: null,
             specialTokens);
 
-        return new Gpt2Tokenizer(Create(special), Create(null), encoder.Count);
+        return new Gpt2Tokenizer(Create(special), Create(null), encoder.Count, tokenBytes);
     }
 
     /// <summary>
@@ -114,6 +120,18 @@ public sealed partial class Gpt2Tokenizer
         ArgumentNullException.ThrowIfNull(text);
         TiktokenTokenizer tokenizer = allowSpecialTokens ? _withSpecialTokens : _withoutSpecialTokens;
         return [.. tokenizer.EncodeToIds(text)];
+    }
+
+    /// <summary>
+    /// The bytes of one token: a byte-level token may hold part of a UTF-8 character (GPT-2 splits emoji and CJK characters
+    /// across tokens), so text decoded token by token must gather bytes until they form whole characters; special tokens
+    /// give their text's UTF-8 bytes.
+    /// </summary>
+    public ReadOnlySpan<byte> TokenBytes(int id)
+    {
+        if (id < 0 || id >= _tokenBytes.Length)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id {id} is outside GPT-2's vocabulary [0, {VocabSize}).");
+        return _tokenBytes[id];
     }
 
     /// <summary>The text of <paramref name="ids"/>; bytes that do not form valid UTF-8 become U+FFFD.</summary>

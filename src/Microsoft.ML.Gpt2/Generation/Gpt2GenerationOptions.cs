@@ -1,5 +1,4 @@
 using Gpt2.Torch.Generation;
-using Gpt2.Torch.Tokenization;
 
 namespace Microsoft.ML.Gpt2.Generation;
 
@@ -34,22 +33,19 @@ public sealed class Gpt2GenerationOptions
     /// <summary>Called after each batch of generated rows.</summary>
     public Action<TextGenerationProgress>? Progress;
 
-    internal GenerationOptions ToCoreOptions() => new()
+    internal TextGenerationOptions ToTextOptions() => new()
     {
         MaxNewTokens = MaxNewTokens,
         Temperature = Temperature,
         TopK = TopK,
         TopP = TopP,
-        EndOfTextId = Gpt2Tokenizer.EndOfTextId,
         StopStrings = StopStrings,
         Seed = Seed,
     };
 
     internal void Validate()
     {
-        ToCoreOptions().Validate();
-        if (MaxNewTokens < 1)
-            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "MaxNewTokens must be at least 1.");
+        ToTextOptions().Validate();
         if (BatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "Generation.BatchSize must be at least 1.");
     }

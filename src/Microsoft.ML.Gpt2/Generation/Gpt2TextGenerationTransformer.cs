@@ -1,3 +1,4 @@
+using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using Microsoft.ML.Data;
 
@@ -19,6 +20,14 @@ public sealed class Gpt2TextGenerationTransformer : ITransformer, IDisposable
         _mlContext = mlContext;
         _mapper = new TextGenerationMapper(mlContext, engine, [inputColumnName], outputColumnName, row => row[0] ?? "", trim: false);
     }
+
+    /// <summary>
+    /// The service that writes this transformer's text, owned by the transformer, to use the model from other front ends
+    /// without racing the transformer: for example Gpt2MLNet.AI's chat client,
+    /// <c>new Gpt2ChatClient(transformer.GenerationService, ChatPromptFormat.RawText)</c>. Its requests and the transformer's batches run
+    /// one at a time.
+    /// </summary>
+    public Gpt2TextGenerationService GenerationService => _mapper.Engine.Service;
 
     /// <summary>The model that generates.</summary>
     public Gpt2Model Model => _mapper.Engine.Model;

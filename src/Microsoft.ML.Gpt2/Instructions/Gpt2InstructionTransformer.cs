@@ -1,3 +1,4 @@
+using Gpt2.Torch.Generation;
 using Gpt2.Torch.Instructions;
 using Gpt2.Torch.Model;
 using Microsoft.ML.Data;
@@ -25,6 +26,14 @@ public sealed class Gpt2InstructionTransformer : ITransformer, IDisposable
         _mapper = new TextGenerationMapper(mlContext, engine, [instructionColumnName, contextColumnName], outputColumnName,
             row => format.FormatPrompt(Gpt2InstructionTuner.RequireInstruction(row[0], instructionColumnName), row[1]), trim: true);
     }
+
+    /// <summary>
+    /// The service that writes this transformer's text, owned by the transformer, to use the model from other front ends
+    /// without racing the transformer: for example Gpt2MLNet.AI's chat client,
+    /// <c>new Gpt2ChatClient(transformer.GenerationService, ChatPromptFormat.FromInstructionFormat(transformer.PromptFormat))</c>. Its requests and the transformer's batches run
+    /// one at a time.
+    /// </summary>
+    public Gpt2TextGenerationService GenerationService => _mapper.Engine.Service;
 
     /// <summary>The fine-tuned model.</summary>
     public Gpt2Model Model => _mapper.Engine.Model;

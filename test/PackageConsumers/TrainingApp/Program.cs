@@ -5,6 +5,8 @@ using Gpt2.Torch;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
 using Gpt2.Torch.Training;
+using Gpt2MLNet.AI;
+using Microsoft.Extensions.AI;
 using Microsoft.ML;
 using Microsoft.ML.Gpt2;
 using Microsoft.ML.Gpt2.Classification;
@@ -38,7 +40,21 @@ using (var logits = model.forward(input))
         $"forward pass: {model.ParameterCount:N0} parameters, logits [{string.Join(", ", logits.shape)}], all finite");
 }
 
-// 3. A tiny GPT-2 classifier fitted in an ML.NET pipeline on SMS messages (150 ham, 150 spam), checked on 100 others.
+// 3. The same kind of tiny model behind Microsoft.Extensions.AI (Gpt2MLNet.AI): a chat answer and an embedding.
+using (IChatClient chat = Gpt2ChatClient.Create(Gpt2ModelSource.Random(tiny)))
+{
+    ChatResponse answer = await chat.GetResponseAsync("Hello, world!", new ChatOptions { MaxOutputTokens = 5 });
+    Check(answer.Usage?.InputTokenCount == 4 && answer.Usage.OutputTokenCount == 5 && answer.FinishReason == ChatFinishReason.Length,
+        $"chat client: '{answer.Text}' ({answer.Usage?.OutputTokenCount} tokens, {answer.FinishReason})");
+}
+using (var embedder = Gpt2EmbeddingGenerator.Create(Gpt2ModelSource.Random(tiny), normalize: true))
+{
+    ReadOnlyMemory<float> vector = await embedder.GenerateVectorAsync("Hello, world!");
+    Check(vector.Length == tiny.EmbeddingSize && Math.Abs(vector.ToArray().Sum(v => v * v) - 1) < 1e-4,
+        $"embedding generator: {vector.Length} dimensions, unit length");
+}
+
+// 4. A tiny GPT-2 classifier fitted in an ML.NET pipeline on SMS messages (150 ham, 150 spam), checked on 100 others.
 List<Message> messages = [.. File.ReadLines(args[0]).Select(line => line.Split('\t', 2)).Select(p => new Message { Label = p[0], Text = p[1] })];
 List<Message> Take(string label, int skip, int count) => [.. messages.Where(m => m.Label == label).Skip(skip).Take(count)];
 var mlContext = new MLContext(seed: 1);

@@ -1,0 +1,237 @@
+using System.Runtime.CompilerServices;
+using Gpt2.Torch;
+using Gpt2.Torch.Generation;
+using Gpt2.Torch.Model;
+using Microsoft.Extensions.AI;
+using static TorchSharp.torch;
+
+namespace Gpt2MLNet.AI;
+
+/// <summary>
+/// A GPT-2 behind Microsoft.Extensions.AI's <see cref="IChatClient"/>: messages become a prompt through a
+/// <see cref="ChatPromptFormat"/>, and <see cref="Gpt2TextGenerationService"/> writes the answer, whole or streamed.
+/// </summary>
+/// <remarks>
+/// <para><see cref="ChatOptions"/> map to <see cref="TextGenerationOptions"/>: <see cref="ChatOptions.MaxOutputTokens"/>,
+/// <see cref="ChatOptions.Temperature"/> (0, the default, decodes greedily), <see cref="ChatOptions.TopP"/>,
+/// <see cref="ChatOptions.TopK"/>, <see cref="ChatOptions.StopSequences"/> (the text ends before the first of them),
+/// <see cref="ChatOptions.Seed"/> and <see cref="ChatOptions.Instructions"/> (rendered as a system message); a
+/// <see cref="ChatOptions.RawRepresentationFactory"/> may return a <see cref="TextGenerationOptions"/> to start from.
+/// Everything GPT-2 cannot honour is refused with a <see cref="NotSupportedException"/> that names the option: tools and
+/// tool modes, a JSON response format, frequency and presence penalties, reasoning, conversation ids, background
+/// responses, continuation tokens, additional properties, and a model id other than <see cref="ModelId"/>.</para>
+/// <para>Responses carry the model id, a <see cref="UsageDetails"/> (prompt tokens the model read, tokens it generated)
+/// and a finish reason: <see cref="ChatFinishReason.Stop"/> at <c>&lt;|endoftext|&gt;</c> or a stop sequence,
+/// <see cref="ChatFinishReason.Length"/> when the token limit ended it. A streamed response ends with an update that
+/// carries the finish reason and a <see cref="UsageContent"/>. A prompt longer than the context keeps its last tokens;
+/// the response's <see cref="ChatResponse.AdditionalProperties"/> then hold <c>DroppedPromptTokenCount</c>.</para>
+/// <para>Concurrent callers are <b>serialized</b>: the generation service runs one request at a time (TorchSharp
+/// modules are not thread-safe) and the others wait for it, each getting exactly the answer it would get alone.</para>
+/// </remarks>
+public sealed class Gpt2ChatClient : IChatClient
+{
+    /// <summary>The provider name in <see cref="ChatClientMetadata"/>.</summary>
+    public const string ProviderName = "gpt2mlnet";
+
+    /// <summary>The key under which a response's additional properties hold how many prompt tokens were cut to fit the context.</summary>
+    public const string DroppedPromptTokenCountKey = "DroppedPromptTokenCount";
+
+    /// <summary>The most tokens an answer has when neither the defaults nor <see cref="ChatOptions.MaxOutputTokens"/> say (at most half the context).</summary>
+    public const int DefaultMaxOutputTokens = 256;
+
+    private readonly bool _ownsService;
+    private readonly TextGenerationOptions _defaults;
+    private readonly ChatClientMetadata _metadata;
+
+    /// <summary>A chat client over a generation service.</summary>
+    /// <param name="service">Writes the text.</param>
+    /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> when null.</param>
+    /// <param name="modelId">The model id reported in responses and metadata; "gpt2" when null.</param>
+    /// <param name="defaults">
+    /// Generation options that <see cref="ChatOptions"/> override; when null, <see cref="TextGenerationOptions"/>' defaults
+    /// with at most <see cref="DefaultMaxOutputTokens"/> tokens and half the model's context.
+    /// </param>
+    /// <param name="ownsService">Whether disposing the client disposes the service.</param>
+    public Gpt2ChatClient(Gpt2TextGenerationService service, ChatPromptFormat? format = null, string? modelId = null,
+        TextGenerationOptions? defaults = null, bool ownsService = false)
+    {
+        Service = service ?? throw new ArgumentNullException(nameof(service));
+        Format = format ?? ChatPromptFormat.RawText;
+        ModelId = string.IsNullOrWhiteSpace(modelId) ? "gpt2" : modelId;
+        _defaults = defaults ?? new TextGenerationOptions { MaxNewTokens = Math.Min(DefaultMaxOutputTokens, service.Model.Config.ContextLength / 2) };
+        _defaults.Validate(service.Model.Config.ContextLength);
+        _ownsService = ownsService;
+        _metadata = new ChatClientMetadata(ProviderName, providerUri: null, ModelId);
+    }
+
+    /// <summary>
+    /// A chat client over a model in memory, which stays its owner's. For a fitted ML.NET instruction tuner, pass its
+    /// service instead, so that the two never run the model at once:
+    /// <c>new Gpt2ChatClient(transformer.GenerationService, ChatPromptFormat.FromInstructionFormat(transformer.PromptFormat))</c>.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> when null.</param>
+    /// <param name="modelId">The model id reported in responses; "gpt2" when null.</param>
+    /// <param name="defaults">Generation options that <see cref="ChatOptions"/> override.</param>
+    public Gpt2ChatClient(Gpt2Model model, ChatPromptFormat? format = null, string? modelId = null, TextGenerationOptions? defaults = null)
+        : this(new Gpt2TextGenerationService(model), format, modelId, defaults, ownsService: true)
+    {
+    }
+
+    /// <summary>
+    /// A chat client over the model of <paramref name="source"/>, in one line: <c>Gpt2ChatClient.Create("gpt2")</c> (a
+    /// preset, a Hugging Face model id or a checkpoint folder; downloaded once), loaded on <paramref name="device"/>
+    /// and owned by the client. The model id is the source's name.
+    /// </summary>
+    /// <param name="source">Where the model comes from.</param>
+    /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> (plain GPT-2) when null.</param>
+    /// <param name="device">Where the model runs; TorchSharp's default device when null.</param>
+    /// <param name="defaults">Generation options that <see cref="ChatOptions"/> override.</param>
+    public static Gpt2ChatClient Create(Gpt2ModelSource source, ChatPromptFormat? format = null, Device? device = null, TextGenerationOptions? defaults = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var service = Gpt2TextGenerationService.Load(source, device);
+        try
+        {
+            return new Gpt2ChatClient(service, format, source.NameOrPath, defaults, ownsService: true);
+        }
+        catch
+        {
+            service.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The generation service that writes the answers.</summary>
+    public Gpt2TextGenerationService Service { get; }
+
+    /// <summary>How messages become a prompt.</summary>
+    public ChatPromptFormat Format { get; }
+
+    /// <summary>The model id reported in responses.</summary>
+    public string ModelId { get; }
+
+    /// <inheritdoc />
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        (string prompt, TextGenerationOptions textOptions) = Prepare(messages, options);
+        TextGenerationResult result = await Service.GenerateAsync(prompt, textOptions, cancellationToken).ConfigureAwait(false);
+        string id = NewId();
+        var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id })
+        {
+            ResponseId = id,
+            ModelId = ModelId,
+            CreatedAt = DateTimeOffset.UtcNow,
+            FinishReason = FinishReason(result),
+            Usage = Usage(result),
+        };
+        if (result.PromptWasTruncated)
+            (response.AdditionalProperties ??= [])[DroppedPromptTokenCountKey] = result.DroppedPromptTokenCount;
+        return response;
+    }
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        (string prompt, TextGenerationOptions textOptions) = Prepare(messages, options);   // refused options throw here, not at enumeration
+        return Stream(Service.GenerateStreamingAsync(prompt, textOptions, cancellationToken), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is not null)
+            return null;
+        if (serviceType == typeof(ChatClientMetadata))
+            return _metadata;
+        if (serviceType == typeof(Gpt2Model))
+            return Service.Model;
+        if (serviceType == typeof(ChatPromptFormat))
+            return Format;
+        if (serviceType.IsInstanceOfType(Service))
+            return Service;
+        return serviceType.IsInstanceOfType(this) ? this : null;
+    }
+
+    /// <summary>Disposes the generation service (and its model) when the client owns it.</summary>
+    public void Dispose()
+    {
+        if (_ownsService)
+            Service.Dispose();
+    }
+
+    private async IAsyncEnumerable<ChatResponseUpdate> Stream(TextGenerationStream stream, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string id = NewId();
+        DateTimeOffset created = DateTimeOffset.UtcNow;
+        ChatResponseUpdate Update(IList<AIContent> contents) =>
+            new(ChatRole.Assistant, contents) { ResponseId = id, MessageId = id, ModelId = ModelId, CreatedAt = created };
+
+        await foreach (string piece in stream.WithCancellation(cancellationToken).ConfigureAwait(false))
+            yield return Update([new TextContent(piece)]);
+        TextGenerationResult result = stream.Result!;
+        ChatResponseUpdate last = Update([new UsageContent(Usage(result))]);
+        last.FinishReason = FinishReason(result);
+        if (result.PromptWasTruncated)
+            (last.AdditionalProperties ??= [])[DroppedPromptTokenCountKey] = result.DroppedPromptTokenCount;
+        yield return last;
+    }
+
+    private (string Prompt, TextGenerationOptions Options) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        TextGenerationOptions textOptions = ToTextOptions(options);
+        textOptions.Validate(Service.Model.Config.ContextLength);
+        return (Format.Render(messages, options?.Instructions), textOptions);
+    }
+
+    private TextGenerationOptions ToTextOptions(ChatOptions? options)
+    {
+        if (options is null)
+            return _defaults;
+        Refuse(options.Tools is { Count: > 0 }, nameof(ChatOptions.Tools), "GPT-2 cannot call tools");
+        Refuse(options.ToolMode is not null and not NoneChatToolMode, nameof(ChatOptions.ToolMode), "GPT-2 cannot call tools");
+        Refuse(options.AllowMultipleToolCalls is not null, nameof(ChatOptions.AllowMultipleToolCalls), "GPT-2 cannot call tools");
+        Refuse(options.ResponseFormat is ChatResponseFormatJson, nameof(ChatOptions.ResponseFormat), "GPT-2's decoding cannot be constrained to JSON; leave it null or ChatResponseFormat.Text");
+        Refuse(options.FrequencyPenalty is not null, nameof(ChatOptions.FrequencyPenalty), "the decoder has no repetition penalties");
+        Refuse(options.PresencePenalty is not null, nameof(ChatOptions.PresencePenalty), "the decoder has no repetition penalties");
+        Refuse(options.Reasoning is not null, nameof(ChatOptions.Reasoning), "GPT-2 has no reasoning mode");
+        Refuse(options.ConversationId is not null, nameof(ChatOptions.ConversationId), "the client keeps no conversations; send the whole history in the messages");
+        Refuse(options.AllowBackgroundResponses is true, nameof(ChatOptions.AllowBackgroundResponses), "responses are generated while you wait");
+        Refuse(options.ContinuationToken is not null, nameof(ChatOptions.ContinuationToken), "responses are generated while you wait");
+        Refuse(options.AdditionalProperties is { Count: > 0 }, nameof(ChatOptions.AdditionalProperties),
+            $"no additional properties are understood (got {string.Join(", ", options.AdditionalProperties?.Keys ?? [])})");
+        Refuse(options.ModelId is not null && options.ModelId != ModelId, nameof(ChatOptions.ModelId), $"this client serves the model '{ModelId}' only");
+
+        TextGenerationOptions start = options.RawRepresentationFactory?.Invoke(this) as TextGenerationOptions ?? _defaults;
+        return start with
+        {
+            MaxNewTokens = options.MaxOutputTokens ?? start.MaxNewTokens,
+            Temperature = options.Temperature ?? start.Temperature,
+            TopP = options.TopP is float topP ? topP : start.TopP,
+            TopK = options.TopK ?? start.TopK,
+            StopStrings = options.StopSequences is { Count: > 0 } stops ? [.. stops] : start.StopStrings,
+            Seed = options.Seed ?? start.Seed,
+        };
+    }
+
+    private static void Refuse(bool condition, string option, string reason)
+    {
+        if (condition)
+            throw new NotSupportedException($"ChatOptions.{option} is not supported by {nameof(Gpt2ChatClient)}: {reason}.");
+    }
+
+    private static ChatFinishReason FinishReason(TextGenerationResult result) =>
+        result.FinishReason == TextGenerationFinishReason.Length ? ChatFinishReason.Length : ChatFinishReason.Stop;
+
+    private static UsageDetails Usage(TextGenerationResult result) => new()
+    {
+        InputTokenCount = result.PromptTokenCount,
+        OutputTokenCount = result.CompletionTokenCount,
+        TotalTokenCount = result.PromptTokenCount + result.CompletionTokenCount,
+    };
+
+    private static string NewId() => $"gpt2-{Guid.NewGuid():N}";
+}
