@@ -10,9 +10,9 @@ namespace Microsoft.ML.Gpt2.Classification;
 /// <summary>
 /// A fine-tuned GPT-2 text (or text-pair) classifier, fitted by <see cref="Gpt2TextClassifier"/>. It adds a class-probability vector
 /// (<c>Score</c>) and the predicted key (<c>PredictedLabel</c>, with the training label's key values), computing them
-/// with TorchSharp. <c>Transform</c> is lazy and scores <see cref="ScoringBatchSize"/> rows at a time in one right-padded
-/// batch (a second cursor reads their texts ahead), passing every other column through; a prediction engine scores row by
-/// row. Both give the same scores. <c>mlContext.Model.Save</c> stores it as an equivalent chain of ML.NET's own transformers
+/// with TorchSharp. <c>Transform</c> is lazy and scores <see cref="ScoringBatchSize"/> rows at a time (a second cursor
+/// reads their texts ahead; they run in right-padded batches of similar lengths), passing every other column through; a
+/// prediction engine scores row by row. Both give the same scores. <c>mlContext.Model.Save</c> stores it as an equivalent chain of ML.NET's own transformers
 /// (tokenization, the model exported to ONNX, key mapping), which <c>mlContext.Model.Load</c> reads back and runs with
 /// ONNX Runtime alone (no TorchSharp or libtorch needed).
 /// </summary>
@@ -105,7 +105,7 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     /// <summary>Texts (or pairs) are cut to <see cref="MaxLength"/> tokens.</summary>
     public int MaxLength { get; }
 
-    /// <summary>Rows <c>Transform</c> reads ahead and scores together in one batch (<see cref="Gpt2TextClassifier.Options.ScoringBatchSize"/>).</summary>
+    /// <summary>Rows <c>Transform</c> reads ahead and scores together (<see cref="Gpt2TextClassifier.Options.ScoringBatchSize"/>).</summary>
     public int ScoringBatchSize { get; }
 
     /// <summary>Number of classes.</summary>
@@ -187,16 +187,25 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     }
 
     /// <summary>
-    /// The class probabilities of a batch of rows (each the first text, and the second of a pair), in one right-padded
-    /// forward pass: causal attention keeps every row's last real token blind to the padding after it.
+    /// The class probabilities of a batch of rows (each the first text, and the second of a pair), in order. The rows run
+    /// shortest first through <see cref="Gpt2SequenceClassifier.PredictProbabilities"/>, whose right-padded forward passes
+    /// (of 8 rows) then pad each row to a length near its own: texts such as SMS messages run from 1 to 100 tokens and more,
+    /// and one pass padded to the longest of 32 rows spends most of its work on padding. Causal attention keeps every row's
+    /// last real token blind to the padding after it, so the order and the padding change no score.
     /// </summary>
     private float[][] ScoreBatch(IReadOnlyList<string?[]> rows)
     {
         int[][] ids = [.. rows.Select(row => Sentence2ColumnName is null
             ? Gpt2TextEncoding.Encode(row[0], Sentence1ColumnName, MaxLength)
             : Gpt2TextEncoding.EncodePair(row[0], row[1], Sentence1ColumnName, Sentence2ColumnName, MaxLength))];
+        int[] shortestFirst = [.. Enumerable.Range(0, ids.Length).OrderBy(row => ids[row].Length)];
+        float[][] sorted;
         lock (_modelLock)
-            return Model.PredictProbabilities(ids, batchSize: ids.Length);
+            sorted = Model.PredictProbabilities([.. shortestFirst.Select(row => ids[row])]);
+        var probabilities = new float[ids.Length][];
+        for (int i = 0; i < shortestFirst.Length; i++)
+            probabilities[shortestFirst[i]] = sorted[i];
+        return probabilities;
     }
 
     /// <summary>The zero-based index of the most probable class (the first of equals).</summary>

@@ -48,8 +48,9 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         public int? MaxLength;
 
         /// <summary>
-        /// Rows the fitted transformer's <c>Transform</c> reads ahead and scores together in one right-padded batch (32 by
-        /// default; at least 1). A prediction engine scores one row at a time whatever this is; a saved zip does not keep it.
+        /// Rows the fitted transformer's <c>Transform</c> reads ahead and scores together (32 by default; at least 1): ordered
+        /// by length, they run through the model in right-padded batches of 8 rows of similar lengths, so that little of the
+        /// work goes to padding. A prediction engine scores one row at a time whatever this is; a saved zip does not keep it.
         /// </summary>
         public int ScoringBatchSize = 32;
 
