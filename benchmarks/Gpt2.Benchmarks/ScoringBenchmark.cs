@@ -16,7 +16,8 @@ namespace Gpt2.Benchmarks;
 /// <c>FeaturizeText</c> + <c>SdcaMaximumEntropy</c> as the yardstick. The GPT-2 classifier is the <c>mini</c> preset from
 /// random weights, fine-tuned one epoch on a few hundred other messages: its accuracy is beside the point, its speed is not.
 /// Each engine scores the rows once to warm up, then whole passes are timed (at least two seconds' worth); one JSON line
-/// each: <c>{"bench":"score","engine":"in-memory"|"zip"|"sdca","rows_per_s":...}</c>.
+/// each: <c>{"bench":"score","engine":"in-memory"|"zip"|"sdca","rows_per_s":...}</c>. Two more lines time the same rows one at
+/// a time through a <c>PredictionEngine</c> (engines <c>in-memory-prediction-engine</c> and <c>zip-prediction-engine</c>).
 /// </summary>
 internal static class ScoringBenchmark
 {
@@ -24,6 +25,12 @@ internal static class ScoringBenchmark
     {
         [LoadColumn(0)] public string Label { get; set; } = "";
         [LoadColumn(1)] public string Text { get; set; } = "";
+    }
+
+    private sealed class Prediction
+    {
+        public float[] Score { get; set; } = [];
+        public uint PredictedLabel { get; set; }
     }
 
     /// <param name="device">Where the in-memory classifier runs.</param>
@@ -69,6 +76,8 @@ internal static class ScoringBenchmark
             Report("in-memory", RowsPerSecond(gpt2.Transform(scored)), new { scoring_batch_size = scoringBatchSize, fit_s = Math.Round(fitSeconds, 1), device = device.ToString() });
             Report("zip", RowsPerSecond(loaded.Transform(scored)), new { zip_mb = Math.Round(new FileInfo(zip).Length / 1e6, 1) });
             Report("sdca", RowsPerSecond(sdca.Transform(scored)), new { });
+            Report("in-memory-prediction-engine", PredictionEngineRowsPerSecond(mlContext.Model.CreatePredictionEngine<Message, Prediction>(gpt2), all[..rows]), new { });
+            Report("zip-prediction-engine", PredictionEngineRowsPerSecond(loadContext.Model.CreatePredictionEngine<Message, Prediction>(loaded), all[..rows]), new { });
         }
         finally
         {
@@ -103,6 +112,26 @@ internal static class ScoringBenchmark
             rows += Pass();
         while (clock.Elapsed.TotalSeconds < 2);
         return rows / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Predicts every message one at a time, once to warm up, then in timed passes: rows per second.</summary>
+    private static double PredictionEngineRowsPerSecond(PredictionEngine<Message, Prediction> engine, List<Message> messages)
+    {
+        using (engine)
+        {
+            foreach (Message message in messages)
+                engine.Predict(message);
+            long rows = 0;
+            var clock = Stopwatch.StartNew();
+            do
+            {
+                foreach (Message message in messages)
+                    engine.Predict(message);
+                rows += messages.Count;
+            }
+            while (clock.Elapsed.TotalSeconds < 2);
+            return rows / clock.Elapsed.TotalSeconds;
+        }
     }
 
     private static void Report(string engine, double rowsPerSecond, object extra)
