@@ -12,9 +12,9 @@ namespace Microsoft.ML.Gpt2.Classification;
 /// (<c>Score</c>) and the predicted key (<c>PredictedLabel</c>, with the training label's key values), computing them
 /// with TorchSharp. <c>Transform</c> is lazy and scores <see cref="ScoringBatchSize"/> rows at a time (a second cursor
 /// reads their texts ahead; they run in right-padded batches of similar lengths), passing every other column through; a
-/// prediction engine scores row by row. Both give the same scores. <c>mlContext.Model.Save</c> stores it as an equivalent chain of ML.NET's own transformers
-/// (tokenization, the model exported to ONNX, key mapping), which <c>mlContext.Model.Load</c> reads back and runs with
-/// ONNX Runtime alone (no TorchSharp or libtorch needed).
+/// prediction engine scores row by row. Both give the same scores. <c>mlContext.Model.Save</c> stores it as an equivalent
+/// chain of ML.NET's own transformers (tokenization, the model exported to ONNX, key mapping), which
+/// <c>mlContext.Model.Load</c> reads back and runs with ONNX Runtime alone (no TorchSharp or libtorch needed).
 /// </summary>
 public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposable
 {
@@ -188,10 +188,11 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
 
     /// <summary>
     /// The class probabilities of a batch of rows (each the first text, and the second of a pair), in order. The rows run
-    /// shortest first through <see cref="Gpt2SequenceClassifier.PredictProbabilities"/>, whose right-padded forward passes
-    /// (of 8 rows) then pad each row to a length near its own: texts such as SMS messages run from 1 to 100 tokens and more,
-    /// and one pass padded to the longest of 32 rows spends most of its work on padding. Causal attention keeps every row's
-    /// last real token blind to the padding after it, so the order and the padding change no score.
+    /// shortest first through <see cref="Gpt2SequenceClassifier.PredictProbabilities"/>, in right-padded forward passes of
+    /// <see cref="RowsPerPass"/> rows, so that each row is padded to a length near its own: texts such as SMS messages run
+    /// from 1 to 100 tokens and more, and one pass padded to the longest of 32 rows spends most of its work on padding.
+    /// Causal attention keeps every row's last real token blind to the padding after it, so the order and the padding
+    /// change no score.
     /// </summary>
     private float[][] ScoreBatch(IReadOnlyList<string?[]> rows)
     {
@@ -201,12 +202,15 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
         int[] shortestFirst = [.. Enumerable.Range(0, ids.Length).OrderBy(row => ids[row].Length)];
         float[][] sorted;
         lock (_modelLock)
-            sorted = Model.PredictProbabilities([.. shortestFirst.Select(row => ids[row])]);
+            sorted = Model.PredictProbabilities([.. shortestFirst.Select(row => ids[row])], RowsPerPass);
         var probabilities = new float[ids.Length][];
         for (int i = 0; i < shortestFirst.Length; i++)
             probabilities[shortestFirst[i]] = sorted[i];
         return probabilities;
     }
+
+    /// <summary>Rows per forward pass of a scored batch: few enough that rows of similar lengths share a pass.</summary>
+    private const int RowsPerPass = 8;
 
     /// <summary>The zero-based index of the most probable class (the first of equals).</summary>
     private static int PredictedIndex(float[] probabilities) => Array.IndexOf(probabilities, probabilities.Max());
