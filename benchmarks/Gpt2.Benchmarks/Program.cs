@@ -40,6 +40,8 @@ root.SetAction(result =>
         bench.Batch(result.GetValue(newTokens));
     if (selected.Contains("onnx"))
         bench.Onnx(sequenceLength: 64);
+    if (selected.Contains("score"))
+        ScoringBenchmark.Run(TorchDevices.Parse(result.GetValue(device)));
     return 0;
 });
 return root.Parse(args).Invoke();

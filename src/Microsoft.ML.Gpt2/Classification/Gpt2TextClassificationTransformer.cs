@@ -1,6 +1,7 @@
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Onnx;
 using Microsoft.ML.Data;
+using Microsoft.ML.Gpt2.Data;
 using Microsoft.ML.Gpt2.Persistence;
 using Microsoft.ML.Transforms;
 
@@ -9,9 +10,11 @@ namespace Microsoft.ML.Gpt2.Classification;
 /// <summary>
 /// A fine-tuned GPT-2 text (or text-pair) classifier, fitted by <see cref="Gpt2TextClassifier"/>. It adds a class-probability vector
 /// (<c>Score</c>) and the predicted key (<c>PredictedLabel</c>, with the training label's key values), computing them
-/// with TorchSharp. <c>mlContext.Model.Save</c> stores it as an equivalent chain of ML.NET's own transformers
-/// (tokenization, the model exported to ONNX, key mapping), which <c>mlContext.Model.Load</c> reads back and runs with
-/// ONNX Runtime alone (no TorchSharp or libtorch needed).
+/// with TorchSharp. <c>Transform</c> is lazy and scores <see cref="ScoringBatchSize"/> rows at a time (a second cursor
+/// reads their texts ahead; they run in right-padded batches of similar lengths), passing every other column through; a
+/// prediction engine scores row by row. Both give the same scores. <c>mlContext.Model.Save</c> stores it as an equivalent
+/// chain of ML.NET's own transformers (tokenization, the model exported to ONNX, key mapping), which
+/// <c>mlContext.Model.Load</c> reads back and runs with ONNX Runtime alone (no TorchSharp or libtorch needed).
 /// </summary>
 public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposable
 {
@@ -33,8 +36,10 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     private readonly Lock _modelLock = new();
 
     internal Gpt2TextClassificationTransformer(MLContext mlContext, Gpt2SequenceClassifier model, ClassLabels labels,
-        string[] sentenceColumnNames, string labelColumnName, string scoreColumnName, string predictedLabelColumnName, int maxLength, long trainedParameterCount)
+        string[] sentenceColumnNames, string labelColumnName, string scoreColumnName, string predictedLabelColumnName, int maxLength, long trainedParameterCount,
+        int scoringBatchSize)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(scoringBatchSize, 1);
         _mlContext = mlContext;
         Model = model;
         TrainedParameterCount = trainedParameterCount;
@@ -45,6 +50,7 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
         ScoreColumnName = scoreColumnName;
         PredictedLabelColumnName = predictedLabelColumnName;
         MaxLength = maxLength;
+        ScoringBatchSize = scoringBatchSize;
 
         _mapper = Mapping(mlContext, labels, sentenceColumnNames, scoreColumnName, predictedLabelColumnName, Predict, out SchemaDefinition input)
             .Fit(mlContext.Data.LoadFromEnumerable(Array.Empty<TextRow>(), input));
@@ -99,6 +105,9 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     /// <summary>Texts (or pairs) are cut to <see cref="MaxLength"/> tokens.</summary>
     public int MaxLength { get; }
 
+    /// <summary>Rows <c>Transform</c> reads ahead and scores together (<see cref="Gpt2TextClassifier.Options.ScoringBatchSize"/>).</summary>
+    public int ScoringBatchSize { get; }
+
     /// <summary>Number of classes.</summary>
     public int ClassCount => _labels.Count;
 
@@ -123,7 +132,17 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     {
         ArgumentNullException.ThrowIfNull(input);
         CheckInput(input.Schema);
-        return _mapper.Transform(input);
+        // The added columns as the row-by-row mapping describes them, annotations (slot names, key values) included.
+        DataViewSchema output = _mapper.GetOutputSchema(input.Schema);
+        DataViewSchema.Column score = output[ScoreColumnName], predicted = output[PredictedLabelColumnName];
+        return new BatchMappedDataView<float[]>(input, Sentence2ColumnName is null ? [Sentence1ColumnName] : [Sentence1ColumnName, Sentence2ColumnName],
+            [
+                new AddedColumn<float[], VBuffer<float>>(score.Name, score.Type, CopyScore, score.Annotations),
+                // The raw key: the class index plus one (0 would be a missing key).
+                new AddedColumn<float[], uint>(predicted.Name, predicted.Type, (float[] probabilities, ref uint key) => key = (uint)PredictedIndex(probabilities) + 1,
+                    predicted.Annotations),
+            ],
+            ScoreBatch, ScoringBatchSize);
     }
 
     /// <inheritdoc />
@@ -161,15 +180,47 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
 
     private void Predict(TextRow input, PredictionRow output)
     {
-        int[] ids = Sentence2ColumnName is null
-            ? Gpt2TextEncoding.Encode(input.Text, Sentence1ColumnName, MaxLength)
-            : Gpt2TextEncoding.EncodePair(input.Text, input.Text2, Sentence1ColumnName, Sentence2ColumnName, MaxLength);
-        float[] probabilities;
-        lock (_modelLock)
-            probabilities = Model.PredictProbabilities([ids])[0];
+        float[] probabilities = ScoreBatch([[input.Text, input.Text2]])[0];
         output.Score = probabilities;
         // A key field of a mapped object is written 0-based: ML.NET stores index + 1 in the key column (0 is missing).
-        output.PredictedLabel = (uint)Array.IndexOf(probabilities, probabilities.Max());
+        output.PredictedLabel = (uint)PredictedIndex(probabilities);
+    }
+
+    /// <summary>
+    /// The class probabilities of a batch of rows (each the first text, and the second of a pair), in order. The rows run
+    /// shortest first through <see cref="Gpt2SequenceClassifier.PredictProbabilities"/>, in right-padded forward passes of
+    /// <see cref="RowsPerPass"/> rows, so that each row is padded to a length near its own: texts such as SMS messages run
+    /// from 1 to 100 tokens and more, and one pass padded to the longest of 32 rows spends most of its work on padding.
+    /// Causal attention keeps every row's last real token blind to the padding after it, so the order and the padding
+    /// change no score.
+    /// </summary>
+    private float[][] ScoreBatch(IReadOnlyList<string?[]> rows)
+    {
+        int[][] ids = [.. rows.Select(row => Sentence2ColumnName is null
+            ? Gpt2TextEncoding.Encode(row[0], Sentence1ColumnName, MaxLength)
+            : Gpt2TextEncoding.EncodePair(row[0], row[1], Sentence1ColumnName, Sentence2ColumnName, MaxLength))];
+        int[] shortestFirst = [.. Enumerable.Range(0, ids.Length).OrderBy(row => ids[row].Length)];
+        float[][] sorted;
+        lock (_modelLock)
+            sorted = Model.PredictProbabilities([.. shortestFirst.Select(row => ids[row])], RowsPerPass);
+        var probabilities = new float[ids.Length][];
+        for (int i = 0; i < shortestFirst.Length; i++)
+            probabilities[shortestFirst[i]] = sorted[i];
+        return probabilities;
+    }
+
+    /// <summary>Rows per forward pass of a scored batch: few enough that rows of similar lengths share a pass.</summary>
+    private const int RowsPerPass = 8;
+
+    /// <summary>The zero-based index of the most probable class (the first of equals).</summary>
+    private static int PredictedIndex(float[] probabilities) => Array.IndexOf(probabilities, probabilities.Max());
+
+    /// <summary>Copies the probabilities into the caller's buffer, so that a reused buffer never aliases a stored row.</summary>
+    private static void CopyScore(float[] probabilities, ref VBuffer<float> value)
+    {
+        VBufferEditor<float> editor = VBufferEditor.Create(ref value, probabilities.Length);
+        probabilities.CopyTo(editor.Values);
+        value = editor.Commit();
     }
 
     private void CheckInput(DataViewSchema schema)

@@ -47,6 +47,13 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         /// </summary>
         public int? MaxLength;
 
+        /// <summary>
+        /// Rows the fitted transformer's <c>Transform</c> reads ahead and scores together (32 by default; at least 1): ordered
+        /// by length, they run through the model in right-padded batches of 8 rows of similar lengths, so that little of the
+        /// work goes to padding. A prediction engine scores one row at a time whatever this is; a saved zip does not keep it.
+        /// </summary>
+        public int ScoringBatchSize = 32;
+
         /// <summary>Called after every training step with the step's loss, and with losses and accuracies at evaluations.</summary>
         public Action<ClassificationProgress>? Progress;
 
@@ -69,6 +76,8 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         options.ToTrainingOptions<SequenceClassificationOptions>();
         if (options.MaxLength is < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxLength, "Options.MaxLength must be positive.");
+        if (options.ScoringBatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.ScoringBatchSize, "Options.ScoringBatchSize must be at least 1 (rows scored together by Transform).");
         if (options.Sentence2ColumnName == options.Sentence1ColumnName)
             throw new ArgumentException($"Sentence2ColumnName names the same column as Sentence1ColumnName ('{options.Sentence1ColumnName}'); leave it null for single texts.", nameof(options));
     }
@@ -136,7 +145,7 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
             body.MergeLoRA();
 
             return new Gpt2TextClassificationTransformer(_mlContext, model, labels, _options.SentenceColumnNames, _options.LabelColumnName,
-                _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount);
+                _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount, _options.ScoringBatchSize);
         }
         catch
         {
