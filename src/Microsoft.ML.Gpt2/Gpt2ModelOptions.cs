@@ -1,6 +1,7 @@
 using Gpt2.Torch;
 using Gpt2.Torch.Downloads;
 using Gpt2.Torch.Model;
+using Gpt2.Torch.Onnx;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Gpt2;
@@ -24,6 +25,14 @@ public abstract class Gpt2ModelOptions
 
     /// <summary>Stops training and generation at the next step or token (as does <c>MLContext.CancelExecution</c>).</summary>
     public CancellationToken CancellationToken;
+
+    /// <summary>
+    /// How <c>mlContext.Model.Save</c> stores the model's matrices in the zip's ONNX graph: float32 when null (the
+    /// default, the in-memory model's exact results), or weight-only 8- or 4-bit blocks for ONNX Runtime's MatMulNBits
+    /// (<see cref="OnnxWeightQuantization.Int8"/>: a smaller zip and faster scoring and decoding, with the small quality
+    /// loss README measures). The model in memory is not changed.
+    /// </summary>
+    public OnnxWeightQuantization? SavedWeightQuantization;
 
     /// <summary>The model of <see cref="BaseModel"/>, which the caller owns unless it was given in memory.</summary>
     internal Gpt2Model LoadModel()

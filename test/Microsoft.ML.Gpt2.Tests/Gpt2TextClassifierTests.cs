@@ -1,5 +1,7 @@
+using System.IO.Compression;
 using Gpt2.Torch;
 using Gpt2.Torch.Model;
+using Gpt2.Torch.Onnx;
 using Gpt2.Torch.Tokenization;
 using Gpt2.Torch.Training;
 using Microsoft.ML;
@@ -229,6 +231,39 @@ public sealed class Gpt2TextClassifierTests
         options.Progress = p => { if (++steps == 3) cancellation.Cancel(); };
         Assert.ThrowsExactly<OperationCanceledException>(() => _context.MulticlassClassification.Trainers.Gpt2(options).Fit(keyed));
         Assert.AreEqual(3, steps);
+    }
+
+    [TestMethod]
+    public void AZipWithInt8WeightsRunsMatMulNBitsAndScoresCloseToTheModelInMemory()
+    {
+        Gpt2TextClassifier.Options options = TinyOptions();
+        options.MaxEpochs = 1;
+        options.SavedWeightQuantization = OnnxWeightQuantization.Int8;
+        ITransformer model = _context.Transforms.Conversion.MapValueToKey("Label")
+            .Append(_context.MulticlassClassification.Trainers.Gpt2(options))
+            .Append(_context.Transforms.Conversion.MapKeyToValue("PredictedText", "PredictedLabel"))
+            .Fit(_train);
+        string path = Path.Combine(Path.GetTempPath(), $"gpt2-int8-{Guid.NewGuid():N}.zip");
+        try
+        {
+            _context.Model.Save(model, _train.Schema, path);
+            using (var zip = System.IO.Compression.ZipFile.OpenRead(path))
+            {
+                ZipArchiveEntry onnx = zip.Entries.Single(e => e.Name == "OnnxModel");
+                using var reader = new StreamReader(onnx.Open(), System.Text.Encoding.Latin1);
+                StringAssert.Contains(reader.ReadToEnd(), "MatMulNBits", "the saved graph multiplies by 8-bit blocks");
+            }
+            var loadContext = new MLContext(seed: 2);
+            ITransformer loaded = loadContext.Model.Load(path, out _);
+            Prediction[] memory = Predictions(_context, model), saved = Predictions(loadContext, loaded);
+            double worst = memory.Zip(saved).Max(pair => pair.First.Score.Zip(pair.Second.Score).Max(p => Math.Abs(p.First - p.Second)));
+            Assert.IsLessThan(0.05, worst, "class probabilities within 0.05 of float32");
+            Assert.IsGreaterThanOrEqualTo(0.97, memory.Zip(saved).Count(pair => pair.First.PredictedText == pair.Second.PredictedText) / (double)memory.Length);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private static string Text(int row) => _context.Data.CreateEnumerable<SmsSpamData.Message>(_test, reuseRowObject: false).ElementAt(row).Text;

@@ -37,7 +37,7 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
 
     internal Gpt2TextClassificationTransformer(MLContext mlContext, Gpt2SequenceClassifier model, ClassLabels labels,
         string[] sentenceColumnNames, string labelColumnName, string scoreColumnName, string predictedLabelColumnName, int maxLength, long trainedParameterCount,
-        int scoringBatchSize)
+        int scoringBatchSize, OnnxWeightQuantization? savedWeightQuantization)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(scoringBatchSize, 1);
         _mlContext = mlContext;
@@ -51,6 +51,7 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
         PredictedLabelColumnName = predictedLabelColumnName;
         MaxLength = maxLength;
         ScoringBatchSize = scoringBatchSize;
+        SavedWeightQuantization = savedWeightQuantization;
 
         _mapper = Mapping(mlContext, labels, sentenceColumnNames, scoreColumnName, predictedLabelColumnName, Predict, out SchemaDefinition input)
             .Fit(mlContext.Data.LoadFromEnumerable(Array.Empty<TextRow>(), input));
@@ -108,6 +109,9 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     /// <summary>Rows <c>Transform</c> reads ahead and scores together (<see cref="Gpt2TextClassifier.Options.ScoringBatchSize"/>).</summary>
     public int ScoringBatchSize { get; }
 
+    /// <summary>How a saved zip stores the weights (<see cref="Gpt2ModelOptions.SavedWeightQuantization"/>); float32 when null.</summary>
+    public OnnxWeightQuantization? SavedWeightQuantization { get; }
+
     /// <summary>Number of classes.</summary>
     public int ClassCount => _labels.Count;
 
@@ -163,6 +167,7 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
                 {
                     ClassifierWeight = Model.HeadWeight,
                     ClassifierBias = Model.HeadBias,
+                    WeightQuantization = SavedWeightQuantization,
                     MaxSequenceLength = MaxLength,
                 });
             using var chain = (IDisposable)SavedClassifierChain.Fit(_mlContext, onnxPath, _labels, Sentence1ColumnName, Sentence2ColumnName,

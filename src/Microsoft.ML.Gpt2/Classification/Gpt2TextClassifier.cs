@@ -145,7 +145,8 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
             body.MergeLoRA();
 
             return new Gpt2TextClassificationTransformer(_mlContext, model, labels, _options.SentenceColumnNames, _options.LabelColumnName,
-                _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount, _options.ScoringBatchSize);
+                _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount, _options.ScoringBatchSize,
+                _options.SavedWeightQuantization);
         }
         catch
         {

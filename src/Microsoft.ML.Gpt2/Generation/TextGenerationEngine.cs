@@ -20,7 +20,8 @@ internal sealed class TextGenerationEngine : IDisposable
     private readonly Stopwatch _clock = new();
     private long _rowsCompleted, _tokensGenerated;
 
-    public TextGenerationEngine(MLContext mlContext, Gpt2Model model, Gpt2GenerationOptions options, CancellationToken cancellationToken)
+    public TextGenerationEngine(MLContext mlContext, Gpt2Model model, Gpt2GenerationOptions options, CancellationToken cancellationToken,
+        OnnxWeightQuantization? savedWeightQuantization)
     {
         options.Validate();
         if (options.MaxNewTokens >= model.Config.ContextLength)
@@ -31,6 +32,7 @@ internal sealed class TextGenerationEngine : IDisposable
         BatchSize = options.BatchSize;
         Progress = options.Progress;
         CancellationToken = cancellationToken;
+        SavedWeightQuantization = savedWeightQuantization;
         _service = new Gpt2TextGenerationService(model);
         _mlContextCancellation = new MLContextCancellation(mlContext);
     }
@@ -41,7 +43,7 @@ internal sealed class TextGenerationEngine : IDisposable
         Gpt2Model model = modelOptions.LoadModel();
         try
         {
-            return new TextGenerationEngine(mlContext, model, options, modelOptions.CancellationToken);
+            return new TextGenerationEngine(mlContext, model, options, modelOptions.CancellationToken, modelOptions.SavedWeightQuantization);
         }
         catch
         {
@@ -51,6 +53,9 @@ internal sealed class TextGenerationEngine : IDisposable
     }
 
     public Gpt2Model Model { get; }
+
+    /// <summary>How a saved zip stores the weights; float32 when null.</summary>
+    public OnnxWeightQuantization? SavedWeightQuantization { get; }
 
     /// <summary>The service that generates; its requests and this engine's batches run one at a time.</summary>
     public Gpt2TextGenerationService Service => _service;
@@ -104,7 +109,8 @@ internal sealed class TextGenerationEngine : IDisposable
         OnnxSampling? sampling = Options.Temperature == 0 ? null
             : new OnnxSampling((float)Options.Temperature, (float)(Options.TopP ?? 1), Options.Seed is long seed ? checked((int)seed) : null);
         lock (_lock)
-            Gpt2OnnxExporter.ExportGenerator(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextId, padTokenId: Gpt2Tokenizer.EndOfTextId, sampling);
+            Gpt2OnnxExporter.ExportGenerator(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextId, padTokenId: Gpt2Tokenizer.EndOfTextId, sampling,
+                SavedWeightQuantization);
     }
 
     public void Dispose()
