@@ -216,10 +216,8 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
                 $"The attention mask must have shape [{inputIds.shape[0]}, {past + length}] (cached plus new tokens), but has [{string.Join(", ", attentionMask.shape)}].",
                 nameof(attentionMask));
 
-        long min = inputIds.min().item<long>(), max = inputIds.max().item<long>();
-        if (min < 0 || max >= Config.VocabSize)
-            throw new ArgumentOutOfRangeException(nameof(inputIds),
-                $"Token id {(min < 0 ? min : max)} is outside the vocabulary [0, {Config.VocabSize}).");
+        // Token ids are not read back here (that would synchronise with the device on every pass): they are checked where
+        // they enter, by the generator, the batches and the classifier (Gpt2Config.CheckTokenIds).
     }
 
     private void InitializeWeights()
