@@ -66,6 +66,28 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     /// <summary>The device of the model's parameters.</summary>
     public Device Device => wte.weight!.device;
 
+    /// <summary>The precision of the model's weights, activations and key/value cache (logits are float32 in both).</summary>
+    public Precision Precision => wte.weight!.dtype.ToPrecision();
+
+    /// <summary>
+    /// Converts every parameter to <paramref name="precision"/> in place and returns the model. A bfloat16 model reads half
+    /// the bytes per token and multiplies 2 to 2.6 times faster on CPUs with AVX-512 BF16; its logits are still float32
+    /// (the output head's product is rounded to bfloat16 first, a relative error of at most 2^-8) so that softmax and
+    /// sampling run in float32. Converting back to float32 does not restore the bits bfloat16 rounded away.
+    /// </summary>
+    /// <remarks>Meant for inference: an optimizer created before the conversion still holds the old parameters.</remarks>
+    public Gpt2Model ToPrecision(Precision precision)
+    {
+        ScalarType type = precision.ToScalarType();
+        if (wte.weight!.dtype != type)
+        {
+            this.to(type);
+            foreach (Tensor parameter in parameters())
+                parameter.DetachFromDisposeScope();
+        }
+        return this;
+    }
+
     /// <summary>The token embedding, also the output head's weight when tied.</summary>
     public Tensor TokenEmbedding => wte.weight!;
 
@@ -180,14 +202,18 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         return ln_f.forward(x);
     }
 
-    /// <summary>Applies the output head to hidden states; the logits may be a transposed (non-contiguous) view.</summary>
+    /// <summary>
+    /// Applies the output head to hidden states: logits in float32 (float64 for a float64 model) whatever the model's
+    /// precision; they may be a transposed (non-contiguous) view.
+    /// </summary>
     public Tensor ComputeLogits(Tensor hiddenStates)
     {
         Tensor weight = lm_head?.weight ?? wte.weight!;
         // [vocab, embedding] x [embedding, tokens], then transposed: with a 50257-row weight, MKL runs this
         // product at about 120 GFLOP/s on CPU against about 70 for the [tokens, vocab] = x W^T layout.
         long[] shape = [.. hiddenStates.shape[..^1], weight.shape[0]];
-        return weight.matmul(hiddenStates.reshape(-1, hiddenStates.shape[^1]).t()).t().reshape(shape);
+        Tensor logits = weight.matmul(hiddenStates.reshape(-1, hiddenStates.shape[^1]).t()).t().reshape(shape);
+        return logits.to(promote_types(logits.dtype, float32));
     }
 
     private static Tensor CausalMask(long past, long length, Device device) =>
