@@ -67,7 +67,8 @@ internal sealed class Benchmarks(Device device, string presetName)
     /// softmax in float32), and hands the gradients back to the float32 parameters for AdamW. The copies count in the
     /// optimizer phase.
     /// </summary>
-    public void Train(int batch, int sequenceLength, int steps, Precision precision)
+    /// <returns>Training tokens per second.</returns>
+    public double Train(int batch, int sequenceLength, int steps, Precision precision)
     {
         random.manual_seed(0);
         using var model = new Gpt2Model(_config, device);
@@ -122,13 +123,15 @@ internal sealed class Benchmarks(Device device, string presetName)
         for (int i = 0; i < steps; i++)
             Step(first: false);
         double seconds = phases.Sum() / 1000;
+        double tokensPerSecond = batch * sequenceLength * steps / seconds;
         Report("train", new
         {
-            precision = Name(precision), batch, seq = sequenceLength, steps, dropout = _config.Dropout,
-            tokens_per_s = Math.Round(batch * sequenceLength * steps / seconds, 1),
+            precision = Name(precision), tf32 = device.type == DeviceType.CUDA && backends.cuda.matmul.allow_tf32, batch, seq = sequenceLength, steps, dropout = _config.Dropout,
+            tokens_per_s = Math.Round(tokensPerSecond, 1),
             ms_per_step = Math.Round(1000 * seconds / steps),
             forward_ms = Math.Round(phases[0] / steps), backward_ms = Math.Round(phases[1] / steps), optimizer_ms = Math.Round(phases[2] / steps),
         });
+        return tokensPerSecond;
     }
 
     /// <summary>
