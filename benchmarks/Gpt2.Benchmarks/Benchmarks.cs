@@ -61,77 +61,128 @@ internal sealed class Benchmarks(Device device, string presetName)
     private static string Name(Precision precision) => precision.ToString().ToLowerInvariant();
 
     /// <summary>
-    /// Forward, backward and AdamW step on random tokens, after two warm-up steps. In bfloat16 (until the training loop has its
-    /// own mixed precision) the step is the plain mixed-precision recipe: the float32 model and AdamW state stay the master
-    /// copy; each step copies the weights into a bfloat16 copy of the model, runs forward and backward there (loss and
-    /// softmax in float32), and hands the gradients back to the float32 parameters for AdamW. The copies count in the
-    /// optimizer phase.
+    /// Forward, backward and AdamW step on random tokens, after two warm-up steps, for each of <paramref name="precisions"/>
+    /// side by side: the precisions take turns step by step, so that a machine whose load changes (a shared one) slows
+    /// them alike. In bfloat16 (until the training loop has its own mixed precision) the step is the plain mixed-precision
+    /// recipe: the float32 model and AdamW state stay the master copy; each step copies the weights into a bfloat16 copy of
+    /// the model, runs forward and backward there (loss and softmax in float32), and hands the gradients back to the
+    /// float32 parameters for AdamW. The copies count in the optimizer phase.
     /// </summary>
-    /// <returns>Training tokens per second.</returns>
-    public double Train(int batch, int sequenceLength, int steps, Precision precision)
+    /// <returns>Training tokens per second, per precision.</returns>
+    public double[] Train(int batch, int sequenceLength, int steps, params Precision[] precisions)
     {
-        random.manual_seed(0);
-        using var model = new Gpt2Model(_config, device);
-        model.train();
-        using var optimizer = new AdamW(model.named_parameters(), learningRate: 1e-4, weightDecay: 0.1);
-        using Gpt2Model? working = precision == Precision.Float32 ? null : new Gpt2Model(_config, device).ToPrecision(precision);
-        working?.train();
-        Tensor[] master = [.. model.parameters()];
-        Tensor[] copy = working is null ? [] : [.. working.parameters()];
-        // Time spent in forward (with the loss), backward, and the optimizer step, over the timed steps.
-        var phases = new double[3];
-        var clock = new Stopwatch();
-        void Lap(int phase)
+        var runs = precisions.Select(precision => new TrainingRun(_config, device, precision)).ToArray();
+        try
         {
-            Synchronize();
-            phases[phase] += clock.Elapsed.TotalMilliseconds;
-            clock.Restart();
+            for (int step = -2; step < steps; step++)
+            {
+                foreach (TrainingRun run in runs)
+                {
+                    random.manual_seed(step + 1000);
+                    run.Step(batch, sequenceLength, timed: step >= 0);
+                }
+            }
+            return [.. runs.Select(run =>
+            {
+                double seconds = run.Phases.Sum() / 1000;
+                double tokensPerSecond = batch * sequenceLength * steps / seconds;
+                Report("train", new
+                {
+                    precision = Name(run.Precision), tf32 = device.type == DeviceType.CUDA && backends.cuda.matmul.allow_tf32, batch,
+                    seq = sequenceLength, steps, dropout = _config.Dropout, side_by_side = runs.Length,
+                    tokens_per_s = Math.Round(tokensPerSecond, 1),
+                    ms_per_step = Math.Round(1000 * seconds / steps),
+                    forward_ms = Math.Round(run.Phases[0] / steps), backward_ms = Math.Round(run.Phases[1] / steps), optimizer_ms = Math.Round(run.Phases[2] / steps),
+                });
+                return tokensPerSecond;
+            })];
         }
-        void Step(bool first)
+        finally
+        {
+            foreach (TrainingRun run in runs)
+                run.Dispose();
+        }
+    }
+
+    /// <summary>One precision's model, optimizer and phase times for <see cref="Train"/>.</summary>
+    private sealed class TrainingRun : IDisposable
+    {
+        private readonly Gpt2Config _config;
+        private readonly Device _device;
+        private readonly Gpt2Model _model;
+        private readonly AdamW _optimizer;
+        private readonly Gpt2Model? _working;
+        private readonly Tensor[] _master;
+        private readonly Tensor[] _copy;
+        private readonly Stopwatch _clock = new();
+        private bool _hasGradients;
+
+        public TrainingRun(Gpt2Config config, Device device, Precision precision)
+        {
+            _config = config;
+            _device = device;
+            Precision = precision;
+            random.manual_seed(0);
+            _model = new Gpt2Model(config, device);
+            _model.train();
+            _optimizer = new AdamW(_model.named_parameters(), learningRate: 1e-4, weightDecay: 0.1);
+            _working = precision == Precision.Float32 ? null : new Gpt2Model(config, device).ToPrecision(precision);
+            _working?.train();
+            _master = [.. _model.parameters()];
+            _copy = _working is null ? [] : [.. _working.parameters()];
+        }
+
+        public Precision Precision { get; }
+
+        /// <summary>Milliseconds in forward (with the loss), backward, and the optimizer step, over the timed steps.</summary>
+        public double[] Phases { get; } = new double[3];
+
+        public void Step(int batch, int sequenceLength, bool timed)
         {
             using var scope = NewDisposeScope();
-            Tensor tokens = randint(0, _config.VocabSize, [batch, sequenceLength + 1], dtype: int64, device: device);
-            clock.Restart();
-            // The first warm-up step runs the float32 model, which gives its parameters their gradient buffers.
-            Gpt2Model computing = first ? model : working ?? model;
-            if (computing == working)
+            Tensor tokens = randint(0, _config.VocabSize, [batch, sequenceLength + 1], dtype: int64, device: _device);
+            void Lap(int phase)
+            {
+                if (_device.type == DeviceType.CUDA)
+                    cuda.synchronize();
+                if (timed)
+                    Phases[phase] += _clock.Elapsed.TotalMilliseconds;
+                _clock.Restart();
+            }
+            _clock.Restart();
+            // The first step runs the float32 model, which gives its parameters their gradient buffers.
+            Gpt2Model computing = _hasGradients ? _working ?? _model : _model;
+            _hasGradients = true;
+            if (computing == _working)
             {
                 using var noGrad = no_grad();
-                for (int i = 0; i < master.Length; i++)
-                    copy[i].copy_(master[i]);
+                for (int i = 0; i < _master.Length; i++)
+                    _copy[i].copy_(_master[i]);
             }
             Tensor logits = computing.Forward(tokens.narrow(1, 0, sequenceLength));
             Tensor loss = nn.functional.cross_entropy(logits.flatten(0, 1), tokens.narrow(1, 1, sequenceLength).flatten());
             Lap(0);
-            optimizer.ZeroGrad();
-            foreach (Tensor parameter in copy)
+            _optimizer.ZeroGrad();
+            foreach (Tensor parameter in _copy)
                 parameter.grad?.zero_();
             loss.backward();
             Lap(1);
-            if (computing == working)
+            if (computing == _working)
             {
                 using var noGrad = no_grad();
-                for (int i = 0; i < master.Length; i++)
-                    master[i].grad!.copy_(copy[i].grad!);
+                for (int i = 0; i < _master.Length; i++)
+                    _master[i].grad!.copy_(_copy[i].grad!);
             }
-            optimizer.Step();
+            _optimizer.Step();
             Lap(2);
         }
-        Step(first: true);
-        Step(first: false);
-        Array.Clear(phases);
-        for (int i = 0; i < steps; i++)
-            Step(first: false);
-        double seconds = phases.Sum() / 1000;
-        double tokensPerSecond = batch * sequenceLength * steps / seconds;
-        Report("train", new
+
+        public void Dispose()
         {
-            precision = Name(precision), tf32 = device.type == DeviceType.CUDA && backends.cuda.matmul.allow_tf32, batch, seq = sequenceLength, steps, dropout = _config.Dropout,
-            tokens_per_s = Math.Round(tokensPerSecond, 1),
-            ms_per_step = Math.Round(1000 * seconds / steps),
-            forward_ms = Math.Round(phases[0] / steps), backward_ms = Math.Round(phases[1] / steps), optimizer_ms = Math.Round(phases[2] / steps),
-        });
-        return tokensPerSecond;
+            _optimizer.Dispose();
+            _working?.Dispose();
+            _model.Dispose();
+        }
     }
 
     /// <summary>

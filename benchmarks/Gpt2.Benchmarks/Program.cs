@@ -38,8 +38,7 @@ root.SetAction(result =>
         bench.Matmul();
     if (selected.Contains("train"))
         for (int i = 0; i < batches.Length; i++)
-            foreach (Precision precision in chosenPrecisions)
-                bench.Train(batches[i], lengths[i], result.GetValue(steps), precision);
+            bench.Train(batches[i], lengths[i], result.GetValue(steps), chosenPrecisions);
     if (selected.Contains("trainer"))
         for (int i = 0; i < batches.Length; i++)
             bench.TrainerStep(batches[i], lengths[i], result.GetValue(microBatches), result.GetValue(steps));

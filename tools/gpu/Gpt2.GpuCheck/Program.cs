@@ -129,7 +129,7 @@ Part("train", () =>
     {
         if (device.type == DeviceType.CUDA)
             backends.cuda.matmul.allow_tf32 = tf32;
-        double tokensPerSecond = bench.Train(batch, length, steps, precision);
+        double tokensPerSecond = bench.Train(batch, length, steps, precision)[0];
         Line("mfu", new
         {
             mode, batch, seq = length, tokens_per_s = Math.Round(tokensPerSecond), flops_per_token = flopsPerToken,
