@@ -72,8 +72,8 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Converts every parameter to <paramref name="precision"/> in place and returns the model. A bfloat16 model holds half
-    /// the bytes, and its matrix products (prefill, batches, training) run 2 to 2.6 times faster on CPUs with AVX-512 BF16;
-    /// libtorch's CPU matrix-vector product (batch-1 decoding) gains nothing from it. Its logits are still float32
+    /// the bytes, and on CPUs with AVX-512 BF16 its matrix products run 2 to 2.6 times faster and batch-1 decoding about
+    /// twice as fast (it reads half the bytes per token; README's benchmarks). Its logits are still float32
     /// (the output head's product is rounded to bfloat16 first, a relative error of at most 2^-8) so that softmax and
     /// sampling run in float32. Converting back to float32 does not restore the bits bfloat16 rounded away.
     /// </summary>
