@@ -2,7 +2,7 @@ using System.CommandLine;
 using Gpt2.Benchmarks;
 using Gpt2.Torch;
 
-var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), trainer.", AllowMultipleArgumentsPerToken = true };
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), trainer, kernels, perplexity.", AllowMultipleArgumentsPerToken = true };
 var preset = new Option<string>("--preset") { Description = "Model preset: 124M, 355M, 774M, 1558M, book-124M.", DefaultValueFactory = _ => "124M" };
 var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
 var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
@@ -11,10 +11,14 @@ var microBatches = new Option<int>("--micro-batches") { Description = "Batches a
 var newTokens = new Option<int>("--new-tokens") { Description = "Tokens to decode.", DefaultValueFactory = _ => 100 };
 var prompts = new Option<int[]>("--prompt") { Description = "Decoding prompt lengths (default: 16 256 900); the first is also timed without the KV cache.", AllowMultipleArgumentsPerToken = true };
 var device = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
+var precisions = new Option<string[]>("--precision") { Description = "Precisions for train and decode: float32, bfloat16 (default: both).", AllowMultipleArgumentsPerToken = true };
+var decodeBatches = new Option<int[]>("--decode-batch") { Description = "Prompts decoded together (default: 1 8).", AllowMultipleArgumentsPerToken = true };
+var threads = new Option<int?>("--threads") { Description = "libtorch and ONNX Runtime threads (default: libtorch's own choice)." };
+var text = new Option<string>("--text") { Description = "Text for the perplexity measurement.", DefaultValueFactory = _ => "data/the-verdict.txt" };
 
 var root = new RootCommand("Gpt2MLNet benchmarks: one JSON line per measurement.")
 {
-    benches, preset, steps, batch, seq, microBatches, newTokens, prompts, device,
+    benches, preset, steps, batch, seq, microBatches, newTokens, prompts, device, precisions, decodeBatches, threads, text,
 };
 root.SetAction(result =>
 {
@@ -23,19 +27,28 @@ root.SetAction(result =>
     int[] lengths = result.GetValue(seq) is { Length: > 0 } s ? s : [64, 256];
     if (batches.Length != lengths.Length)
         throw new ArgumentException("--batch and --seq must list the same number of values (they are paired).");
+    Precision[] chosenPrecisions = result.GetValue(precisions) is { Length: > 0 } named
+        ? [.. named.Select(name => Enum.TryParse(name, ignoreCase: true, out Precision value) && Enum.IsDefined(value)
+            ? value : throw new ArgumentException($"--precision takes float32 or bfloat16, not '{name}'."))]
+        : [Precision.Float32, Precision.BFloat16];
+    if (result.GetValue(threads) is int threadCount)
+        TorchSharp.torch.set_num_threads(threadCount);
     var bench = new Benchmarks(TorchDevices.Parse(result.GetValue(device)), result.GetValue(preset)!);
     if (selected.Contains("matmul"))
         bench.Matmul();
     if (selected.Contains("train"))
         for (int i = 0; i < batches.Length; i++)
-            bench.Train(batches[i], lengths[i], result.GetValue(steps));
+            bench.Train(batches[i], lengths[i], result.GetValue(steps), chosenPrecisions);
     if (selected.Contains("trainer"))
         for (int i = 0; i < batches.Length; i++)
             bench.TrainerStep(batches[i], lengths[i], result.GetValue(microBatches), result.GetValue(steps));
     int[] promptLengths = result.GetValue(prompts) is { Length: > 0 } p ? p : [16, 256, 900];
     if (selected.Contains("decode"))
-        for (int i = 0; i < promptLengths.Length; i++)
-            bench.Decode(promptLengths[i], result.GetValue(newTokens), withoutCache: i == 0);
+        bench.Decode(promptLengths, result.GetValue(decodeBatches) is { Length: > 0 } d ? d : [1, 8], result.GetValue(newTokens), chosenPrecisions);
+    if (selected.Contains("perplexity"))
+        bench.Perplexity(result.GetValue(text)!);
+    if (selected.Contains("kernels"))
+        bench.Kernels();
     if (selected.Contains("batch"))
         bench.Batch(result.GetValue(newTokens));
     if (selected.Contains("onnx"))

@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using Gpt2.Torch.Data;
+using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using static TorchSharp.torch;
 
@@ -115,12 +118,36 @@ public sealed class Gpt2ModelTests
     }
 
     [TestMethod]
-    public void TokenIdsOutsideTheVocabularyAreRejected()
+    public void TokenIdsOutsideTheVocabularyAreRejectedWhereTheyEnterNamingTheIdAndTheVocabularySize()
     {
         using var model = new Gpt2Model(Tiny, CPU);
-        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.Forward(tensor(new long[] { 1, 97 }, int64).unsqueeze(0)));
-        StringAssert.Contains(error.Message, "97");
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.Forward(tensor(new long[] { -1 }, int64).unsqueeze(0)));
+        var generator = new Gpt2Generator(model);
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => generator.Generate([1, 97], new GenerationOptions { MaxNewTokens = 1 }));
+        StringAssert.Contains(error.Message, "Token id 97 at position 1 of the prompt");
+        StringAssert.Contains(error.Message, "vocabulary size 97");
+        error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => generator.GenerateBatch([[1, 2], [-1]], new GenerationOptions { MaxNewTokens = 1 }));
+        StringAssert.Contains(error.Message, "Token id -1 at position 0 of prompt 1");
+
+        int[] tokens = [.. Enumerable.Range(0, 40).Select(i => i == 21 ? 120 : i % 97)];
+        var batches = new NextTokenBatches(new NextTokenWindows(tokens, 8, 8), 2, vocabularySize: Tiny.VocabSize);
+        error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => batches.Batches().ToList());
+        StringAssert.Contains(error.Message, "Token id 120 at position 5 of window 2's input");
+        StringAssert.Contains(error.Message, "vocabulary size 97");
+
+        using var classifier = new Gpt2SequenceClassifier(model, 2);
+        error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => classifier.PredictProbabilities([[1, 2], [3, 500]]));
+        StringAssert.Contains(error.Message, "Token id 500 at position 1 of sequence 1");
+        StringAssert.Contains(error.Message, "vocabulary size 97");
+    }
+
+    [TestMethod]
+    public void ForwardReadsNoTokenIdBackToTheHost()
+    {
+        // The ids are checked where they enter; Forward leaves an out-of-range id to libtorch's embedding lookup, which
+        // fails on its own on the CPU, rather than reading every batch's minimum and maximum back to the host.
+        using var model = new Gpt2Model(Tiny, CPU);
+        using var noGrad = no_grad();
+        Assert.ThrowsExactly<ExternalException>(() => model.Forward(tensor(new long[] { 1, 97 }, int64).unsqueeze(0)));
     }
 
     [TestMethod]

@@ -1,3 +1,4 @@
+using Gpt2.Torch.Model;
 using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Data;
@@ -18,7 +19,13 @@ public sealed class NextTokenBatches
     /// <param name="seed">Seed of the shuffling, for reproducible runs.</param>
     /// <param name="dropLast">Whether to skip a last batch smaller than <paramref name="batchSize"/>.</param>
     /// <param name="device">Where the tensors go; the CPU when null.</param>
-    public NextTokenBatches(NextTokenWindows windows, int batchSize, bool shuffle = false, int seed = 0, bool dropLast = true, Device? device = null)
+    /// <param name="vocabularySize">
+    /// The model's vocabulary size (<c>model.Config.VocabSize</c>): each batch's ids are checked against it on the host as the
+    /// batch is built, since the model does not check ids itself. Null leaves them unchecked.
+    /// </param>
+    /// <exception cref="ArgumentOutOfRangeException">While enumerating <see cref="Batches"/>: a window holds an id outside [0, <paramref name="vocabularySize"/>).</exception>
+    public NextTokenBatches(NextTokenWindows windows, int batchSize, bool shuffle = false, int seed = 0, bool dropLast = true, Device? device = null,
+        int? vocabularySize = null)
     {
         ArgumentNullException.ThrowIfNull(windows);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -28,7 +35,13 @@ public sealed class NextTokenBatches
         Device = device ?? CPU;
         Shuffle = shuffle;
         Seed = seed;
+        if (vocabularySize is int size)
+            ArgumentOutOfRangeException.ThrowIfLessThan(size, 1, nameof(vocabularySize));
+        VocabularySize = vocabularySize;
     }
+
+    /// <summary>The vocabulary size the ids are checked against, or null when they are not checked.</summary>
+    public int? VocabularySize { get; }
 
     /// <summary>Windows per batch.</summary>
     public int BatchSize { get; }
@@ -70,7 +83,13 @@ public sealed class NextTokenBatches
             var targets = new long[size * _windows.MaxLength];
             for (int row = 0; row < size; row++)
             {
-                (int[] input, int[] target) = _windows[order[batch * BatchSize + row]];
+                int window = order[batch * BatchSize + row];
+                (int[] input, int[] target) = _windows[window];
+                if (VocabularySize is int vocabularySize)
+                {
+                    TokenIds.Check(input, vocabularySize, "windows", $"window {window}'s input");
+                    TokenIds.Check(target, vocabularySize, "windows", $"window {window}'s target");
+                }
                 for (int i = 0; i < input.Length; i++)
                 {
                     inputs[row * _windows.MaxLength + i] = input[i];

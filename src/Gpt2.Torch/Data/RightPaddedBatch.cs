@@ -1,3 +1,4 @@
+using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
 using static TorchSharp.torch;
 
@@ -10,7 +11,10 @@ public static class RightPaddedBatch
     /// <param name="sequences">The sequences, each with at least one token.</param>
     /// <param name="device">Where the tensors go; the CPU when null.</param>
     /// <param name="paddingId">The id that fills the padding; GPT-2's <c>&lt;|endoftext|&gt;</c> by default, as in the book.</param>
-    public static (Tensor InputIds, Tensor Lengths) Create(IReadOnlyList<int[]> sequences, Device? device = null, int paddingId = Gpt2Tokenizer.EndOfTextId)
+    /// <param name="vocabularySize">The model's vocabulary size: every id is checked against it on the host; null leaves them unchecked.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A sequence holds an id outside [0, <paramref name="vocabularySize"/>).</exception>
+    public static (Tensor InputIds, Tensor Lengths) Create(IReadOnlyList<int[]> sequences, Device? device = null, int paddingId = Gpt2Tokenizer.EndOfTextId,
+        int? vocabularySize = null)
     {
         ArgumentNullException.ThrowIfNull(sequences);
         if (sequences.Count == 0)
@@ -24,6 +28,8 @@ public static class RightPaddedBatch
         for (int row = 0; row < sequences.Count; row++)
         {
             int[] sequence = sequences[row];
+            if (vocabularySize is int size)
+                TokenIds.Check(sequence, size, nameof(sequences), $"sequence {row}");
             for (int i = 0; i < sequence.Length; i++)
                 ids[row * longest + i] = sequence[i];
             lengths[row] = sequence.Length;

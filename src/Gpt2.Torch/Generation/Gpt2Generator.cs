@@ -60,6 +60,7 @@ public sealed class Gpt2Generator
         {
             if (prompts[row] is null || prompts[row].Count == 0)
                 throw new ArgumentException($"Prompt {row} holds no tokens; give at least one (for example <|endoftext|>, 50256).", nameof(prompts));
+            _model.Config.CheckTokenIds([.. prompts[row]], nameof(prompts), prompts.Count == 1 ? "the prompt" : $"prompt {row}");
         }
         var stop = new StopCondition(options, _tokenizer);
         List<int>[] rows = [.. prompts.Select(prompt =>

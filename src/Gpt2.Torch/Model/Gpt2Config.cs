@@ -145,6 +145,18 @@ public sealed record Gpt2Config
     };
 
     /// <summary>
+    /// Throws when a token id is outside the vocabulary [0, <see cref="VocabSize"/>). The model itself does not check the ids
+    /// it is given (reading them back would synchronise with the device on every forward pass), so every place where ids
+    /// enter (the generator's prompts, <see cref="Data.NextTokenBatches"/>, the classifier's batches) calls this on the host.
+    /// </summary>
+    /// <param name="ids">The token ids.</param>
+    /// <param name="parameterName">The argument the ids came from, for the exception.</param>
+    /// <param name="where">Where the ids are, for the message ("prompt 2"); null for none.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An id is negative or at least <see cref="VocabSize"/>; the message names it, its position and the vocabulary size.</exception>
+    public void CheckTokenIds(ReadOnlySpan<int> ids, string parameterName, string? where = null) =>
+        TokenIds.Check(ids, VocabSize, parameterName, where);
+
+    /// <summary>
     /// Throws <see cref="ArgumentException"/> when the settings cannot form a model, and <see cref="NotSupportedException"/>
     /// when they ask for a computation <see cref="Gpt2Model"/> does not do (an unknown activation, cross-attention, pruned
     /// heads, quantized weights, ...), naming the field.

@@ -58,6 +58,7 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>Class probabilities [sequences][classes], in evaluation mode, <paramref name="batchSize"/> sequences at a time.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A sequence holds an id outside the model's vocabulary; the message names it and the vocabulary size.</exception>
     public float[][] PredictProbabilities(IReadOnlyList<int[]> sequences, int batchSize = 8)
     {
         ArgumentNullException.ThrowIfNull(sequences);
@@ -67,7 +68,7 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
         foreach (int[][] chunk in sequences.Chunk(batchSize))
         {
             using var scope = NewDisposeScope();
-            (Tensor ids, Tensor lengths) = Data.RightPaddedBatch.Create(chunk, transformer.Device, PaddingId);
+            (Tensor ids, Tensor lengths) = Data.RightPaddedBatch.Create(chunk, transformer.Device, PaddingId, transformer.Config.VocabSize);
             float[] probabilities = softmax(forward(ids, lengths), -1).cpu().data<float>().ToArray();
             result.AddRange(probabilities.Chunk(ClassCount));
         }
