@@ -127,6 +127,7 @@ public sealed class SequenceClassificationTrainer
             _trainer = trainer;
             _data = new FineTuningData<ClassificationExample>(train, trainer._options.BatchSize, trainer._options.Seed);
             _validation = validation;
+            using var scope = NewDisposeScope(); // reading the device makes a tensor wrapper
             _correct = zeros(1, int64, trainer._model.Transformer.Device).DetachFromDisposeScope();
         }
 

@@ -144,7 +144,9 @@ public sealed class TrainingLoop : IDisposable
             random.manual_seed(Options.Seed);
         }
 
-        Device device = _model.parameters().First().device;
+        Device device;
+        using (NewDisposeScope())
+            device = _model.parameters().First().device;
         int logInterval = Options.LogInterval ?? (device.type == DeviceType.CPU ? 1 : 10);
         var session = new Session(Stopwatch.StartNew(), StepsCompleted, TokensSeen, totalSteps);
         IEnumerator<TBatch>? batches = null;
