@@ -12,8 +12,10 @@ namespace Gpt2.Torch.Training;
 /// The one training loop every task runs through (pretraining, classification and instruction tuning supply an
 /// <see cref="ITrainingTask{TBatch}"/>): zero-grad, gradient accumulation, global-norm clipping, the learning-rate
 /// schedule, bfloat16 mixed precision, evaluation cadence, cancellation, the divergence check, atomic checkpoints that
-/// <see cref="Restore"/> continues exactly, and the progress events <see cref="StepCompleted"/> and <see cref="Evaluated"/>.
-/// The loss is read back from the device only every <see cref="TrainingOptions.LogInterval"/> steps.
+/// <see cref="Restore"/> continues exactly (the CPU generator's state is saved; on CUDA, where TorchSharp cannot save
+/// the generator's state, each step reseeds it from the run's seed and the step), and the progress events
+/// <see cref="StepCompleted"/> and <see cref="Evaluated"/>. The loss is read back from the device only every
+/// <see cref="TrainingOptions.LogInterval"/> steps.
 /// </summary>
 public sealed class TrainingLoop : IDisposable
 {
@@ -175,6 +177,8 @@ public sealed class TrainingLoop : IDisposable
                 long step = StepsCompleted;
                 int epoch = _epoch + 1;
                 double learningRate = schedule.LearningRateAt(step);
+                if (device.type == DeviceType.CUDA)
+                    cuda.manual_seed_all(CudaSeed(Options.Seed, step));
                 using (var scope = NewDisposeScope())
                 {
                     (Tensor loss, Tensor? norm) = TakeStep(task, batches, accumulation, learningRate, device);
@@ -336,6 +340,13 @@ public sealed class TrainingLoop : IDisposable
         _mixed?.RefreshWorking();
         return (lossSum, norm);
     }
+
+    /// <summary>
+    /// The CUDA generators' seed for a step. TorchSharp 0.107 cannot read or restore a CUDA generator's state (only the
+    /// CPU one's, which checkpoints save), so on CUDA each step reseeds them from the run's seed and the step: dropout on
+    /// the GPU is then a function of (seed, step), and a resumed run draws what the uninterrupted one drew.
+    /// </summary>
+    private static long CudaSeed(int seed, long step) => (long)seed * 1_000_003 + step;
 
     private void Evaluate<TBatch>(ITrainingTask<TBatch> task, long step, int epoch, double learningRate, double trainingLoss, Session session)
     {
