@@ -59,17 +59,8 @@ public sealed class InstructionTrainer
 
         if (_options.LoRA is LoRAOptions lora)
             _model.AddLoRA(lora);
-        using var loop = new TrainingLoop(_model, _options);
-        if (FineTuningCheckpoints.ResumeFrom(_options) is string folder)
-        {
-            TrainingLoop.LoadWeights(_model, folder);
-            loop.Restore(folder);
-        }
-        loop.StepCompleted += step => StepCompleted?.Invoke(step);
-        loop.Evaluated += evaluation => Evaluated?.Invoke(evaluation);
-        TrainingEvaluation final = loop.Run(new Task(this, train, validation), cancellationToken);
-        _model.eval();
-        return final;
+        return FineTuningRun.Run(_model, _options, new Task(this, train, validation),
+            step => StepCompleted?.Invoke(step), evaluation => Evaluated?.Invoke(evaluation), cancellationToken);
     }
 
     /// <summary>Mean next-token loss over the non-ignored targets of <paramref name="rows"/>, in evaluation mode.</summary>

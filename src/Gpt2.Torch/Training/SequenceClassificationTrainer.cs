@@ -56,18 +56,8 @@ public sealed class SequenceClassificationTrainer
             _model.SetTrainableLayers(TrainableLayers.LoRA, lora);
         if (!_model.parameters().Any(p => p.requires_grad))
             throw new InvalidOperationException("No parameter is trainable; choose trainable layers before training.");
-        using var loop = new TrainingLoop(_model, _options);
-        if (FineTuningCheckpoints.ResumeFrom(_options) is string folder)
-        {
-            TrainingLoop.LoadWeights(_model, folder);
-            loop.Restore(folder);
-        }
-        loop.StepCompleted += step => StepCompleted?.Invoke(step);
-        loop.Evaluated += evaluation => Evaluated?.Invoke(evaluation);
         using var task = new Task(this, train, validation);
-        TrainingEvaluation final = loop.Run(task, cancellationToken);
-        _model.eval();
-        return final;
+        return FineTuningRun.Run(_model, _options, task, step => StepCompleted?.Invoke(step), evaluation => Evaluated?.Invoke(evaluation), cancellationToken);
     }
 
     /// <summary>Mean cross-entropy loss and accuracy of the model on <paramref name="examples"/>, in evaluation mode.</summary>
