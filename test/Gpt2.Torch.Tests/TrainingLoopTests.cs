@@ -170,6 +170,38 @@ public sealed class TrainingLoopTests : TemporaryDirectoryTest
     }
 
     [TestMethod]
+    public void WithALogIntervalTheLossIsReadBackOnlyThenAsTheMeanOfTheStepsSinceTheLastReport()
+    {
+        int[] tokens = [.. Enumerable.Range(0, 101).Select(i => new Random(11 + i).Next(50))];
+        List<TrainingStep> Run(int? logInterval)
+        {
+            random.manual_seed(1);
+            using var model = new Gpt2Model(new Gpt2Config { VocabSize = 50, ContextLength = 8, EmbeddingSize = 16, HeadCount = 2, LayerCount = 2, Dropout = 0.1 }, CPU);
+            // 12 windows of 8 in batches of 2: 6 steps an epoch, 12 in all.
+            var data = new NextTokenBatches(new NextTokenWindows(tokens, 8, 8), 2, shuffle: true, seed: 3);
+            using var trainer = new LanguageModelTrainer(model, new LanguageModelTrainingOptions
+            {
+                Epochs = 2, LearningRate = 3e-3, EvaluationInterval = 0, EvaluationBatches = 1, LogInterval = logInterval,
+            });
+            var steps = new List<TrainingStep>();
+            trainer.StepCompleted += steps.Add;
+            trainer.Train(data, data);
+            return steps;
+        }
+        List<TrainingStep> every = Run(null), sparse = Run(5);
+
+        Assert.HasCount(12, every, "on the CPU every step reports by default");
+        CollectionAssert.AreEqual(new long[] { 4, 9, 11 }, sparse.Select(s => s.Step).ToArray(), "every 5th step and the last");
+        (int From, int To)[] spans = [(0, 4), (5, 9), (10, 11)];
+        for (int i = 0; i < spans.Length; i++)
+        {
+            double mean = every.Skip(spans[i].From).Take(spans[i].To - spans[i].From + 1).Average(s => s.Loss);
+            Assert.AreEqual(mean, sparse[i].Loss, 1e-5, $"report {i}: the mean of steps {spans[i].From} to {spans[i].To}");
+        }
+        Assert.AreEqual(every[^1].TokensSeen, sparse[^1].TokensSeen);
+    }
+
+    [TestMethod]
     public void BFloat16PretrainingLearnsAShortText()
     {
         int[] tokens = Gpt2Tokenizer.Default.Encode(File.ReadAllText(TestPaths.Data("the-verdict.txt")))[..257];
