@@ -5,8 +5,9 @@ using Gpt2.Torch.Training;
 namespace Gpt2MLNet.Samples;
 
 /// <summary>
-/// Shows a <see cref="LanguageModelTrainer"/>'s progress: each evaluation as the book's line (and its sample, decoded),
-/// and, on an interactive terminal, a status line redrawn in place with step, loss, learning rate, speed and time left.
+/// Shows a training run's progress (the <see cref="TrainingLoop"/>'s two events, from any trainer or the ML.NET options):
+/// each evaluation as the book's line with its metrics (and a sample, decoded), and, on an interactive terminal, a status
+/// line redrawn in place with step, loss, learning rate, tokens per second, elapsed time and time left.
 /// When standard error is redirected the status line is left out, so logs hold only the evaluation lines.
 /// </summary>
 public sealed class ConsoleTrainingProgress
@@ -14,9 +15,8 @@ public sealed class ConsoleTrainingProgress
     private readonly Func<IReadOnlyList<int>, string>? _decode;
     private readonly TextWriter _output;
     private readonly TextWriter? _status;
-    private readonly Stopwatch _clock = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew(); // paces the redraws
     private TimeSpan? _lastDrawn;
-    private long _firstStep = -1, _firstTokens;
     private int _statusWidth;
 
     /// <summary>Creates the display.</summary>
@@ -44,21 +44,12 @@ public sealed class ConsoleTrainingProgress
         ArgumentNullException.ThrowIfNull(step);
         if (_status is null)
             return;
-        if (_firstStep < 0)
-        {
-            (_firstStep, _firstTokens) = (step.Step, step.TokensSeen);
-            _clock.Start();
-        }
         bool last = step.Step + 1 == step.TotalSteps;
         if (!last && _clock.Elapsed - _lastDrawn < TimeSpan.FromMilliseconds(250))
             return;
         _lastDrawn = _clock.Elapsed;
-        double seconds = Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
-        long stepsTimed = step.Step - _firstStep;
-        string speed = stepsTimed > 0 ? $"{(step.TokensSeen - _firstTokens) / seconds,8:F1} tok/s" : "";
-        string left = stepsTimed > 0 ? $"  {TimeSpan.FromSeconds(seconds / stepsTimed * (step.TotalSteps - step.Step - 1)):hh\\:mm\\:ss} left" : "";
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"step {step.Step + 1}/{step.TotalSteps}  epoch {step.Epoch}  loss {step.Loss:F3}  lr {step.LearningRate:0.00e+00}{speed}{left}");
+            $"step {step.Step + 1}/{step.TotalSteps}  epoch {step.Epoch}  loss {step.Loss:F3}  lr {step.LearningRate:0.00e+00}  {step.TokensPerSecond,8:F1} tok/s  {step.Elapsed:hh\\:mm\\:ss} elapsed  {step.Remaining:hh\\:mm\\:ss} left");
         _status.Write($"\r{line.PadRight(_statusWidth)}");
         _statusWidth = line.Length;
         _status.Flush();

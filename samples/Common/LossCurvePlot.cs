@@ -20,9 +20,12 @@ public static class LossCurvePlot
         double[] steps = [.. evaluations.Select(e => (double)e.Step)];
         var train = plot.Add.ScatterLine(steps, evaluations.Select(e => e.TrainLoss).ToArray());
         train.LegendText = "Training loss";
-        var validation = plot.Add.ScatterLine(steps, evaluations.Select(e => e.ValidationLoss).ToArray());
-        validation.LegendText = "Validation loss";
-        validation.LinePattern = LinePattern.DenselyDashed;
+        if (evaluations.Any(e => !double.IsNaN(e.ValidationLoss))) // a run without validation data has none
+        {
+            var validation = plot.Add.ScatterLine(steps, evaluations.Select(e => e.ValidationLoss).ToArray());
+            validation.LegendText = "Validation loss";
+            validation.LinePattern = LinePattern.DenselyDashed;
+        }
         plot.XLabel("Steps");
         plot.YLabel("Loss");
         plot.ShowLegend(Alignment.UpperRight);

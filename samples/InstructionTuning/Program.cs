@@ -34,10 +34,11 @@ var judgeOption = new Option<string>("--judge")
 var loraRankOption = new Option<int?>("--lora-rank") { Description = "Train low-rank adapters of this rank (the book's appendix E) instead of every weight." };
 var loraAlphaOption = new Option<double>("--lora-alpha") { Description = "Scale of the adapters' output, the book's alpha (with --lora-rank).", DefaultValueFactory = _ => 16 };
 var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
+var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: Float32 or BFloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
 var root = new RootCommand("Instruction-tunes GPT-2 as in chapter 7 of \"Build a Large Language Model (From Scratch)\", in an ML.NET pipeline.")
 {
     dataOption, presetOption, weightsOption, epochsOption, maxNewTokensOption, evaluationIntervalOption, outputOption, judgeOption,
-    loraRankOption, loraAlphaOption, deviceOption,
+    loraRankOption, loraAlphaOption, deviceOption, precisionOption,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -66,14 +67,14 @@ root.SetAction(async (result, cancellationToken) =>
     }
     options.CancellationToken = cancellationToken;
     var evaluations = new List<TrainingEvaluation>();
-    options.Progress = progress =>
+    var display = new ConsoleTrainingProgress();
+    options.StepCompleted = display.OnStep;
+    options.Evaluated = evaluation =>
     {
-        if (!progress.IsEvaluation)
-            return;
-        var evaluation = new TrainingEvaluation(progress.Step, progress.Epoch, progress.TokensSeen, progress.TrainLoss!.Value, progress.ValidationLoss!.Value, null);
         evaluations.Add(evaluation);
-        Console.WriteLine($"{evaluation}  ({clock.Elapsed:hh\\:mm\\:ss}, {progress.Step} of {progress.TotalSteps} steps)");
+        display.OnEvaluation(evaluation);
     };
+    options.Precision = result.GetValue(precisionOption);
     options.Generation.Progress = progress =>
         Console.Write($"\rAnswering the test instructions: {progress.RowsCompleted} of {test.Length} rows, {progress.TokensPerSecond:F1} tokens/s");
 

@@ -20,9 +20,10 @@ var epochsOption = new Option<int>("--epochs") { Description = "Passes over the 
 var outputOption = new Option<string>("--output") { Description = "Folder for the checkpoint, loss plot and sample.", DefaultValueFactory = _ => Path.Combine("runs", "pretraining") };
 var resumeOption = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the output folder (left there by Ctrl+C or an earlier run)." };
 var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
+var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: float32 or bfloat16 (float32 master weights; a resumed run keeps its own).", DefaultValueFactory = _ => Precision.Float32 };
 var root = new RootCommand("Pretrains the book's GPT_CONFIG_124M on a small text, as in chapter 5 of \"Build a Large Language Model (From Scratch)\".")
 {
-    dataOption, epochsOption, outputOption, resumeOption, deviceOption,
+    dataOption, epochsOption, outputOption, resumeOption, deviceOption, precisionOption,
 };
 root.SetAction(result =>
 {
@@ -32,11 +33,12 @@ root.SetAction(result =>
         Console.Error.WriteLine($"data/the-verdict.txt was not found above {AppContext.BaseDirectory} or the current directory; pass --data PATH.");
         return 2;
     }
-    return Run(data, result.GetValue(epochsOption), result.GetValue(outputOption)!, result.GetValue(resumeOption), TorchDevices.Parse(result.GetValue(deviceOption)));
+    return Run(data, result.GetValue(epochsOption), result.GetValue(outputOption)!, result.GetValue(resumeOption), TorchDevices.Parse(result.GetValue(deviceOption)),
+        result.GetValue(precisionOption));
 });
 return root.Parse(args).Invoke();
 
-static int Run(string dataPath, int epochs, string output, bool resume, Device device)
+static int Run(string dataPath, int epochs, string output, bool resume, Device device, Precision precision)
 {
     var clock = Stopwatch.StartNew();
     Gpt2Tokenizer tokenizer = Gpt2Tokenizer.Default;
@@ -67,13 +69,14 @@ static int Run(string dataPath, int epochs, string output, bool resume, Device d
             SamplePrompt = tokenizer.Encode(Prompt),
             Seed = 123,
             CheckpointDirectory = checkpoints,
+            Precision = precision,
         });
     }
     using Gpt2Model trained = trainer.Model;
     using (trainer)
     {
         Console.WriteLine($"{dataPath}: {train.Count} training and {validation.Count} validation batches of 2 x 256 tokens; " +
-            $"{trained.ParameterCount:N0} parameters on {trained.Device.type}, {get_num_threads()} threads.");
+            $"{trained.ParameterCount:N0} parameters on {trained.Device.type} in {trainer.Options.Precision}, {get_num_threads()} threads.");
         new ConsoleTrainingProgress(tokenizer.Decode).Attach(trainer);
         // Ctrl+C or a termination request stops the run after the current step, with a checkpoint to resume from.
         using var stop = new CancellationTokenSource();

@@ -3,6 +3,7 @@
 // FeaturizeText + SdcaMaximumEntropy pipeline on the same split.
 using System.CommandLine;
 using System.Diagnostics;
+using Gpt2.Torch;
 using Gpt2.Torch.Downloads;
 using Gpt2.Torch.Model;
 using Microsoft.Data.Analysis;
@@ -25,9 +26,10 @@ var trainableOption = new Option<string?>("--trainable")
 trainableOption.AcceptOnlyFromAmong("all", "last-block", "head", "lora");
 var loraRankOption = new Option<int>("--lora-rank") { Description = "Rank of the low-rank adapters (with --trainable lora).", DefaultValueFactory = _ => 16 };
 var loraAlphaOption = new Option<double>("--lora-alpha") { Description = "Scale of the adapters' output, the book's alpha (with --trainable lora).", DefaultValueFactory = _ => 16 };
+var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: Float32 or BFloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
 var root = new RootCommand("Fine-tunes GPT-2 as an SMS spam classifier with ML.NET (the book's chapter 6).")
 {
-    dataOption, weightsOption, presetOption, epochsOption, outputOption, trainableOption, loraRankOption, loraAlphaOption,
+    dataOption, weightsOption, presetOption, epochsOption, outputOption, trainableOption, loraRankOption, loraAlphaOption, precisionOption,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -57,7 +59,10 @@ root.SetAction(async (result, cancellationToken) =>
     options.LoRAAlpha = result.GetValue(loraAlphaOption);
     options.ValidationSet = mlContext.Transforms.Conversion.MapValueToKey("Label").Fit(splits.Train).Transform(splits.Validation);
     options.CancellationToken = cancellationToken;
-    options.Progress = TrainingLog.Print;
+    var display = new ConsoleTrainingProgress();
+    options.StepCompleted = display.OnStep;
+    options.Evaluated = display.OnEvaluation;
+    options.Precision = result.GetValue(precisionOption);
 
     var gpt2Pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
         .Append(mlContext.MulticlassClassification.Trainers.Gpt2(options))

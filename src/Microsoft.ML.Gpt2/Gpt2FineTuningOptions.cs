@@ -22,8 +22,54 @@ public abstract class Gpt2FineTuningOptions : Gpt2ModelOptions
     /// <summary>AdamW's decoupled weight decay, applied to matrices only.</summary>
     public double WeightDecay = 0.1;
 
+    /// <summary>Steps of linear learning-rate warmup; 0 for none (the book's).</summary>
+    public int WarmupSteps;
+
+    /// <summary>Whether the learning rate decays along a cosine to <see cref="MinimumLearningRate"/> by the last step; off (constant, the book's) by default.</summary>
+    public bool CosineDecay;
+
+    /// <summary>Where the cosine decay ends.</summary>
+    public double MinimumLearningRate;
+
+    /// <summary>Batches whose gradients are averaged into one optimizer step (an effective batch of <see cref="BatchSize"/> times this); 1, none, by default.</summary>
+    public int GradientAccumulationSteps = 1;
+
+    /// <summary>When set, gradients are clipped to this global L2 norm before each update; null, no clipping (the book's), by default.</summary>
+    public double? MaxGradientNorm;
+
+    /// <summary>
+    /// The precision of training's forward and backward passes: <see cref="Precision.BFloat16"/> keeps float32 master
+    /// weights and optimizer state and computes in bfloat16 (about twice as fast on CPUs and GPUs with bfloat16 units);
+    /// the fitted model is float32 either way.
+    /// </summary>
+    public Precision Precision = Precision.Float32;
+
     /// <summary>Evaluate every this many steps (and after the last one); 0 evaluates after each epoch only.</summary>
     public int EvaluationInterval;
+
+    /// <summary>
+    /// Report a step (and read its loss back from the device) every this many steps; null: every step on the CPU, every
+    /// 10 on a GPU, where each read waits for the device.
+    /// </summary>
+    public int? LogInterval;
+
+    /// <summary>Where training writes checkpoints to resume from (one folder per checkpoint and a <c>latest</c> file); null for none.</summary>
+    public string? CheckpointDirectory;
+
+    /// <summary>Write a checkpoint after every this many steps; 0 writes one only at the end and when cancelled.</summary>
+    public int CheckpointInterval;
+
+    /// <summary>
+    /// Continue from the newest checkpoint in <see cref="CheckpointDirectory"/> when there is one: a fit stopped (by
+    /// cancellation or a crash) and fitted again with the same data and options ends with the weights of an uninterrupted fit.
+    /// </summary>
+    public bool ResumeFromCheckpoint;
+
+    /// <summary>Called on the training thread every <see cref="LogInterval"/> steps and after the last, with the loss, learning rate, elapsed time, time left and tokens per second.</summary>
+    public Action<TrainingStep>? StepCompleted;
+
+    /// <summary>Called on the training thread after every evaluation, with the task's metrics (losses, and a classifier's accuracies).</summary>
+    public Action<TrainingEvaluation>? Evaluated;
 
     /// <summary>Data to evaluate on during training, with the same columns as the training data.</summary>
     public IDataView? ValidationSet;
@@ -62,7 +108,17 @@ public abstract class Gpt2FineTuningOptions : Gpt2ModelOptions
             Epochs = MaxEpochs,
             LearningRate = LearningRate,
             WeightDecay = WeightDecay,
+            WarmupSteps = WarmupSteps,
+            CosineDecay = CosineDecay,
+            MinimumLearningRate = MinimumLearningRate,
+            GradientAccumulationSteps = GradientAccumulationSteps,
+            MaxGradientNorm = MaxGradientNorm,
+            Precision = Precision,
             EvaluationInterval = EvaluationInterval,
+            LogInterval = LogInterval,
+            CheckpointDirectory = CheckpointDirectory,
+            CheckpointInterval = CheckpointInterval,
+            Resume = ResumeFromCheckpoint,
             Seed = Seed,
             LoRA = TrainableLayers == TrainableLayers.LoRA ? new LoRAOptions { Rank = LoRARank, Alpha = LoRAAlpha, Targets = LoRATargets } : null,
         };

@@ -38,18 +38,24 @@ public sealed class InstructionTrainerTests
     {
         random.manual_seed(1);
         using var model = new Gpt2Model(Tiny, CPU);
-        var progress = new List<InstructionTuningProgress>();
+        var steps = new List<TrainingStep>();
+        var evaluations = new List<TrainingEvaluation>();
         var trainer = new InstructionTrainer(model, new InstructionTuningOptions { BatchSize = 4, Epochs = 150, LearningRate = 1e-2, EvaluationInterval = 50, EndOfTextId = EndOfText });
+        trainer.StepCompleted += steps.Add;
+        trainer.Evaluated += evaluations.Add;
         double before = trainer.Evaluate(Sequences);
 
-        trainer.Train(Sequences, Sequences, progress.Add);
+        TrainingEvaluation final = trainer.Train(Sequences, Sequences);
 
         double after = trainer.Evaluate(Sequences);
         Assert.IsGreaterThan(3.0, before, $"an untrained model is near ln({Vocabulary.Length})");
         Assert.IsLessThan(0.1, after);
-        CollectionAssert.AreEqual(new long[] { 50, 100, 150 }, progress.Where(p => p.IsEvaluation).Select(p => p.Step).ToArray());
-        Assert.AreEqual(after, progress[^1].ValidationLoss!.Value, 1e-4, "the last evaluation measures the final model");
-        Assert.AreEqual(150, progress[^1].TotalSteps);
+        // Steps numbered from 0: the 50th, 100th and 150th steps evaluate.
+        CollectionAssert.AreEqual(new long[] { 49, 99, 149 }, evaluations.Select(e => e.Step).ToArray());
+        Assert.AreSame(final, evaluations[^1]);
+        Assert.AreEqual(after, final.ValidationLoss, 1e-4, "the last evaluation measures the final model");
+        Assert.AreEqual(150, steps[^1].TotalSteps);
+        Assert.HasCount(150, steps);
 
         var generator = new Gpt2Generator(model);
         var options = new GenerationOptions { MaxNewTokens = 20, EndOfTextId = EndOfText };
@@ -70,12 +76,13 @@ public sealed class InstructionTrainerTests
         using var cancellation = new CancellationTokenSource();
         int steps = 0;
         var trainer = new InstructionTrainer(model, new InstructionTuningOptions { BatchSize = 2, Epochs = 5, EndOfTextId = EndOfText });
-
-        Assert.ThrowsExactly<OperationCanceledException>(() => trainer.Train(Sequences, onStep: _ =>
+        trainer.StepCompleted += _ =>
         {
             steps++;
             cancellation.Cancel();
-        }, cancellationToken: cancellation.Token));
+        };
+
+        Assert.ThrowsExactly<OperationCanceledException>(() => trainer.Train(Sequences, cancellationToken: cancellation.Token));
         Assert.AreEqual(1, steps);
     }
 }

@@ -22,7 +22,8 @@ public sealed class TrainingDivergenceTests
     {
         Assert.IsFalse(double.IsFinite(error.Loss), $"loss {error.Loss}");
         Assert.AreEqual(AbsurdLearningRate, error.LearningRate);
-        Assert.AreEqual(stepsReported + 1, error.Step, "training stops at the first step whose loss is not finite; the steps before it were reported");
+        // Steps are numbered from 0 (the book's global_step), so the first step not reported is number stepsReported.
+        Assert.AreEqual(stepsReported, error.Step, "training stops at the first step whose loss is not finite; the steps before it were reported");
         StringAssert.Contains(error.Message, $"step {error.Step}");
         StringAssert.Contains(error.Message, error.Loss.ToString(CultureInfo.InvariantCulture));
         StringAssert.Contains(error.Message, "learning rate 1E+30");
@@ -37,9 +38,10 @@ public sealed class TrainingDivergenceTests
         classifier.SetTrainableLayers(TrainableLayers.All);
         List<ClassificationExample> train = SeparableTokenTask.Examples(new Random(3), 32);
         var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions { LearningRate = AbsurdLearningRate, Epochs = 5, BatchSize = 8 });
-        var progress = new List<ClassificationProgress>();
+        var progress = new List<TrainingStep>();
+        trainer.StepCompleted += progress.Add;
 
-        var error = Assert.ThrowsExactly<TrainingDivergedException>(() => trainer.Train(train, onStep: progress.Add));
+        var error = Assert.ThrowsExactly<TrainingDivergedException>(() => trainer.Train(train));
 
         Assert.IsTrue(progress.All(p => double.IsFinite(p.Loss)), "no step reports a NaN loss");
         AssertNamesStepLossAndRate(error, progress.Count);
@@ -53,9 +55,10 @@ public sealed class TrainingDivergenceTests
         var rng = new Random(5);
         InstructionSequence[] rows = [.. Enumerable.Range(0, 16).Select(_ => new InstructionSequence([.. Enumerable.Range(0, 10).Select(_ => rng.Next(49))], 4))];
         var trainer = new InstructionTrainer(model, new InstructionTuningOptions { LearningRate = AbsurdLearningRate, BatchSize = 4, Epochs = 5, EndOfTextId = 49 });
-        var progress = new List<InstructionTuningProgress>();
+        var progress = new List<TrainingStep>();
+        trainer.StepCompleted += progress.Add;
 
-        var error = Assert.ThrowsExactly<TrainingDivergedException>(() => trainer.Train(rows, onStep: progress.Add));
+        var error = Assert.ThrowsExactly<TrainingDivergedException>(() => trainer.Train(rows));
 
         AssertNamesStepLossAndRate(error, progress.Count);
     }
@@ -73,11 +76,7 @@ public sealed class TrainingDivergenceTests
 
         var error = Assert.ThrowsExactly<TrainingDivergedException>(() => trainer.Train(data, data));
 
-        // This trainer numbers its steps from 0 (the book's global_step).
-        Assert.IsFalse(double.IsFinite(error.Loss));
-        Assert.AreEqual(steps.Count, error.Step);
-        StringAssert.Contains(error.Message, $"step {error.Step}");
-        StringAssert.Contains(error.Message, "learning rate 1E+30");
+        AssertNamesStepLossAndRate(error, steps.Count);
         Assert.AreEqual(0, trainer.Evaluations.Count, "no evaluation of a blown-up model is recorded");
     }
 }

@@ -40,12 +40,12 @@ public sealed class Gpt2InstructionTunerFailureTests
         var context = new MLContext(seed: 1);
         Gpt2InstructionTuner.Options options = TinyOptions();
         options.LearningRate = 1e30;
-        var progress = new List<InstructionTuningProgress>();
-        options.Progress = progress.Add;
+        var progress = new List<TrainingStep>();
+        options.StepCompleted = progress.Add;
 
         var error = Assert.ThrowsExactly<TrainingDivergedException>(() => new Gpt2InstructionTuner(context, options).Fit(context.Data.LoadFromEnumerable(Rows)));
 
-        Assert.AreEqual(progress.Count + 1, error.Step);
+        Assert.AreEqual(progress.Count, error.Step, "steps are numbered from 0; the ones before the blown-up step were reported");
         StringAssert.Contains(error.Message, $"step {error.Step}");
         StringAssert.Contains(error.Message, "learning rate 1E+30");
     }

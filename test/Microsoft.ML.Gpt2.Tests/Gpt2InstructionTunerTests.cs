@@ -41,7 +41,8 @@ public sealed class Gpt2InstructionTunerTests
     private static MLContext _context = null!;
     private static IDataView _data = null!;
     private static Gpt2InstructionTransformer _model = null!;
-    private static List<InstructionTuningProgress> _progress = null!;
+    private static List<TrainingStep> _steps = null!;
+    private static List<TrainingEvaluation> _evaluations = null!;
 
     private static readonly Gpt2Config TinyConfig = new() { ContextLength = 96, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 };
 
@@ -61,10 +62,11 @@ public sealed class Gpt2InstructionTunerTests
     {
         _context = new MLContext(seed: 1);
         _data = _context.Data.LoadFromEnumerable(Rows);
-        _progress = [];
+        (_steps, _evaluations) = ([], []);
         Gpt2InstructionTuner.Options options = TinyOptions();
         options.ValidationSet = _data;
-        options.Progress = _progress.Add;
+        options.StepCompleted = _steps.Add;
+        options.Evaluated = _evaluations.Add;
         _model = new Gpt2InstructionTuner(_context, options).Fit(_data);
     }
 
@@ -77,10 +79,10 @@ public sealed class Gpt2InstructionTunerTests
     [TestMethod]
     public void TrainingDrivesTheLossNearZeroAndTheModelAnswersWithTheTrainedResponses()
     {
-        InstructionTuningProgress[] evaluations = [.. _progress.Where(p => p.IsEvaluation)];
-        CollectionAssert.AreEqual(new long[] { 40, 80 }, evaluations.Select(p => p.Step).ToArray());
-        Assert.IsGreaterThan(5.0, _progress[0].Loss, "an untrained model is near ln(50257) = 10.8");
-        Assert.IsLessThan(0.1, evaluations[^1].ValidationLoss!.Value);
+        // Steps numbered from 0: the 40th and 80th steps evaluate.
+        CollectionAssert.AreEqual(new long[] { 39, 79 }, _evaluations.Select(e => e.Step).ToArray());
+        Assert.IsGreaterThan(5.0, _steps[0].Loss, "an untrained model is near ln(50257) = 10.8");
+        Assert.IsLessThan(0.1, _evaluations[^1].ValidationLoss);
 
         CollectionAssert.AreEqual(Rows.Select(r => r.Output).ToArray(), Responses(_context, _model));
     }

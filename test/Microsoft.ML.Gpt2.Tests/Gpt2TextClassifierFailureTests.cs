@@ -51,13 +51,13 @@ public sealed class Gpt2TextClassifierFailureTests
         Gpt2TextClassifier.Options options = Options();
         options.LearningRate = 1e30;
         options.MaxEpochs = 3;
-        var progress = new List<ClassificationProgress>();
-        options.Progress = progress.Add;
+        var progress = new List<TrainingStep>();
+        options.StepCompleted = progress.Add;
 
         var error = Assert.ThrowsExactly<TrainingDivergedException>(() => new Gpt2TextClassifier(context, options).Fit(Keyed(context, Messages)));
 
         Assert.IsFalse(double.IsFinite(error.Loss));
-        Assert.AreEqual(progress.Count + 1, error.Step, "no step after the one whose loss blew up");
+        Assert.AreEqual(progress.Count, error.Step, "no step after the one whose loss blew up (steps are numbered from 0)");
         StringAssert.Contains(error.Message, $"step {error.Step}");
         StringAssert.Contains(error.Message, error.Loss.ToString(System.Globalization.CultureInfo.InvariantCulture));
         StringAssert.Contains(error.Message, "learning rate 1E+30");
@@ -98,7 +98,7 @@ public sealed class Gpt2TextClassifierFailureTests
             {
                 using var cancellation = new CancellationTokenSource();
                 options.CancellationToken = cancellation.Token;
-                options.Progress = _ => cancellation.Cancel();
+                options.StepCompleted = _ => cancellation.Cancel();
                 Assert.ThrowsExactly<OperationCanceledException>(() => new Gpt2TextClassifier(context, options).Fit(keyed));
             }
             else
@@ -154,20 +154,20 @@ public sealed class Gpt2TextClassifierFailureTests
         Assert.AreEqual("spam", KeyValues(ownMapping)[0], "the test needs the validation keys in the other order");
         Assert.AreEqual("ham", KeyValues(train)[0]);
 
-        ClassificationEvaluation Fit(IDataView validation)
+        TrainingEvaluation Fit(IDataView validation)
         {
             Gpt2TextClassifier.Options options = Options();
             options.MaxEpochs = 2;
             options.ValidationSet = validation;
-            var progress = new List<ClassificationProgress>();
-            options.Progress = progress.Add;
+            var evaluations = new List<TrainingEvaluation>();
+            options.Evaluated = evaluations.Add;
             using Gpt2TextClassificationTransformer model = new Gpt2TextClassifier(new MLContext(seed: 1), options).Fit(train);
-            return progress[^1].Evaluation!;
+            return evaluations[^1];
         }
-        ClassificationEvaluation expected = Fit(sharedMapping), actual = Fit(ownMapping);
+        TrainingEvaluation expected = Fit(sharedMapping), actual = Fit(ownMapping);
 
-        Assert.AreEqual(expected.ValidationAccuracy!.Value, actual.ValidationAccuracy!.Value, 1e-12);
-        Assert.AreEqual(expected.ValidationLoss!.Value, actual.ValidationLoss!.Value, 1e-6);
+        Assert.AreEqual(expected.Metrics[TrainingMetrics.ValidationAccuracy], actual.Metrics[TrainingMetrics.ValidationAccuracy], 1e-12);
+        Assert.AreEqual(expected.ValidationLoss, actual.ValidationLoss, 1e-6);
     }
 
     [TestMethod]
@@ -192,10 +192,10 @@ public sealed class Gpt2TextClassifierFailureTests
         IDataView keyed = Keyed(context, Messages);
         Gpt2TextClassifier.Options options = Options();
         options.MaxEpochs = 3;
-        options.Progress = _ => CancelExecution(context);
+        options.StepCompleted = _ => CancelExecution(context);
 
         var during = Assert.ThrowsExactly<OperationCanceledException>(() => new Gpt2TextClassifier(context, options).Fit(keyed));
-        options.Progress = null;
+        options.StepCompleted = null;
         var later = Assert.ThrowsExactly<OperationCanceledException>(() => new Gpt2TextClassifier(context, options).Fit(keyed));
 
         foreach (OperationCanceledException error in new[] { during, later })

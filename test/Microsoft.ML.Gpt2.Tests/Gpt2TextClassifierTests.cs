@@ -24,7 +24,8 @@ public sealed class Gpt2TextClassifierTests
     private static IDataView _train = null!;
     private static IDataView _test = null!;
     private static ITransformer _model = null!;
-    private static List<ClassificationProgress> _progress = null!;
+    private static List<TrainingStep> _steps = null!;
+    private static List<TrainingEvaluation> _evaluations = null!;
 
     private sealed class NoColumns;
 
@@ -55,9 +56,10 @@ public sealed class Gpt2TextClassifierTests
         _train = _context.Data.LoadFromEnumerable(train);
         _test = _context.Data.LoadFromEnumerable(test);
         var labelMap = _context.Transforms.Conversion.MapValueToKey("Label").Fit(_train);
-        _progress = [];
+        (_steps, _evaluations) = ([], []);
         Gpt2TextClassifier.Options options = TinyOptions(labelMap.Transform(_test));
-        options.Progress = _progress.Add;
+        options.StepCompleted = _steps.Add;
+        options.Evaluated = _evaluations.Add;
         _model = _context.Transforms.Conversion.MapValueToKey("Label")
             .Append(_context.MulticlassClassification.Trainers.Gpt2(options))
             .Append(_context.Transforms.Conversion.MapKeyToValue("PredictedText", "PredictedLabel"))
@@ -76,12 +78,18 @@ public sealed class Gpt2TextClassifierTests
     [TestMethod]
     public void ProgressReportsEveryStepAndTheEvaluations()
     {
-        long steps = _progress[^1].TotalSteps;
+        long steps = _steps[^1].TotalSteps;
         Assert.AreEqual(4 * (400 / 8), steps);
-        CollectionAssert.AreEqual(Enumerable.Range(1, (int)steps).Select(s => (long)s).ToArray(), _progress.Select(p => p.Step).ToArray());
-        ClassificationEvaluation[] evaluations = [.. _progress.Where(p => p.Evaluation is not null).Select(p => p.Evaluation!)];
+        // Steps are numbered from 0 (the book's global_step); on the CPU every step reports.
+        CollectionAssert.AreEqual(Enumerable.Range(0, (int)steps).Select(s => (long)s).ToArray(), _steps.Select(p => p.Step).ToArray());
+        Assert.IsTrue(_steps.All(s => s.TokensPerSecond > 0 && s.Elapsed > TimeSpan.Zero), "every step says how fast and how long");
+        Assert.AreEqual(TimeSpan.Zero, _steps[^1].Remaining);
+        TrainingEvaluation[] evaluations = [.. _evaluations];
         Assert.AreEqual(steps / 20, evaluations.Length);
-        Assert.IsTrue(evaluations[^1].ValidationAccuracy > 0.85, $"last validation accuracy {evaluations[^1].ValidationAccuracy}");
+        CollectionAssert.AreEqual(Enumerable.Range(1, (int)steps / 20).Select(i => 20L * i - 1).ToArray(), evaluations.Select(e => e.Step).ToArray());
+        double lastAccuracy = evaluations[^1].Metrics[TrainingMetrics.ValidationAccuracy];
+        Assert.IsTrue(lastAccuracy > 0.85, $"last validation accuracy {lastAccuracy}");
+        Assert.IsTrue(evaluations[^1].Metrics.ContainsKey(TrainingMetrics.TrainAccuracy));
         Assert.IsTrue(evaluations[^1].TrainLoss < evaluations[0].TrainLoss, "training loss falls");
     }
 
@@ -198,7 +206,7 @@ public sealed class Gpt2TextClassifierTests
         IDataView keyed = context.Transforms.Conversion.MapValueToKey("Label").Fit(_train).Transform(_train);
         Gpt2TextClassifier.Options options = TinyOptions();
         int steps = 0;
-        options.Progress = p =>
+        options.StepCompleted = p =>
         {
             if (++steps == 2)
                 typeof(MLContext).GetMethod("CancelExecution", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(context, null);
@@ -228,7 +236,7 @@ public sealed class Gpt2TextClassifierTests
         Gpt2TextClassifier.Options options = TinyOptions();
         options.CancellationToken = cancellation.Token;
         int steps = 0;
-        options.Progress = p => { if (++steps == 3) cancellation.Cancel(); };
+        options.StepCompleted = p => { if (++steps == 3) cancellation.Cancel(); };
         Assert.ThrowsExactly<OperationCanceledException>(() => _context.MulticlassClassification.Trainers.Gpt2(options).Fit(keyed));
         Assert.AreEqual(3, steps);
     }

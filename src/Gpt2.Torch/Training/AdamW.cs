@@ -56,6 +56,9 @@ public sealed class AdamW : IDisposable
     /// <summary>Steps taken so far.</summary>
     public long StepCount { get; private set; }
 
+    /// <summary>The parameters the optimizer updates (those that required gradients when it was created).</summary>
+    public IEnumerable<Parameter> Parameters => _parameters.Select(p => p.Parameter);
+
     /// <summary>Names of the parameters that receive weight decay.</summary>
     public IEnumerable<string> DecayedParameterNames => _parameters.Where(p => p.Decay).Select(p => p.Name);
 
@@ -88,6 +91,23 @@ public sealed class AdamW : IDisposable
             variance.mul_(Beta2).addcmul_(gradient, gradient, 1 - Beta2);
             using Tensor denominator = variance.sqrt().add_(scaledEpsilon);
             parameter.addcdiv_(mean, denominator, -stepSize);
+        }
+    }
+
+    /// <summary>
+    /// Points the optimizer at other parameter objects of the same names and shapes (a model converted to another
+    /// precision gets new ones), keeping the moments and the step count.
+    /// </summary>
+    internal void Retarget(IEnumerable<(string Name, Parameter Parameter)> parameters)
+    {
+        Dictionary<string, Parameter> byName = parameters.ToDictionary(p => p.Name, p => p.Parameter);
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            var entry = _parameters[i];
+            // The moments have the parameter's shape; the parameter object itself may be freed already.
+            if (!byName.TryGetValue(entry.Name, out Parameter? replacement) || !replacement.shape.SequenceEqual(entry.Mean.shape))
+                throw new ArgumentException($"The new parameters have no '{entry.Name}' of shape [{string.Join(", ", entry.Mean.shape)}].", nameof(parameters));
+            _parameters[i] = entry with { Parameter = replacement };
         }
     }
 

@@ -1,25 +1,22 @@
 namespace Gpt2.Torch.Training;
 
-/// <summary>The hyperparameters every fine-tuning trainer shares; the defaults are the book's.</summary>
-public abstract record FineTuningOptions
+/// <summary>The hyperparameters every fine-tuning trainer shares; the defaults are the book's (constant learning rate, no clipping, no accumulation).</summary>
+public abstract record FineTuningOptions : TrainingOptions
 {
-    /// <summary>Sequences per optimizer step.</summary>
+    /// <summary>Sequences per batch; a step takes <see cref="TrainingOptions.GradientAccumulationSteps"/> batches.</summary>
     public int BatchSize { get; init; } = 8;
 
-    /// <summary>Passes over the training data.</summary>
-    public abstract int Epochs { get; init; }
+    /// <inheritdoc />
+    public override double LearningRate { get; init; } = 5e-5;
 
-    /// <summary>AdamW's learning rate.</summary>
-    public double LearningRate { get; init; } = 5e-5;
+    /// <summary>Evaluate after every this many steps (counted from 1) and after the last; 0 evaluates after each epoch only.</summary>
+    public abstract override int EvaluationInterval { get; init; }
 
-    /// <summary>AdamW's decoupled weight decay, applied to matrices only.</summary>
-    public double WeightDecay { get; init; } = 0.1;
-
-    /// <summary>Evaluate every this many steps (and after the last one); 0 evaluates after each epoch only.</summary>
-    public abstract int EvaluationInterval { get; init; }
-
-    /// <summary>Seed of the shuffling and of dropout.</summary>
-    public int Seed { get; init; } = 123;
+    /// <summary>
+    /// Continue from the newest checkpoint in <see cref="TrainingOptions.CheckpointDirectory"/> when there is one (the
+    /// model's weights, the optimizer, the step, the data position and the random state), with the same data and options.
+    /// </summary>
+    public bool Resume { get; init; }
 
     /// <summary>
     /// When set, training adds these low-rank adapters to the model (unless it has them already) and updates only them,
@@ -27,17 +24,18 @@ public abstract record FineTuningOptions
     /// </summary>
     public Model.LoRAOptions? LoRA { get; init; }
 
-    /// <summary>Throws when an option is out of range.</summary>
-    public virtual void Validate()
+    /// <inheritdoc />
+    internal override bool EvaluatesAfter(long step, bool endOfEpoch) =>
+        EvaluationInterval > 0 ? (step + 1) % EvaluationInterval == 0 : endOfEpoch;
+
+    /// <inheritdoc />
+    public override void Validate()
     {
         if (BatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
-        if (Epochs < 1)
-            throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be at least 1.");
-        OptionChecks.Positive(LearningRate, nameof(LearningRate), "5e-5");
-        OptionChecks.NonNegative(WeightDecay, nameof(WeightDecay), "0.1, or 0 for none");
-        if (EvaluationInterval < 0)
-            throw new ArgumentOutOfRangeException(nameof(EvaluationInterval), EvaluationInterval, "EvaluationInterval cannot be negative.");
+        base.Validate();
+        if (Resume && CheckpointDirectory is null)
+            throw new ArgumentException("Resume needs a CheckpointDirectory to resume from; set it, or turn Resume off.", nameof(Resume));
         LoRA?.Validate();
     }
 }

@@ -8,7 +8,7 @@ namespace Gpt2.Torch.Training;
 /// <summary>
 /// Instruction fine-tuning of a <see cref="Gpt2Model"/> (the book's chapter 7): batches collated by
 /// <see cref="InstructionCollator"/>, next-token cross-entropy that skips <see cref="InstructionCollator.IgnoreIndex"/>
-/// targets, and AdamW.
+/// targets, and AdamW, through the <see cref="TrainingLoop"/> (this class supplies the batches and the loss).
 /// </summary>
 public sealed class InstructionTrainer
 {
@@ -30,14 +30,26 @@ public sealed class InstructionTrainer
         _collator = new InstructionCollator(Math.Min(options.AllowedMaxLength, model.Config.ContextLength), options.MaskPrompt, options.EndOfTextId);
     }
 
-    /// <summary>Trains on <paramref name="train"/>, evaluating on <paramref name="validation"/> when given.</summary>
+    /// <summary>Raised every <see cref="TrainingOptions.LogInterval"/> optimizer steps and after the last, on the training thread; it may throw to stop the run.</summary>
+    public event Action<TrainingStep>? StepCompleted;
+
+    /// <summary>
+    /// Raised after every evaluation with <see cref="TrainingMetrics.TrainLoss"/> (the mean step loss since the previous
+    /// evaluation) and, with validation data, <see cref="TrainingMetrics.ValidationLoss"/>.
+    /// </summary>
+    public event Action<TrainingEvaluation>? Evaluated;
+
+    /// <summary>
+    /// Trains on <paramref name="train"/>, evaluating on <paramref name="validation"/> when given; with
+    /// <see cref="FineTuningOptions.Resume"/>, continues from the newest checkpoint of the checkpoint directory when there is one.
+    /// </summary>
     /// <param name="train">Training rows; a last batch smaller than the batch size is dropped each epoch (as the book does) unless it is the only one.</param>
     /// <param name="validation">Rows to evaluate on, or null.</param>
-    /// <param name="onStep">Called after every step, on the training thread; it may throw to stop the run.</param>
     /// <param name="cancellationToken">Stops the run before the next step.</param>
+    /// <returns>The evaluation after the last step.</returns>
     /// <exception cref="TrainingDivergedException">A training or validation loss was NaN or infinite (checked where the loss is read back anyway).</exception>
-    public void Train(IReadOnlyList<InstructionSequence> train, IReadOnlyList<InstructionSequence>? validation = null,
-        Action<InstructionTuningProgress>? onStep = null, CancellationToken cancellationToken = default)
+    public TrainingEvaluation Train(IReadOnlyList<InstructionSequence> train, IReadOnlyList<InstructionSequence>? validation = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (train.Count == 0)
@@ -47,31 +59,8 @@ public sealed class InstructionTrainer
 
         if (_options.LoRA is LoRAOptions lora)
             _model.AddLoRA(lora);
-        using var optimizer = new AdamW(_model.named_parameters(), _options.LearningRate, _options.WeightDecay);
-
-        long tokensSeen = 0;
-        double lossSinceEvaluation = 0;
-        int stepsSinceEvaluation = 0;
-        foreach (FineTuningStep<InstructionSequence> step in FineTuningSchedule.Steps(train, _options, cancellationToken))
-        {
-            (double loss, long tokens) = Step(optimizer, step.Rows);
-            TrainingDivergedException.ThrowIfNotFinite(loss, step.Step, _options.LearningRate, "training loss");
-            tokensSeen += tokens;
-            lossSinceEvaluation += loss;
-            stepsSinceEvaluation++;
-
-            double? trainLoss = null, validationLoss = null;
-            if (step.Evaluate)
-            {
-                trainLoss = lossSinceEvaluation / stepsSinceEvaluation;
-                validationLoss = validation is null ? null : Evaluate(validation);
-                if (validationLoss is double measured)
-                    TrainingDivergedException.ThrowIfNotFinite(measured, step.Step, _options.LearningRate, "validation loss");
-                (lossSinceEvaluation, stepsSinceEvaluation) = (0, 0);
-            }
-            onStep?.Invoke(new InstructionTuningProgress(step.Epoch, step.Step, step.TotalSteps, tokensSeen, loss, trainLoss, validationLoss));
-        }
-        _model.eval();
+        return FineTuningRun.Run(_model, _options, new Task(this, train, validation),
+            step => StepCompleted?.Invoke(step), evaluation => Evaluated?.Invoke(evaluation), cancellationToken);
     }
 
     /// <summary>Mean next-token loss over the non-ignored targets of <paramref name="rows"/>, in evaluation mode.</summary>
@@ -93,22 +82,38 @@ public sealed class InstructionTrainer
         return lossSum / Math.Max(1, targetCount);
     }
 
-    private (double Loss, long Tokens) Step(AdamW optimizer, InstructionSequence[] rows)
-    {
-        using var scope = NewDisposeScope();
-        _model.train();
-        optimizer.ZeroGrad();
-        (Tensor logits, Tensor targets) = Forward(rows);
-        Tensor loss = F.cross_entropy(logits, targets, ignore_index: InstructionCollator.IgnoreIndex);
-        loss.backward();
-        optimizer.Step();
-        return (loss.item<float>(), targets.numel());
-    }
-
-    // Logits [rows x length, vocab] and targets [rows x length], flattened for cross-entropy.
+    // Logits [rows x length, vocab] in float32 whatever the model's precision (the loss's softmax runs in float32), and targets [rows x length], flattened for cross-entropy.
     private (Tensor Logits, Tensor Targets) Forward(IReadOnlyList<InstructionSequence> rows)
     {
         (Tensor inputs, Tensor targets) = _collator.Collate(rows, _model.Device);
-        return (_model.forward(inputs).flatten(0, 1), targets.flatten());
+        return (_model.forward(inputs).flatten(0, 1).to(float32), targets.flatten());
+    }
+
+    /// <summary>Instruction tuning as the loop sees it: shuffled collated batches and the next-token loss over non-ignored targets.</summary>
+    private sealed class Task(InstructionTrainer trainer, IReadOnlyList<InstructionSequence> train, IReadOnlyList<InstructionSequence>? validation)
+        : ITrainingTask<InstructionSequence[]>
+    {
+        private readonly FineTuningData<InstructionSequence> _data = new(train, trainer._options.BatchSize, trainer._options.Seed);
+
+        public int BatchesPerEpoch => _data.BatchesPerEpoch;
+
+        public string DataDescription => _data.Description;
+
+        public IEnumerable<InstructionSequence[]> Batches(int epoch, int skip) => _data.Batches(epoch, skip);
+
+        public (Tensor Loss, long Tokens) Loss(InstructionSequence[] batch)
+        {
+            (Tensor logits, Tensor targets) = trainer.Forward(batch);
+            // Input tokens, padding included, as the book counts them.
+            return (F.cross_entropy(logits, targets, ignore_index: InstructionCollator.IgnoreIndex), targets.numel());
+        }
+
+        public (IReadOnlyDictionary<string, double> Metrics, int[]? Sample) Evaluate(double trainingLossSinceEvaluation)
+        {
+            var metrics = new Dictionary<string, double> { [TrainingMetrics.TrainLoss] = trainingLossSinceEvaluation };
+            if (validation is not null)
+                metrics[TrainingMetrics.ValidationLoss] = trainer.Evaluate(validation);
+            return (metrics, null);
+        }
     }
 }

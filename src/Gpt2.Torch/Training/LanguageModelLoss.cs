@@ -8,12 +8,19 @@ namespace Gpt2.Torch.Training;
 /// <summary>The next-token cross-entropy of a <see cref="Gpt2Model"/> (the book's <c>calc_loss_batch</c> and <c>calc_loss_loader</c>).</summary>
 public static class LanguageModelLoss
 {
-    /// <summary>Mean cross-entropy of the model's predictions for <paramref name="targets"/> [batch, tokens], in the model's current mode.</summary>
+    /// <summary>
+    /// Mean cross-entropy of the model's predictions for <paramref name="targets"/> [batch, tokens], in the model's current
+    /// mode, as a float32 scalar: a bfloat16 model's logits are taken to float32 before the softmax.
+    /// </summary>
     public static Tensor OfBatch(Gpt2Model model, Tensor inputs, Tensor targets)
     {
-        Tensor logits = model.Forward(inputs.to(model.Device));
-        return F.cross_entropy(logits.flatten(0, 1), targets.to(model.Device).flatten());
+        Tensor logits = model.Forward(ToDevice(inputs, model.Device));
+        return F.cross_entropy(logits.flatten(0, 1).to(float32), ToDevice(targets, model.Device).flatten());
     }
+
+    /// <summary>A batch tensor on <paramref name="device"/>: itself when it is there, else copied without waiting (pinned or not, the copy is queued behind the compute that needs it).</summary>
+    internal static Tensor ToDevice(Tensor batch, Device device) =>
+        batch.device_type == device.type && batch.device_index == device.index ? batch : batch.to(device, non_blocking: true);
 
     /// <summary>
     /// The mean of the batch losses over the first <paramref name="maxBatches"/> batches of <paramref name="data"/>

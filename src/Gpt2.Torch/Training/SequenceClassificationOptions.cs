@@ -8,15 +8,4 @@ public sealed record SequenceClassificationOptions : FineTuningOptions
 
     /// <inheritdoc />
     public override int EvaluationInterval { get; init; } = 50;
-
-    /// <summary>When set, gradients are clipped to this global L2 norm before each step.</summary>
-    public double? MaxGradientNorm { get; init; }
-
-    /// <inheritdoc />
-    public override void Validate()
-    {
-        base.Validate();
-        if (MaxGradientNorm is double norm)
-            OptionChecks.Positive(norm, nameof(MaxGradientNorm), "1.0, or null for no clipping");
-    }
 }

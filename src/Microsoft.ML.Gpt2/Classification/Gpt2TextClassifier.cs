@@ -54,9 +54,6 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         /// </summary>
         public int ScoringBatchSize = 32;
 
-        /// <summary>Called after every training step with the step's loss, and with losses and accuracies at evaluations.</summary>
-        public Action<ClassificationProgress>? Progress;
-
         internal string[] SentenceColumnNames => Sentence2ColumnName is null ? [Sentence1ColumnName] : [Sentence1ColumnName, Sentence2ColumnName];
     }
 
@@ -136,11 +133,14 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
             SequenceClassificationOptions trainingOptions = _options.ToTrainingOptions<SequenceClassificationOptions>();
             model.SetTrainableLayers(_options.TrainableLayers, trainingOptions.LoRA);
             long trainedParameterCount = model.TrainableParameterCount;
-            new SequenceClassificationTrainer(model, trainingOptions).Train(train, validation, progress =>
+            var trainer = new SequenceClassificationTrainer(model, trainingOptions);
+            trainer.StepCompleted += step =>
             {
                 cancellation.ThrowIfCancelled();
-                _options.Progress?.Invoke(progress);
-            }, _options.CancellationToken);
+                _options.StepCompleted?.Invoke(step);
+            };
+            trainer.Evaluated += evaluation => _options.Evaluated?.Invoke(evaluation);
+            trainer.Train(train, validation, _options.CancellationToken);
             // The fitted model predicts and saves (to ONNX) with the adapters folded in: GPT-2's own layout and size.
             body.MergeLoRA();
 

@@ -53,9 +53,6 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
         /// <summary>Training texts are cut to this many tokens (and to the context length).</summary>
         public int AllowedMaxLength = 1024;
 
-        /// <summary>Called after every training step with its loss, and with train and validation losses at evaluations.</summary>
-        public Action<InstructionTuningProgress>? Progress;
-
         /// <summary>How the fitted transformer decodes responses.</summary>
         public Gpt2GenerationOptions Generation { get; } = new();
 
@@ -103,11 +100,14 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
         try
         {
             var cancellation = new MLContextCancellation(_mlContext);
-            new InstructionTrainer(engine.Model, _options.ToTrainingOptions()).Train(train, validation, progress =>
+            var trainer = new InstructionTrainer(engine.Model, _options.ToTrainingOptions());
+            trainer.StepCompleted += step =>
             {
                 cancellation.ThrowIfCancelled();
-                _options.Progress?.Invoke(progress);
-            }, _options.CancellationToken);
+                _options.StepCompleted?.Invoke(step);
+            };
+            trainer.Evaluated += evaluation => _options.Evaluated?.Invoke(evaluation);
+            trainer.Train(train, validation, _options.CancellationToken);
             // Generation and the saved model use the adapters folded in: GPT-2's own layout and size.
             engine.Model.MergeLoRA();
             return new Gpt2InstructionTransformer(_mlContext, engine, _options.PromptFormat,
