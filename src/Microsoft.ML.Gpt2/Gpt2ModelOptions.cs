@@ -17,7 +17,11 @@ public abstract class Gpt2ModelOptions
     /// </summary>
     public Gpt2ModelSource BaseModel = "124M";
 
-    /// <summary>Where the model runs; CUDA when available, else the CPU, when null.</summary>
+    /// <summary>
+    /// Where the model runs. When null: the GPU the estimator's <see cref="MLContext"/> names in
+    /// <see cref="MLContext.GpuDeviceId"/> (with <see cref="MLContext.FallbackToCpu"/> deciding what happens without it), or,
+    /// when the context names none, CUDA when available, else the CPU.
+    /// </summary>
     public Device? Device;
 
     /// <summary>Receives download progress when <see cref="BaseModel"/> must be downloaded.</summary>
@@ -34,11 +38,31 @@ public abstract class Gpt2ModelOptions
     /// </summary>
     public OnnxWeightQuantization? SavedWeightQuantization;
 
-    /// <summary>The model of <see cref="BaseModel"/>, which the caller owns unless it was given in memory.</summary>
-    internal Gpt2Model LoadModel()
+    /// <summary>The model of <see cref="BaseModel"/> on <see cref="ResolveDevice"/>, which the caller owns unless it was given in memory.</summary>
+    internal Gpt2Model LoadModel(MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(BaseModel, nameof(BaseModel));
-        return BaseModel.Load(Device, DownloadProgress, CancellationToken);
+        return BaseModel.Load(ResolveDevice(mlContext), DownloadProgress, CancellationToken);
+    }
+
+    /// <summary><see cref="Device"/>, else ML.NET's own device choice on <paramref name="mlContext"/>, else null (CUDA when available).</summary>
+    /// <exception cref="InvalidOperationException">The context asks for a GPU that is not there and does not fall back to the CPU.</exception>
+    internal Device? ResolveDevice(MLContext mlContext)
+    {
+        if (Device is not null)
+            return Device;
+        if (mlContext.GpuDeviceId is not int gpu)
+            return null;
+        TorchBackend.EnsureAvailable();
+        if (TorchSharp.torch.cuda.is_available() && gpu >= 0 && gpu < TorchSharp.torch.cuda.device_count())
+            return new Device(TorchSharp.DeviceType.CUDA, gpu);
+        if (mlContext.FallbackToCpu)
+            return TorchSharp.torch.CPU;
+        throw new InvalidOperationException(
+            $"mlContext.GpuDeviceId is {gpu}, but " + (TorchSharp.torch.cuda.is_available()
+                ? $"there are only {TorchSharp.torch.cuda.device_count()} CUDA devices"
+                : "CUDA is not available (no GPU, or the application references TorchSharp-cpu rather than TorchSharp-cuda-linux/-windows)") +
+            ". Set mlContext.FallbackToCpu = true to run on the CPU instead, or set the options' Device.");
     }
 
     /// <summary>Disposes <paramref name="model"/> when these options loaded it (a failed fit), not when the caller gave it.</summary>

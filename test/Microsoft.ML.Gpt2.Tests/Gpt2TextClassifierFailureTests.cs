@@ -211,4 +211,23 @@ public sealed class Gpt2TextClassifierFailureTests
         keyed.Schema["Label"].GetKeyValues(ref values);
         return [.. values.DenseValues().Select(v => v.ToString())];
     }
+
+    [TestMethod]
+    public void AContextThatAsksForAMissingGpuFailsClearlyOrFallsBackToTheCpu()
+    {
+        if (cuda.is_available())
+            Assert.Inconclusive("This machine has a GPU; the test checks what happens without one.");
+        var context = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = false };
+        IDataView keyed = Keyed(context, Messages);
+        Gpt2TextClassifier.Options options = Options();
+        options.Device = null;   // the context chooses
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => new Gpt2TextClassifier(context, options).Fit(keyed));
+        StringAssert.Contains(error.Message, "GpuDeviceId is 0");
+        StringAssert.Contains(error.Message, "FallbackToCpu");
+
+        context.FallbackToCpu = true;
+        using Gpt2TextClassificationTransformer model = new Gpt2TextClassifier(context, options).Fit(keyed);
+        Assert.AreEqual(DeviceType.CPU, model.Model.Transformer.Device.type);
+    }
 }

@@ -40,7 +40,7 @@ internal sealed class TextGenerationEngine : IDisposable
     /// <summary>An engine over the model of <paramref name="modelOptions"/>, which is released again if the options do not fit it.</summary>
     public static TextGenerationEngine Load(MLContext mlContext, Gpt2ModelOptions modelOptions, Gpt2GenerationOptions options)
     {
-        Gpt2Model model = modelOptions.LoadModel();
+        Gpt2Model model = modelOptions.LoadModel(mlContext);
         try
         {
             return new TextGenerationEngine(mlContext, model, options, modelOptions.CancellationToken, modelOptions.SavedWeightQuantization);
