@@ -4,11 +4,18 @@ using ScottPlot;
 
 namespace Gpt2MLNet.Samples;
 
-/// <summary>The book's loss plot: training and validation loss against steps, with tokens seen on the top axis, as PNG.</summary>
+/// <summary>
+/// The book's training plots: training and validation loss (or accuracy) against steps, with tokens seen on the top axis,
+/// as PNG.
+/// </summary>
 public static class LossCurvePlot
 {
-    /// <summary>Draws <paramref name="evaluations"/> and writes the PNG to <paramref name="path"/>, atomically.</summary>
-    public static void Save(string path, IReadOnlyList<TrainingEvaluation> evaluations, int width = 800, int height = 500)
+    /// <summary>
+    /// Draws the <paramref name="metric"/> of <paramref name="evaluations"/> (<c>loss</c>, or <c>accuracy</c> for a
+    /// classifier: the metrics <c>train_METRIC</c> and <c>validation_METRIC</c>) and writes the PNG to
+    /// <paramref name="path"/>, atomically.
+    /// </summary>
+    public static void Save(string path, IReadOnlyList<TrainingEvaluation> evaluations, int width = 800, int height = 500, string metric = "loss")
     {
         ArgumentNullException.ThrowIfNull(evaluations);
         if (evaluations.Count == 0)
@@ -16,18 +23,23 @@ public static class LossCurvePlot
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 100);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 100);
 
+        string trainName = $"train_{metric}", validationName = $"validation_{metric}";
+        if (!evaluations.All(e => e.Metrics.ContainsKey(trainName)))
+            throw new ArgumentException($"The evaluations have no '{trainName}' metric to plot.", nameof(metric));
+
         var plot = new Plot();
         double[] steps = [.. evaluations.Select(e => (double)e.Step)];
-        var train = plot.Add.ScatterLine(steps, evaluations.Select(e => e.TrainLoss).ToArray());
-        train.LegendText = "Training loss";
-        if (evaluations.Any(e => !double.IsNaN(e.ValidationLoss))) // a run without validation data has none
+        var train = plot.Add.ScatterLine(steps, evaluations.Select(e => e.Metrics[trainName]).ToArray());
+        train.LegendText = $"Training {metric}";
+        double[] validationValues = [.. evaluations.Select(e => e.Metrics.GetValueOrDefault(validationName, double.NaN))];
+        if (validationValues.Any(value => !double.IsNaN(value))) // a run without validation data has none
         {
-            var validation = plot.Add.ScatterLine(steps, evaluations.Select(e => e.ValidationLoss).ToArray());
-            validation.LegendText = "Validation loss";
+            var validation = plot.Add.ScatterLine(steps, validationValues);
+            validation.LegendText = $"Validation {metric}";
             validation.LinePattern = LinePattern.DenselyDashed;
         }
         plot.XLabel("Steps");
-        plot.YLabel("Loss");
+        plot.YLabel(char.ToUpperInvariant(metric[0]) + metric[1..]);
         plot.ShowLegend(Alignment.UpperRight);
         plot.Axes.AutoScale();
 

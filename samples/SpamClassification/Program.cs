@@ -6,6 +6,7 @@ using System.Diagnostics;
 using Gpt2.Torch;
 using Gpt2.Torch.Downloads;
 using Gpt2.Torch.Model;
+using Gpt2.Torch.Training;
 using Microsoft.Data.Analysis;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -60,8 +61,13 @@ root.SetAction(async (result, cancellationToken) =>
     options.ValidationSet = mlContext.Transforms.Conversion.MapValueToKey("Label").Fit(splits.Train).Transform(splits.Validation);
     options.CancellationToken = cancellationToken;
     var display = new ConsoleTrainingProgress();
+    var evaluations = new List<TrainingEvaluation>();
     options.StepCompleted = display.OnStep;
-    options.Evaluated = display.OnEvaluation;
+    options.Evaluated = evaluation =>
+    {
+        evaluations.Add(evaluation);
+        display.OnEvaluation(evaluation);
+    };
     options.Precision = result.GetValue(precisionOption);
 
     var gpt2Pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
@@ -81,6 +87,13 @@ root.SetAction(async (result, cancellationToken) =>
     long parameters = classifier.Model.parameters().Sum(p => p.numel());
     Console.WriteLine($"Trained {classifier.TrainedParameterCount:N0} of {parameters:N0} parameters ({100.0 * classifier.TrainedParameterCount / parameters:F2}%)");
     ModelReport gpt2Report = ModelReport.Evaluate("GPT-2", mlContext, gpt2, splits, gpt2Time);
+    if (evaluations.Count > 0)
+    {
+        // The book's figures 6.16 and 6.17: loss and accuracy of the training and validation sets as training goes on.
+        LossCurvePlot.Save(Path.Combine(output, "loss.png"), evaluations);
+        LossCurvePlot.Save(Path.Combine(output, "accuracy.png"), evaluations, metric: "accuracy");
+        Console.WriteLine($"Plots: {Path.Combine(output, "loss.png")}, {Path.Combine(output, "accuracy.png")}");
+    }
 
     watch.Restart();
     ITransformer sdca = sdcaPipeline.Fit(splits.Train);

@@ -26,6 +26,7 @@ public sealed class TrainingDisplayTests : TemporaryDirectoryTest
         Assert.AreEqual(640, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)));
         Assert.AreEqual(400, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
         Assert.ThrowsExactly<ArgumentException>(() => LossCurvePlot.Save(path, []));
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => LossCurvePlot.Save(path, Evaluations, metric: "accuracy")).Message, "train_accuracy");
 
         // The pixels: two curves in two colours, bluish and orange (axes, text and grid are grey; anti-aliasing blends the
         // edges), each falling from left to right as the losses do.
