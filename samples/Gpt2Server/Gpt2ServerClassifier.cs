@@ -1,0 +1,116 @@
+using Microsoft.Extensions.ObjectPool;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Gpt2Server;
+
+/// <summary>
+/// An ML.NET text classifier zip (for example one fitted with <c>MulticlassClassification.Trainers.Gpt2</c>) behind
+/// <c>POST /v1/classify</c>: loaded once with <c>Model.Load</c>, predicting through a pool of prediction engines, so
+/// that concurrent requests each use their own engine (a <see cref="PredictionEngine{TSrc,TDst}"/> is not thread-safe).
+/// </summary>
+/// <remarks>
+/// The zip's input must be one text column (named <c>Text</c>, or the only text column besides <c>Label</c>; a text
+/// <c>Label</c> column, which a pipeline that starts with <c>MapValueToKey("Label")</c> keeps, is fed empty), and its
+/// output a <c>Score</c> vector; the labels are the <c>Score</c> column's slot names (class indexes when it has none).
+/// </remarks>
+public sealed class Gpt2ServerClassifier : IDisposable
+{
+    /// <summary>Most texts one request may classify.</summary>
+    public const int MaxTexts = 256;
+
+    private readonly ObjectPool<PredictionEngine<Input, Output>> _engines;
+    private readonly string[] _labels;
+
+    /// <summary>Loads the zip at <paramref name="path"/>; throws <see cref="InvalidOperationException"/> naming what the zip lacks.</summary>
+    public Gpt2ServerClassifier(string path)
+    {
+        var mlContext = new MLContext();
+        ITransformer model = mlContext.Model.Load(path, out DataViewSchema input);
+        string textColumn = TextColumn(input, path);
+        SchemaDefinition definition = SchemaDefinition.Create(typeof(Input));
+        definition[nameof(Input.Text)].ColumnName = textColumn;
+        bool hasLabel = textColumn != "Label" && input.GetColumnOrNull("Label") is { Type: TextDataViewType };
+        if (!hasLabel)
+            definition.Remove(definition[nameof(Input.Label)]);
+        foreach (DataViewSchema.Column column in input)
+        {
+            if (column.Name != textColumn && !(hasLabel && column.Name == "Label"))
+                throw new InvalidOperationException($"The classifier '{path}' needs the input column '{column.Name}'; the server feeds one text column only.");
+        }
+
+        DataViewSchema output = model.GetOutputSchema(input);
+        if (output.GetColumnOrNull("Score") is not { Type: VectorDataViewType { ItemType: NumberDataViewType, Size: > 0 } scoreType } score)
+            throw new InvalidOperationException($"The classifier '{path}' has no Score vector column; save a multiclass classifier.");
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        if (score.HasSlotNames())
+            score.GetSlotNames(ref names);
+        _labels = names.Length == scoreType.Size
+            ? [.. names.DenseValues().Select(n => n.ToString())]
+            : [.. Enumerable.Range(0, scoreType.Size).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        _engines = new DefaultObjectPool<PredictionEngine<Input, Output>>(
+            new EnginePolicy(() => mlContext.Model.CreatePredictionEngine<Input, Output>(model, inputSchemaDefinition: definition)),
+            Environment.ProcessorCount * 2);
+    }
+
+    /// <summary>The classes, in the order of the scores.</summary>
+    public IReadOnlyList<string> Labels => _labels;
+
+    /// <summary>The most likely label of <paramref name="text"/> and every label's probability.</summary>
+    public (string Label, IReadOnlyList<(string Label, float Probability)> Probabilities) Classify(string text)
+    {
+        PredictionEngine<Input, Output> engine = _engines.Get();
+        float[] scores;
+        try
+        {
+            scores = engine.Predict(new Input { Text = text }).Score;
+        }
+        finally
+        {
+            _engines.Return(engine);
+        }
+        int best = 0;
+        for (int i = 1; i < scores.Length; i++)
+        {
+            if (scores[i] > scores[best])
+                best = i;
+        }
+        return (_labels[best], [.. _labels.Select((label, i) => (label, scores[i]))]);
+    }
+
+    /// <summary>Disposes the pooled engines.</summary>
+    public void Dispose() => (_engines as IDisposable)?.Dispose();
+
+    private static string TextColumn(DataViewSchema input, string path)
+    {
+        if (input.GetColumnOrNull("Text") is { Type: TextDataViewType })
+            return "Text";
+        string[] texts = [.. input.Where(c => c.Type is TextDataViewType && c.Name != "Label").Select(c => c.Name)];
+        return texts.Length == 1 ? texts[0]
+            : throw new InvalidOperationException($"The classifier '{path}' needs one text input column (named Text, or the only one besides Label); it has [{string.Join(", ", input.Select(c => c.Name))}].");
+    }
+
+    /// <summary>A row in: the text (renamed to the zip's column) and an empty label.</summary>
+    public sealed class Input
+    {
+        /// <summary>The text to classify.</summary>
+        public string Text { get; set; } = "";
+
+        /// <summary>Fed empty when the zip keeps a label column.</summary>
+        public string Label { get; set; } = "";
+    }
+
+    /// <summary>A row out: the class probabilities.</summary>
+    public sealed class Output
+    {
+        /// <summary>One probability per class.</summary>
+        public float[] Score { get; set; } = [];
+    }
+
+    private sealed class EnginePolicy(Func<PredictionEngine<Input, Output>> create) : PooledObjectPolicy<PredictionEngine<Input, Output>>
+    {
+        public override PredictionEngine<Input, Output> Create() => create();
+
+        public override bool Return(PredictionEngine<Input, Output> obj) => true;
+    }
+}
