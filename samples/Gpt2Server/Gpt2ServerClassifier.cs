@@ -12,7 +12,8 @@ namespace Gpt2Server;
 /// <remarks>
 /// The zip's input must be one text column (named <c>Text</c>, or the only text column besides <c>Label</c>; a text
 /// <c>Label</c> column, which a pipeline that starts with <c>MapValueToKey("Label")</c> keeps, is fed empty), and its
-/// output a <c>Score</c> vector; the labels are the <c>Score</c> column's slot names (class indexes when it has none).
+/// output a <c>Score</c> vector; the labels are the <c>Score</c> column's slot names, else the key values of a
+/// <c>PredictedLabel</c> key column along the chain, else the class indexes.
 /// </remarks>
 public sealed class Gpt2ServerClassifier : IDisposable
 {
@@ -45,9 +46,9 @@ public sealed class Gpt2ServerClassifier : IDisposable
         VBuffer<ReadOnlyMemory<char>> names = default;
         if (score.HasSlotNames())
             score.GetSlotNames(ref names);
-        _labels = names.Length == scoreType.Size
-            ? [.. names.DenseValues().Select(n => n.ToString())]
-            : [.. Enumerable.Range(0, scoreType.Size).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        _labels = names.Length == scoreType.Size ? [.. names.DenseValues().Select(n => n.ToString())]
+            : KeyValues(model, input, scoreType.Size)
+            ?? [.. Enumerable.Range(0, scoreType.Size).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
         _engines = new DefaultObjectPool<PredictionEngine<Input, Output>>(
             new EnginePolicy(() => mlContext.Model.CreatePredictionEngine<Input, Output>(model, inputSchemaDefinition: definition)),
             Environment.ProcessorCount * 2);
@@ -80,6 +81,29 @@ public sealed class Gpt2ServerClassifier : IDisposable
 
     /// <summary>Disposes the pooled engines.</summary>
     public void Dispose() => (_engines as IDisposable)?.Dispose();
+
+    // The label names of a PredictedLabel key column anywhere along the chain (a trailing MapKeyToValue turns it into
+    // text and drops them from the final schema).
+    private static string[]? KeyValues(ITransformer model, DataViewSchema schema, int size)
+    {
+        string[]? found = null;
+        foreach (ITransformer step in Steps(model))
+        {
+            schema = step.GetOutputSchema(schema);
+            if (schema.GetColumnOrNull("PredictedLabel") is { Type: KeyDataViewType } key
+                && key.Annotations.Schema.GetColumnOrNull("KeyValues") is { Type: VectorDataViewType { ItemType: TextDataViewType } })
+            {
+                VBuffer<ReadOnlyMemory<char>> values = default;
+                key.GetKeyValues(ref values);
+                if (values.Length == size)
+                    found = [.. values.DenseValues().Select(v => v.ToString())];
+            }
+        }
+        return found;
+    }
+
+    private static IEnumerable<ITransformer> Steps(ITransformer model) =>
+        model is IEnumerable<ITransformer> chain ? chain.SelectMany(Steps) : [model];
 
     private static string TextColumn(DataViewSchema input, string path)
     {
