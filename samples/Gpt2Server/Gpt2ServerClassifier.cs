@@ -10,9 +10,10 @@ namespace Gpt2Server;
 /// that concurrent requests each use their own engine (a <see cref="PredictionEngine{TSrc,TDst}"/> is not thread-safe).
 /// </summary>
 /// <remarks>
-/// The zip's input must be one text column (named <c>Text</c>, or the only text column besides <c>Label</c>; a text
-/// <c>Label</c> column, which a pipeline that starts with <c>MapValueToKey("Label")</c> keeps, is fed empty), and its
-/// output a <c>Score</c> vector; the labels are the <c>Score</c> column's slot names, else the key values of a
+/// The server feeds one text column (named <c>Text</c>, or the only text column besides <c>Label</c>; a text
+/// <c>Label</c> column, which a pipeline that starts with <c>MapValueToKey("Label")</c> keeps, is fed empty; a zip that
+/// needs other input columns fails at startup), and the zip's output must hold
+/// a <c>Score</c> vector; the labels are the <c>Score</c> column's slot names, else the key values of a
 /// <c>PredictedLabel</c> key column along the chain, else the class indexes.
 /// </remarks>
 public sealed class Gpt2ServerClassifier : IDisposable
@@ -34,11 +35,6 @@ public sealed class Gpt2ServerClassifier : IDisposable
         bool hasLabel = textColumn != "Label" && input.GetColumnOrNull("Label") is { Type: TextDataViewType };
         if (!hasLabel)
             definition.Remove(definition[nameof(Input.Label)]);
-        foreach (DataViewSchema.Column column in input)
-        {
-            if (column.Name != textColumn && !(hasLabel && column.Name == "Label"))
-                throw new InvalidOperationException($"The classifier '{path}' needs the input column '{column.Name}'; the server feeds one text column only.");
-        }
 
         DataViewSchema output = model.GetOutputSchema(input);
         if (output.GetColumnOrNull("Score") is not { Type: VectorDataViewType { ItemType: NumberDataViewType, Size: > 0 } scoreType } score)
@@ -52,6 +48,8 @@ public sealed class Gpt2ServerClassifier : IDisposable
         _engines = new DefaultObjectPool<PredictionEngine<Input, Output>>(
             new EnginePolicy(() => mlContext.Model.CreatePredictionEngine<Input, Output>(model, inputSchemaDefinition: definition)),
             Environment.ProcessorCount * 2);
+        // One engine now, so that a zip needing input columns the server does not feed fails at startup, not at the first request.
+        _engines.Return(_engines.Get());
     }
 
     /// <summary>The classes, in the order of the scores.</summary>
