@@ -10,8 +10,9 @@ namespace Gpt2Server;
 /// <summary>
 /// The OpenAI-compatible server: <c>POST /v1/chat/completions</c>, <c>POST /v1/completions</c>, <c>GET /v1/models</c>,
 /// <c>GET /health</c> and, with a classifier zip, <c>POST /v1/classify</c>. Generation goes through one
-/// <see cref="Gpt2TextGenerationService"/> (chat through <see cref="Gpt2ChatClient"/> over it), which runs one request
-/// at a time; <see cref="Gpt2ServerOptions.MaxQueue"/> bounds the requests admitted (running or waiting), more get 429.
+/// <see cref="Gpt2TextGenerationService"/> (chat through <see cref="Gpt2ChatClient"/> over it), with continuous batching
+/// unless <c>--batching off</c>; <see cref="Gpt2ServerOptions.MaxQueue"/> bounds the requests admitted (running or
+/// waiting), more get 429.
 /// </summary>
 public static class Gpt2ServerApp
 {
@@ -65,7 +66,7 @@ internal sealed class Gpt2ServerEndpoints : IDisposable
     {
         _options = options;
         _ownsService = service is null;
-        _service = service ?? Gpt2TextGenerationService.Load(Gpt2ModelSource.Pretrained(options.Model));
+        _service = service ?? Gpt2TextGenerationService.Load(Gpt2ModelSource.Pretrained(options.Model), device: null, options.ContinuousBatching);
         try
         {
             _chat = new Gpt2ChatClient(_service, options.PromptFormat, options.ModelId);
@@ -102,6 +103,8 @@ internal sealed class Gpt2ServerEndpoints : IDisposable
         ["model"] = _options.ModelId,
         ["admitted"] = Volatile.Read(ref _admitted),
         ["max_queue"] = _options.MaxQueue,
+        ["continuous_batching"] = _service.ContinuousBatching,
+        ["peak_batch_size"] = _service.PeakContinuousBatchSize,
         ["classifier"] = Classifier is not null,
     });
 

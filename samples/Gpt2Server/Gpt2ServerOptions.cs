@@ -7,7 +7,7 @@ namespace Gpt2Server;
 public sealed class Gpt2ServerOptionsException(string message) : Exception(message);
 
 /// <summary>
-/// The server's settings, read from its command line (<c>--model</c>, <c>--classifier</c>, <c>--prompt-format</c>,
+/// The server's settings, read from its command line (<c>--model</c>, <c>--classifier</c>, <c>--prompt-format</c>, <c>--batching</c>,
 /// <c>--model-id</c>, <c>--max-queue</c>, <c>--max-body-bytes</c>, <c>--shutdown-timeout</c>; <c>--urls</c> is ASP.NET Core's own).
 /// </summary>
 public sealed record Gpt2ServerOptions
@@ -18,7 +18,7 @@ public sealed record Gpt2ServerOptions
     /// <summary>What <c>--help</c> and a bad command line print.</summary>
     public const string Usage =
         "usage: Gpt2Server --model PRESET|HF_ID|FOLDER|CHECKPOINT_DIR [--classifier ZIP] [--prompt-format raw|alpaca|phi3] [--model-id NAME]\n" +
-        "                  [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]";
+        "                  [--batching on|off (on)] [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]";
 
     /// <summary>What <c>Gpt2ModelSource</c> takes: a preset (124M), a Hugging Face id, a checkpoint folder or a trainer's checkpoint directory.</summary>
     public required string Model { get; init; }
@@ -31,6 +31,9 @@ public sealed record Gpt2ServerOptions
 
     /// <summary>How chat messages become a prompt.</summary>
     public ChatPromptFormat PromptFormat { get; init; } = ChatPromptFormat.RawText;
+
+    /// <summary>Whether concurrent requests share a running batch (continuous batching); off serializes them.</summary>
+    public bool ContinuousBatching { get; init; } = true;
 
     /// <summary>Most generation requests admitted at once (running or waiting for the model); more get 429.</summary>
     public int MaxQueue { get; init; } = 64;
@@ -56,6 +59,12 @@ public sealed record Gpt2ServerOptions
             "phi3" => ChatPromptFormat.Phi3,
             string other => throw new Gpt2ServerOptionsException($"--prompt-format: '{other}' is not one of raw, alpaca, phi3."),
         };
+        bool batching = (configuration["batching"] ?? "on").ToLowerInvariant() switch
+        {
+            "on" => true,
+            "off" => false,
+            string other => throw new Gpt2ServerOptionsException($"--batching: '{other}' is not on or off."),
+        };
         string modelId = configuration["model-id"] is { Length: > 0 } id ? id
             : Directory.Exists(model) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model)))
             : model;
@@ -65,6 +74,7 @@ public sealed record Gpt2ServerOptions
             ModelId = modelId,
             ClassifierPath = classifier,
             PromptFormat = format,
+            ContinuousBatching = batching,
             MaxQueue = Int(configuration, "max-queue", 64, 1),
             MaxRequestBodyBytes = Int(configuration, "max-body-bytes", 1 << 20, 1024),
             ShutdownTimeout = TimeSpan.FromSeconds(Int(configuration, "shutdown-timeout", 30, 0)),

@@ -13,6 +13,7 @@ public sealed class ServerOptionsTests
     [DataRow(new[] { "--urls", "http://127.0.0.1:0" }, "--model", DisplayName = "no model")]
     [DataRow(new[] { "--model", "x", "--prompt-format", "chatml" }, "--prompt-format", DisplayName = "unknown prompt format")]
     [DataRow(new[] { "--model", "x", "--classifier", "/no/such/classifier.zip" }, "--classifier", DisplayName = "missing classifier")]
+    [DataRow(new[] { "--model", "x", "--batching", "maybe" }, "--batching", DisplayName = "batching neither on nor off")]
     [DataRow(new[] { "--model", "x", "--max-queue", "0" }, "--max-queue", DisplayName = "queue of 0")]
     [DataRow(new[] { "--model", "x", "--max-body-bytes", "lots" }, "--max-body-bytes", DisplayName = "body limit not a number")]
     public void BadCommandLinesAreRefusedByName(string[] args, string option)
