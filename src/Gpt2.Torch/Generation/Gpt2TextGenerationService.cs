@@ -15,35 +15,57 @@ namespace Gpt2.Torch.Generation;
 /// tokens; <see cref="TextGenerationResult.DroppedPromptTokenCount"/> says how many were cut. Prompts are encoded as
 /// plain text: <c>&lt;|endoftext|&gt;</c> written in a prompt is text, not the special token.</para>
 /// <para>Concurrent calls are serialized (TorchSharp modules are not thread-safe): one generation, or one batch, runs at a
-/// time, and the others wait their turn. To generate for several prompts at once, pass them to <see cref="GenerateBatch"/>.</para>
+/// time, and the others wait their turn. To generate for several prompts at once, pass them to <see cref="GenerateBatch"/>.
+/// With continuous batching (the constructor's <c>continuousBatching</c>), <see cref="GenerateAsync"/> and
+/// <see cref="GenerateStreamingAsync"/> calls instead join one running batch at its next step and leave it as they
+/// finish, sharing each forward pass; each greedy answer equals what the call gets alone.</para>
 /// </remarks>
 public sealed class Gpt2TextGenerationService : IDisposable
 {
     private readonly Gpt2Generator _generator;
     private readonly bool _ownsModel;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ContinuousBatcher? _batcher;
 
     /// <summary>A service over <paramref name="model"/>.</summary>
     /// <param name="model">The model; it is put in evaluation mode while generating.</param>
     /// <param name="tokenizer">GPT-2's tokenizer (<see cref="Gpt2Tokenizer.Default"/> when null).</param>
     /// <param name="ownsModel">Whether disposing the service disposes the model.</param>
-    public Gpt2TextGenerationService(Gpt2Model model, Gpt2Tokenizer? tokenizer = null, bool ownsModel = false)
+    /// <param name="continuousBatching">
+    /// Whether concurrent <see cref="GenerateAsync"/> and <see cref="GenerateStreamingAsync"/> calls share a running batch
+    /// (a background loop decodes them together) instead of waiting for each other.
+    /// </param>
+    public Gpt2TextGenerationService(Gpt2Model model, Gpt2Tokenizer? tokenizer = null, bool ownsModel = false, bool continuousBatching = false)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
         Tokenizer = tokenizer ?? Gpt2Tokenizer.Default;
         _ownsModel = ownsModel;
         _generator = new Gpt2Generator(model, Tokenizer.Tokenizer);
+        if (continuousBatching)
+            _batcher = new ContinuousBatcher(model, Tokenizer, _gate);
     }
 
     /// <summary>
     /// A service over the model of <paramref name="source"/> (a preset, Hugging Face id or folder, random weights, or a
     /// model in memory): a loaded model is owned by the service; a model in memory stays its owner's.
     /// </summary>
-    public static Gpt2TextGenerationService Load(Gpt2ModelSource source, Device? device = null)
+    public static Gpt2TextGenerationService Load(Gpt2ModelSource source, Device? device = null) => Load(source, device, continuousBatching: false);
+
+    /// <summary>
+    /// A service over the model of <paramref name="source"/>, with or without continuous batching of concurrent
+    /// asynchronous calls (see the constructor).
+    /// </summary>
+    public static Gpt2TextGenerationService Load(Gpt2ModelSource source, Device? device, bool continuousBatching)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return new Gpt2TextGenerationService(source.Load(device), ownsModel: !source.IsInMemory);
+        return new Gpt2TextGenerationService(source.Load(device), ownsModel: !source.IsInMemory, continuousBatching: continuousBatching);
     }
+
+    /// <summary>Whether concurrent asynchronous calls share a running batch (see the constructor).</summary>
+    public bool ContinuousBatching => _batcher is not null;
+
+    /// <summary>The most generations the continuous batch has decoded together so far; 0 without continuous batching.</summary>
+    public int PeakContinuousBatchSize => _batcher?.PeakBatchSize ?? 0;
 
     /// <summary>The model that writes.</summary>
     public Gpt2Model Model { get; }
@@ -70,6 +92,8 @@ public sealed class Gpt2TextGenerationService : IDisposable
         ArgumentNullException.ThrowIfNull(prompt);
         options ??= new TextGenerationOptions();
         int[][] ids = EncodePrompts([prompt], options, out int[] dropped);
+        if (_batcher is not null)
+            return Batched(ids[0], dropped[0], options, cancellationToken);
         return Task.Run(async () =>
         {
             await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -121,12 +145,15 @@ public sealed class Gpt2TextGenerationService : IDisposable
         ArgumentNullException.ThrowIfNull(prompt);
         options ??= new TextGenerationOptions();
         int[] ids = EncodePrompts([prompt], options, out int[] dropped)[0];
+        if (_batcher is not null)
+            return new TextGenerationStream((stream, enumeratorToken) => BatchedStream(stream, ids, dropped[0], options, cancellationToken, enumeratorToken));
         return new TextGenerationStream((stream, enumeratorToken) => Stream(stream, ids, dropped[0], options, cancellationToken, enumeratorToken));
     }
 
-    /// <summary>Disposes the model when the service owns it.</summary>
+    /// <summary>Stops the continuous batch (its unfinished generations fail) and disposes the model when the service owns it.</summary>
     public void Dispose()
     {
+        _batcher?.Dispose();
         if (_ownsModel)
             Model.Dispose();
         _gate.Dispose();
@@ -157,6 +184,34 @@ public sealed class Gpt2TextGenerationService : IDisposable
         finally
         {
             _gate.Release();
+        }
+    }
+
+    private async Task<TextGenerationResult> Batched(int[] ids, int dropped, TextGenerationOptions options, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource<TextGenerationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pieces = _batcher!.Submit(ids, dropped, options, done, cancellationToken);
+        await foreach (string _ in pieces.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+        }
+        return await done.Task.ConfigureAwait(false);
+    }
+
+    private async IAsyncEnumerable<string> BatchedStream(TextGenerationStream stream, int[] ids, int dropped, TextGenerationOptions options,
+        CancellationToken callToken, [EnumeratorCancellation] CancellationToken enumeratorToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(callToken, enumeratorToken);
+        var done = new TaskCompletionSource<TextGenerationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pieces = _batcher!.Submit(ids, dropped, options, done, linked.Token);
+        try
+        {
+            await foreach (string piece in pieces.ReadAllAsync(linked.Token).ConfigureAwait(false))
+                yield return piece;
+            stream.Result = await done.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            linked.Cancel();   // a caller that leaves early takes its row out of the batch at the next step
         }
     }
 

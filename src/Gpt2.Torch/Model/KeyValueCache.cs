@@ -85,6 +85,37 @@ public sealed class KeyValueCache : IDisposable
     /// <summary>Counts the tokens of the last forward pass as cached (after every layer appended them).</summary>
     internal void Advance(long length) => Length += length;
 
+    /// <summary>
+    /// A new cache of <paramref name="capacity"/> positions holding, in order, the rows <paramref name="rows"/> of
+    /// <paramref name="source"/> and then the single-row caches <paramref name="joining"/>, all right-aligned at
+    /// <paramref name="length"/> positions: a source row keeps its distance from the end, and a joining cache's tokens
+    /// take the last positions. Positions before a row's tokens are left as zeros (the caller masks them out).
+    /// </summary>
+    internal static KeyValueCache Compose(Gpt2Config config, int capacity, Device device, ScalarType dtype, KeyValueCache? source, Tensor? rows,
+        long sourceFirst, IReadOnlyList<KeyValueCache> joining, long length)
+    {
+        int kept = rows is null ? 0 : (int)rows.shape[0];
+        var result = new KeyValueCache(config, kept + joining.Count, capacity, device, dtype) { Length = length };
+        for (int layer = 0; layer < config.LayerCount; layer++)
+        {
+            if (kept > 0)
+            {
+                long span = source!.Length - sourceFirst;
+                result._keys[layer].narrow(0, 0, kept).narrow(2, length - span, span)
+                    .copy_(source._keys[layer].index_select(0, rows!).narrow(2, sourceFirst, span));
+                result._values[layer].narrow(0, 0, kept).narrow(2, length - span, span)
+                    .copy_(source._values[layer].index_select(0, rows!).narrow(2, sourceFirst, span));
+            }
+            for (int j = 0; j < joining.Count; j++)
+            {
+                long span = joining[j].Length;
+                result._keys[layer].narrow(0, kept + j, 1).narrow(2, length - span, span).copy_(joining[j]._keys[layer].narrow(2, 0, span));
+                result._values[layer].narrow(0, kept + j, 1).narrow(2, length - span, span).copy_(joining[j]._values[layer].narrow(2, 0, span));
+            }
+        }
+        return result;
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

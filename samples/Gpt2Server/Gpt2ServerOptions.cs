@@ -1,0 +1,93 @@
+using Gpt2MLNet.AI;
+using Microsoft.Extensions.Configuration;
+
+namespace Gpt2Server;
+
+/// <summary>A command-line option of the server that is missing or out of range.</summary>
+public sealed class Gpt2ServerOptionsException(string message) : Exception(message);
+
+/// <summary>
+/// The server's settings, read from its command line (<c>--model</c>, <c>--classifier</c>, <c>--prompt-format</c>, <c>--batching</c>,
+/// <c>--model-id</c>, <c>--max-queue</c>, <c>--max-body-bytes</c>, <c>--shutdown-timeout</c>; <c>--urls</c> is ASP.NET Core's own).
+/// </summary>
+public sealed record Gpt2ServerOptions
+{
+    /// <summary>The address served when <c>--urls</c> is not given.</summary>
+    public const string DefaultUrls = "http://127.0.0.1:5080";
+
+    /// <summary>What <c>--help</c> and a bad command line print.</summary>
+    public const string Usage =
+        "usage: Gpt2Server --model PRESET|HF_ID|FOLDER|CHECKPOINT_DIR [--classifier ZIP] [--prompt-format raw|alpaca|phi3] [--model-id NAME]\n" +
+        "                  [--batching on|off (on)] [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]";
+
+    /// <summary>What <c>Gpt2ModelSource</c> takes: a preset (124M), a Hugging Face id, a checkpoint folder or a trainer's checkpoint directory.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>The name clients send as <c>model</c>: <c>--model-id</c>, else the folder name of a folder, else <see cref="Model"/>.</summary>
+    public required string ModelId { get; init; }
+
+    /// <summary>An ML.NET classifier zip served at <c>POST /v1/classify</c>; null for none.</summary>
+    public string? ClassifierPath { get; init; }
+
+    /// <summary>How chat messages become a prompt.</summary>
+    public ChatPromptFormat PromptFormat { get; init; } = ChatPromptFormat.RawText;
+
+    /// <summary>Whether concurrent requests share a running batch (continuous batching); off serializes them.</summary>
+    public bool ContinuousBatching { get; init; } = true;
+
+    /// <summary>Most generation requests admitted at once (running or waiting for the model); more get 429.</summary>
+    public int MaxQueue { get; init; } = 64;
+
+    /// <summary>Largest request body, in bytes; larger ones get 413.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 1 << 20;
+
+    /// <summary>How long running requests may take to finish when the server stops.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Reads the options from configuration (the command line); throws <see cref="Gpt2ServerOptionsException"/> naming a bad one.</summary>
+    public static Gpt2ServerOptions From(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        string model = configuration["model"] is { Length: > 0 } m ? m : throw new Gpt2ServerOptionsException("--model is required.");
+        string? classifier = configuration["classifier"];
+        if (classifier is not null && !File.Exists(classifier))
+            throw new Gpt2ServerOptionsException($"--classifier: no file '{classifier}'; give the path of an ML.NET model zip.");
+        ChatPromptFormat format = (configuration["prompt-format"] ?? "raw").ToLowerInvariant() switch
+        {
+            "raw" => ChatPromptFormat.RawText,
+            "alpaca" => ChatPromptFormat.Alpaca,
+            "phi3" => ChatPromptFormat.Phi3,
+            string other => throw new Gpt2ServerOptionsException($"--prompt-format: '{other}' is not one of raw, alpaca, phi3."),
+        };
+        bool batching = (configuration["batching"] ?? "on").ToLowerInvariant() switch
+        {
+            "on" => true,
+            "off" => false,
+            string other => throw new Gpt2ServerOptionsException($"--batching: '{other}' is not on or off."),
+        };
+        string modelId = configuration["model-id"] is { Length: > 0 } id ? id
+            : Directory.Exists(model) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model)))
+            : model;
+        return new Gpt2ServerOptions
+        {
+            Model = model,
+            ModelId = modelId,
+            ClassifierPath = classifier,
+            PromptFormat = format,
+            ContinuousBatching = batching,
+            MaxQueue = Int(configuration, "max-queue", 64, 1),
+            MaxRequestBodyBytes = Int(configuration, "max-body-bytes", 1 << 20, 1024),
+            ShutdownTimeout = TimeSpan.FromSeconds(Int(configuration, "shutdown-timeout", 30, 0)),
+        };
+    }
+
+    private static int Int(IConfiguration configuration, string name, int fallback, int min)
+    {
+        string? text = configuration[name];
+        if (text is null)
+            return fallback;
+        if (!int.TryParse(text, out int value) || value < min)
+            throw new Gpt2ServerOptionsException($"--{name}: '{text}' is not a whole number of at least {min}.");
+        return value;
+    }
+}

@@ -1,0 +1,225 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+
+namespace Gpt2Server;
+
+/// <summary>A request the server refuses, written as OpenAI's error JSON (<c>{"error":{"message","type","param","code"}}</c>).</summary>
+public sealed class OpenAIErrorException(int status, string message, string? param = null, string? code = null,
+    string type = "invalid_request_error") : Exception(message)
+{
+    /// <summary>The HTTP status code.</summary>
+    public int Status { get; } = status;
+
+    /// <summary>OpenAI's error type.</summary>
+    public string Type { get; } = type;
+
+    /// <summary>The request field at fault, or null.</summary>
+    public string? Param { get; } = param;
+
+    /// <summary>A machine-readable code, or null.</summary>
+    public string? Code { get; } = code;
+}
+
+/// <summary>
+/// The fields of an OpenAI chat or completions request body the server understands, read and checked strictly: a
+/// field of the wrong type or out of range, or a feature GPT-2 does not have (tools, n &gt; 1, log-probabilities,
+/// penalties, JSON mode), is refused with a 400 naming the field rather than ignored.
+/// </summary>
+public sealed class OpenAIRequest
+{
+    private OpenAIRequest(JsonElement body) => Body = body;
+
+    /// <summary>The request body.</summary>
+    public JsonElement Body { get; }
+
+    /// <summary>The model the client asked for.</summary>
+    public string Model { get; private init; } = "";
+
+    /// <summary><c>max_completion_tokens</c> or <c>max_tokens</c>; null when neither was sent.</summary>
+    public int? MaxTokens { get; private init; }
+
+    /// <summary><c>temperature</c>, 0 to 2.</summary>
+    public double? Temperature { get; private init; }
+
+    /// <summary><c>top_p</c>, above 0 and at most 1.</summary>
+    public double? TopP { get; private init; }
+
+    /// <summary><c>stop</c>: a string or up to 4 strings.</summary>
+    public IReadOnlyList<string> Stop { get; private init; } = [];
+
+    /// <summary><c>seed</c>.</summary>
+    public long? Seed { get; private init; }
+
+    /// <summary><c>stream</c>.</summary>
+    public bool Stream { get; private init; }
+
+    /// <summary><c>stream_options.include_usage</c>.</summary>
+    public bool IncludeUsage { get; private init; }
+
+    /// <summary>Reads the fields both endpoints share; <paramref name="chat"/> selects the chat endpoint's extra refusals.</summary>
+    public static OpenAIRequest Read(JsonElement body, bool chat)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+            throw new OpenAIErrorException(400, "The request body must be a JSON object.", code: "invalid_json");
+        string model = body.TryGetProperty("model", out JsonElement m) && m.ValueKind == JsonValueKind.String && m.GetString() is { Length: > 0 } name
+            ? name : throw new OpenAIErrorException(400, "'model' is required: a string naming the model (GET /v1/models lists it).", "model");
+
+        RefuseUnless(body, "n", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) && n == 1,
+            "Only n = 1 is supported: one choice per request.");
+        RefuseUnless(body, "tools", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "GPT-2 cannot call tools.");
+        RefuseUnless(body, "functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "GPT-2 cannot call functions.");
+        RefuseUnless(body, "tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call tools.");
+        RefuseUnless(body, "function_call", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call functions.");
+        RefuseUnless(body, "logprobs", v => v.ValueKind == JsonValueKind.False, "Log-probabilities are not returned.");
+        RefuseUnless(body, "top_logprobs", v => false, "Log-probabilities are not returned.");
+        RefuseUnless(body, "logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "logit_bias is not supported.");
+        RefuseUnless(body, "frequency_penalty", IsZero, "The decoder has no repetition penalties; send 0 or leave it out.");
+        RefuseUnless(body, "presence_penalty", IsZero, "The decoder has no repetition penalties; send 0 or leave it out.");
+        RefuseUnless(body, "response_format", v => v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out JsonElement t) && t.GetString() == "text",
+            "GPT-2's decoding cannot be constrained to JSON; send {\"type\":\"text\"} or leave it out.");
+        if (!chat)
+        {
+            RefuseUnless(body, "best_of", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int b) && b == 1, "Only best_of = 1 is supported.");
+            RefuseUnless(body, "echo", v => v.ValueKind == JsonValueKind.False, "echo is not supported.");
+            RefuseUnless(body, "suffix", v => v.ValueKind == JsonValueKind.String && v.GetString() == "", "suffix (insertion) is not supported.");
+        }
+
+        int? maxTokens = Int(body, "max_completion_tokens") ?? Int(body, "max_tokens");
+        if (maxTokens < 1)
+            throw new OpenAIErrorException(400, $"max_tokens must be at least 1, not {maxTokens}.",
+                body.TryGetProperty("max_completion_tokens", out _) ? "max_completion_tokens" : "max_tokens", "invalid_value");
+        double? temperature = Number(body, "temperature", 0, 2, minInclusive: true);
+        double? topP = Number(body, "top_p", 0, 1, minInclusive: false);
+        long? seed = null;
+        if (Present(body, "seed", out JsonElement s))
+            seed = s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long v) ? v
+                : throw new OpenAIErrorException(400, "seed must be an integer.", "seed", "invalid_type");
+        bool stream = Present(body, "stream", out JsonElement st) && (st.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? st.GetBoolean() : throw new OpenAIErrorException(400, "stream must be true or false.", "stream", "invalid_type"));
+        bool includeUsage = false;
+        if (Present(body, "stream_options", out JsonElement so))
+        {
+            if (so.ValueKind != JsonValueKind.Object)
+                throw new OpenAIErrorException(400, "stream_options must be an object.", "stream_options", "invalid_type");
+            if (!stream)
+                throw new OpenAIErrorException(400, "stream_options is only allowed with stream: true.", "stream_options", "invalid_value");
+            includeUsage = so.TryGetProperty("include_usage", out JsonElement iu) && iu.ValueKind == JsonValueKind.True;
+        }
+        return new OpenAIRequest(body)
+        {
+            Model = model,
+            MaxTokens = maxTokens,
+            Temperature = temperature,
+            TopP = topP,
+            Stop = Stops(body),
+            Seed = seed,
+            Stream = stream,
+            IncludeUsage = includeUsage,
+        };
+    }
+
+    /// <summary>The chat <c>messages</c> as Microsoft.Extensions.AI messages (text only; system, developer, user, assistant).</summary>
+    public IReadOnlyList<ChatMessage> Messages()
+    {
+        if (!Body.TryGetProperty("messages", out JsonElement messages) || messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+            throw new OpenAIErrorException(400, "'messages' is required: a non-empty array of {\"role\",\"content\"} objects.", "messages");
+        var list = new List<ChatMessage>();
+        int index = 0;
+        foreach (JsonElement message in messages.EnumerateArray())
+        {
+            string param = $"messages[{index++}]";
+            if (message.ValueKind != JsonValueKind.Object)
+                throw new OpenAIErrorException(400, $"{param} must be an object.", param, "invalid_type");
+            string? roleName = message.TryGetProperty("role", out JsonElement r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
+            ChatRole role = roleName switch
+            {
+                "system" or "developer" => ChatRole.System,
+                "user" => ChatRole.User,
+                "assistant" => ChatRole.Assistant,
+                "tool" or "function" => throw new OpenAIErrorException(400, $"{param}: GPT-2 cannot call tools, so '{roleName}' messages are not supported.", $"{param}.role"),
+                _ => throw new OpenAIErrorException(400, $"{param}.role must be system, developer, user or assistant.", $"{param}.role"),
+            };
+            if (message.TryGetProperty("tool_calls", out JsonElement calls) && calls.ValueKind != JsonValueKind.Null)
+                throw new OpenAIErrorException(400, $"{param}: GPT-2 cannot call tools, so tool_calls are not supported.", $"{param}.tool_calls");
+            list.Add(new ChatMessage(role, Content(message, param)));
+        }
+        return list;
+    }
+
+    /// <summary>The completions <c>prompt</c>: a string, or an array of one string.</summary>
+    public string Prompt()
+    {
+        if (!Body.TryGetProperty("prompt", out JsonElement prompt))
+            throw new OpenAIErrorException(400, "'prompt' is required: the text to continue.", "prompt");
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String)
+            prompt = prompt[0];
+        if (prompt.ValueKind != JsonValueKind.String)
+            throw new OpenAIErrorException(400, "prompt must be a string (or an array of one string); token arrays and several prompts are not supported.", "prompt", "invalid_type");
+        return prompt.GetString()!.Length > 0 ? prompt.GetString()! : throw new OpenAIErrorException(400, "prompt is empty; GPT-2 needs some text to continue.", "prompt");
+    }
+
+    private static string Content(JsonElement message, string param)
+    {
+        if (!message.TryGetProperty("content", out JsonElement content) || content.ValueKind == JsonValueKind.Null)
+            return "";
+        if (content.ValueKind == JsonValueKind.String)
+            return content.GetString()!;
+        if (content.ValueKind != JsonValueKind.Array)
+            throw new OpenAIErrorException(400, $"{param}.content must be a string or an array of text parts.", $"{param}.content", "invalid_type");
+        var text = new System.Text.StringBuilder();
+        foreach (JsonElement part in content.EnumerateArray())
+        {
+            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out JsonElement type) || type.GetString() != "text"
+                || !part.TryGetProperty("text", out JsonElement partText) || partText.ValueKind != JsonValueKind.String)
+                throw new OpenAIErrorException(400, $"{param}.content: GPT-2 reads text only; each part must be {{\"type\":\"text\",\"text\":...}}.", $"{param}.content");
+            text.Append(partText.GetString());
+        }
+        return text.ToString();
+    }
+
+    private static IReadOnlyList<string> Stops(JsonElement body)
+    {
+        if (!Present(body, "stop", out JsonElement stop))
+            return [];
+        string[] stops = stop.ValueKind switch
+        {
+            JsonValueKind.String => [stop.GetString()!],
+            JsonValueKind.Array when stop.EnumerateArray().All(s => s.ValueKind == JsonValueKind.String) => [.. stop.EnumerateArray().Select(s => s.GetString()!)],
+            _ => throw new OpenAIErrorException(400, "stop must be a string or an array of strings.", "stop", "invalid_type"),
+        };
+        if (stops.Length > 4 || stops.Any(s => s.Length == 0))
+            throw new OpenAIErrorException(400, "stop takes at most 4 non-empty strings.", "stop", "invalid_value");
+        return stops;
+    }
+
+    private static bool Present(JsonElement body, string name, out JsonElement value) =>
+        body.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
+
+    private static bool IsZero(JsonElement v) => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && d == 0;
+
+    private static void RefuseUnless(JsonElement body, string name, Func<JsonElement, bool> harmless, string message)
+    {
+        if (Present(body, name, out JsonElement value) && !harmless(value))
+            throw new OpenAIErrorException(400, message, name, "unsupported_parameter");
+    }
+
+    private static int? Int(JsonElement body, string name)
+    {
+        if (!Present(body, name, out JsonElement value))
+            return null;
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int i) ? i
+            : throw new OpenAIErrorException(400, $"{name} must be an integer.", name, "invalid_type");
+    }
+
+    private static double? Number(JsonElement body, string name, double min, double max, bool minInclusive)
+    {
+        if (!Present(body, name, out JsonElement value))
+            return null;
+        // TryGetDouble is false for numbers beyond double's range (1e999), so non-finite values are refused here too.
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out double d) || !double.IsFinite(d))
+            throw new OpenAIErrorException(400, $"{name} must be a finite number.", name, "invalid_type");
+        if (d > max || d < min || (!minInclusive && d == min))
+            throw new OpenAIErrorException(400, $"{name} must be {(minInclusive ? "from" : "above")} {min} {(minInclusive ? "to" : "and at most")} {max}, not {d}.", name, "invalid_value");
+        return d;
+    }
+}

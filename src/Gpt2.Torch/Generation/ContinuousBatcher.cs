@@ -1,0 +1,269 @@
+using System.Threading.Channels;
+using Gpt2.Torch.Model;
+using Gpt2.Torch.Tokenization;
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Generation;
+
+/// <summary>
+/// Continuous batching for <see cref="Gpt2TextGenerationService"/>: generations submitted while others run join the
+/// running batch at its next step and leave it as they finish, so that concurrent callers share each forward pass.
+/// </summary>
+/// <remarks>
+/// A joining prompt is read on its own (its keys and values in a one-row cache, its first token sampled from its own
+/// logits), then its cache is placed right-aligned into the batch's cache; the batch's attention mask marks each row's
+/// real positions, and positions count real tokens only, so every row sees exactly what it would see alone. Prompts are
+/// already cropped so that a row never outgrows the context (prompt + MaxNewTokens &lt;= context). One background loop
+/// runs the steps, each under the service's gate, so the service's other calls interleave with it.
+/// </remarks>
+internal sealed class ContinuousBatcher : IDisposable
+{
+    private readonly Gpt2Model _model;
+    private readonly Gpt2Tokenizer _tokenizer;
+    private readonly SemaphoreSlim _gate;
+    private readonly Channel<Row> _joining = Channel.CreateUnbounded<Row>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _loop;
+    private readonly List<Row> _rows = [];
+    private KeyValueCache? _cache;
+    private Tensor? _mask;     // [rows, context]: which cached positions hold each row's real tokens
+    private int _peak;
+
+    public ContinuousBatcher(Gpt2Model model, Gpt2Tokenizer tokenizer, SemaphoreSlim gate)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        _gate = gate;
+        _loop = Task.Factory.StartNew(() => RunAsync().GetAwaiter().GetResult(), TaskCreationOptions.LongRunning);
+    }
+
+    /// <summary>The most rows decoded together so far.</summary>
+    public int PeakBatchSize => Volatile.Read(ref _peak);
+
+    /// <summary>Queues a generation; its pieces arrive on the returned reader, and <paramref name="done"/> gets its result.</summary>
+    public ChannelReader<string> Submit(int[] prompt, int dropped, TextGenerationOptions options, TaskCompletionSource<TextGenerationResult> done,
+        CancellationToken cancellationToken)
+    {
+        var row = new Row(prompt, dropped, options, new TextStreamDecoder(_tokenizer, options), done, cancellationToken, _model.Device);
+        if (!_joining.Writer.TryWrite(row))
+            throw new ObjectDisposedException(nameof(Gpt2TextGenerationService));
+        return row.Pieces.Reader;
+    }
+
+    public void Dispose()
+    {
+        _joining.Writer.TryComplete();
+        _stopping.Cancel();
+        try
+        {
+            _loop.Wait();
+        }
+        catch (AggregateException)
+        {
+        }
+        foreach (Row row in _rows)
+            row.Fail(new ObjectDisposedException(nameof(Gpt2TextGenerationService)));
+        _cache?.Dispose();
+        _mask?.Dispose();
+        _stopping.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        CancellationToken stopping = _stopping.Token;
+        while (!stopping.IsCancellationRequested)
+        {
+            if (_rows.Count == 0)
+            {
+                try
+                {
+                    if (!await _joining.Reader.WaitToReadAsync(stopping).ConfigureAwait(false))
+                        return;
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+            try
+            {
+                await _gate.WaitAsync(stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            try
+            {
+                Step();
+            }
+            catch (Exception e)
+            {
+                foreach (Row row in _rows)
+                    row.Fail(e);
+                _rows.Clear();
+                _cache?.Dispose();
+                _cache = null;
+                _mask?.Dispose();
+                _mask = null;
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+    }
+
+    // One step: rows that finished or were cancelled leave, waiting rows read their prompts and join, and every row
+    // takes one more token.
+    private void Step()
+    {
+        using var inference = new InferenceScope(_model);
+        using var scope = NewDisposeScope();
+        int context = _model.Config.ContextLength;
+        bool changed = false;
+        foreach (Row row in _rows.Where(r => !r.Done && r.CancellationToken.IsCancellationRequested))
+            row.Cancel();
+        if (_rows.Any(r => r.Done))
+            changed = true;
+
+        var joining = new List<(Row Row, KeyValueCache Cache)>();
+        try
+        {
+            while (_joining.Reader.TryRead(out Row? row))
+            {
+                if (row.CancellationToken.IsCancellationRequested)
+                {
+                    row.Cancel();
+                    continue;
+                }
+                KeyValueCache own = _model.CreateCache(1, row.Prompt.Length);
+                try
+                {
+                    using Tensor ids = tensor(row.Prompt.Select(t => (long)t).ToArray(), [1, row.Prompt.Length], int64, _model.Device);
+                    Tensor hidden = _model.ComputeHiddenStates(ids, own);
+                    Tensor logits = _model.ComputeLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).squeeze(1);
+                    row.Take(Sample(row, logits));
+                    row.Cached = row.Prompt.Length;
+                }
+                catch (Exception e)
+                {
+                    row.Fail(e);   // this prompt failed on its own; the batch goes on
+                }
+                if (row.Done)
+                    own.Dispose();
+                else
+                    joining.Add((row, own));
+            }
+
+            if (changed || joining.Count > 0)
+            {
+                Row[] kept = [.. _rows.Where(r => !r.Done)];
+                long length = Math.Max(kept.Length == 0 ? 0 : kept.Max(r => r.Cached), joining.Count == 0 ? 0 : joining.Max(j => (long)j.Row.Cached));
+                KeyValueCache? next = null;
+                Tensor? nextMask = null;
+                if (kept.Length + joining.Count > 0)
+                {
+                    long first = kept.Length == 0 ? 0 : _cache!.Length - kept.Max(r => r.Cached);
+                    using Tensor keptRows = tensor(kept.Select(r => (long)_rows.IndexOf(r)).ToArray(), int64, _model.Device);
+                    next = KeyValueCache.Compose(_model.Config, context, _model.Device, _model.TokenEmbedding.dtype, _cache,
+                        kept.Length == 0 ? null : keptRows, first, [.. joining.Select(j => j.Cache)], length);
+                    var mask = new bool[(kept.Length + joining.Count) * context];
+                    int index = 0;
+                    foreach (int cached in kept.Select(r => r.Cached).Concat(joining.Select(j => j.Row.Cached)))
+                    {
+                        for (long t = length - cached; t < length; t++)
+                            mask[index * context + t] = true;
+                        index++;
+                    }
+                    nextMask = tensor(mask, [kept.Length + joining.Count, context], @bool, _model.Device).DetachFromDisposeScope();
+                }
+                _cache?.Dispose();
+                _mask?.Dispose();
+                _cache = next;
+                _mask = nextMask;
+                _rows.RemoveAll(r => r.Done);
+                _rows.AddRange(joining.Select(j => j.Row));
+            }
+        }
+        catch (Exception e)
+        {
+            // Rows read from the queue but not yet in the batch would otherwise never hear back.
+            foreach ((Row row, _) in joining)
+                row.Fail(e);
+            throw;
+        }
+        finally
+        {
+            foreach ((_, KeyValueCache cache) in joining)
+                cache.Dispose();
+        }
+        if (_rows.Count == 0)
+            return;
+        if (_rows.Count > _peak)
+            Volatile.Write(ref _peak, _rows.Count);
+
+        long past = _cache!.Length;
+        _mask!.narrow(1, past, 1).fill_(true);
+        using Tensor pending = tensor(_rows.Select(r => (long)r.Last).ToArray(), [_rows.Count, 1], int64, _model.Device);
+        Tensor states = _model.ComputeHiddenStates(pending, _cache, _mask.narrow(1, 0, past + 1));
+        Tensor all = _model.ComputeLogits(states).squeeze(1);   // [rows, vocab]
+        long[]? greedy = _rows.Any(r => r.Options.Temperature == 0) ? all.argmax(-1).cpu().data<long>().ToArray() : null;
+        for (int i = 0; i < _rows.Count; i++)
+        {
+            Row row = _rows[i];
+            row.Cached++;
+            row.Take(row.Options.Temperature == 0 ? (int)greedy![i] : Sample(row, all.narrow(0, i, 1)));
+        }
+    }
+
+    private int Sample(Row row, Tensor logits) =>
+        (int)TokenSampler.Next(logits, row.Generation, row.Random).cpu().data<long>()[0];
+
+    private sealed class Row(int[] prompt, int dropped, TextGenerationOptions options, TextStreamDecoder decoder,
+        TaskCompletionSource<TextGenerationResult> done, CancellationToken cancellationToken, Device device)
+    {
+        public int[] Prompt { get; } = prompt;
+        public TextGenerationOptions Options { get; } = options;
+        public GenerationOptions Generation { get; } = options.ToGenerationOptions();
+        public Generator? Random { get; } = options.Seed is long seed && options.Temperature > 0 ? new Generator((ulong)seed, device) : null;
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+        public Channel<string> Pieces { get; } = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        public long Cached { get; set; }
+        public int Last { get; private set; }
+        public bool Done { get; private set; }
+
+        // Takes the row's next token: its text goes out, and the row ends at a stop or its length limit.
+        public void Take(int token)
+        {
+            Last = token;
+            string piece = decoder.Add(token);
+            if (piece.Length > 0)
+                Pieces.Writer.TryWrite(piece);
+            if (decoder.FinishReason is null && decoder.TokenCount < Options.MaxNewTokens)
+                return;
+            string rest = decoder.Complete();
+            if (rest.Length > 0)
+                Pieces.Writer.TryWrite(rest);
+            Done = true;
+            Random?.Dispose();
+            done.TrySetResult(new TextGenerationResult(decoder.Text, decoder.FinishReason!.Value, Prompt.Length, decoder.TokenCount, dropped));
+            Pieces.Writer.TryComplete();
+        }
+
+        public void Cancel() => Fail(new OperationCanceledException(CancellationToken));
+
+        public void Fail(Exception e)
+        {
+            if (Done)
+                return;
+            Done = true;
+            Random?.Dispose();
+            if (e is OperationCanceledException)
+                done.TrySetCanceled(CancellationToken);
+            else
+                done.TrySetException(e);
+            Pieces.Writer.TryComplete(e);
+        }
+    }
+}
