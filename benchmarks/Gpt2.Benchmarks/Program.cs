@@ -2,7 +2,7 @@ using System.CommandLine;
 using Gpt2.Benchmarks;
 using Gpt2.Torch;
 
-var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), trainer, kernels, perplexity, score, quantized.", AllowMultipleArgumentsPerToken = true };
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), trainer, kernels, perplexity, score, quantized, serve.", AllowMultipleArgumentsPerToken = true };
 var preset = new Option<string>("--preset") { Description = "Model preset: 124M, 355M, 774M, 1558M, book-124M.", DefaultValueFactory = _ => "124M" };
 var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
 var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
@@ -55,6 +55,8 @@ root.SetAction(result =>
         bench.Onnx(sequenceLength: 64);
     if (selected.Contains("quantized"))
         bench.Quantized(result.GetValue(text)!, result.GetValue(newTokens));
+    if (selected.Contains("serve"))
+        ServingBenchmark.RunAsync(result.GetValue(preset)!, result.GetValue(newTokens), [1, 4, 16]).GetAwaiter().GetResult();
     if (selected.Contains("score"))
         ScoringBenchmark.Run(TorchDevices.Parse(result.GetValue(device)));
     return 0;
