@@ -78,27 +78,38 @@ public sealed class ContinuousBatchingTests
     public async Task ShorterPromptsJoiningARunningBatchGetTheirSoloAnswers()
     {
         // Each prompt joins while the earlier rows are mid-generation and their caches are longer than its prompt (the
-        // joining cache is right-aligned into the batch's).
+        // joining cache is right-aligned into the batch's). A row joins only while the batch's cache still has room for all
+        // its new tokens, so with the class's 64-token model the window was 9 steps, which a loaded machine could miss: a
+        // 512-token context and 200 new tokens leave the later prompts some 200 steps to join.
+        manual_seed(99);
+        using var model = new Gpt2Model(new Gpt2Config { ContextLength = 512, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 }, CPU);
+        using var solo = new Gpt2TextGenerationService(model);
         using var gate = new SemaphoreSlim(1, 1);
-        using var batcher = new ContinuousBatcher(_model, Tokenization.Gpt2Tokenizer.Default, gate);
-        var options = new TextGenerationOptions { MaxNewTokens = 40, StopAtEndOfText = false };
+        using var batcher = new ContinuousBatcher(model, Tokenization.Gpt2Tokenizer.Default, gate);
+        var options = new TextGenerationOptions { MaxNewTokens = 200, StopAtEndOfText = false };
         string[] prompts = ["A long first prompt that runs for quite a few tokens before the others arrive", "Shorter one", "x", "Mid sized prompt here"];
         var results = new List<Task<TextGenerationResult>>();
         var readers = new List<Task>();
-        foreach (string prompt in prompts)
+        // The first prompt runs alone for a step; the shorter ones are then submitted together while the test holds the
+        // batch's gate, so that they join the running batch at one step (their caches right-aligned into its longer one).
+        void Submit(string prompt)
         {
             var done = new TaskCompletionSource<TextGenerationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
             var pieces = batcher.Submit(Tokenization.Gpt2Tokenizer.Default.Encode(prompt), 0, options, done, CancellationToken.None);
             results.Add(done.Task);
             readers.Add(Task.Run(async () => { await foreach (string _ in pieces.ReadAllAsync()) { } }));
-            // Wait for the step that decodes this prompt with the earlier rows (they have 40 tokens to write, it takes one step).
-            await WaitUntilAsync(() => batcher.PeakBatchSize >= results.Count);
         }
+        Submit(prompts[0]);
+        await WaitUntilAsync(() => batcher.PeakBatchSize >= 1);
+        await gate.WaitAsync();
+        foreach (string prompt in prompts[1..])
+            Submit(prompt);
+        gate.Release();
         TextGenerationResult[] actual = await Task.WhenAll(results).WaitAsync(TimeSpan.FromMinutes(2));
         await Task.WhenAll(readers);
         for (int i = 0; i < prompts.Length; i++)
-            Assert.AreEqual(_solo.Generate(prompts[i], options), actual[i], $"prompt {i}");
-        Assert.AreEqual(prompts.Length, batcher.PeakBatchSize, "every prompt joined while the earlier ones were running");
+            Assert.AreEqual(solo.Generate(prompts[i], options), actual[i], $"prompt {i}");
+        Assert.IsGreaterThanOrEqualTo(prompts.Length - 1, batcher.PeakBatchSize, "the shorter prompts were decoded together");
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
