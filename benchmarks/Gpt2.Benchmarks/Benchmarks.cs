@@ -231,15 +231,27 @@ internal sealed class Benchmarks(Device device, string presetName)
     {
         random.manual_seed(0);
         using var model = new Gpt2Model(_config, device);
-        var generator = new Gpt2Generator(model);
+        using var generator = new Gpt2Generator(model);
         int[][] Prompts(int length, int batch) => [.. Enumerable.Range(0, batch).Select(row => Prompt(length, row))];
-        void ReportDecode(string engine, Precision precision, int batch, int prompt, bool kvCache, int generatedPerRow, double firstSeconds, double totalSeconds) =>
+        void ReportDecode(string engine, string precision, int batch, int prompt, bool kvCache, int generatedPerRow, double firstSeconds, double totalSeconds) =>
             Report("decode", new
             {
-                engine, precision = Name(precision), batch, prompt, new_tokens = generatedPerRow, kv_cache = kvCache,
+                engine, precision, batch, prompt, new_tokens = generatedPerRow, kv_cache = kvCache,
                 tokens_per_s = Math.Round(batch * (generatedPerRow - 1) / (totalSeconds - firstSeconds), 1),
                 first_token_ms = Math.Round(1000 * firstSeconds),
             });
+        // Gpt2Generator after a warm-up: the first token's time (the prefill), then the rest.
+        void TimeGenerator(Gpt2Generator timed, string engine, string precision, int batch, int length, bool useCache)
+        {
+            int[][] prompts = Prompts(length, batch);
+            // The end-of-text id is left unset so every run decodes exactly newTokens tokens.
+            var options = new GenerationOptions { MaxNewTokens = newTokens, UseCache = useCache };
+            timed.GenerateBatch(prompts, options with { MaxNewTokens = 3 });
+            var clock = Stopwatch.StartNew();
+            double firstToken = 0;
+            int[][] output = timed.GenerateBatch(prompts, options, (_, _) => firstToken = firstToken == 0 ? clock.Elapsed.TotalSeconds : firstToken);
+            ReportDecode(engine, precision, batch, length, useCache, output[0].Length - length, firstToken, clock.Elapsed.TotalSeconds);
+        }
 
         // ONNX Runtime first, while the weights are the float32 ones the TorchSharp rows start from.
         string directory = Path.Combine(Path.GetTempPath(), $"gpt2-bench-{Guid.NewGuid():N}");
@@ -270,13 +282,22 @@ internal sealed class Benchmarks(Device device, string presetName)
                     Run(singleSession);
                     double first = Run(singleSession).Seconds;
                     (double total, int generated) = Run(fullSession);
-                    ReportDecode("onnxruntime", Precision.Float32, batch, length, true, generated, first, total);
+                    ReportDecode("onnxruntime", "float32", batch, length, true, generated, first, total);
                 }
             }
         }
         finally
         {
             Directory.Delete(directory, recursive: true);
+        }
+
+        // Gpt2Generator's own loop with the forward passes in ONNX Runtime, float32 and weight-only quantized.
+        foreach ((string weights, OnnxWeightQuantization? quantization) in new[] { ("float32", null), ("int8", OnnxWeightQuantization.Int8), ("int4", OnnxWeightQuantization.Int4) })
+        {
+            using var onnxGenerator = new Gpt2Generator(model, onnxRuntime: new OnnxRuntimeDecoding { WeightQuantization = quantization, Threads = get_num_threads() });
+            foreach (int batch in batchSizes)
+                foreach (int length in promptLengths)
+                    TimeGenerator(onnxGenerator, "generator-onnxruntime", weights, batch, length, useCache: true);
         }
 
         foreach (Precision precision in precisions.Order())   // float32 first, before any rounding to bfloat16
@@ -286,19 +307,9 @@ internal sealed class Benchmarks(Device device, string presetName)
             {
                 foreach (int length in promptLengths)
                 {
-                    int[][] prompts = Prompts(length, batch);
                     bool alsoUncached = precision == Precision.Float32 && batch == 1 && length == promptLengths[0];
                     foreach (bool useCache in alsoUncached ? new[] { true, false } : [true])
-                    {
-                        // The end-of-text id is left unset so every run decodes exactly newTokens tokens.
-                        var options = new GenerationOptions { MaxNewTokens = newTokens, UseCache = useCache };
-                        generator.GenerateBatch(prompts, options with { MaxNewTokens = 3 });
-                        var clock = Stopwatch.StartNew();
-                        double firstToken = 0;
-                        int[][] output = generator.GenerateBatch(prompts, options, (_, _) => firstToken = firstToken == 0 ? clock.Elapsed.TotalSeconds : firstToken);
-                        double seconds = clock.Elapsed.TotalSeconds;
-                        ReportDecode("torchsharp", precision, batch, length, useCache, output[0].Length - length, firstToken, seconds);
-                    }
+                        TimeGenerator(generator, "torchsharp", Name(precision), batch, length, useCache);
                 }
             }
         }

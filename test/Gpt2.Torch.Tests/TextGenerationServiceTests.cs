@@ -56,6 +56,27 @@ public sealed class TextGenerationServiceTests
         piece.Length > 0 && !char.IsLowSurrogate(piece[0]) && !char.IsHighSurrogate(piece[^1]) && !piece.Contains('\uFFFD');
 
     [TestMethod]
+    public async Task DecodingThroughOnnxRuntimeWritesTheSameTextWholeStreamedAndBatched()
+    {
+        using var onnx = new Gpt2TextGenerationService(_model, onnxRuntime: new OnnxRuntimeDecoding());
+        var options = Greedy with { StopStrings = ["e"] };
+
+        IReadOnlyList<TextGenerationResult> expected = _service.GenerateBatch(Prompts, options);
+        IReadOnlyList<TextGenerationResult> batched = onnx.GenerateBatch(Prompts, options);
+        TextGenerationStream stream = onnx.GenerateStreamingAsync(Prompts[0], options);
+        var streamed = new StringBuilder();
+        await foreach (string piece in stream)
+            streamed.Append(piece);
+
+        Assert.IsTrue(onnx.UsesOnnxRuntime);
+        Assert.IsFalse(_service.UsesOnnxRuntime);
+        CollectionAssert.AreEqual(expected.ToArray(), batched.ToArray());
+        Assert.AreEqual(expected[0], stream.Result);
+        Assert.AreEqual(expected[0].Text, streamed.ToString());
+        Assert.ThrowsExactly<ArgumentException>(() => new Gpt2TextGenerationService(_model, continuousBatching: true, onnxRuntime: new OnnxRuntimeDecoding()));
+    }
+
+    [TestMethod]
     public void TheTextIsTheDecodedGeneratedTokensWithTheirCounts()
     {
         foreach (string prompt in Prompts)

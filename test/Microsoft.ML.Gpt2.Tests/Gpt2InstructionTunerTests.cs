@@ -1,4 +1,5 @@
 using Gpt2.Torch;
+using Gpt2.Torch.Generation;
 using Gpt2.Torch.Instructions;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
@@ -95,6 +96,20 @@ public sealed class Gpt2InstructionTunerTests
         CollectionAssert.AreEqual(Rows.Select(r => r.Output).ToArray(), Responses(loadingContext, loaded));
         var engine = loadingContext.Model.CreatePredictionEngine<Row, Answer>(loaded);
         Assert.AreEqual("chat", engine.Predict(new Row { Instruction = "Translate to French.", Input = "cat" }).Response);
+    }
+
+    [TestMethod]
+    public void DecodingThroughOnnxRuntimeAnswersWithTheTrainedWeights()
+    {
+        var mlContext = new MLContext(seed: 1);
+        Gpt2InstructionTuner.Options options = TinyOptions();
+        options.Generation.OnnxRuntime = new OnnxRuntimeDecoding();
+
+        using Gpt2InstructionTransformer model = new Gpt2InstructionTuner(mlContext, options).Fit(_data);
+
+        // A session made from the weights before training would answer with an untrained model's tokens.
+        CollectionAssert.AreEqual(Rows.Select(r => r.Output).ToArray(), Responses(mlContext, model));
+        Assert.IsTrue(model.GenerationService.UsesOnnxRuntime);
     }
 
     [TestMethod]

@@ -67,11 +67,15 @@ public sealed class Gpt2TextGeneratorTests
     }
 
     [TestMethod]
-    public void BatchedTransformEqualsEachPromptGeneratedAloneAndKeepsTheOtherColumns()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void BatchedTransformEqualsEachPromptGeneratedAloneAndKeepsTheOtherColumns(bool onnxRuntime)
     {
         var mlContext = new MLContext(1);
         IDataView data = Data(mlContext, Prompts);
-        using Gpt2TextGenerationTransformer generator = Fit(mlContext, Options(), data);
+        Gpt2TextGenerator.Options options = Options();
+        options.Generation.OnnxRuntime = onnxRuntime ? new OnnxRuntimeDecoding() : null;
+        using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
 
         GeneratedRow[] rows = [.. mlContext.Data.CreateEnumerable<GeneratedRow>(generator.Transform(data), reuseRowObject: false)];
 
@@ -79,6 +83,7 @@ public sealed class Gpt2TextGeneratorTests
         for (int i = 0; i < Prompts.Length; i++)
             Assert.AreEqual(Alone(generator.Model, Prompts[i], 12), rows[i].GeneratedText, $"row {i}");
         Assert.IsTrue(rows.All(r => r.GeneratedText.Length > 0));
+        Assert.AreEqual(onnxRuntime, generator.GenerationService.UsesOnnxRuntime, "the engine that decoded (Alone decodes with TorchSharp)");
     }
 
     [TestMethod]

@@ -9,23 +9,18 @@ namespace Gpt2.Torch.Generation;
 /// the tokens sampled last.
 /// </summary>
 /// <remarks>
-/// <para>Context cropping: a row's window is the tokens from <c>start</c> on. It starts as the last context-length
-/// tokens of the prompt; when a new token would make it longer than the context, it jumps to the last half-context
-/// tokens. With the cache, that jump costs one prefill of half a context for that row, after which cached decoding goes
-/// on; sliding the window by one token per step instead would need a full-context prefill for every token past the
-/// context. The window depends on the row's own length only, so batched, solo, cached and uncached decoding all show
-/// the model the same tokens at the same positions.</para>
+/// <para>Context cropping follows <see cref="DecodingWindows"/>. With the cache, a window's jump costs one prefill of
+/// half a context for that row, after which cached decoding goes on; sliding the window by one token per step instead
+/// would need a full-context prefill for every token past the context.</para>
 /// <para>Rows that have finished stay in the batch (no per-row host work): their new tokens are masked out and ignored.</para>
 /// </remarks>
-internal sealed class BatchDecoder : IDisposable
+internal sealed class BatchDecoder : IBatchDecoder
 {
     private readonly Gpt2Model _model;
     private readonly List<int>[] _rows;
     private readonly bool[] _finished;
-    private readonly int[] _start;
-    private readonly bool[] _jumped;    // rows whose window moved since the cache last saw them
+    private readonly DecodingWindows _windows;
     private readonly int _context;
-    private readonly int _kept;         // tokens a window keeps when it jumps
     private readonly KeyValueCache? _cache;
     private readonly Tensor? _mask;     // [batch, context]: which cached positions hold real tokens (batches of several rows)
     private Tensor? _pending;           // [batch, 1]: the tokens sampled last, not yet fed
@@ -43,9 +38,7 @@ internal sealed class BatchDecoder : IDisposable
         _rows = rows;
         _finished = finished;
         _context = model.Config.ContextLength;
-        _kept = Math.Max(1, _context / 2);
-        _start = [.. rows.Select(row => Math.Max(0, row.Count - _context))];
-        _jumped = new bool[rows.Length];
+        _windows = new DecodingWindows(rows, finished, _context);
         if (useCache)
         {
             // The cache reaches the context only if the windows do; until then it needs the longest window plus the new tokens.
@@ -55,7 +48,7 @@ internal sealed class BatchDecoder : IDisposable
         }
     }
 
-    /// <summary>Logits [batch, vocab] for the token after each row.</summary>
+    /// <inheritdoc/>
     public Tensor NextLogits()
     {
         int[] all = [.. Enumerable.Range(0, _rows.Length)];
@@ -69,24 +62,17 @@ internal sealed class BatchDecoder : IDisposable
             (Tensor ids, Tensor? mask) = Windows(all, leaveOut: 0);
             return LastLogits(_model.ComputeHiddenStates(ids, _cache, CacheMask(mask, ids.shape[1])));
         }
-        if (_cache.Length == _context || _jumped.Contains(true))
+        if (_cache.Length == _context || _windows.AnyJumped)
             MakeRoom();
         long length = _cache.Length;
         _mask?.narrow(1, length, 1).copy_(_live!.unsqueeze(1));
         return LastLogits(_model.ComputeHiddenStates(_pending, _cache, _mask?.narrow(1, 0, length + 1)));
     }
 
-    /// <summary>Takes the tokens [batch] sampled from the last logits, after the caller appended them to the unfinished rows.</summary>
+    /// <inheritdoc/>
     public void Advance(Tensor sampled)
     {
-        for (int row = 0; row < _rows.Length; row++)
-        {
-            if (!_finished[row] && _rows[row].Count - _start[row] > _context)
-            {
-                _start[row] = _rows[row].Count - _kept;
-                _jumped[row] = true;
-            }
-        }
+        _windows.Advance();
         if (_cache is null)
             return;
         _pending?.Dispose();
@@ -104,21 +90,7 @@ internal sealed class BatchDecoder : IDisposable
     // when some row is padded, the mask of real tokens.
     private (Tensor Ids, Tensor? Mask) Windows(int[] rows, int leaveOut)
     {
-        int width = rows.Max(row => _rows[row].Count - leaveOut - _start[row]);
-        var ids = new long[rows.Length * width];
-        var real = new bool[rows.Length * width];
-        bool padded = false;
-        for (int i = 0; i < rows.Length; i++)
-        {
-            List<int> tokens = _rows[rows[i]];
-            int start = _start[rows[i]], length = tokens.Count - leaveOut - start, offset = i * width + width - length;
-            padded |= length < width;
-            for (int t = 0; t < length; t++)
-            {
-                ids[offset + t] = tokens[start + t];
-                real[offset + t] = true;
-            }
-        }
+        (long[] ids, bool[] real, int width, bool padded) = _windows.LeftPadded(rows, leaveOut);
         Tensor idTensor = tensor(ids, [rows.Length, width], int64, _model.Device);
         return (idTensor, padded ? tensor(real, [rows.Length, width], @bool, _model.Device) : null);
     }
@@ -139,8 +111,7 @@ internal sealed class BatchDecoder : IDisposable
     // the jumped rows' windows (positions restart at 0, so their keys and values change).
     private void MakeRoom()
     {
-        int[] live = [.. Enumerable.Range(0, _rows.Length).Where(row => !_finished[row])];
-        int needed = live.Max(row => _rows[row].Count - 1 - _start[row]);
+        int needed = _windows.LiveRows.Max(row => _windows.Length(row, leaveOut: 1));
         long drop = _cache!.Length - needed;
         _cache.DropFirst(drop);
         if (_mask is not null)
@@ -148,12 +119,11 @@ internal sealed class BatchDecoder : IDisposable
             using Tensor kept = _mask.narrow(1, drop, needed).clone();
             _mask.narrow(1, 0, needed).copy_(kept);
         }
-        int[] jumped = [.. live.Where(row => _jumped[row])];
-        Array.Clear(_jumped);
+        int[] jumped = _windows.TakeJumped();
         if (jumped.Length == 0)
             return;
         Tensor rows = tensor(jumped.Select(row => (long)row).ToArray(), int64, _model.Device);
-        int recomputed = _kept - 1;
+        int recomputed = _windows.Kept - 1;
         if (recomputed > 0)
         {
             using KeyValueCache window = _model.CreateCache(jumped.Length, recomputed);
@@ -170,6 +140,7 @@ internal sealed class BatchDecoder : IDisposable
     private Tensor LastLogits(Tensor hiddenStates) =>
         _model.ComputeLogits(hiddenStates.narrow(1, hiddenStates.shape[1] - 1, 1)).squeeze(1);
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         _cache?.Dispose();

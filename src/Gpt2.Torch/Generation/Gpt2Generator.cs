@@ -16,21 +16,35 @@ namespace Gpt2.Torch.Generation;
 /// jump costs one half-context prefill, where sliding the window by one token would cost a full-context prefill for
 /// every token; cached and uncached decoding follow the same rule, so their greedy outputs are identical.
 /// Every row of a batch gets exactly the tokens it would get alone when decoding is greedy. See
-/// <see cref="GenerationOptions"/> for when generation stops.
+/// <see cref="GenerationOptions"/> for when generation stops. The forward passes run in TorchSharp, or in ONNX Runtime
+/// with <see cref="OnnxRuntimeDecoding"/> (faster on a CPU; see there).
 /// </remarks>
-public sealed class Gpt2Generator
+public sealed class Gpt2Generator : IDisposable
 {
     private readonly Gpt2Model _model;
     private readonly Tokenizer? _tokenizer;
+    private readonly OnnxRuntimeDecoderSession? _onnxRuntime;
 
     /// <summary>Creates a generator over <paramref name="model"/>.</summary>
     /// <param name="model">The model; it is put in evaluation mode while generating and restored afterwards.</param>
     /// <param name="tokenizer">Decodes tokens to match <see cref="GenerationOptions.StopStrings"/>; needed only for them.</param>
-    public Gpt2Generator(Gpt2Model model, Tokenizer? tokenizer = null)
+    /// <param name="onnxRuntime">
+    /// Run the forward passes in ONNX Runtime: the model's current weights are exported into a session now (seconds for
+    /// 124M) and kept until the generator is disposed. TorchSharp when null.
+    /// </param>
+    public Gpt2Generator(Gpt2Model model, Tokenizer? tokenizer = null, OnnxRuntimeDecoding? onnxRuntime = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _tokenizer = tokenizer;
+        if (onnxRuntime is not null)
+            _onnxRuntime = OnnxRuntimeDecoderSession.Create(model, onnxRuntime);
     }
+
+    /// <summary>Whether the forward passes run in ONNX Runtime (<see cref="OnnxRuntimeDecoding"/>).</summary>
+    public bool UsesOnnxRuntime => _onnxRuntime is not null;
+
+    /// <summary>Frees the ONNX Runtime session, if any; the model stays its owner's.</summary>
+    public void Dispose() => _onnxRuntime?.Dispose();
 
     /// <summary>The prompt followed by up to <see cref="GenerationOptions.MaxNewTokens"/> generated tokens.</summary>
     /// <param name="prompt">At least one token.</param>
@@ -74,7 +88,9 @@ public sealed class Gpt2Generator
 
         using var inference = new InferenceScope(_model);
         using Generator? generator = options.Seed is long seed ? new Generator((ulong)seed, _model.Device) : null;
-        using var decoder = new BatchDecoder(_model, rows, finished, options.UseCache, options.MaxNewTokens);
+        using IBatchDecoder decoder = _onnxRuntime is null
+            ? new BatchDecoder(_model, rows, finished, options.UseCache, options.MaxNewTokens)
+            : new OnnxRuntimeBatchDecoder(_onnxRuntime, rows, finished, options.UseCache);
         for (int step = 0; step < options.MaxNewTokens; step++)
         {
             using var scope = NewDisposeScope();

@@ -35,12 +35,21 @@ public sealed class Gpt2TextGenerationService : IDisposable
     /// Whether concurrent <see cref="GenerateAsync"/> and <see cref="GenerateStreamingAsync"/> calls share a running batch
     /// (a background loop decodes them together) instead of waiting for each other.
     /// </param>
-    public Gpt2TextGenerationService(Gpt2Model model, Gpt2Tokenizer? tokenizer = null, bool ownsModel = false, bool continuousBatching = false)
+    /// <param name="onnxRuntime">
+    /// Run the forward passes in ONNX Runtime (see <see cref="OnnxRuntimeDecoding"/>: the model's weights as they are now);
+    /// TorchSharp when null. Continuous batching runs in TorchSharp only, so the two cannot be combined.
+    /// </param>
+    public Gpt2TextGenerationService(Gpt2Model model, Gpt2Tokenizer? tokenizer = null, bool ownsModel = false, bool continuousBatching = false,
+        OnnxRuntimeDecoding? onnxRuntime = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
+        if (continuousBatching && onnxRuntime is not null)
+            throw new ArgumentException(
+                "Continuous batching decodes with TorchSharp only; choose either continuousBatching or onnxRuntime (GenerateBatch batches prompts with either engine).",
+                nameof(onnxRuntime));
         Tokenizer = tokenizer ?? Gpt2Tokenizer.Default;
         _ownsModel = ownsModel;
-        _generator = new Gpt2Generator(model, Tokenizer.Tokenizer);
+        _generator = new Gpt2Generator(model, Tokenizer.Tokenizer, onnxRuntime);
         if (continuousBatching)
             _batcher = new ContinuousBatcher(model, Tokenizer, _gate);
     }
@@ -60,6 +69,9 @@ public sealed class Gpt2TextGenerationService : IDisposable
         ArgumentNullException.ThrowIfNull(source);
         return new Gpt2TextGenerationService(source.Load(device), ownsModel: !source.IsInMemory, continuousBatching: continuousBatching);
     }
+
+    /// <summary>Whether the forward passes run in ONNX Runtime (see the constructor).</summary>
+    public bool UsesOnnxRuntime => _generator.UsesOnnxRuntime;
 
     /// <summary>Whether concurrent asynchronous calls share a running batch (see the constructor).</summary>
     public bool ContinuousBatching => _batcher is not null;
@@ -150,10 +162,14 @@ public sealed class Gpt2TextGenerationService : IDisposable
         return new TextGenerationStream((stream, enumeratorToken) => Stream(stream, ids, dropped[0], options, cancellationToken, enumeratorToken));
     }
 
-    /// <summary>Stops the continuous batch (its unfinished generations fail) and disposes the model when the service owns it.</summary>
+    /// <summary>
+    /// Stops the continuous batch (its unfinished generations fail), frees the ONNX Runtime session, if any, and disposes
+    /// the model when the service owns it.
+    /// </summary>
     public void Dispose()
     {
         _batcher?.Dispose();
+        _generator.Dispose();
         if (_ownsModel)
             Model.Dispose();
         _gate.Dispose();

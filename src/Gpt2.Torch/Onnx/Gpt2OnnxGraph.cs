@@ -132,6 +132,14 @@ internal sealed class Gpt2OnnxGraph
     /// </summary>
     public static OnnxModel BuildDecoder(Gpt2Config config, Func<string, Tensor> parameter) => new(Decoder(config, parameter, quantization: null), Opset);
 
+    /// <summary>
+    /// The decoder of <see cref="BuildDecoder"/> for step-by-step decoding with left-padded batches: logits only at the
+    /// last position [batch, 1, vocab] (each row's next token), so a long prompt's prefill skips the output head at
+    /// every other position; the matrices are quantized when <paramref name="quantization"/> is set.
+    /// </summary>
+    public static OnnxModel BuildStepDecoder(Gpt2Config config, Func<string, Tensor> parameter, OnnxWeightQuantization? quantization) =>
+        new(Decoder(config, parameter, quantization, lastPositionOnly: true), Opset, (MicrosoftDomain, 1));
+
     // ONNX Runtime's Sampling seeds a new generator on every run (with seed 0 when given none), so each run, and ML.NET
     // runs one row at a time, would draw the same tokens for the same prompt. RandomUniform keeps its generator across
     // runs, so it hands every run a new seed: the draws of a loaded model follow the distribution from row to row, and
@@ -143,7 +151,7 @@ internal sealed class Gpt2OnnxGraph
         return search.Node("Cast", [search.Node("Mul", [search.Node("RandomUniform", [], uniform), search.Float(int.MaxValue / 2)])], To(OnnxDataType.Int32));
     }
 
-    private static OnnxGraph Decoder(Gpt2Config config, Func<string, Tensor> parameter, OnnxWeightQuantization? quantization)
+    private static OnnxGraph Decoder(Gpt2Config config, Func<string, Tensor> parameter, OnnxWeightQuantization? quantization, bool lastPositionOnly = false)
     {
         var decoder = new Gpt2OnnxGraph("gpt2_decoder", config, parameter, quantization);
         OnnxGraph d = decoder._graph;
@@ -153,6 +161,8 @@ internal sealed class Gpt2OnnxGraph
         string[] pasts = [.. Enumerable.Range(0, config.LayerCount).Select(layer =>
             d.Input($"past_{layer}", OnnxDataType.Float, 2, BatchDimension, config.HeadCount, "past_sequence", config.HeadSize))];
         (string hidden, IReadOnlyList<string> presents) = decoder.Transformer(ids, positions, decoder.AttentionBias(d.Node("Cast", [mask], To(OnnxDataType.Bool)), ids), pasts);
+        if (lastPositionOnly)
+            hidden = d.Node("Slice", [hidden, d.Int64s(-1), d.Int64s(long.MaxValue), d.Int64s(1)]);
         decoder.LanguageModelHead(hidden);
         foreach (string present in presents)
             d.Output(present, OnnxDataType.Float, 2, BatchDimension, config.HeadCount, "total_sequence", config.HeadSize);

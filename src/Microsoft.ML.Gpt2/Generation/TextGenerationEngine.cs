@@ -14,7 +14,8 @@ namespace Microsoft.ML.Gpt2.Generation;
 /// </summary>
 internal sealed class TextGenerationEngine : IDisposable
 {
-    private readonly Gpt2TextGenerationService _service;
+    // Made at the first generation, after any training: an ONNX Runtime session copies the weights it is made from.
+    private readonly Lazy<Gpt2TextGenerationService> _service;
     private readonly MLContextCancellation _mlContextCancellation;
     private readonly Lock _lock = new();
     private readonly Stopwatch _clock = new();
@@ -33,7 +34,7 @@ internal sealed class TextGenerationEngine : IDisposable
         Progress = options.Progress;
         CancellationToken = cancellationToken;
         SavedWeightQuantization = savedWeightQuantization;
-        _service = new Gpt2TextGenerationService(model);
+        _service = new(() => new Gpt2TextGenerationService(model, onnxRuntime: options.OnnxRuntime));
         _mlContextCancellation = new MLContextCancellation(mlContext);
     }
 
@@ -58,7 +59,7 @@ internal sealed class TextGenerationEngine : IDisposable
     public OnnxWeightQuantization? SavedWeightQuantization { get; }
 
     /// <summary>The service that generates; its requests and this engine's batches run one at a time.</summary>
-    public Gpt2TextGenerationService Service => _service;
+    public Gpt2TextGenerationService Service => _service.Value;
 
     public TextGenerationOptions Options { get; }
 
@@ -90,7 +91,7 @@ internal sealed class TextGenerationEngine : IDisposable
             IReadOnlyList<TextGenerationResult> results;
             try
             {
-                results = _service.GenerateBatch([.. prompts.Select(prompt => prompt!)], Options, CancellationToken);
+                results = Service.GenerateBatch([.. prompts.Select(prompt => prompt!)], Options, CancellationToken);
             }
             finally
             {
@@ -115,7 +116,8 @@ internal sealed class TextGenerationEngine : IDisposable
 
     public void Dispose()
     {
-        _service.Dispose();
+        if (_service.IsValueCreated)
+            _service.Value.Dispose();
         Model.Dispose();
     }
 }

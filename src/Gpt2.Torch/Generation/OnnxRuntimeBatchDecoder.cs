@@ -1,0 +1,154 @@
+using Microsoft.ML.OnnxRuntime;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Generation;
+
+/// <summary>
+/// The steps of <see cref="BatchDecoder"/> run in ONNX Runtime (<see cref="OnnxRuntimeDecoding"/>): rows of different
+/// lengths are left-padded and masked, positions count real tokens only, and with the cache each step feeds only the
+/// tokens sampled last, with the previous step's present keys and values as its past ones (ONNX Runtime's own buffers,
+/// never copied to the host).
+/// </summary>
+/// <remarks>
+/// When the cache has no room for the next token or a window jumped (<see cref="DecodingWindows"/>), every row's window
+/// is prefilled again: one forward pass over at most a context of tokens every half context of steps, where the
+/// TorchSharp engine recomputes only the rows that jumped. Finished rows stay in the batch; their logits are ignored.
+/// </remarks>
+internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
+{
+    private readonly OnnxRuntimeDecoderSession _decoder;
+    private readonly DecodingWindows _windows;
+    private readonly bool _useCache;
+    private readonly int _batch;
+    private readonly int[] _mask;        // [batch, context]: which cached positions hold real tokens
+    private readonly int[] _positions;   // each row's next position: the real tokens of its cached window
+    private readonly RunOptions _runOptions = new();
+    private readonly OrtValue _logits;   // [batch, 1, vocab], rewritten by every run
+    private OrtValue[]? _pasts;
+    private int _length;                 // cached positions, padding included
+    private long[]? _pending;            // the tokens sampled last, not yet fed
+
+    /// <param name="decoder">The session.</param>
+    /// <param name="rows">Each row's tokens; the caller appends the sampled ones before <see cref="Advance"/>.</param>
+    /// <param name="finished">Which rows have stopped; the caller sets them before <see cref="Advance"/>.</param>
+    /// <param name="useCache">Whether to keep keys and values between steps.</param>
+    public OnnxRuntimeBatchDecoder(OnnxRuntimeDecoderSession decoder, List<int>[] rows, bool[] finished, bool useCache)
+    {
+        _decoder = decoder;
+        _windows = new DecodingWindows(rows, finished, decoder.Config.ContextLength);
+        _useCache = useCache;
+        _batch = rows.Length;
+        _mask = new int[_batch * _windows.Context];
+        _positions = new int[_batch];
+        _logits = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [_batch, 1, decoder.Config.VocabSize]);
+    }
+
+    /// <inheritdoc/>
+    public Tensor NextLogits()
+    {
+        if (!_useCache || _pasts is null || _length == _windows.Context || _windows.AnyJumped)
+        {
+            _windows.TakeJumped();
+            return Prefill();
+        }
+        var mask = new int[_batch * (_length + 1)];
+        var positions = new int[_batch];
+        for (int row = 0; row < _batch; row++)
+        {
+            _mask[row * _windows.Context + _length] = 1;
+            Array.Copy(_mask, row * _windows.Context, mask, row * (_length + 1), _length + 1);
+            positions[row] = _positions[row]++;
+        }
+        _length++;
+        return Run([.. _pending!.Select(token => (int)token)], positions, mask, width: 1, _pasts);
+    }
+
+    /// <inheritdoc/>
+    public void Advance(Tensor sampled)
+    {
+        _windows.Advance();
+        if (_useCache)
+            _pending = sampled.data<long>().ToArray();
+    }
+
+    // Every row's window, left-padded, from an empty cache.
+    private Tensor Prefill()
+    {
+        (long[] ids, bool[] real, int width, _) = _windows.LeftPadded([.. Enumerable.Range(0, _batch)], leaveOut: 0);
+        var mask = new int[ids.Length];
+        var positions = new int[ids.Length];
+        Array.Clear(_mask);
+        for (int row = 0; row < _batch; row++)
+        {
+            int count = 0;
+            for (int t = 0; t < width; t++)
+            {
+                int i = row * width + t;
+                mask[i] = _mask[row * _windows.Context + t] = real[i] ? 1 : 0;
+                count += mask[i];
+                positions[i] = Math.Max(0, count - 1);
+            }
+            _positions[row] = count;
+        }
+        _length = width;
+        FreePasts();
+        OnnxRuntimeDecoderSession d = _decoder;
+        long[] emptyShape = [2, _batch, d.Config.HeadCount, 0, d.Config.HeadSize];
+        OrtValue[] empty = [.. d.PastNames.Select(_ => OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, emptyShape))];
+        return Run([.. ids.Select(id => (int)id)], positions, mask, width, empty);
+    }
+
+    // One run: the logits [batch, vocab] as a tensor. The pasts are freed; the present keys and values, of _length
+    // positions, become the pasts with the cache and are freed without it.
+    private Tensor Run(int[] ids, int[] positions, int[] mask, int width, OrtValue[] pasts)
+    {
+        OnnxRuntimeDecoderSession d = _decoder;
+        long[] presentShape = [2, _batch, d.Config.HeadCount, _length, d.Config.HeadSize];
+        var presents = new List<OrtValue>(pasts.Length);
+        bool kept = false;
+        try
+        {
+            for (int layer = 0; layer < pasts.Length; layer++)
+                presents.Add(OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, presentShape));
+            using OrtValue idValue = OrtValue.CreateTensorValueFromMemory(ids, [_batch, width]);
+            using OrtValue positionValue = OrtValue.CreateTensorValueFromMemory(positions, [_batch, width]);
+            using OrtValue maskValue = OrtValue.CreateTensorValueFromMemory(mask, [_batch, mask.Length / _batch]);
+            d.Session.Run(_runOptions, [Onnx.Gpt2OnnxNames.InputIds, "position_ids", Onnx.Gpt2OnnxNames.AttentionMask, .. d.PastNames],
+                [idValue, positionValue, maskValue, .. pasts], d.OutputNames, [_logits, .. presents]);
+            Tensor logits = tensor(_logits.GetTensorDataAsSpan<float>().ToArray(), [_batch, d.Config.VocabSize]);
+            if (_useCache)
+            {
+                _pasts = [.. presents];
+                kept = true;
+            }
+            return logits;
+        }
+        finally
+        {
+            foreach (OrtValue past in pasts)
+                past.Dispose();
+            if (!kept)
+            {
+                _pasts = null;
+                foreach (OrtValue present in presents)
+                    present.Dispose();
+            }
+        }
+    }
+
+    private void FreePasts()
+    {
+        foreach (OrtValue past in _pasts ?? [])
+            past.Dispose();
+        _pasts = null;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        FreePasts();
+        _logits.Dispose();
+        _runOptions.Dispose();
+    }
+}
