@@ -66,7 +66,7 @@ internal sealed class Gpt2ServerEndpoints : IDisposable
     {
         _options = options;
         _ownsService = service is null;
-        _service = service ?? Gpt2TextGenerationService.Load(Gpt2ModelSource.Pretrained(options.Model), device: null, options.ContinuousBatching);
+        _service = service ?? Gpt2TextGenerationService.Load(Gpt2ModelSource.Pretrained(options.Model), device: null, options.ContinuousBatching, options.OnnxRuntime);
         try
         {
             _chat = new Gpt2ChatClient(_service, options.PromptFormat, options.ModelId);
@@ -103,6 +103,7 @@ internal sealed class Gpt2ServerEndpoints : IDisposable
         ["model"] = _options.ModelId,
         ["admitted"] = Volatile.Read(ref _admitted),
         ["max_queue"] = _options.MaxQueue,
+        ["engine"] = _service.UsesOnnxRuntime ? "onnxruntime" : "torchsharp",
         ["continuous_batching"] = _service.ContinuousBatching,
         ["peak_batch_size"] = _service.PeakContinuousBatchSize,
         ["classifier"] = Classifier is not null,

@@ -1,3 +1,5 @@
+using Gpt2.Torch.Generation;
+using Gpt2.Torch.Onnx;
 using Gpt2MLNet.AI;
 using Microsoft.Extensions.Configuration;
 
@@ -7,7 +9,7 @@ namespace Gpt2Server;
 public sealed class Gpt2ServerOptionsException(string message) : Exception(message);
 
 /// <summary>
-/// The server's settings, read from its command line (<c>--model</c>, <c>--classifier</c>, <c>--prompt-format</c>, <c>--batching</c>,
+/// The server's settings, read from its command line (<c>--model</c>, <c>--classifier</c>, <c>--prompt-format</c>, <c>--engine</c>, <c>--batching</c>,
 /// <c>--model-id</c>, <c>--max-queue</c>, <c>--max-body-bytes</c>, <c>--shutdown-timeout</c>; <c>--urls</c> is ASP.NET Core's own).
 /// </summary>
 public sealed record Gpt2ServerOptions
@@ -18,7 +20,8 @@ public sealed record Gpt2ServerOptions
     /// <summary>What <c>--help</c> and a bad command line print.</summary>
     public const string Usage =
         "usage: Gpt2Server --model PRESET|HF_ID|FOLDER|CHECKPOINT_DIR [--classifier ZIP] [--prompt-format raw|alpaca|phi3] [--model-id NAME]\n" +
-        "                  [--batching on|off (on)] [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]";
+        "                  [--engine torchsharp|onnxruntime|onnxruntime-int8|onnxruntime-int4 (torchsharp)] [--batching on|off (on with torchsharp)]\n" +
+        "                  [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]";
 
     /// <summary>What <c>Gpt2ModelSource</c> takes: a preset (124M), a Hugging Face id, a checkpoint folder or a trainer's checkpoint directory.</summary>
     public required string Model { get; init; }
@@ -32,8 +35,14 @@ public sealed record Gpt2ServerOptions
     /// <summary>How chat messages become a prompt.</summary>
     public ChatPromptFormat PromptFormat { get; init; } = ChatPromptFormat.RawText;
 
-    /// <summary>Whether concurrent requests share a running batch (continuous batching); off serializes them.</summary>
+    /// <summary>Whether concurrent requests share a running batch (continuous batching, TorchSharp only); off serializes them.</summary>
     public bool ContinuousBatching { get; init; } = true;
+
+    /// <summary>
+    /// Decode in ONNX Runtime (<c>--engine onnxruntime</c>, with weight-only int8 or int4 matrices for <c>-int8</c>/<c>-int4</c>):
+    /// faster one request at a time on a CPU, without continuous batching. TorchSharp when null.
+    /// </summary>
+    public OnnxRuntimeDecoding? OnnxRuntime { get; init; }
 
     /// <summary>Most generation requests admitted at once (running or waiting for the model); more get 429.</summary>
     public int MaxQueue { get; init; } = 64;
@@ -59,8 +68,18 @@ public sealed record Gpt2ServerOptions
             "phi3" => ChatPromptFormat.Phi3,
             string other => throw new Gpt2ServerOptionsException($"--prompt-format: '{other}' is not one of raw, alpaca, phi3."),
         };
-        bool batching = (configuration["batching"] ?? "on").ToLowerInvariant() switch
+        OnnxRuntimeDecoding? onnxRuntime = (configuration["engine"] ?? "torchsharp").ToLowerInvariant() switch
         {
+            "torchsharp" => null,
+            "onnxruntime" => new OnnxRuntimeDecoding(),
+            "onnxruntime-int8" => new OnnxRuntimeDecoding { WeightQuantization = OnnxWeightQuantization.Int8 },
+            "onnxruntime-int4" => new OnnxRuntimeDecoding { WeightQuantization = OnnxWeightQuantization.Int4 },
+            string other => throw new Gpt2ServerOptionsException($"--engine: '{other}' is not one of torchsharp, onnxruntime, onnxruntime-int8, onnxruntime-int4."),
+        };
+        bool batching = (configuration["batching"] ?? (onnxRuntime is null ? "on" : "off")).ToLowerInvariant() switch
+        {
+            "on" when onnxRuntime is not null => throw new Gpt2ServerOptionsException(
+                "--batching on: continuous batching decodes with TorchSharp only; use --engine torchsharp for it, or --batching off with ONNX Runtime."),
             "on" => true,
             "off" => false,
             string other => throw new Gpt2ServerOptionsException($"--batching: '{other}' is not on or off."),
@@ -75,6 +94,7 @@ public sealed record Gpt2ServerOptions
             ClassifierPath = classifier,
             PromptFormat = format,
             ContinuousBatching = batching,
+            OnnxRuntime = onnxRuntime,
             MaxQueue = Int(configuration, "max-queue", 64, 1),
             MaxRequestBodyBytes = Int(configuration, "max-body-bytes", 1 << 20, 1024),
             ShutdownTimeout = TimeSpan.FromSeconds(Int(configuration, "shutdown-timeout", 30, 0)),

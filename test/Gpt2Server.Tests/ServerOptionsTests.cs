@@ -14,12 +14,32 @@ public sealed class ServerOptionsTests
     [DataRow(new[] { "--model", "x", "--prompt-format", "chatml" }, "--prompt-format", DisplayName = "unknown prompt format")]
     [DataRow(new[] { "--model", "x", "--classifier", "/no/such/classifier.zip" }, "--classifier", DisplayName = "missing classifier")]
     [DataRow(new[] { "--model", "x", "--batching", "maybe" }, "--batching", DisplayName = "batching neither on nor off")]
+    [DataRow(new[] { "--model", "x", "--engine", "tensorrt" }, "--engine", DisplayName = "unknown engine")]
+    [DataRow(new[] { "--model", "x", "--engine", "onnxruntime", "--batching", "on" }, "--batching", DisplayName = "continuous batching in ONNX Runtime")]
     [DataRow(new[] { "--model", "x", "--max-queue", "0" }, "--max-queue", DisplayName = "queue of 0")]
     [DataRow(new[] { "--model", "x", "--max-body-bytes", "lots" }, "--max-body-bytes", DisplayName = "body limit not a number")]
     public void BadCommandLinesAreRefusedByName(string[] args, string option)
     {
         var e = Assert.ThrowsExactly<Gpt2ServerOptionsException>(() => Gpt2ServerApp.Build(args));
         StringAssert.StartsWith(e.Message, option);
+    }
+
+    [TestMethod]
+    public async Task TheOnnxRuntimeEngineAnswersAsTheTorchSharpServiceDoesInProcess()
+    {
+        await using ServerHost server = await ServerHost.StartAsync(null, "--engine", "onnxruntime");
+        using Gpt2TextGenerationService service = Gpt2TextGenerationService.Load(ServerHost.TinyModelFolder);
+        TextGenerationResult expected = service.Generate("The weather today is", new TextGenerationOptions { MaxNewTokens = 12 });
+
+        (int status, JsonElement json, _) = await server.PostAsync("v1/completions", $$"""
+            {"model":"{{ServerHost.ModelId}}","max_tokens":12,"prompt":"The weather today is"}
+            """);
+        JsonElement health = JsonDocument.Parse(await server.Http.GetStringAsync("health")).RootElement;
+
+        Assert.AreEqual(200, status, json.ToString());
+        Assert.AreEqual(expected.Text, json.GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.AreEqual("onnxruntime", health.GetProperty("engine").GetString());
+        Assert.IsFalse(health.GetProperty("continuous_batching").GetBoolean(), "ONNX Runtime turns continuous batching off by default");
     }
 
     [TestMethod]

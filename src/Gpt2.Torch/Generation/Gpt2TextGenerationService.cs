@@ -62,12 +62,22 @@ public sealed class Gpt2TextGenerationService : IDisposable
 
     /// <summary>
     /// A service over the model of <paramref name="source"/>, with or without continuous batching of concurrent
-    /// asynchronous calls (see the constructor).
+    /// asynchronous calls, in TorchSharp or ONNX Runtime (see the constructor).
     /// </summary>
-    public static Gpt2TextGenerationService Load(Gpt2ModelSource source, Device? device, bool continuousBatching)
+    public static Gpt2TextGenerationService Load(Gpt2ModelSource source, Device? device, bool continuousBatching, OnnxRuntimeDecoding? onnxRuntime = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return new Gpt2TextGenerationService(source.Load(device), ownsModel: !source.IsInMemory, continuousBatching: continuousBatching);
+        Gpt2Model model = source.Load(device);
+        try
+        {
+            return new Gpt2TextGenerationService(model, ownsModel: !source.IsInMemory, continuousBatching: continuousBatching, onnxRuntime: onnxRuntime);
+        }
+        catch
+        {
+            if (!source.IsInMemory)
+                model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Whether the forward passes run in ONNX Runtime (see the constructor).</summary>
