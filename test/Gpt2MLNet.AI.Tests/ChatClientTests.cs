@@ -198,11 +198,18 @@ public sealed class ChatClientTests
     [TestMethod]
     public async Task OneLineBuildsAClientFromAModelSource()
     {
+        string expected;
         using (Gpt2ChatClient client = Gpt2ChatClient.Create(TinyModels.FixturePath))
         {
             Assert.AreEqual(TinyModels.FixturePath, client.GetService<ChatClientMetadata>()!.DefaultModelId);
             ChatResponse response = await client.GetResponseAsync("in the of and to", new ChatOptions { MaxOutputTokens = 5 });
             Assert.AreEqual(5, response.Usage!.OutputTokenCount);
+            expected = response.Text;
+        }
+        using (Gpt2ChatClient client = Gpt2ChatClient.Create(TinyModels.FixturePath, onnxRuntime: new OnnxRuntimeDecoding()))
+        {
+            Assert.IsTrue(client.Service.UsesOnnxRuntime);
+            Assert.AreEqual(expected, (await client.GetResponseAsync("in the of and to", new ChatOptions { MaxOutputTokens = 5 })).Text);
         }
 
         using Gpt2Model model = TinyModels.NewRandom();
