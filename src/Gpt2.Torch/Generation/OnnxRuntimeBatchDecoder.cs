@@ -24,7 +24,6 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
     private readonly int[] _mask;        // [batch, context]: which cached positions hold real tokens
     private readonly int[] _positions;   // each row's next position: the real tokens of its cached window
     private readonly RunOptions _runOptions = new();
-    private readonly OrtValue _logits;   // [batch, 1, vocab], rewritten by every run
     private OrtValue[]? _pasts;
     private int _length;                 // cached positions, padding included
     private long[]? _pending;            // the tokens sampled last, not yet fed
@@ -41,7 +40,6 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
         _batch = rows.Length;
         _mask = new int[_batch * _windows.Context];
         _positions = new int[_batch];
-        _logits = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [_batch, 1, decoder.Config.VocabSize]);
     }
 
     /// <inheritdoc/>
@@ -99,28 +97,25 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
         return Run([.. ids.Select(id => (int)id)], positions, mask, width, empty);
     }
 
-    // One run: the logits [batch, vocab] as a tensor. The pasts are freed; the present keys and values, of _length
-    // positions, become the pasts with the cache and are freed without it.
+    // One run: the logits [batch, vocab] as a tensor. The pasts are freed; the present keys and values (in ONNX Runtime's
+    // own arena, which reuses their memory from step to step) become the pasts with the cache and are freed without it.
     private Tensor Run(int[] ids, int[] positions, int[] mask, int width, OrtValue[] pasts)
     {
         OnnxRuntimeDecoderSession d = _decoder;
-        long[] presentShape = [2, _batch, d.Config.HeadCount, _length, d.Config.HeadSize];
-        var presents = new List<OrtValue>(pasts.Length);
-        bool kept = false;
+        IDisposableReadOnlyCollection<OrtValue>? outputs = null;
         try
         {
-            for (int layer = 0; layer < pasts.Length; layer++)
-                presents.Add(OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, presentShape));
             using OrtValue idValue = OrtValue.CreateTensorValueFromMemory(ids, [_batch, width]);
             using OrtValue positionValue = OrtValue.CreateTensorValueFromMemory(positions, [_batch, width]);
             using OrtValue maskValue = OrtValue.CreateTensorValueFromMemory(mask, [_batch, mask.Length / _batch]);
-            d.Session.Run(_runOptions, [Onnx.Gpt2OnnxNames.InputIds, "position_ids", Onnx.Gpt2OnnxNames.AttentionMask, .. d.PastNames],
-                [idValue, positionValue, maskValue, .. pasts], d.OutputNames, [_logits, .. presents]);
-            Tensor logits = tensor(_logits.GetTensorDataAsSpan<float>().ToArray(), [_batch, d.Config.VocabSize]);
+            outputs = d.Session.Run(_runOptions, [Onnx.Gpt2OnnxNames.InputIds, "position_ids", Onnx.Gpt2OnnxNames.AttentionMask, .. d.PastNames],
+                [idValue, positionValue, maskValue, .. pasts], d.OutputNames);
+            Tensor logits = CopyToTensor(outputs.First().GetTensorDataAsSpan<float>(), [_batch, d.Config.VocabSize]);
             if (_useCache)
             {
-                _pasts = [.. presents];
-                kept = true;
+                _pasts = [.. outputs.Skip(1)];
+                outputs.First().Dispose();   // the presents now belong to _pasts; the list itself holds nothing else
+                outputs = null;
             }
             return logits;
         }
@@ -128,13 +123,19 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
         {
             foreach (OrtValue past in pasts)
                 past.Dispose();
-            if (!kept)
+            if (outputs is not null)
             {
                 _pasts = null;
-                foreach (OrtValue present in presents)
-                    present.Dispose();
+                outputs.Dispose();
             }
         }
+    }
+
+    private static Tensor CopyToTensor(ReadOnlySpan<float> values, long[] shape)
+    {
+        Tensor copy = empty(shape, float32);
+        copy.data<float>().CopyFrom(values);
+        return copy;
     }
 
     private void FreePasts()
@@ -148,7 +149,6 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
     public void Dispose()
     {
         FreePasts();
-        _logits.Dispose();
         _runOptions.Dispose();
     }
 }
