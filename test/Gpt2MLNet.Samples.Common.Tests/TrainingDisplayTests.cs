@@ -50,20 +50,4 @@ public sealed class TrainingDisplayTests : TemporaryDirectoryTest
             Assert.IsGreaterThan(left, right, "the curve falls from left to right");
         }
     }
-
-    [TestMethod]
-    public void EvaluationsPrintInTheBooksFormWithTheirSample()
-    {
-        var output = new StringWriter();
-        var status = new StringWriter();
-        var progress = new ConsoleTrainingProgress(ids => string.Join("\n", ids), output, status);
-        progress.OnStep(new TrainingStep(0, 90, 1, 10.5, 4e-4, null, 512));
-        progress.OnEvaluation(Evaluations[0]);
-        progress.OnEvaluation(Evaluations[2]);
-
-        string[] lines = output.ToString().Split(Environment.NewLine);
-        CollectionAssert.AreEqual(new[] { "Ep 1 (Step 000000): Train loss 9.781, Val loss 9.923", "1 2", "Ep 2 (Step 000010): Train loss 6.661, Val loss 7.048", "" }, lines);
-        StringAssert.StartsWith(status.ToString(), "\rstep 1/90  epoch 1  loss 10.500  lr 4.00e-04");
-        StringAssert.EndsWith(status.ToString(), "\r", "the status line is wiped before an evaluation line is written");
-    }
 }
