@@ -79,7 +79,7 @@ root.SetAction(async (result, cancellationToken) =>
         Console.Write($"\rAnswering the test instructions: {progress.RowsCompleted} of {test.Length} rows, {progress.TokensPerSecond:F1} tokens/s");
 
     var trainingClock = Stopwatch.StartNew();
-    using Gpt2InstructionTransformer model = new Gpt2InstructionTuner(mlContext, options).Fit(mlContext.Data.LoadFromEnumerable(train));
+    using Gpt2InstructionTransformer model = display.Run(() => new Gpt2InstructionTuner(mlContext, options).Fit(mlContext.Data.LoadFromEnumerable(train)));
     TimeSpan trainingTime = trainingClock.Elapsed;
     string plot = Path.Combine(output, "loss.png");
     LossCurvePlot.Save(plot, evaluations);
@@ -103,10 +103,10 @@ root.SetAction(async (result, cancellationToken) =>
 
     string zip = Path.Combine(output, "instruction-model.zip");
     IDataView testView = mlContext.Data.LoadFromEnumerable(test[..1]);
-    mlContext.Model.SaveAtomically(model, testView.Schema, zip);
+    ConsolePhase.Run("Saving the model zip", () => mlContext.Model.SaveAtomically(model, testView.Schema, zip));
     var loadingContext = new MLContext();
-    var engine = loadingContext.Model.CreatePredictionEngine<InstructionRow, InstructionRow>(loadingContext.Model.Load(zip, out _));
-    bool same = engine.Predict(test[0]).Response == answered[0].Response;
+    bool same = ConsolePhase.Run("Reloading the model zip and answering the first test row", () =>
+        loadingContext.Model.CreatePredictionEngine<InstructionRow, InstructionRow>(loadingContext.Model.Load(zip, out _)).Predict(test[0]).Response == answered[0].Response);
     Console.WriteLine($"Model zip: {zip} ({new FileInfo(zip).Length / 1e6:F1} MB); reloaded in ONNX Runtime, it answers the first test row {(same ? "the same" : "DIFFERENTLY")}.");
 
     if (options.BaseModel.IsRandom)

@@ -77,7 +77,8 @@ static int Run(string dataPath, int epochs, string output, bool resume, Device d
     {
         Console.WriteLine($"{dataPath}: {train.Count} training and {validation.Count} validation batches of 2 x 256 tokens; " +
             $"{trained.ParameterCount:N0} parameters on {trained.Device.type} in {trainer.Options.Precision}, {get_num_threads()} threads.");
-        new ConsoleTrainingProgress(tokenizer.Decode).Attach(trainer);
+        var display = new ConsoleTrainingProgress(tokenizer.Decode);
+        display.Attach(trainer);
         // Ctrl+C or a termination request stops the run after the current step, with a checkpoint to resume from.
         using var stop = new CancellationTokenSource();
         void Stop(PosixSignalContext signal)
@@ -91,7 +92,7 @@ static int Run(string dataPath, int epochs, string output, bool resume, Device d
         TrainingEvaluation final;
         try
         {
-            final = trainer.Train(train, validation, stop.Token);
+            final = display.Run(() => trainer.Train(train, validation, stop.Token));
         }
         catch (OperationCanceledException)
         {
@@ -101,8 +102,8 @@ static int Run(string dataPath, int epochs, string output, bool resume, Device d
 
         string plot = Path.Combine(output, "loss.png");
         LossCurvePlot.Save(plot, trainer.Evaluations);
-        int[] sample = new Gpt2Generator(trained).Generate(tokenizer.Encode(Prompt),
-            new GenerationOptions { MaxNewTokens = 15, Temperature = 1.4, TopK = 25, Seed = 123 });
+        int[] sample = ConsolePhase.Run("Drawing a sample", () => new Gpt2Generator(trained).Generate(tokenizer.Encode(Prompt),
+            new GenerationOptions { MaxNewTokens = 15, Temperature = 1.4, TopK = 25, Seed = 123 }));
         string text = tokenizer.Decode(sample);
         AtomicFile.WriteAllText(Path.Combine(output, "sample.txt"), text);
         Console.WriteLine($"Sample (temperature 1.4, top-k 25): {text.Replace('\n', ' ')}");

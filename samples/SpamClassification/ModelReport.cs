@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Gpt2MLNet.Samples;
 
 namespace SpamClassification;
 
@@ -8,7 +9,10 @@ internal sealed record ModelReport(string Name, MulticlassClassificationMetrics 
 {
     public static ModelReport Evaluate(string name, MLContext mlContext, ITransformer model, SpamSplits splits, TimeSpan trainingTime)
     {
-        var report = new ModelReport(name, Metrics(mlContext, model, splits.Validation), Metrics(mlContext, model, splits.Test), trainingTime);
+        (MulticlassClassificationMetrics validation, MulticlassClassificationMetrics test) = ConsolePhase.Run(
+            $"Evaluating {name} on the validation and test sets",
+            () => (Metrics(mlContext, model, splits.Validation), Metrics(mlContext, model, splits.Test)));
+        var report = new ModelReport(name, validation, test, trainingTime);
         Console.WriteLine($"\n{name} (trained in {trainingTime:hh\\:mm\\:ss})");
         Console.WriteLine($"Validation accuracy: {100 * report.Validation.MicroAccuracy:F2}%");
         Console.WriteLine($"Test accuracy: {100 * report.Test.MicroAccuracy:F2}%");

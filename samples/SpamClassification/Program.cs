@@ -81,7 +81,7 @@ root.SetAction(async (result, cancellationToken) =>
     string lora = options.TrainableLayers == TrainableLayers.LoRA ? $" rank {options.LoRARank}, alpha {options.LoRAAlpha}," : "";
     Console.WriteLine($"\nFine-tuning GPT-2 ({options.TrainableLayers}{lora} trainable, batch {options.BatchSize}, {options.MaxEpochs} epochs, lr {options.LearningRate})");
     var watch = Stopwatch.StartNew();
-    var gpt2 = gpt2Pipeline.Fit(splits.Train);
+    var gpt2 = display.Run(() => gpt2Pipeline.Fit(splits.Train));
     TimeSpan gpt2Time = watch.Elapsed;
     Gpt2TextClassificationTransformer classifier = gpt2.OfType<Gpt2TextClassificationTransformer>().Single();
     long parameters = classifier.Model.parameters().Sum(p => p.numel());
@@ -96,17 +96,18 @@ root.SetAction(async (result, cancellationToken) =>
     }
 
     watch.Restart();
-    ITransformer sdca = sdcaPipeline.Fit(splits.Train);
+    ITransformer sdca = ConsolePhase.Run("Training FeaturizeText + SdcaMaximumEntropy", () => sdcaPipeline.Fit(splits.Train));
     ModelReport sdcaReport = ModelReport.Evaluate("FeaturizeText + SdcaMaximumEntropy", mlContext, sdca, splits, watch.Elapsed);
     ModelReport.PrintSideBySide(gpt2Report, sdcaReport);
 
     string zipPath = Path.Combine(output, "spam-classifier.zip");
-    mlContext.Model.SaveAtomically(gpt2, splits.Train.Schema, zipPath);
-    Console.WriteLine($"\nSaved {zipPath} ({new FileInfo(zipPath).Length / 1e6:F0} MB)");
+    Console.WriteLine();
+    ConsolePhase.Run("Saving the model zip", () => mlContext.Model.SaveAtomically(gpt2, splits.Train.Schema, zipPath));
+    Console.WriteLine($"Saved {zipPath} ({new FileInfo(zipPath).Length / 1e6:F0} MB)");
 
     var loadContext = new MLContext();
-    ITransformer loaded = loadContext.Model.Load(zipPath, out _);
-    var engine = loadContext.Model.CreatePredictionEngine<SpamSplits.Message, SpamPrediction>(loaded);
+    var engine = ConsolePhase.Run("Reloading the model zip", () =>
+        loadContext.Model.CreatePredictionEngine<SpamSplits.Message, SpamPrediction>(loadContext.Model.Load(zipPath, out _)));
     foreach (string text in new[]
     {
         "You are a winner you have been specially selected to receive $1000 cash or a $2000 award.",
