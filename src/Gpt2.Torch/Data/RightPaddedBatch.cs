@@ -9,7 +9,7 @@ public static class RightPaddedBatch
 {
     /// <summary>Token ids [batch, longest] and real lengths [batch]; the caller disposes both.</summary>
     /// <param name="sequences">The sequences, each with at least one token.</param>
-    /// <param name="device">Where the tensors go; the CPU when null.</param>
+    /// <param name="device">Where the tensors go (to a GPU, copied from pinned memory without waiting); the CPU when null.</param>
     /// <param name="paddingId">The id that fills the padding; GPT-2's <c>&lt;|endoftext|&gt;</c> by default, as in the book.</param>
     /// <param name="vocabularySize">The model's vocabulary size: every id is checked against it on the host; null leaves them unchecked.</param>
     /// <exception cref="ArgumentOutOfRangeException">A sequence holds an id outside [0, <paramref name="vocabularySize"/>).</exception>
@@ -35,6 +35,6 @@ public static class RightPaddedBatch
             lengths[row] = sequence.Length;
         }
         Device target = device ?? CPU;
-        return (tensor(ids, [sequences.Count, longest], int64).to(target), tensor(lengths, int64).to(target));
+        return (HostBatch.Int64(ids, [sequences.Count, longest], target), HostBatch.Int64(lengths, [sequences.Count], target));
     }
 }

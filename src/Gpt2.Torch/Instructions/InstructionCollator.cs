@@ -1,3 +1,4 @@
+using Gpt2.Torch.Data;
 using Gpt2.Torch.Tokenization;
 using static TorchSharp.torch;
 
@@ -36,12 +37,12 @@ public sealed class InstructionCollator
 
     /// <summary>Inputs and targets, int64 [batch, length]; the caller disposes both.</summary>
     /// <param name="sequences">The rows, each with at least one token.</param>
-    /// <param name="device">Where the tensors go; the CPU when null.</param>
+    /// <param name="device">Where the tensors go (to a GPU, copied from pinned memory without waiting); the CPU when null.</param>
     public (Tensor Inputs, Tensor Targets) Collate(IReadOnlyList<InstructionSequence> sequences, Device? device = null)
     {
         (long[] inputs, long[] targets, int length) = CollateValues(sequences);
         Device target = device ?? CPU;
-        return (tensor(inputs, [sequences.Count, length], int64).to(target), tensor(targets, [sequences.Count, length], int64).to(target));
+        return (HostBatch.Int64(inputs, [sequences.Count, length], target), HostBatch.Int64(targets, [sequences.Count, length], target));
     }
 
     // The values of Collate row after row, and the row length.

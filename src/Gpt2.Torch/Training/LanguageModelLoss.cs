@@ -14,13 +14,9 @@ public static class LanguageModelLoss
     /// </summary>
     public static Tensor OfBatch(Gpt2Model model, Tensor inputs, Tensor targets)
     {
-        Tensor logits = model.Forward(ToDevice(inputs, model.Device));
-        return F.cross_entropy(logits.flatten(0, 1).to(float32), ToDevice(targets, model.Device).flatten());
+        Tensor logits = model.Forward(HostBatch.ToDevice(inputs, model.Device));
+        return F.cross_entropy(logits.flatten(0, 1).to(float32), HostBatch.ToDevice(targets, model.Device).flatten());
     }
-
-    /// <summary>A batch tensor on <paramref name="device"/>: itself when it is there, else copied without waiting (pinned or not, the copy is queued behind the compute that needs it).</summary>
-    internal static Tensor ToDevice(Tensor batch, Device device) =>
-        batch.device_type == device.type && batch.device_index == device.index ? batch : batch.to(device, non_blocking: true);
 
     /// <summary>
     /// The mean of the batch losses over the first <paramref name="maxBatches"/> batches of <paramref name="data"/>

@@ -82,7 +82,7 @@ public sealed class SequenceClassificationTrainer
     private (Tensor Logits, Tensor Labels) Forward(IReadOnlyList<ClassificationExample> examples)
     {
         (Tensor ids, Tensor lengths) = RightPaddedBatch.Create([.. examples.Select(e => e.TokenIds)], _model.Transformer.Device, _model.PaddingId, _model.Transformer.Config.VocabSize);
-        Tensor labels = tensor(examples.Select(e => (long)e.Label).ToArray(), int64, _model.Transformer.Device);
+        Tensor labels = HostBatch.Int64([.. examples.Select(e => (long)e.Label)], [examples.Count], _model.Transformer.Device);
         return (_model.forward(ids, lengths).to(float32), labels);
     }
 
