@@ -227,30 +227,40 @@ internal sealed class Benchmarks(Device device, string presetName)
     /// there the first token is a run of a graph exported for one new token). The first prompt length is also timed without
     /// the cache (float32, one prompt).
     /// </summary>
-    public void Decode(int[] promptLengths, int[] batchSizes, int newTokens, Precision[] precisions)
+    public void Decode(int[] promptLengths, int[] batchSizes, int newTokens, Precision[] precisions, int repeats = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
         random.manual_seed(0);
         using var model = new Gpt2Model(_config, device);
         using var generator = new Gpt2Generator(model);
         int[][] Prompts(int length, int batch) => [.. Enumerable.Range(0, batch).Select(row => Prompt(length, row))];
-        void ReportDecode(string engine, string precision, int batch, int prompt, bool kvCache, int generatedPerRow, double firstSeconds, double totalSeconds) =>
+        // The median of `repeats` timings (first token, whole run) of `time`, after one untimed warm-up run.
+        void ReportDecode(string engine, string precision, int batch, int prompt, bool kvCache, Func<(double First, double Total, int Generated)> time)
+        {
+            time();
+            var runs = Enumerable.Range(0, repeats).Select(_ => time()).ToArray();
+            int generatedPerRow = runs[0].Generated;
+            double Median(IEnumerable<double> values) => values.Order().ElementAt(repeats / 2);
             Report("decode", new
             {
-                engine, precision, batch, prompt, new_tokens = generatedPerRow, kv_cache = kvCache,
-                tokens_per_s = Math.Round(batch * (generatedPerRow - 1) / (totalSeconds - firstSeconds), 1),
-                first_token_ms = Math.Round(1000 * firstSeconds),
+                engine, precision, batch, prompt, new_tokens = generatedPerRow, kv_cache = kvCache, repeats,
+                tokens_per_s = Math.Round(Median(runs.Select(r => batch * (generatedPerRow - 1) / (r.Total - r.First))), 1),
+                first_token_ms = Math.Round(1000 * Median(runs.Select(r => r.First))),
             });
-        // Gpt2Generator after a warm-up: the first token's time (the prefill), then the rest.
+        }
+        // Gpt2Generator: the first token's time (the prefill), then the rest.
         void TimeGenerator(Gpt2Generator timed, string engine, string precision, int batch, int length, bool useCache)
         {
             int[][] prompts = Prompts(length, batch);
             // The end-of-text id is left unset so every run decodes exactly newTokens tokens.
             var options = new GenerationOptions { MaxNewTokens = newTokens, UseCache = useCache };
-            timed.GenerateBatch(prompts, options with { MaxNewTokens = 3 });
-            var clock = Stopwatch.StartNew();
-            double firstToken = 0;
-            int[][] output = timed.GenerateBatch(prompts, options, (_, _) => firstToken = firstToken == 0 ? clock.Elapsed.TotalSeconds : firstToken);
-            ReportDecode(engine, precision, batch, length, useCache, output[0].Length - length, firstToken, clock.Elapsed.TotalSeconds);
+            ReportDecode(engine, precision, batch, length, useCache, () =>
+            {
+                var clock = Stopwatch.StartNew();
+                double firstToken = 0;
+                int[][] output = timed.GenerateBatch(prompts, options, (_, _) => firstToken = firstToken == 0 ? clock.Elapsed.TotalSeconds : firstToken);
+                return (firstToken, clock.Elapsed.TotalSeconds, output[0].Length - length);
+            });
         }
 
         // ONNX Runtime first, while the weights are the float32 ones the TorchSharp rows start from.
@@ -279,10 +289,12 @@ internal sealed class Benchmarks(Device device, string presetName)
                         using var outputs = session.Run(runOptions, [Gpt2OnnxNames.InputIds, Gpt2OnnxNames.AttentionMask], [idsValue, maskValue], [Gpt2OnnxNames.GeneratedIds]);
                         return (clock.Elapsed.TotalSeconds, (int)outputs[0].GetTensorTypeAndShape().Shape[1]);
                     }
-                    Run(singleSession);
-                    double first = Run(singleSession).Seconds;
-                    (double total, int generated) = Run(fullSession);
-                    ReportDecode("onnxruntime", "float32", batch, length, true, generated, first, total);
+                    ReportDecode("onnxruntime", "float32", batch, length, true, () =>
+                    {
+                        double first = Run(singleSession).Seconds;
+                        (double total, int generated) = Run(fullSession);
+                        return (first, total, generated);
+                    });
                 }
             }
         }

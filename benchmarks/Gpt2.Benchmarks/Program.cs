@@ -9,6 +9,7 @@ var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, 
 var seq = new Option<int[]>("--seq") { Description = "Training sequence lengths, paired with --batch.", AllowMultipleArgumentsPerToken = true };
 var microBatches = new Option<int>("--micro-batches") { Description = "Batches accumulated per trainer step.", DefaultValueFactory = _ => 4 };
 var newTokens = new Option<int>("--new-tokens") { Description = "Tokens to decode.", DefaultValueFactory = _ => 100 };
+var repeats = new Option<int>("--repeat") { Description = "Timed runs of each decode row, after one warm-up; the median is reported.", DefaultValueFactory = _ => 1 };
 var prompts = new Option<int[]>("--prompt") { Description = "Decoding prompt lengths (default: 16 256 900); the first is also timed without the KV cache.", AllowMultipleArgumentsPerToken = true };
 var device = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
 var precisions = new Option<string[]>("--precision") { Description = "Precisions for train and decode: float32, bfloat16 (default: both).", AllowMultipleArgumentsPerToken = true };
@@ -18,7 +19,7 @@ var text = new Option<string>("--text") { Description = "Text for the perplexity
 
 var root = new RootCommand("Gpt2MLNet benchmarks: one JSON line per measurement.")
 {
-    benches, preset, steps, batch, seq, microBatches, newTokens, prompts, device, precisions, decodeBatches, threads, text,
+    benches, preset, steps, batch, seq, microBatches, newTokens, repeats, prompts, device, precisions, decodeBatches, threads, text,
 };
 root.SetAction(result =>
 {
@@ -44,7 +45,7 @@ root.SetAction(result =>
             bench.TrainerStep(batches[i], lengths[i], result.GetValue(microBatches), result.GetValue(steps));
     int[] promptLengths = result.GetValue(prompts) is { Length: > 0 } p ? p : [16, 256, 900];
     if (selected.Contains("decode"))
-        bench.Decode(promptLengths, result.GetValue(decodeBatches) is { Length: > 0 } d ? d : [1, 8], result.GetValue(newTokens), chosenPrecisions);
+        bench.Decode(promptLengths, result.GetValue(decodeBatches) is { Length: > 0 } d ? d : [1, 8], result.GetValue(newTokens), chosenPrecisions, result.GetValue(repeats));
     if (selected.Contains("perplexity"))
         bench.Perplexity(result.GetValue(text)!);
     if (selected.Contains("kernels"))
