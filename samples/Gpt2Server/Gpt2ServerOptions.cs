@@ -20,7 +20,7 @@ public sealed record Gpt2ServerOptions
     /// <summary>What <c>--help</c> and a bad command line print.</summary>
     public const string Usage =
         "usage: Gpt2Server --model PRESET|HF_ID|FOLDER|CHECKPOINT_DIR [--classifier ZIP] [--prompt-format raw|alpaca|phi3] [--model-id NAME]\n" +
-        "                  [--engine torchsharp|onnxruntime|onnxruntime-int8|onnxruntime-int4 (torchsharp)] [--batching on|off (on with torchsharp)]\n" +
+        "                  [--engine torchsharp|onnxruntime|onnxruntime-int8|onnxruntime-int4 (torchsharp)] [--batching on|off (on)]\n" +
         "                  [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]";
 
     /// <summary>What <c>Gpt2ModelSource</c> takes: a preset (124M), a Hugging Face id, a checkpoint folder or a trainer's checkpoint directory.</summary>
@@ -35,12 +35,12 @@ public sealed record Gpt2ServerOptions
     /// <summary>How chat messages become a prompt.</summary>
     public ChatPromptFormat PromptFormat { get; init; } = ChatPromptFormat.RawText;
 
-    /// <summary>Whether concurrent requests share a running batch (continuous batching, TorchSharp only); off serializes them.</summary>
+    /// <summary>Whether concurrent requests share a running batch (continuous batching); off serializes them.</summary>
     public bool ContinuousBatching { get; init; } = true;
 
     /// <summary>
     /// Decode in ONNX Runtime (<c>--engine onnxruntime</c>, with weight-only int8 or int4 matrices for <c>-int8</c>/<c>-int4</c>):
-    /// faster one request at a time on a CPU, without continuous batching. TorchSharp when null.
+    /// faster on a CPU. TorchSharp when null.
     /// </summary>
     public OnnxRuntimeDecoding? OnnxRuntime { get; init; }
 
@@ -76,10 +76,8 @@ public sealed record Gpt2ServerOptions
             "onnxruntime-int4" => new OnnxRuntimeDecoding { WeightQuantization = OnnxWeightQuantization.Int4 },
             string other => throw new Gpt2ServerOptionsException($"--engine: '{other}' is not one of torchsharp, onnxruntime, onnxruntime-int8, onnxruntime-int4."),
         };
-        bool batching = (configuration["batching"] ?? (onnxRuntime is null ? "on" : "off")).ToLowerInvariant() switch
+        bool batching = (configuration["batching"] ?? "on").ToLowerInvariant() switch
         {
-            "on" when onnxRuntime is not null => throw new Gpt2ServerOptionsException(
-                "--batching on: continuous batching decodes with TorchSharp only; use --engine torchsharp for it, or --batching off with ONNX Runtime."),
             "on" => true,
             "off" => false,
             string other => throw new Gpt2ServerOptionsException($"--batching: '{other}' is not on or off."),

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Tests;
 
 /// <summary>
-/// <see cref="Gpt2TextGenerationService"/> with continuous batching: concurrent calls join the running batch and leave
-/// it as they finish, and each gets exactly what it gets from the service without batching.
+/// <see cref="Gpt2TextGenerationService"/> with continuous batching, in TorchSharp and in ONNX Runtime: concurrent calls
+/// join the running batch and leave it as they finish, and each gets exactly what it gets from TorchSharp without batching.
 /// </summary>
 [TestClass]
 public sealed class ContinuousBatchingTests
@@ -29,6 +29,9 @@ public sealed class ContinuousBatchingTests
         _solo.Dispose();
         _model.Dispose();
     }
+
+    // The engine under test; the expected answers always come from TorchSharp without batching.
+    private static OnnxRuntimeDecoding? Engine(bool onnxRuntime) => onnxRuntime ? new OnnxRuntimeDecoding() : null;
 
     private static (string Prompt, TextGenerationOptions Options)[] Requests() =>
     [
@@ -52,11 +55,13 @@ public sealed class ContinuousBatchingTests
     }
 
     [TestMethod]
-    public async Task ConcurrentCallsJoinTheRunningBatchAndEachGetsItsSoloAnswer()
+    [DataRow(false, DisplayName = "TorchSharp")]
+    [DataRow(true, DisplayName = "ONNX Runtime")]
+    public async Task ConcurrentCallsJoinTheRunningBatchAndEachGetsItsSoloAnswer(bool onnxRuntime)
     {
         (string Prompt, TextGenerationOptions Options)[] requests = Requests();
         TextGenerationResult[] expected = [.. requests.Select(r => _solo.Generate(r.Prompt, r.Options))];
-        using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true);
+        using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true, onnxRuntime: Engine(onnxRuntime));
 
         // Streaming and whole calls, arriving at staggered times while earlier ones are decoding.
         Task<(string Text, TextGenerationResult Result)>[] calls = [.. requests.Select((r, i) => i % 3 == 0
@@ -72,10 +77,13 @@ public sealed class ContinuousBatchingTests
         Assert.AreEqual(TextGenerationFinishReason.StopString, actual[20].Result.FinishReason);
         Assert.IsTrue(batched.PeakContinuousBatchSize > 1, $"peak batch {batched.PeakContinuousBatchSize}: requests were decoded together");
         Assert.IsTrue(batched.ContinuousBatching);
+        Assert.AreEqual(onnxRuntime, batched.UsesOnnxRuntime);
     }
 
     [TestMethod]
-    public async Task ShorterPromptsJoiningARunningBatchGetTheirSoloAnswers()
+    [DataRow(false, DisplayName = "TorchSharp")]
+    [DataRow(true, DisplayName = "ONNX Runtime")]
+    public async Task ShorterPromptsJoiningARunningBatchGetTheirSoloAnswers(bool onnxRuntime)
     {
         // Each prompt joins while the earlier rows are mid-generation and their caches are longer than its prompt (the
         // joining cache is right-aligned into the batch's). A row joins only while the batch's cache still has room for all
@@ -85,7 +93,9 @@ public sealed class ContinuousBatchingTests
         using var model = new Gpt2Model(new Gpt2Config { ContextLength = 512, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 }, CPU);
         using var solo = new Gpt2TextGenerationService(model);
         using var gate = new SemaphoreSlim(1, 1);
-        using var batcher = new ContinuousBatcher(model, Tokenization.Gpt2Tokenizer.Default, gate);
+        using OnnxRuntimeDecoderSession? session = onnxRuntime ? OnnxRuntimeDecoderSession.Create(model, new OnnxRuntimeDecoding()) : null;
+        using var batcher = new ContinuousBatcher(model, Tokenization.Gpt2Tokenizer.Default, gate,
+            session is null ? new TorchContinuousBatchEngine(model) : new OnnxRuntimeContinuousBatchEngine(session));
         var options = new TextGenerationOptions { MaxNewTokens = 200, StopAtEndOfText = false };
         string[] prompts = ["A long first prompt that runs for quite a few tokens before the others arrive", "Shorter one", "x", "Mid sized prompt here"];
         var results = new List<Task<TextGenerationResult>>();
@@ -123,9 +133,11 @@ public sealed class ContinuousBatchingTests
     }
 
     [TestMethod]
-    public async Task ACallerThatLeavesEarlyLeavesTheBatchAndTheOthersAreUndisturbed()
+    [DataRow(false, DisplayName = "TorchSharp")]
+    [DataRow(true, DisplayName = "ONNX Runtime")]
+    public async Task ACallerThatLeavesEarlyLeavesTheBatchAndTheOthersAreUndisturbed(bool onnxRuntime)
     {
-        using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true);
+        using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true, onnxRuntime: Engine(onnxRuntime));
         var longOptions = new TextGenerationOptions { MaxNewTokens = 50, StopAtEndOfText = false };
         TextGenerationResult expected = _solo.Generate("The one that stays", longOptions);
 
@@ -151,9 +163,11 @@ public sealed class ContinuousBatchingTests
     }
 
     [TestMethod]
-    public async Task TheSynchronousCallsStillWorkBesideTheBatch()
+    [DataRow(false, DisplayName = "TorchSharp")]
+    [DataRow(true, DisplayName = "ONNX Runtime")]
+    public async Task TheSynchronousCallsStillWorkBesideTheBatch(bool onnxRuntime)
     {
-        using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true);
+        using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true, onnxRuntime: Engine(onnxRuntime));
         var options = new TextGenerationOptions { MaxNewTokens = 20 };
         Task<TextGenerationResult> running = batched.GenerateAsync("Beside the batch", options);
         IReadOnlyList<TextGenerationResult> batch = batched.GenerateBatch(["one", "two two"], options);

@@ -15,7 +15,6 @@ public sealed class ServerOptionsTests
     [DataRow(new[] { "--model", "x", "--classifier", "/no/such/classifier.zip" }, "--classifier", DisplayName = "missing classifier")]
     [DataRow(new[] { "--model", "x", "--batching", "maybe" }, "--batching", DisplayName = "batching neither on nor off")]
     [DataRow(new[] { "--model", "x", "--engine", "tensorrt" }, "--engine", DisplayName = "unknown engine")]
-    [DataRow(new[] { "--model", "x", "--engine", "onnxruntime", "--batching", "on" }, "--batching", DisplayName = "continuous batching in ONNX Runtime")]
     [DataRow(new[] { "--model", "x", "--max-queue", "0" }, "--max-queue", DisplayName = "queue of 0")]
     [DataRow(new[] { "--model", "x", "--max-body-bytes", "lots" }, "--max-body-bytes", DisplayName = "body limit not a number")]
     public void BadCommandLinesAreRefusedByName(string[] args, string option)
@@ -39,7 +38,7 @@ public sealed class ServerOptionsTests
         Assert.AreEqual(200, status, json.ToString());
         Assert.AreEqual(expected.Text, json.GetProperty("choices")[0].GetProperty("text").GetString());
         Assert.AreEqual("onnxruntime", health.GetProperty("engine").GetString());
-        Assert.IsFalse(health.GetProperty("continuous_batching").GetBoolean(), "ONNX Runtime turns continuous batching off by default");
+        Assert.IsTrue(health.GetProperty("continuous_batching").GetBoolean(), "continuous batching stays on with ONNX Runtime");
     }
 
     [TestMethod]

@@ -14,7 +14,8 @@ namespace Gpt2.Torch.Generation;
 /// logits), then its cache is placed right-aligned into the batch's cache; the batch's attention mask marks each row's
 /// real positions, and positions count real tokens only, so every row sees exactly what it would see alone. Prompts are
 /// already cropped so that a row never outgrows the context (prompt + MaxNewTokens &lt;= context). One background loop
-/// runs the steps, each under the service's gate, so the service's other calls interleave with it.
+/// runs the steps, each under the service's gate, so the service's other calls interleave with it. The forward passes
+/// and the batch's keys and values belong to an <see cref="IContinuousBatchEngine"/> (TorchSharp or ONNX Runtime).
 /// </remarks>
 internal sealed class ContinuousBatcher : IDisposable
 {
@@ -25,13 +26,17 @@ internal sealed class ContinuousBatcher : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
     private readonly List<Row> _rows = [];
-    private KeyValueCache? _cache;
-    private Tensor? _mask;     // [rows, context]: which cached positions hold each row's real tokens
+    private readonly IContinuousBatchEngine _engine;
     private int _peak;
 
-    public ContinuousBatcher(Gpt2Model model, Gpt2Tokenizer tokenizer, SemaphoreSlim gate)
+    /// <param name="model">The model (its device, and evaluation mode during steps).</param>
+    /// <param name="tokenizer">Turns tokens into text.</param>
+    /// <param name="gate">Held during each step.</param>
+    /// <param name="engine">The forward passes; owned and disposed by the batcher.</param>
+    public ContinuousBatcher(Gpt2Model model, Gpt2Tokenizer tokenizer, SemaphoreSlim gate, IContinuousBatchEngine engine)
     {
         _model = model;
+        _engine = engine;
         _tokenizer = tokenizer;
         _gate = gate;
         _loop = Task.Factory.StartNew(() => RunAsync().GetAwaiter().GetResult(), TaskCreationOptions.LongRunning);
@@ -63,8 +68,7 @@ internal sealed class ContinuousBatcher : IDisposable
         }
         foreach (Row row in _rows)
             row.Fail(new ObjectDisposedException(nameof(Gpt2TextGenerationService)));
-        _cache?.Dispose();
-        _mask?.Dispose();
+        _engine.Dispose();
         _stopping.Dispose();
     }
 
@@ -102,10 +106,7 @@ internal sealed class ContinuousBatcher : IDisposable
                 foreach (Row row in _rows)
                     row.Fail(e);
                 _rows.Clear();
-                _cache?.Dispose();
-                _cache = null;
-                _mask?.Dispose();
-                _mask = null;
+                _engine.Reset();
             }
             finally
             {
@@ -120,14 +121,13 @@ internal sealed class ContinuousBatcher : IDisposable
     {
         using var inference = new InferenceScope(_model);
         using var scope = NewDisposeScope();
-        int context = _model.Config.ContextLength;
         bool changed = false;
         foreach (Row row in _rows.Where(r => !r.Done && r.CancellationToken.IsCancellationRequested))
             row.Cancel();
         if (_rows.Any(r => r.Done))
             changed = true;
 
-        var joining = new List<(Row Row, KeyValueCache Cache)>();
+        var joining = new List<(Row Row, IDisposable Cache)>();
         try
         {
             while (_joining.Reader.TryRead(out Row? row))
@@ -137,12 +137,10 @@ internal sealed class ContinuousBatcher : IDisposable
                     row.Cancel();
                     continue;
                 }
-                KeyValueCache own = _model.CreateCache(1, row.Prompt.Length);
+                IDisposable? own = null;
                 try
                 {
-                    using Tensor ids = tensor(row.Prompt.Select(t => (long)t).ToArray(), [1, row.Prompt.Length], int64, _model.Device);
-                    Tensor hidden = _model.ComputeHiddenStates(ids, own);
-                    Tensor logits = _model.ComputeLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).squeeze(1);
+                    Tensor logits = _engine.Prefill(row.Prompt, out own);
                     row.Take(Sample(row, logits));
                     row.Cached = row.Prompt.Length;
                 }
@@ -151,37 +149,17 @@ internal sealed class ContinuousBatcher : IDisposable
                     row.Fail(e);   // this prompt failed on its own; the batch goes on
                 }
                 if (row.Done)
-                    own.Dispose();
+                    own?.Dispose();
                 else
-                    joining.Add((row, own));
+                    joining.Add((row, own!));
             }
 
             if (changed || joining.Count > 0)
             {
                 Row[] kept = [.. _rows.Where(r => !r.Done)];
                 long length = Math.Max(kept.Length == 0 ? 0 : kept.Max(r => r.Cached), joining.Count == 0 ? 0 : joining.Max(j => (long)j.Row.Cached));
-                KeyValueCache? next = null;
-                Tensor? nextMask = null;
-                if (kept.Length + joining.Count > 0)
-                {
-                    long first = kept.Length == 0 ? 0 : _cache!.Length - kept.Max(r => r.Cached);
-                    using Tensor keptRows = tensor(kept.Select(r => (long)_rows.IndexOf(r)).ToArray(), int64, _model.Device);
-                    next = KeyValueCache.Compose(_model.Config, context, _model.Device, _model.TokenEmbedding.dtype, _cache,
-                        kept.Length == 0 ? null : keptRows, first, [.. joining.Select(j => j.Cache)], length);
-                    var mask = new bool[(kept.Length + joining.Count) * context];
-                    int index = 0;
-                    foreach (int cached in kept.Select(r => r.Cached).Concat(joining.Select(j => j.Row.Cached)))
-                    {
-                        for (long t = length - cached; t < length; t++)
-                            mask[index * context + t] = true;
-                        index++;
-                    }
-                    nextMask = tensor(mask, [kept.Length + joining.Count, context], @bool, _model.Device).DetachFromDisposeScope();
-                }
-                _cache?.Dispose();
-                _mask?.Dispose();
-                _cache = next;
-                _mask = nextMask;
+                _engine.Compose([.. kept.Select(r => _rows.IndexOf(r))], [.. kept.Select(r => r.Cached)],
+                    [.. joining.Select(j => j.Cache)], [.. joining.Select(j => j.Row.Cached)], length);
                 _rows.RemoveAll(r => r.Done);
                 _rows.AddRange(joining.Select(j => j.Row));
             }
@@ -195,7 +173,7 @@ internal sealed class ContinuousBatcher : IDisposable
         }
         finally
         {
-            foreach ((_, KeyValueCache cache) in joining)
+            foreach ((_, IDisposable cache) in joining)
                 cache.Dispose();
         }
         if (_rows.Count == 0)
@@ -203,11 +181,7 @@ internal sealed class ContinuousBatcher : IDisposable
         if (_rows.Count > _peak)
             Volatile.Write(ref _peak, _rows.Count);
 
-        long past = _cache!.Length;
-        _mask!.narrow(1, past, 1).fill_(true);
-        using Tensor pending = tensor(_rows.Select(r => (long)r.Last).ToArray(), [_rows.Count, 1], int64, _model.Device);
-        Tensor states = _model.ComputeHiddenStates(pending, _cache, _mask.narrow(1, 0, past + 1));
-        Tensor all = _model.ComputeLogits(states).squeeze(1);   // [rows, vocab]
+        Tensor all = _engine.Step([.. _rows.Select(r => (long)r.Last)], [.. _rows.Select(r => r.Cached)]);   // [rows, vocab]
         long[]? greedy = _rows.Any(r => r.Options.Temperature == 0) ? all.argmax(-1).cpu().data<long>().ToArray() : null;
         for (int i = 0; i < _rows.Count; i++)
         {

@@ -43,6 +43,9 @@ public sealed class Gpt2Generator : IDisposable
     /// <summary>Whether the forward passes run in ONNX Runtime (<see cref="OnnxRuntimeDecoding"/>).</summary>
     public bool UsesOnnxRuntime => _onnxRuntime is not null;
 
+    /// <summary>The ONNX Runtime session, shared with a service's continuous batch; null with TorchSharp.</summary>
+    internal OnnxRuntimeDecoderSession? OnnxRuntimeSession => _onnxRuntime;
+
     /// <summary>Frees the ONNX Runtime session, if any; the model stays its owner's.</summary>
     public void Dispose() => _onnxRuntime?.Dispose();
 

@@ -36,22 +36,20 @@ public sealed class Gpt2TextGenerationService : IDisposable
     /// (a background loop decodes them together) instead of waiting for each other.
     /// </param>
     /// <param name="onnxRuntime">
-    /// Run the forward passes in ONNX Runtime (see <see cref="OnnxRuntimeDecoding"/>: the model's weights as they are now);
-    /// TorchSharp when null. Continuous batching runs in TorchSharp only, so the two cannot be combined.
+    /// Run the forward passes in ONNX Runtime (see <see cref="OnnxRuntimeDecoding"/>: the model's weights as they are now),
+    /// with or without continuous batching; TorchSharp when null.
     /// </param>
     public Gpt2TextGenerationService(Gpt2Model model, Gpt2Tokenizer? tokenizer = null, bool ownsModel = false, bool continuousBatching = false,
         OnnxRuntimeDecoding? onnxRuntime = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
-        if (continuousBatching && onnxRuntime is not null)
-            throw new ArgumentException(
-                "Continuous batching decodes with TorchSharp only; choose either continuousBatching or onnxRuntime (GenerateBatch batches prompts with either engine).",
-                nameof(onnxRuntime));
         Tokenizer = tokenizer ?? Gpt2Tokenizer.Default;
         _ownsModel = ownsModel;
         _generator = new Gpt2Generator(model, Tokenizer.Tokenizer, onnxRuntime);
         if (continuousBatching)
-            _batcher = new ContinuousBatcher(model, Tokenizer, _gate);
+            _batcher = new ContinuousBatcher(model, Tokenizer, _gate, _generator.OnnxRuntimeSession is { } session
+                ? new OnnxRuntimeContinuousBatchEngine(session)
+                : new TorchContinuousBatchEngine(model));
     }
 
     /// <summary>

@@ -1,6 +1,4 @@
-using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
-using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Generation;
@@ -24,7 +22,6 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
     private readonly int _batch;
     private readonly int[] _mask;        // [batch, context]: which cached positions hold real tokens
     private readonly int[] _positions;   // each row's next position: the real tokens of its cached window
-    private readonly RunOptions _runOptions = new();
     private OrtValue[]? _pasts;
     private int _length;                 // cached positions, padding included
     private long[]? _pending;            // the tokens sampled last, not yet fed
@@ -92,52 +89,29 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
         }
         _length = width;
         FreePasts();
-        OnnxRuntimeDecoderSession d = _decoder;
-        long[] emptyShape = [2, _batch, d.Config.HeadCount, 0, d.Config.HeadSize];
-        OrtValue[] empty = [.. d.PastNames.Select(_ => OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, emptyShape))];
-        return Run([.. ids.Select(id => (int)id)], positions, mask, width, empty);
+        return Run([.. ids.Select(id => (int)id)], positions, mask, width, _decoder.EmptyPasts(_batch));
     }
 
-    // One run: the logits [batch, vocab] as a tensor. The pasts are freed; the present keys and values (in ONNX Runtime's
-    // own arena, which reuses their memory from step to step) become the pasts with the cache and are freed without it.
+    // One run. The pasts are freed; the present keys and values become the pasts with the cache and are freed without it.
     private Tensor Run(int[] ids, int[] positions, int[] mask, int width, OrtValue[] pasts)
     {
-        OnnxRuntimeDecoderSession d = _decoder;
-        IDisposableReadOnlyCollection<OrtValue>? outputs = null;
+        Tensor logits;
+        OrtValue[] presents;
         try
         {
-            using OrtValue idValue = OrtValue.CreateTensorValueFromMemory(ids, [_batch, width]);
-            using OrtValue positionValue = OrtValue.CreateTensorValueFromMemory(positions, [_batch, width]);
-            using OrtValue maskValue = OrtValue.CreateTensorValueFromMemory(mask, [_batch, mask.Length / _batch]);
-            outputs = d.Session.Run(_runOptions, [Onnx.Gpt2OnnxNames.InputIds, "position_ids", Onnx.Gpt2OnnxNames.AttentionMask, .. d.PastNames],
-                [idValue, positionValue, maskValue, .. pasts], d.OutputNames);
-            Tensor logits = CopyToTensor(outputs.First().GetTensorDataAsSpan<float>(), [_batch, d.Config.VocabSize]);
-            if (_useCache)
-            {
-                _pasts = [.. outputs.Skip(1)];
-                outputs.First().Dispose();   // the presents now belong to _pasts; the list itself holds nothing else
-                outputs = null;
-            }
-            return logits;
+            logits = _decoder.Run(_batch, ids, positions, mask, width, pasts, out presents);
         }
         finally
         {
             foreach (OrtValue past in pasts)
                 past.Dispose();
-            if (outputs is not null)
-            {
+            if (ReferenceEquals(pasts, _pasts))
                 _pasts = null;
-                outputs.Dispose();
-            }
         }
-    }
-
-    private static Tensor CopyToTensor(ReadOnlySpan<float> values, long[] shape)
-    {
-        Tensor copy = empty(shape, float32);
-        // One memcpy into the tensor's memory; TensorAccessor.CopyFrom goes element by element (3 ms a step at batch 8).
-        MemoryMarshal.AsBytes(values).CopyTo(copy.bytes);
-        return copy;
+        _pasts = presents;
+        if (!_useCache)
+            FreePasts();
+        return logits;
     }
 
     private void FreePasts()
@@ -151,6 +125,5 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
     public void Dispose()
     {
         FreePasts();
-        _runOptions.Dispose();
     }
 }
