@@ -11,7 +11,8 @@ namespace Gpt2.Benchmarks;
 /// <summary>
 /// <c>--bench serve</c>: the OpenAI-compatible server (samples/Gpt2Server, continuous batching on) over random weights of a
 /// preset, on 127.0.0.1, called by 1, 4 and 16 concurrent streaming clients that each ask for the same number of new
-/// tokens: total generated tokens per second and time to the first streamed text, one JSON line per client count.
+/// tokens: total generated tokens per second and time to the first streamed text, one JSON line per engine
+/// (<c>--engine torchsharp</c>, <c>onnxruntime</c>, <c>onnxruntime-int8</c>) and client count.
 /// </summary>
 internal static class ServingBenchmark
 {
@@ -23,39 +24,45 @@ internal static class ServingBenchmark
             random.manual_seed(0);
             using (var model = new Gpt2Model(Gpt2Config.FromPreset(preset), CPU))
                 Gpt2Checkpoint.Save(model, folder);
-            var app = Gpt2ServerApp.Build(["--model", folder, "--batching", "on", "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"]);
-            await app.StartAsync();
-            try
-            {
-                using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single().TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(10) };
-                string modelId = JsonDocument.Parse(await http.GetStringAsync("v1/models")).RootElement.GetProperty("data")[0].GetProperty("id").GetString()!;
-                await StreamAsync(http, modelId, "Warm-up", newTokens);
-                foreach (int clients in clientCounts)
-                {
-                    var clock = Stopwatch.StartNew();
-                    (double FirstTextSeconds, int Tokens)[] results = await Task.WhenAll(Enumerable.Range(0, clients)
-                        .Select(i => StreamAsync(http, modelId, $"Request {i}: every effort moves you", newTokens)));
-                    double seconds = clock.Elapsed.TotalSeconds;
-                    Console.WriteLine(JsonSerializer.Serialize(new
-                    {
-                        bench = "serve", preset, clients, new_tokens = newTokens, total_tokens = results.Sum(r => r.Tokens),
-                        tokens_per_s = Math.Round(results.Sum(r => r.Tokens) / seconds, 1),
-                        first_text_ms_mean = Math.Round(1000 * results.Average(r => r.FirstTextSeconds)),
-                        first_text_ms_max = Math.Round(1000 * results.Max(r => r.FirstTextSeconds)),
-                        threads = get_num_threads(),
-                    }));
-                }
-            }
-            finally
-            {
-                await app.StopAsync();
-                await app.DisposeAsync();
-            }
+            foreach (string engine in new[] { "torchsharp", "onnxruntime", "onnxruntime-int8" })
+                await ServeAsync(folder, engine, preset, newTokens, clientCounts);
         }
         finally
         {
             if (Directory.Exists(folder))
                 Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static async Task ServeAsync(string folder, string engine, string preset, int newTokens, int[] clientCounts)
+    {
+        var app = Gpt2ServerApp.Build(["--model", folder, "--engine", engine, "--batching", "on", "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"]);
+        await app.StartAsync();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single().TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(10) };
+            string modelId = JsonDocument.Parse(await http.GetStringAsync("v1/models")).RootElement.GetProperty("data")[0].GetProperty("id").GetString()!;
+            await StreamAsync(http, modelId, "Warm-up", newTokens);
+            foreach (int clients in clientCounts)
+            {
+                var clock = Stopwatch.StartNew();
+                (double FirstTextSeconds, int Tokens)[] results = await Task.WhenAll(Enumerable.Range(0, clients)
+                    .Select(i => StreamAsync(http, modelId, $"Request {i}: every effort moves you", newTokens)));
+                double seconds = clock.Elapsed.TotalSeconds;
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    bench = "serve", preset, engine, clients, new_tokens = newTokens, total_tokens = results.Sum(r => r.Tokens),
+                    tokens_per_s = Math.Round(results.Sum(r => r.Tokens) / seconds, 1),
+                    first_text_ms_mean = Math.Round(1000 * results.Average(r => r.FirstTextSeconds)),
+                    first_text_ms_max = Math.Round(1000 * results.Max(r => r.FirstTextSeconds)),
+                    threads = get_num_threads(),
+                }));
+            }
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
         }
     }
 
