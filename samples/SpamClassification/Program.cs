@@ -19,7 +19,7 @@ var dataOption = new Option<string?>("--data") { Description = "The SMSSpamColle
 var weightsOption = new Option<string?>("--weights") { Description = "A GPT-2 checkpoint folder, or 'random' to train from random weights; by default the preset's published weights are downloaded when possible." };
 var presetOption = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Gpt2Config.PresetNames)}.", DefaultValueFactory = _ => "124M" };
 var epochsOption = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 5 };
-var outputOption = new Option<string>("--output") { Description = "Folder for the CSV splits and the model zip.", DefaultValueFactory = _ => "spam-output" };
+var outputOption = new Option<string>("--output") { Description = "Folder for the CSV splits, the loss and accuracy plots and the model zip.", DefaultValueFactory = _ => "spam-output" };
 var trainableOption = new Option<string?>("--trainable")
 {
     Description = "What trains: all, last-block, head or lora; by default all layers from random weights, the last block from published ones.",
