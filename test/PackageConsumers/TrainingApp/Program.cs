@@ -2,6 +2,7 @@ using Gpt2.Torch;
 // Trains with the packed packages and the CPU backend the application chose (TorchSharp-cpu), on this machine as it is:
 // on Debian 12 TorchSharp loads only thanks to Gpt2MLNet.Torch's buildTransitive libstdc++ fix.
 // Usage: TrainingApp <SMSSpamCollection> <output zip>. Exits non-zero when a check fails.
+using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
 using Gpt2.Torch.Training;
@@ -46,6 +47,15 @@ using (IChatClient chat = Gpt2ChatClient.Create(Gpt2ModelSource.Random(tiny)))
     ChatResponse answer = await chat.GetResponseAsync("Hello, world!", new ChatOptions { MaxOutputTokens = 5 });
     Check(answer.Usage?.InputTokenCount == 4 && answer.Usage.OutputTokenCount == 5 && answer.FinishReason == ChatFinishReason.Length,
         $"chat client: '{answer.Text}' ({answer.Usage?.OutputTokenCount} tokens, {answer.FinishReason})");
+}
+// The same model decoding through ONNX Runtime (its natives come with Gpt2MLNet.ML): the same greedy answer.
+using (var model = new Gpt2Model(tiny))
+using (IChatClient torchChat = Gpt2ChatClient.Create(Gpt2ModelSource.FromModel(model)))
+using (IChatClient onnxChat = Gpt2ChatClient.Create(Gpt2ModelSource.FromModel(model), onnxRuntime: new OnnxRuntimeDecoding()))
+{
+    string expected = (await torchChat.GetResponseAsync("Hello, world!", new ChatOptions { MaxOutputTokens = 8 })).Text;
+    string actual = (await onnxChat.GetResponseAsync("Hello, world!", new ChatOptions { MaxOutputTokens = 8 })).Text;
+    Check(actual == expected && actual.Length > 0, $"chat client decoding through ONNX Runtime: '{actual}', TorchSharp's '{expected}'");
 }
 using (var embedder = Gpt2EmbeddingGenerator.Create(Gpt2ModelSource.Random(tiny), normalize: true))
 {
