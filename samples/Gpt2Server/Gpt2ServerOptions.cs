@@ -1,5 +1,4 @@
 using Gpt2.Torch.Generation;
-using Gpt2.Torch.Onnx;
 using Gpt2MLNet.AI;
 using Microsoft.Extensions.Configuration;
 
@@ -68,14 +67,16 @@ public sealed record Gpt2ServerOptions
             "phi3" => ChatPromptFormat.Phi3,
             string other => throw new Gpt2ServerOptionsException($"--prompt-format: '{other}' is not one of raw, alpaca, phi3."),
         };
-        OnnxRuntimeDecoding? onnxRuntime = (configuration["engine"] ?? "torchsharp").ToLowerInvariant() switch
+        string engine = configuration["engine"] ?? "torchsharp";
+        OnnxRuntimeDecoding? onnxRuntime;
+        try
         {
-            "torchsharp" => null,
-            "onnxruntime" => new OnnxRuntimeDecoding(),
-            "onnxruntime-int8" => new OnnxRuntimeDecoding { WeightQuantization = OnnxWeightQuantization.Int8 },
-            "onnxruntime-int4" => new OnnxRuntimeDecoding { WeightQuantization = OnnxWeightQuantization.Int4 },
-            string other => throw new Gpt2ServerOptionsException($"--engine: '{other}' is not one of torchsharp, onnxruntime, onnxruntime-int8, onnxruntime-int4."),
-        };
+            onnxRuntime = OnnxRuntimeDecoding.ParseEngine(engine);
+        }
+        catch (ArgumentException)
+        {
+            throw new Gpt2ServerOptionsException($"--engine: '{engine}' is not one of {string.Join(", ", OnnxRuntimeDecoding.EngineNames)}.");
+        }
         bool batching = (configuration["batching"] ?? "on").ToLowerInvariant() switch
         {
             "on" => true,

@@ -8,6 +8,7 @@ using System.Globalization;
 using System.Text.Json;
 using Gpt2.Torch;
 using Gpt2.Torch.Downloads;
+using Gpt2.Torch.Generation;
 using Gpt2.Torch.IO;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
@@ -34,11 +35,17 @@ var judgeOption = new Option<string>("--judge")
 var loraRankOption = new Option<int?>("--lora-rank") { Description = "Train low-rank adapters of this rank (the book's appendix E) instead of every weight." };
 var loraAlphaOption = new Option<double>("--lora-alpha") { Description = "Scale of the adapters' output, the book's alpha (with --lora-rank).", DefaultValueFactory = _ => 16 };
 var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
+var engineOption = new Option<string>("--engine")
+{
+    Description = $"How the fitted model writes the test responses: {string.Join(", ", OnnxRuntimeDecoding.EngineNames)} (ONNX Runtime is faster on a CPU).",
+    DefaultValueFactory = _ => "torchsharp",
+};
+engineOption.AcceptOnlyFromAmong([.. OnnxRuntimeDecoding.EngineNames]);
 var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: Float32 or BFloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
 var root = new RootCommand("Instruction-tunes GPT-2 as in chapter 7 of \"Build a Large Language Model (From Scratch)\", in an ML.NET pipeline.")
 {
     dataOption, presetOption, weightsOption, epochsOption, maxNewTokensOption, evaluationIntervalOption, outputOption, judgeOption,
-    loraRankOption, loraAlphaOption, deviceOption, precisionOption,
+    loraRankOption, loraAlphaOption, deviceOption, precisionOption, engineOption,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -75,6 +82,7 @@ root.SetAction(async (result, cancellationToken) =>
         display.OnEvaluation(evaluation);
     };
     options.Precision = result.GetValue(precisionOption);
+    options.Generation.OnnxRuntime = OnnxRuntimeDecoding.ParseEngine(result.GetValue(engineOption)!);
     options.Generation.Progress = progress =>
         Console.Write($"\rAnswering the test instructions: {progress.RowsCompleted} of {test.Length} rows, {progress.TokensPerSecond:F1} tokens/s");
 
