@@ -108,6 +108,35 @@ public sealed class TrainingLoopTests : TemporaryDirectoryTest
     }
 
     [TestMethod]
+    [DataRow(true)]
+    [DataRow(false)]
+    public void OnCudaFloat32TrainingSetsTF32AsAskedForTheRunAndRestoresItAfter(bool allowTF32)
+    {
+        if (!cuda.is_available())
+            Assert.Inconclusive("No CUDA device here: TF32 is a CUDA setting.");
+        bool before = backends.cuda.matmul.allow_tf32;
+        random.manual_seed(5);
+        using var classifier = new Gpt2SequenceClassifier(new Gpt2Model(Tiny, CUDA), 2);
+        var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
+        {
+            BatchSize = 4, MaxSteps = 2, EvaluationInterval = 0, AllowTF32 = allowTF32,
+        });
+        var during = new List<bool>();
+        trainer.StepCompleted += _ => during.Add(backends.cuda.matmul.allow_tf32);
+        backends.cuda.matmul.allow_tf32 = !allowTF32;
+        try
+        {
+            trainer.Train(Examples(8));
+            CollectionAssert.AreEqual(new[] { allowTF32, allowTF32 }, during.ToArray());
+            Assert.AreEqual(!allowTF32, backends.cuda.matmul.allow_tf32, "restored after the run");
+        }
+        finally
+        {
+            backends.cuda.matmul.allow_tf32 = before;
+        }
+    }
+
+    [TestMethod]
     public void TheClassifierFollowsTheWarmupAndCosineSchedule()
     {
         using var classifier = NewClassifier();

@@ -163,6 +163,12 @@ public sealed class TrainingLoop : IDisposable
         using Tensor lossSinceEvaluation = zeros(1, device: device).DetachFromDisposeScope();
         Tensor? gradientNorm = null;
         int stepsSinceReport = 0, stepsSinceEvaluation = 0;
+        bool? tf32Before = null;
+        if (device.type == DeviceType.CUDA && Options.Precision == Precision.Float32)
+        {
+            tf32Before = backends.cuda.matmul.allow_tf32;
+            backends.cuda.matmul.allow_tf32 = Options.AllowTF32;
+        }
         try
         {
             while (StepsCompleted < totalSteps)
@@ -229,6 +235,8 @@ public sealed class TrainingLoop : IDisposable
         }
         finally
         {
+            if (tf32Before is bool before)
+                backends.cuda.matmul.allow_tf32 = before;
             batches?.Dispose();
             gradientNorm?.Dispose();
             if (_mixed is not null)

@@ -53,6 +53,13 @@ public abstract record TrainingOptions
     public Precision Precision { get; init; } = Precision.Float32;
 
     /// <summary>
+    /// On a CUDA device in <see cref="Precision.Float32"/>, whether matrix products may use TF32 tensor cores (inputs
+    /// rounded to 10 mantissa bits, float32 sums), as nanoGPT sets: several times faster on Ampere and later GPUs. Set
+    /// for the run and restored when it ends; the CPU ignores it.
+    /// </summary>
+    public bool AllowTF32 { get; init; } = true;
+
+    /// <summary>
     /// Read the training loss back from the device (and report a step) every this many steps, and at the last: the only
     /// host-device synchronisation of a step. Null: every step on the CPU, where reading costs nothing, every 10 on a GPU.
     /// </summary>
