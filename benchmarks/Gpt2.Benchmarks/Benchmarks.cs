@@ -303,8 +303,9 @@ internal sealed class Benchmarks(Device device, string presetName)
             Directory.Delete(directory, recursive: true);
         }
 
-        // Gpt2Generator's own loop with the forward passes in ONNX Runtime, float32 and weight-only quantized.
-        foreach ((string weights, OnnxWeightQuantization? quantization) in new[] { ("float32", null), ("int8", OnnxWeightQuantization.Int8), ("int4", OnnxWeightQuantization.Int4) })
+        // Gpt2Generator's own loop with the forward passes in ONNX Runtime (a CPU engine), float32 and weight-only quantized.
+        foreach ((string weights, OnnxWeightQuantization? quantization) in device.type != DeviceType.CPU ? []
+            : new[] { ("float32", (OnnxWeightQuantization?)null), ("int8", OnnxWeightQuantization.Int8), ("int4", OnnxWeightQuantization.Int4) })
         {
             using var onnxGenerator = new Gpt2Generator(model, onnxRuntime: new OnnxRuntimeDecoding { WeightQuantization = quantization, Threads = get_num_threads() });
             foreach (int batch in batchSizes)
