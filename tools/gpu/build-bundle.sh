@@ -7,6 +7,7 @@
 #   torchsharp-native.tar.gz  only with TORCHSHARP_GIT set: TorchSharp's src/Native at v0.107.0, for the fallback build of
 #                           LibTorchSharp against the device's libtorch (build-libtorchsharp.sh). TORCHSHARP_GIT is a git
 #                           directory of github.com/dotnet/TorchSharp (a mirror, a clone's .git); nothing is downloaded here.
+#                           TORCHSHARP_REF names the commit when the git directory lacks the v0.107.0 tag (see README.md).
 # Usage: tools/gpu/build-bundle.sh   (then see tools/gpu/README.md for the one device command)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,7 +35,7 @@ cp -r "$repo/test/Gpt2.Torch.Tests/Fixtures/tiny-gpt2" "$bundle/fixtures/"
 cp "$repo/data/SMSSpamCollection" "$bundle/data/"
 
 if [[ -n "${TORCHSHARP_GIT:-}" ]]; then
-    git --git-dir="$TORCHSHARP_GIT" archive --format=tar.gz -o "$bundle/torchsharp-native.tar.gz" v0.107.0 src/Native
+    git --git-dir="$TORCHSHARP_GIT" archive --format=tar.gz -o "$bundle/torchsharp-native.tar.gz" "${TORCHSHARP_REF:-v0.107.0}" src/Native
 fi
 
 size=$(du -sb "$bundle" | cut -f1)
