@@ -48,13 +48,8 @@ internal sealed class OnnxRuntimeDecoderSession : IDisposable
                 nameof(model));
         if (model.LoRA is not null)
             throw new ArgumentException("The model has LoRA adapters that are not part of its weights; call model.MergeLoRA() before decoding through ONNX Runtime.", nameof(model));
-        byte[] bytes;
-        using (var buffer = new MemoryStream())
-        {
-            Dictionary<string, Tensor> parameters = model.state_dict();
-            Gpt2OnnxGraph.BuildStepDecoder(model.Config, name => parameters[name], options.WeightQuantization).WriteTo(buffer);
-            bytes = buffer.ToArray();
-        }
+        Dictionary<string, Tensor> parameters = model.state_dict();
+        byte[] bytes = Gpt2OnnxGraph.BuildStepDecoder(model.Config, name => parameters[name], options.WeightQuantization).ToArray();
         try
         {
             using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };

@@ -39,6 +39,16 @@ internal sealed class OnnxModel
         _proto.WriteTo(stream);
     }
 
+    /// <summary>The model's bytes, in an array of exactly its size (no second copy, as <c>MemoryStream.ToArray</c> would make), after checking its size.</summary>
+    public byte[] ToArray()
+    {
+        ThrowIfTooLarge();
+        var bytes = new byte[Size];
+        using var buffer = new MemoryStream(bytes);
+        _proto.WriteTo(buffer);
+        return bytes;
+    }
+
     /// <summary>Writes the model to <paramref name="path"/> atomically, after checking its size.</summary>
     public void WriteTo(string path)
     {
