@@ -6,8 +6,7 @@ namespace Gpt2.Torch.Generation;
 /// <summary>
 /// The steps of <see cref="BatchDecoder"/> run in ONNX Runtime (<see cref="OnnxRuntimeDecoding"/>): rows of different
 /// lengths are left-padded and masked, positions count real tokens only, and with the cache each step feeds only the
-/// tokens sampled last, with the previous step's present keys and values as its past ones (ONNX Runtime's own buffers,
-/// never copied to the host).
+/// tokens sampled last, with the previous step's present keys and values as its past ones (kept in ONNX Runtime's arena).
 /// </summary>
 /// <remarks>
 /// When the cache has no room for the next token or a window jumped (<see cref="DecodingWindows"/>), every row's window
@@ -20,10 +19,9 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
     private readonly DecodingWindows _windows;
     private readonly bool _useCache;
     private readonly int _batch;
-    private readonly int[] _mask;        // [batch, context]: which cached positions hold real tokens
-    private readonly int[] _positions;   // each row's next position: the real tokens of its cached window
+    private readonly long[] _cached;     // each row's real tokens in the cache, right-aligned (its next position)
     private OrtValue[]? _pasts;
-    private int _length;                 // cached positions, padding included
+    private long _length;                // cached positions, padding included
     private long[]? _pending;            // the tokens sampled last, not yet fed
 
     /// <param name="decoder">The session.</param>
@@ -36,8 +34,7 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
         _windows = new DecodingWindows(rows, finished, decoder.Config.ContextLength);
         _useCache = useCache;
         _batch = rows.Length;
-        _mask = new int[_batch * _windows.Context];
-        _positions = new int[_batch];
+        _cached = new long[_batch];
     }
 
     /// <inheritdoc/>
@@ -48,16 +45,13 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
             _windows.TakeJumped();
             return Prefill();
         }
-        var mask = new int[_batch * (_length + 1)];
-        var positions = new int[_batch];
+        OrtValue[] pasts = _pasts;
+        long length = _length;
+        Tensor logits = Replace(pasts, () => _decoder.Step(_pending!, _cached, length, pasts));
         for (int row = 0; row < _batch; row++)
-        {
-            _mask[row * _windows.Context + _length] = 1;
-            Array.Copy(_mask, row * _windows.Context, mask, row * (_length + 1), _length + 1);
-            positions[row] = _positions[row]++;
-        }
+            _cached[row]++;
         _length++;
-        return Run([.. _pending!.Select(token => (int)token)], positions, mask, width: 1, _pasts);
+        return logits;
     }
 
     /// <inheritdoc/>
@@ -68,38 +62,38 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
             _pending = sampled.data<long>().ToArray();
     }
 
-    // Every row's window, left-padded, from an empty cache.
+    // Every row's window, left-padded (so right-aligned), from an empty cache; positions count real tokens only.
     private Tensor Prefill()
     {
         (long[] ids, bool[] real, int width, _) = _windows.LeftPadded([.. Enumerable.Range(0, _batch)], leaveOut: 0);
         var mask = new int[ids.Length];
         var positions = new int[ids.Length];
-        Array.Clear(_mask);
         for (int row = 0; row < _batch; row++)
         {
             int count = 0;
             for (int t = 0; t < width; t++)
             {
                 int i = row * width + t;
-                mask[i] = _mask[row * _windows.Context + t] = real[i] ? 1 : 0;
+                mask[i] = real[i] ? 1 : 0;
                 count += mask[i];
                 positions[i] = Math.Max(0, count - 1);
             }
-            _positions[row] = count;
+            _cached[row] = count;
         }
         _length = width;
         FreePasts();
-        return Run([.. ids.Select(id => (int)id)], positions, mask, width, _decoder.EmptyPasts(_batch));
+        OrtValue[] empty = _decoder.EmptyPasts(_batch);
+        return Replace(empty, () => _decoder.Run(_batch, [.. ids.Select(id => (int)id)], positions, mask, width, empty));
     }
 
-    // One run. The pasts are freed; the present keys and values become the pasts with the cache and are freed without it.
-    private Tensor Run(int[] ids, int[] positions, int[] mask, int width, OrtValue[] pasts)
+    // Runs a pass after `pasts`, which are freed: its present keys and values become the pasts with the cache and are
+    // freed without it.
+    private Tensor Replace(OrtValue[] pasts, Func<(Tensor Logits, OrtValue[] Presents)> run)
     {
-        Tensor logits;
-        OrtValue[] presents;
+        (Tensor Logits, OrtValue[] Presents) result;
         try
         {
-            logits = _decoder.Run(_batch, ids, positions, mask, width, pasts, out presents);
+            result = run();
         }
         finally
         {
@@ -108,10 +102,10 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
             if (ReferenceEquals(pasts, _pasts))
                 _pasts = null;
         }
-        _pasts = presents;
+        _pasts = result.Presents;
         if (!_useCache)
             FreePasts();
-        return logits;
+        return result.Logits;
     }
 
     private void FreePasts()
@@ -122,8 +116,5 @@ internal sealed class OnnxRuntimeBatchDecoder : IBatchDecoder
     }
 
     /// <inheritdoc/>
-    public void Dispose()
-    {
-        FreePasts();
-    }
+    public void Dispose() => FreePasts();
 }

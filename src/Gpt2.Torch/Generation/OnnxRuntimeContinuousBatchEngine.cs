@@ -22,8 +22,8 @@ internal sealed class OnnxRuntimeContinuousBatchEngine(OnnxRuntimeDecoderSession
         OrtValue[] empty = decoder.EmptyPasts(1);
         try
         {
-            Tensor logits = decoder.Run(1, prompt, [.. Enumerable.Range(0, prompt.Length)], [.. Enumerable.Repeat(1, prompt.Length)], prompt.Length,
-                empty, out OrtValue[] presents);
+            (Tensor logits, OrtValue[] presents) = decoder.Run(1, prompt, [.. Enumerable.Range(0, prompt.Length)], [.. Enumerable.Repeat(1, prompt.Length)],
+                prompt.Length, empty);
             promptCache = new PromptCache(presents);
             return logits;
         }
@@ -64,15 +64,7 @@ internal sealed class OnnxRuntimeContinuousBatchEngine(OnnxRuntimeDecoderSession
     /// <inheritdoc/>
     public Tensor Step(long[] pending, long[] cached)
     {
-        int rows = pending.Length, width = (int)Length + 1;
-        var mask = new int[rows * width];
-        var positions = new int[rows];
-        for (int row = 0; row < rows; row++)
-        {
-            Array.Fill(mask, 1, row * width + (int)(Length - cached[row]), (int)cached[row] + 1);
-            positions[row] = (int)cached[row];
-        }
-        Tensor logits = decoder.Run(rows, [.. pending.Select(token => (int)token)], positions, mask, 1, _pasts!, out OrtValue[] presents);
+        (Tensor logits, OrtValue[] presents) = decoder.Step(pending, cached, Length, _pasts!);
         Free(_pasts!);
         _pasts = presents;
         Length++;

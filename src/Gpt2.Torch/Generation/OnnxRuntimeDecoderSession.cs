@@ -83,11 +83,29 @@ internal sealed class OnnxRuntimeDecoderSession : IDisposable
     }
 
     /// <summary>
+    /// One step of a batch whose rows are right-aligned in <paramref name="pasts"/> (<paramref name="length"/> positions,
+    /// each row's <paramref name="cached"/> real tokens last): the logits [rows, vocab] after each row's
+    /// <paramref name="pending"/> token, which takes the position after its real ones, and the present keys and values.
+    /// </summary>
+    public (Tensor Logits, OrtValue[] Presents) Step(long[] pending, long[] cached, long length, OrtValue[] pasts)
+    {
+        int rows = pending.Length, width = (int)length + 1;
+        var mask = new int[rows * width];
+        var positions = new int[rows];
+        for (int row = 0; row < rows; row++)
+        {
+            Array.Fill(mask, 1, row * width + (int)(length - cached[row]), (int)cached[row] + 1);
+            positions[row] = (int)cached[row];
+        }
+        return Run(rows, [.. pending.Select(token => (int)token)], positions, mask, 1, pasts);
+    }
+
+    /// <summary>
     /// One forward pass of <paramref name="width"/> new tokens per row (int32 ids, positions [batch, width]; mask [batch,
     /// past + width]) after <paramref name="pasts"/> (left to the caller): the logits [batch, vocab] at the last position
     /// as a tensor, and the present keys and values, in ONNX Runtime's arena, for the caller to free.
     /// </summary>
-    public Tensor Run(int batch, int[] ids, int[] positions, int[] mask, int width, OrtValue[] pasts, out OrtValue[] presents)
+    public (Tensor Logits, OrtValue[] Presents) Run(int batch, int[] ids, int[] positions, int[] mask, int width, OrtValue[] pasts)
     {
         using OrtValue idValue = OrtValue.CreateTensorValueFromMemory(ids, [batch, width]);
         using OrtValue positionValue = OrtValue.CreateTensorValueFromMemory(positions, [batch, width]);
@@ -107,8 +125,7 @@ internal sealed class OnnxRuntimeDecoderSession : IDisposable
             throw;
         }
         outputs.First().Dispose();
-        presents = [.. outputs.Skip(1)];   // the list holds nothing else, so it is not disposed
-        return logits;
+        return (logits, [.. outputs.Skip(1)]);   // the list holds nothing else, so it is not disposed
     }
 
     /// <inheritdoc/>
