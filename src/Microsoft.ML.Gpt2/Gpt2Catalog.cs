@@ -1,5 +1,6 @@
 using Gpt2.Torch;
 using Gpt2.Torch.IO;
+using Microsoft.ML.Gpt2;
 using Microsoft.ML.Gpt2.Classification;
 using Microsoft.ML.Gpt2.Generation;
 using Microsoft.ML.Gpt2.Instructions;
@@ -7,6 +8,25 @@ using Microsoft.ML.Gpt2.Instructions;
 namespace Microsoft.ML;
 
 /// <summary>Catalog extensions that reach this package's GPT-2 components from an <see cref="MLContext"/>.</summary>
+/// <remarks>
+/// The estimators that <c>Gpt2</c>, <c>Gpt2TextGenerator</c> and <c>Gpt2InstructionTuner</c> return obey the
+/// <see cref="MLContext"/> whose catalog they were called on, as an estimator made with that context directly does:
+/// <list type="bullet">
+/// <item><c>CancelExecution()</c>, at any time before or during <c>Fit</c> or generation, stops it with an
+/// <see cref="OperationCanceledException"/>;</item>
+/// <item><see cref="MLContext.GpuDeviceId"/> and <see cref="MLContext.FallbackToCpu"/>, as they are when <c>Fit</c> loads the
+/// model, choose the device when the options' <c>Device</c> is null;</item>
+/// <item><see cref="MLContext.Log"/> receives the messages of the ML.NET components the estimator runs (under the source
+/// <c>Gpt2MLNet</c>; the GPT-2 components write none of their own);</item>
+/// <item>the context's <see cref="MLContext.ComponentCatalog"/> learns this package's components (as
+/// <see cref="Gpt2Components.RegisterGpt2Components"/> does), so that it loads the saved zips.</item>
+/// </list>
+/// The context's seed is not used: the options' <c>Seed</c> is. ML.NET 5.0 and 6.0 keep a catalog's context internal; it is
+/// reached by reflection on ML.NET's internal <c>IInternalCatalog</c>, <c>ICancelable</c> and
+/// <c>IHostEnvironmentInternal</c>. Under an ML.NET where those are not found, the estimators work in a context of their
+/// own and obey none of the above: create them with their constructors (<c>new Gpt2TextClassifier(mlContext, options)</c>)
+/// to be sure of it.
+/// </remarks>
 public static class Gpt2Catalog
 {
     /// <summary>
@@ -52,8 +72,7 @@ public static class Gpt2Catalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        // ML.NET keeps a catalog's MLContext internal, so the estimator works in a context of its own.
-        return new Gpt2TextClassifier(new MLContext(options.Seed), options);
+        return new Gpt2TextClassifier(CatalogEnvironment.CreateContext(catalog, options.Seed), options);
     }
 
     /// <summary>
@@ -80,7 +99,7 @@ public static class Gpt2Catalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new Gpt2TextGenerator(new MLContext(), options);
+        return new Gpt2TextGenerator(CatalogEnvironment.CreateContext(catalog, seed: null), options);
     }
 
     /// <summary>
@@ -120,7 +139,7 @@ public static class Gpt2Catalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new Gpt2InstructionTuner(new MLContext(options.Seed), options);
+        return new Gpt2InstructionTuner(CatalogEnvironment.CreateContext(catalog, options.Seed), options);
     }
 
     /// <summary>
