@@ -46,6 +46,7 @@ public static class Gpt2Catalog
     /// <param name="maxEpochs">Passes over the training data.</param>
     /// <param name="baseModel">The GPT-2 to start from: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 124M when null.</param>
     /// <param name="validationSet">Data to evaluate on during training, or null.</param>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2TextClassifier Gpt2(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string scoreColumnName = "Score", string outputColumnName = "PredictedLabel",
         string sentence1ColumnName = "Sentence1", string? sentence2ColumnName = null, int batchSize = 8, int maxEpochs = 5,
@@ -68,6 +69,7 @@ public static class Gpt2Catalog
     }
 
     /// <summary>Fine-tunes GPT-2 for text classification with every option of <see cref="Gpt2TextClassifier.Options"/>.</summary>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2TextClassifier Gpt2(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, Gpt2TextClassifier.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
@@ -84,6 +86,7 @@ public static class Gpt2Catalog
     /// <param name="inputColumnName">The prompt column.</param>
     /// <param name="baseModel">The GPT-2 to generate with: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 124M when null.</param>
     /// <param name="maxNewTokens">The most tokens generated per row.</param>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2TextGenerator Gpt2TextGenerator(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "GeneratedText",
         string inputColumnName = "Prompt", Gpt2ModelSource? baseModel = null, int maxNewTokens = 50)
     {
@@ -95,6 +98,7 @@ public static class Gpt2Catalog
     }
 
     /// <summary>Generates text with every option of <see cref="Gpt2TextGenerator.Options"/>.</summary>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2TextGenerator Gpt2TextGenerator(this TransformsCatalog.TextTransforms catalog, Gpt2TextGenerator.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
@@ -116,6 +120,7 @@ public static class Gpt2Catalog
     /// <param name="baseModel">The GPT-2 to start from: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 355M when null.</param>
     /// <param name="maxEpochs">Passes over the training data.</param>
     /// <param name="validationSet">Data to evaluate the loss on during training, or null.</param>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2InstructionTuner Gpt2InstructionTuner(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "Response",
         string instructionColumnName = "Instruction", string contextColumnName = "Input", string labelColumnName = "Output",
         Gpt2ModelSource? baseModel = null, int maxEpochs = 2, IDataView? validationSet = null)
@@ -135,6 +140,7 @@ public static class Gpt2Catalog
     }
 
     /// <summary>Fine-tunes GPT-2 to follow instructions with every option of <see cref="Gpt2InstructionTuner.Options"/>.</summary>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2InstructionTuner Gpt2InstructionTuner(this TransformsCatalog.TextTransforms catalog, Gpt2InstructionTuner.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
