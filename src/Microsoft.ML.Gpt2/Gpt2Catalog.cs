@@ -1,5 +1,6 @@
 using Gpt2.Torch;
 using Gpt2.Torch.IO;
+using Microsoft.ML.Gpt2;
 using Microsoft.ML.Gpt2.Classification;
 using Microsoft.ML.Gpt2.Generation;
 using Microsoft.ML.Gpt2.Instructions;
@@ -7,6 +8,25 @@ using Microsoft.ML.Gpt2.Instructions;
 namespace Microsoft.ML;
 
 /// <summary>Catalog extensions that reach this package's GPT-2 components from an <see cref="MLContext"/>.</summary>
+/// <remarks>
+/// The estimators that <c>Gpt2</c>, <c>Gpt2TextGenerator</c> and <c>Gpt2InstructionTuner</c> return obey the
+/// <see cref="MLContext"/> whose catalog they were called on, as an estimator made with that context directly does:
+/// <list type="bullet">
+/// <item><c>CancelExecution()</c>, at any time before or during <c>Fit</c> or generation, stops it with an
+/// <see cref="OperationCanceledException"/>;</item>
+/// <item><see cref="MLContext.GpuDeviceId"/> and <see cref="MLContext.FallbackToCpu"/>, as they are when <c>Fit</c> loads the
+/// model, choose the device when the options' <c>Device</c> is null;</item>
+/// <item><see cref="MLContext.Log"/> receives the messages of the ML.NET components the estimator runs (under the source
+/// <c>Gpt2MLNet</c>; the GPT-2 components write none of their own);</item>
+/// <item>the context's <see cref="MLContext.ComponentCatalog"/> learns this package's components (as
+/// <see cref="Gpt2Components.RegisterGpt2Components"/> does), so that it loads the saved zips.</item>
+/// </list>
+/// The context's seed is not used: the options' <c>Seed</c> is. ML.NET 5.0 and 6.0 keep a catalog's context internal; it is
+/// reached by reflection on ML.NET's internal <c>IInternalCatalog</c>, <c>ICancelable</c> and
+/// <c>IHostEnvironmentInternal</c>. Under an ML.NET where those are not found, the estimators work in a context of their
+/// own and obey none of the above: create them with their constructors (<c>new Gpt2TextClassifier(mlContext, options)</c>)
+/// to be sure of it.
+/// </remarks>
 public static class Gpt2Catalog
 {
     /// <summary>
@@ -26,6 +46,7 @@ public static class Gpt2Catalog
     /// <param name="maxEpochs">Passes over the training data.</param>
     /// <param name="baseModel">The GPT-2 to start from: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 124M when null.</param>
     /// <param name="validationSet">Data to evaluate on during training, or null.</param>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2TextClassifier Gpt2(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string scoreColumnName = "Score", string outputColumnName = "PredictedLabel",
         string sentence1ColumnName = "Sentence1", string? sentence2ColumnName = null, int batchSize = 8, int maxEpochs = 5,
@@ -48,12 +69,12 @@ public static class Gpt2Catalog
     }
 
     /// <summary>Fine-tunes GPT-2 for text classification with every option of <see cref="Gpt2TextClassifier.Options"/>.</summary>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2TextClassifier Gpt2(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, Gpt2TextClassifier.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        // ML.NET keeps a catalog's MLContext internal, so the estimator works in a context of its own.
-        return new Gpt2TextClassifier(new MLContext(options.Seed), options);
+        return new Gpt2TextClassifier(CatalogEnvironment.CreateContext(catalog, options.Seed), options);
     }
 
     /// <summary>
@@ -65,6 +86,7 @@ public static class Gpt2Catalog
     /// <param name="inputColumnName">The prompt column.</param>
     /// <param name="baseModel">The GPT-2 to generate with: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 124M when null.</param>
     /// <param name="maxNewTokens">The most tokens generated per row.</param>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2TextGenerator Gpt2TextGenerator(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "GeneratedText",
         string inputColumnName = "Prompt", Gpt2ModelSource? baseModel = null, int maxNewTokens = 50)
     {
@@ -76,11 +98,12 @@ public static class Gpt2Catalog
     }
 
     /// <summary>Generates text with every option of <see cref="Gpt2TextGenerator.Options"/>.</summary>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2TextGenerator Gpt2TextGenerator(this TransformsCatalog.TextTransforms catalog, Gpt2TextGenerator.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new Gpt2TextGenerator(new MLContext(), options);
+        return new Gpt2TextGenerator(CatalogEnvironment.CreateContext(catalog, seed: null), options);
     }
 
     /// <summary>
@@ -97,6 +120,7 @@ public static class Gpt2Catalog
     /// <param name="baseModel">The GPT-2 to start from: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 355M when null.</param>
     /// <param name="maxEpochs">Passes over the training data.</param>
     /// <param name="validationSet">Data to evaluate the loss on during training, or null.</param>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2InstructionTuner Gpt2InstructionTuner(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "Response",
         string instructionColumnName = "Instruction", string contextColumnName = "Input", string labelColumnName = "Output",
         Gpt2ModelSource? baseModel = null, int maxEpochs = 2, IDataView? validationSet = null)
@@ -116,11 +140,12 @@ public static class Gpt2Catalog
     }
 
     /// <summary>Fine-tunes GPT-2 to follow instructions with every option of <see cref="Gpt2InstructionTuner.Options"/>.</summary>
+    /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2InstructionTuner Gpt2InstructionTuner(this TransformsCatalog.TextTransforms catalog, Gpt2InstructionTuner.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new Gpt2InstructionTuner(new MLContext(options.Seed), options);
+        return new Gpt2InstructionTuner(CatalogEnvironment.CreateContext(catalog, options.Seed), options);
     }
 
     /// <summary>

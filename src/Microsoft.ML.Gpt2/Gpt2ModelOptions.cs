@@ -18,7 +18,8 @@ public abstract class Gpt2ModelOptions
     public Gpt2ModelSource BaseModel = "124M";
 
     /// <summary>
-    /// Where the model runs. When null: the GPU the estimator's <see cref="MLContext"/> names in
+    /// Where the model runs. When null: the GPU the estimator's <see cref="MLContext"/> (for an estimator from a catalog
+    /// extension, the context of that catalog) names in
     /// <see cref="MLContext.GpuDeviceId"/> (with <see cref="MLContext.FallbackToCpu"/> deciding what happens without it), or,
     /// when the context names none, CUDA when available, else the CPU.
     /// </summary>
@@ -51,12 +52,13 @@ public abstract class Gpt2ModelOptions
     {
         if (Device is not null)
             return Device;
-        if (mlContext.GpuDeviceId is not int gpu)
+        CatalogEnvironment? caller = CatalogEnvironment.Of(mlContext);
+        if ((caller is null ? mlContext.GpuDeviceId : caller.GpuDeviceId) is not int gpu)
             return null;
         TorchBackend.EnsureAvailable();
         if (TorchSharp.torch.cuda.is_available() && gpu >= 0 && gpu < TorchSharp.torch.cuda.device_count())
             return new Device(TorchSharp.DeviceType.CUDA, gpu);
-        if (mlContext.FallbackToCpu)
+        if (caller?.FallbackToCpu ?? mlContext.FallbackToCpu)
             return TorchSharp.torch.CPU;
         throw new InvalidOperationException(
             $"mlContext.GpuDeviceId is {gpu}, but " + (TorchSharp.torch.cuda.is_available()

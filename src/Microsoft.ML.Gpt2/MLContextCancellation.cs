@@ -3,10 +3,11 @@ using Microsoft.ML.Data;
 namespace Microsoft.ML.Gpt2;
 
 /// <summary>
-/// Observes <c>MLContext.CancelExecution()</c> from outside ML.NET. In Microsoft.ML 5.0.1 the cancellation flag
+/// Observes <c>MLContext.CancelExecution()</c> from outside ML.NET. In Microsoft.ML 5.0 and 6.0 the cancellation flag
 /// (<c>ICancelable</c>) and <c>Contracts.CheckAlive</c> are internal, but ML.NET's own estimators check the flag when
 /// they fit, so fitting a tiny min-max normalizer (about half a millisecond) throws
-/// <see cref="OperationCanceledException"/> exactly when the context was cancelled.
+/// <see cref="OperationCanceledException"/> exactly when the context was cancelled. A context that a catalog extension
+/// made for the caller's (<see cref="CatalogEnvironment"/>) is cancelled first when the caller's was.
 /// </summary>
 internal sealed class MLContextCancellation
 {
@@ -15,11 +16,15 @@ internal sealed class MLContextCancellation
         public float Value { get; set; }
     }
 
+    private readonly MLContext _mlContext;
+    private readonly CatalogEnvironment? _caller;
     private readonly IDataView _probeData;
     private readonly IEstimator<ITransformer> _probe;
 
     public MLContextCancellation(MLContext mlContext)
     {
+        _mlContext = mlContext;
+        _caller = CatalogEnvironment.Of(mlContext);
         _probeData = mlContext.Data.LoadFromEnumerable([new ProbeRow { Value = 1 }]);
         _probe = mlContext.Transforms.NormalizeMinMax(nameof(ProbeRow.Value));
     }
@@ -30,6 +35,7 @@ internal sealed class MLContextCancellation
     /// </summary>
     public void ThrowIfCancelled()
     {
+        _caller?.PropagateCancellation(_mlContext);
         try
         {
             _probe.Fit(_probeData);

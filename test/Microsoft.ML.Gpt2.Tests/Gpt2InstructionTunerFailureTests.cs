@@ -51,13 +51,18 @@ public sealed class Gpt2InstructionTunerFailureTests
     }
 
     [TestMethod]
-    public void AFitInACancelledMLContextSaysANewContextIsNeeded()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void AFitInACancelledMLContextSaysANewContextIsNeeded(bool throughTheCatalog)
     {
         var context = new MLContext(seed: 1);
+        Gpt2InstructionTuner estimator = throughTheCatalog
+            ? context.Transforms.Text.Gpt2InstructionTuner(TinyOptions())
+            : new Gpt2InstructionTuner(context, TinyOptions());
         // MLContext.CancelExecution is internal to ML.NET (its AutoML calls it); reached the way ML.NET does.
         typeof(MLContext).GetMethod("CancelExecution", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(context, null);
 
-        var error = Assert.ThrowsExactly<OperationCanceledException>(() => new Gpt2InstructionTuner(context, TinyOptions()).Fit(context.Data.LoadFromEnumerable(Rows)));
+        var error = Assert.ThrowsExactly<OperationCanceledException>(() => estimator.Fit(context.Data.LoadFromEnumerable(Rows)));
 
         StringAssert.Contains(error.Message, "MLContext was cancelled");
         StringAssert.Contains(error.Message, "new MLContext");

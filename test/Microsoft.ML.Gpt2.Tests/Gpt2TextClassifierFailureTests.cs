@@ -185,18 +185,25 @@ public sealed class Gpt2TextClassifierFailureTests
         StringAssert.Contains(error.Message, "MapValueToKey transformer fitted on the training data");
     }
 
+    private static Gpt2TextClassifier Estimator(MLContext context, Gpt2TextClassifier.Options options, bool throughTheCatalog) =>
+        throughTheCatalog ? context.MulticlassClassification.Trainers.Gpt2(options) : new Gpt2TextClassifier(context, options);
+
     [TestMethod]
-    public void AFitInACancelledMLContextSaysANewContextIsNeeded()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void AFitInACancelledMLContextSaysANewContextIsNeeded(bool throughTheCatalog)
     {
         var context = new MLContext(seed: 1);
         IDataView keyed = Keyed(context, Messages);
         Gpt2TextClassifier.Options options = Options();
         options.MaxEpochs = 3;
-        options.StepCompleted = _ => CancelExecution(context);
+        int steps = 0;
+        options.StepCompleted = _ => { steps++; CancelExecution(context); };
 
-        var during = Assert.ThrowsExactly<OperationCanceledException>(() => new Gpt2TextClassifier(context, options).Fit(keyed));
+        var during = Assert.ThrowsExactly<OperationCanceledException>(() => Estimator(context, options, throughTheCatalog).Fit(keyed));
+        Assert.AreEqual(1, steps, "the step after the cancellation does not run");
         options.StepCompleted = null;
-        var later = Assert.ThrowsExactly<OperationCanceledException>(() => new Gpt2TextClassifier(context, options).Fit(keyed));
+        var later = Assert.ThrowsExactly<OperationCanceledException>(() => Estimator(context, options, throughTheCatalog).Fit(keyed));
 
         foreach (OperationCanceledException error in new[] { during, later })
         {
@@ -213,21 +220,26 @@ public sealed class Gpt2TextClassifierFailureTests
     }
 
     [TestMethod]
-    public void AContextThatAsksForAMissingGpuFailsClearlyOrFallsBackToTheCpu()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void AContextThatAsksForAMissingGpuFailsClearlyOrFallsBackToTheCpu(bool throughTheCatalog)
     {
-        if (cuda.is_available())
-            Assert.Inconclusive("This machine has a GPU; the test checks what happens without one.");
-        var context = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = false };
+        var context = new MLContext(seed: 1);
         IDataView keyed = Keyed(context, Messages);
         Gpt2TextClassifier.Options options = Options();
         options.Device = null;   // the context chooses
+        Gpt2TextClassifier estimator = Estimator(context, options, throughTheCatalog);
+        // Set after the estimator was made: the context's settings count as they are when Fit loads the model.
+        int missingGpu = cuda.is_available() ? (int)cuda.device_count() : 0;
+        context.GpuDeviceId = missingGpu;
+        context.FallbackToCpu = false;
 
-        var error = Assert.ThrowsExactly<InvalidOperationException>(() => new Gpt2TextClassifier(context, options).Fit(keyed));
-        StringAssert.Contains(error.Message, "GpuDeviceId is 0");
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => estimator.Fit(keyed));
+        StringAssert.Contains(error.Message, $"GpuDeviceId is {missingGpu}");
         StringAssert.Contains(error.Message, "FallbackToCpu");
 
         context.FallbackToCpu = true;
-        using Gpt2TextClassificationTransformer model = new Gpt2TextClassifier(context, options).Fit(keyed);
+        using Gpt2TextClassificationTransformer model = estimator.Fit(keyed);
         Assert.AreEqual(DeviceType.CPU, model.Model.Transformer.Device.type);
     }
 }

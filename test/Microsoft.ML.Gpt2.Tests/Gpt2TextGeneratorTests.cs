@@ -244,18 +244,64 @@ public sealed class Gpt2TextGeneratorTests
         }
     }
 
-    [TestMethod]
-    public void FittingInACancelledMLContextSaysANewContextIsNeeded()
-    {
-        var mlContext = new MLContext(1);
-        IDataView data = Data(mlContext, Prompts[..2]);
+    private static Gpt2TextGenerator Estimator(MLContext mlContext, Gpt2TextGenerator.Options options, bool throughTheCatalog) =>
+        throughTheCatalog ? mlContext.Transforms.Text.Gpt2TextGenerator(options) : new Gpt2TextGenerator(mlContext, options);
+
+    private static void CancelExecution(MLContext mlContext) =>
         // MLContext.CancelExecution is internal to ML.NET (its AutoML calls it); reached the way ML.NET does.
         typeof(MLContext).GetMethod("CancelExecution", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.Invoke(mlContext, null);
 
-        var error = Assert.ThrowsExactly<OperationCanceledException>(() => new Gpt2TextGenerator(mlContext, Options()).Fit(data));
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public void FittingInACancelledMLContextSaysANewContextIsNeeded(bool throughTheCatalog)
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts[..2]);
+        Gpt2TextGenerator estimator = Estimator(mlContext, Options(), throughTheCatalog);
+        CancelExecution(mlContext);
+
+        var error = Assert.ThrowsExactly<OperationCanceledException>(() => estimator.Fit(data));
 
         StringAssert.Contains(error.Message, "MLContext was cancelled");
         StringAssert.Contains(error.Message, "new MLContext");
+    }
+
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public void CancellingTheMLContextStopsGenerationAtTheNextBatch(bool throughTheCatalog)
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts);
+        Gpt2TextGenerator.Options options = Options();
+        int batches = 0;
+        options.Generation.Progress = _ => { if (++batches == 1) CancelExecution(mlContext); };
+        using Gpt2TextGenerationTransformer generator = Estimator(mlContext, options, throughTheCatalog).Fit(data);
+
+        using DataViewRowCursor cursor = generator.Transform(data).GetRowCursor(generator.GetOutputSchema(data.Schema));
+        int rows = 0;
+        var error = Assert.ThrowsExactly<OperationCanceledException>(() => { while (cursor.MoveNext()) rows++; });
+        StringAssert.Contains(error.Message, "MLContext was cancelled");
+        Assert.AreEqual(1, batches, "no batch after the cancellation");
+        Assert.IsLessThan(Prompts.Length, rows);
+    }
+
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public void TheMLContextsLogHearsTheEstimatorsMLNetComponents(bool throughTheCatalog)
+    {
+        var mlContext = new MLContext(1);
+        IDataView data = Data(mlContext, Prompts[..2]);
+        var sources = new List<string>();
+        mlContext.Log += (_, e) => { lock (sources) sources.Add(e.Source); };
+
+        using Gpt2TextGenerationTransformer generator = Estimator(mlContext, Options(), throughTheCatalog).Fit(data);
+
+        Assert.IsNotEmpty(sources, "nothing reached the context's log");
+        if (throughTheCatalog)
+            Assert.IsTrue(sources.All(source => source.StartsWith("Gpt2MLNet", StringComparison.Ordinal)), string.Join(", ", sources.Distinct()));
     }
 
     [TestMethod]

@@ -62,7 +62,7 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
 
     /// <summary>
     /// Creates the estimator in <paramref name="mlContext"/>, whose <c>CancelExecution</c> then stops training. (The catalog
-    /// extension <c>mlContext.MulticlassClassification.Trainers.Gpt2</c> cannot reach its context, which ML.NET keeps internal.)
+    /// extension <c>mlContext.MulticlassClassification.Trainers.Gpt2</c> obeys its context as far as <see cref="Gpt2Catalog"/> says.)
     /// </summary>
     public Gpt2TextClassifier(MLContext mlContext, Options options)
     {
