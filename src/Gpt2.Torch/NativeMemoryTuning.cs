@@ -14,7 +14,7 @@ namespace Gpt2.Torch;
 /// Applied once, on Linux with glibc, when the first <see cref="Model.Gpt2Model"/> is created;
 /// set <c>GPT2MLNET_DEFAULT_MALLOC=1</c> to keep glibc's defaults.
 /// </remarks>
-public static class NativeMemoryTuning
+internal static class NativeMemoryTuning
 {
     private const int MallocTrimThreshold = -1;
     private const int MallocTopPad = -2;

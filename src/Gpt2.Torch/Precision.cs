@@ -17,7 +17,7 @@ public enum Precision
 }
 
 /// <summary>Conversions between <see cref="Precision"/> and TorchSharp's element types.</summary>
-public static class PrecisionExtensions
+internal static class PrecisionExtensions
 {
     /// <summary>The TorchSharp element type of <paramref name="precision"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not a <see cref="Precision"/> value.</exception>
