@@ -5,7 +5,7 @@ using Spectre.Console;
 namespace Gpt2MLNet.Samples;
 
 /// <summary>
-/// Shows a training run's progress from the <see cref="TrainingLoop"/>'s two events (any trainer's, or the ML.NET
+/// Shows a training run's progress from its two events, StepCompleted and Evaluated (any trainer's, or the ML.NET
 /// options'). On an interactive terminal, while <see cref="Run{T}"/> trains, a live display redrawn ten times a second:
 /// a bar with what the run is doing (preparing, training, evaluating after the last step, done) and a row with the
 /// step, epoch, loss, learning rate, tokens per second, elapsed time and time left, with each evaluation printed above

@@ -1,4 +1,3 @@
-using Gpt2.Torch.IO;
 using Gpt2.Torch.Training;
 using ScottPlot;
 
@@ -53,6 +52,7 @@ public static class LossCurvePlot
         plot.Axes.SetLimitsX((limits.Left + 1) * tokensPerStep, (limits.Right + 1) * tokensPerStep, plot.Axes.Top);
 
         byte[] png = plot.GetImageBytes(width, height, ImageFormat.Png);
-        AtomicFile.Write(path, stream => stream.Write(png));
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllBytes(path, png);
     }
 }

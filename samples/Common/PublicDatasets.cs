@@ -1,6 +1,6 @@
 using System.IO.Compression;
+using System.Security.Cryptography;
 using Gpt2.Torch.Downloads;
-using Gpt2.Torch.IO;
 
 namespace Gpt2MLNet.Samples;
 
@@ -43,13 +43,17 @@ public static class PublicDatasets
         {
             ZipArchiveEntry entry = zip.GetEntry("SMSSpamCollection")
                 ?? throw new DownloadException($"{archive} holds no SMSSpamCollection file; delete it so it downloads again.");
-            AtomicFile.Write(target, destination =>
-            {
-                using Stream content = entry.Open();
+            // Unpacked beside the target and renamed into place, so that an interrupted run leaves no partial file
+            // that the next one would take for the dataset.
+            string partial = target + ".partial";
+            using (Stream content = entry.Open())
+            using (FileStream destination = File.Create(partial))
                 content.CopyTo(destination);
-            });
+            File.Move(partial, target, overwrite: true);
         }
-        string actual = await FileDownloader.ComputeSha256Async(target, cancellationToken).ConfigureAwait(false);
+        string actual;
+        using (FileStream unpacked = File.OpenRead(target))
+            actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(unpacked, cancellationToken).ConfigureAwait(false));
         if (actual != SmsSpamCollectionSha256)
         {
             File.Delete(target);

@@ -9,7 +9,6 @@ using System.Text.Json;
 using Gpt2.Torch;
 using Gpt2.Torch.Downloads;
 using Gpt2.Torch.Generation;
-using Gpt2.Torch.IO;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
 using InstructionTuning;
@@ -100,7 +99,7 @@ root.SetAction(async (result, cancellationToken) =>
         Console.WriteLine($"\n{row.Instruction}\n  Reference: {row.Output}\n  Model:     {row.Response}");
 
     string responses = Path.Combine(output, "instruction-data-with-response.json");
-    AtomicFile.WriteAllText(responses, JsonSerializer.Serialize(answered.Select(r => new Dictionary<string, string>
+    File.WriteAllText(responses, JsonSerializer.Serialize(answered.Select(r => new Dictionary<string, string>
     {
         ["instruction"] = r.Instruction,
         ["input"] = r.Input,

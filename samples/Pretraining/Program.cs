@@ -6,7 +6,6 @@ using System.Runtime.InteropServices;
 using Gpt2.Torch;
 using Gpt2.Torch.Data;
 using Gpt2.Torch.Generation;
-using Gpt2.Torch.IO;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
 using Gpt2.Torch.Training;
@@ -105,7 +104,7 @@ static int Run(string dataPath, int epochs, string output, bool resume, Device d
         int[] sample = ConsolePhase.Run("Drawing a sample", () => new Gpt2Generator(trained).Generate(tokenizer.Encode(Prompt),
             new GenerationOptions { MaxNewTokens = 15, Temperature = 1.4, TopK = 25, Seed = 123 }));
         string text = tokenizer.Decode(sample);
-        AtomicFile.WriteAllText(Path.Combine(output, "sample.txt"), text);
+        File.WriteAllText(Path.Combine(output, "sample.txt"), text);
         Console.WriteLine($"Sample (temperature 1.4, top-k 25): {text.Replace('\n', ' ')}");
         Console.WriteLine($"Checkpoint: {TrainingCheckpoint.Locate(checkpoints)}; loss plot: {plot}; wall time {clock.Elapsed:hh\\:mm\\:ss}.");
         Console.WriteLine(FormattableString.Invariant($"Final: train loss {final.TrainLoss:F3}, val loss {final.ValidationLoss:F3}"));

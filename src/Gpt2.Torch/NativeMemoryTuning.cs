@@ -8,13 +8,13 @@ namespace Gpt2.Torch;
 /// <remarks>
 /// libtorch's CPU allocator has no cache: every tensor over glibc's mmap threshold (at most 32 MB; a 124M model's
 /// logits, embedding gradient and optimizer temporaries are all larger) is mapped fresh and unmapped on free, so each
-/// training step faults in about 1.6 GB of new pages. On a 2-core machine that costs a third of the step time.
-/// Serving large blocks from the heap and never trimming it keeps those pages: training the 124M model at batch 4 x 64
-/// went from about 70 to about 100 tokens/s. The price is that the process keeps its peak native memory.
+/// training step faults in gigabytes of new pages, a large share of the step time on a small CPU machine.
+/// Serving large blocks from the heap and never trimming it keeps those pages (README's benchmarks give the gain).
+/// The price is that the process keeps its peak native memory.
 /// Applied once, on Linux with glibc, when the first <see cref="Model.Gpt2Model"/> is created;
 /// set <c>GPT2MLNET_DEFAULT_MALLOC=1</c> to keep glibc's defaults.
 /// </remarks>
-public static class NativeMemoryTuning
+internal static class NativeMemoryTuning
 {
     private const int MallocTrimThreshold = -1;
     private const int MallocTopPad = -2;

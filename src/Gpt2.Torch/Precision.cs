@@ -10,14 +10,14 @@ public enum Precision
 
     /// <summary>
     /// bfloat16: float32's 8-bit exponent with an 8-bit significand (7 bits stored), so each rounding has a relative error of
-    /// at most 2^-8 (about 0.4%). Half the memory of float32, and matrix products run 2 to 2.6 times faster on CPUs with
-    /// AVX-512 BF16 and on GPUs with bfloat16 tensor cores.
+    /// at most 2^-8 (about 0.4%). Half the memory of float32, and matrix products run faster on CPUs with AVX-512 BF16 and
+    /// on GPUs with bfloat16 tensor cores (README's benchmarks).
     /// </summary>
     BFloat16,
 }
 
 /// <summary>Conversions between <see cref="Precision"/> and TorchSharp's element types.</summary>
-public static class PrecisionExtensions
+internal static class PrecisionExtensions
 {
     /// <summary>The TorchSharp element type of <paramref name="precision"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not a <see cref="Precision"/> value.</exception>

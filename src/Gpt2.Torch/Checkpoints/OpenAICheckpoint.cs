@@ -62,7 +62,7 @@ public static partial class OpenAICheckpoint
     }
 
     /// <summary>Reads <c>hparams.json</c> (<c>n_vocab</c>, <c>n_ctx</c>, <c>n_embd</c>, <c>n_head</c>, <c>n_layer</c>) as a config.</summary>
-    public static Gpt2Config ReadConfig(string hparamsPath)
+    internal static Gpt2Config ReadConfig(string hparamsPath)
     {
         try
         {
@@ -102,7 +102,7 @@ public static partial class OpenAICheckpoint
     }
 
     /// <summary>The parameter of <see cref="Gpt2Model"/> that a TensorFlow variable holds, or null for none.</summary>
-    public static string? ParameterName(string variableName)
+    internal static string? ParameterName(string variableName)
     {
         Match match = VariableName().Match(variableName);
         if (!match.Success)

@@ -14,7 +14,7 @@ namespace Gpt2.Torch.Checkpoints;
 /// ranges lie inside the data section, cover it completely and do not overlap. Any failure is a
 /// <see cref="CheckpointFormatException"/> that names the tensor and the problem.
 /// </remarks>
-public sealed unsafe class SafetensorsFile : IDisposable
+internal sealed unsafe class SafetensorsFile : IDisposable
 {
     /// <summary>Largest header accepted (the format's own limit is 100 MB).</summary>
     public const long MaxHeaderBytes = 100_000_000;

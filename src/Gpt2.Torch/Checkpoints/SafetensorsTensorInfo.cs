@@ -8,7 +8,7 @@ namespace Gpt2.Torch.Checkpoints;
 /// <param name="Shape">Its shape.</param>
 /// <param name="Begin">First byte, relative to the start of the data section.</param>
 /// <param name="End">One past the last byte, relative to the start of the data section.</param>
-public sealed record SafetensorsTensorInfo(string Name, ScalarType DType, long[] Shape, long Begin, long End)
+internal sealed record SafetensorsTensorInfo(string Name, ScalarType DType, long[] Shape, long Begin, long End)
 {
     /// <summary>Bytes the tensor occupies.</summary>
     public long ByteCount => End - Begin;

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Checkpoints;
 
 /// <summary>Writes safetensors files, streaming one tensor at a time, atomically.</summary>
-public static class SafetensorsWriter
+internal static class SafetensorsWriter
 {
     /// <summary>Writes <paramref name="tensors"/> (any device, any layout) to <paramref name="path"/>.</summary>
     /// <param name="path">The file to write; an existing file is replaced only once the new one is complete.</param>

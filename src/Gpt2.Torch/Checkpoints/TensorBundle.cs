@@ -15,7 +15,7 @@ namespace Gpt2.Torch.Checkpoints;
 /// whole float32 tensor whose bytes lie inside its data file without overlapping another's; any failure is a
 /// <see cref="CheckpointFormatException"/>.
 /// </remarks>
-public sealed class TensorBundle : IDisposable
+internal sealed class TensorBundle : IDisposable
 {
     /// <summary>Largest index file accepted.</summary>
     public const long MaxIndexBytes = 100_000_000;

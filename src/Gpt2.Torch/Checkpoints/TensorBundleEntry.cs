@@ -7,4 +7,4 @@ namespace Gpt2.Torch.Checkpoints;
 /// <param name="Offset">Its first byte in that data file.</param>
 /// <param name="Size">Its length in bytes.</param>
 /// <param name="MaskedCrc32C">The CRC-32C of its bytes, masked as TensorFlow stores it.</param>
-public sealed record TensorBundleEntry(string Name, long[] Shape, int Shard, long Offset, long Size, uint MaskedCrc32C);
+internal sealed record TensorBundleEntry(string Name, long[] Shape, int Shard, long Offset, long Size, uint MaskedCrc32C);

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Data;
 
 /// <summary>Sequences of different lengths as one int64 tensor, right-padded to the longest.</summary>
-public static class RightPaddedBatch
+internal static class RightPaddedBatch
 {
     /// <summary>Token ids [batch, longest] and real lengths [batch]; the caller disposes both.</summary>
     /// <param name="sequences">The sequences, each with at least one token.</param>

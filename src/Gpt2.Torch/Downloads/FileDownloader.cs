@@ -48,7 +48,7 @@ public sealed class FileDownloader
     public bool VerifyCachedFiles { get; init; }
 
     /// <summary>The file beside a cached file that records its SHA-256.</summary>
-    public static string ChecksumPath(string cachedFile) => cachedFile + ".sha256";
+    internal static string ChecksumPath(string cachedFile) => cachedFile + ".sha256";
 
     /// <summary>
     /// The cached copy of <paramref name="url"/> at <paramref name="cachePath"/> (relative to the cache), downloading
@@ -209,7 +209,7 @@ public sealed class FileDownloader
     };
 
     /// <summary>The SHA-256 of a file, as lower-case hex.</summary>
-    public static async Task<string> ComputeSha256Async(string path, CancellationToken cancellationToken = default)
+    internal static async Task<string> ComputeSha256Async(string path, CancellationToken cancellationToken = default)
     {
         await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));

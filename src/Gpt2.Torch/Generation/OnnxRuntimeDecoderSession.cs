@@ -116,7 +116,7 @@ internal sealed class OnnxRuntimeDecoderSession : IDisposable
         try
         {
             logits = empty([batch, Config.VocabSize], float32);
-            // One memcpy into the tensor's memory; TensorAccessor.CopyFrom goes element by element (3 ms a step at batch 8).
+            // One memcpy into the tensor's memory; TensorAccessor.CopyFrom goes element by element, a cost paid every step.
             MemoryMarshal.AsBytes(outputs.First().GetTensorDataAsSpan<float>()).CopyTo(logits.bytes);
         }
         catch

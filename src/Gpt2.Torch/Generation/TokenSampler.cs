@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Generation;
 
 /// <summary>Picks next tokens from logits [batch, vocab]: greedy, or sampling with temperature, top-k and top-p.</summary>
-public static class TokenSampler
+internal static class TokenSampler
 {
     /// <summary>Next-token ids [batch] for logits [batch, vocab].</summary>
     public static Tensor Next(Tensor logits, GenerationOptions options, Generator? generator = null) =>

@@ -4,7 +4,7 @@ namespace Gpt2.Torch.IO;
 /// Writes files so that a crash or an exception midway never leaves a half-written file where a good one was:
 /// the content goes to a temporary file beside the target, is flushed to disk, and is then renamed over it.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>, atomically.</summary>
     public static void Write(string path, Action<Stream> write)

@@ -9,7 +9,7 @@ namespace Gpt2.Torch.Instructions;
 /// it to its longest sequence, targets are the inputs shifted by one, and every target after the first end-of-text is
 /// <see cref="IgnoreIndex"/>, which cross-entropy skips. Inputs and targets are cut to the allowed maximum length.
 /// </summary>
-public sealed class InstructionCollator
+internal sealed class InstructionCollator
 {
     /// <summary>The target that cross-entropy ignores (PyTorch's default <c>ignore_index</c>).</summary>
     public const int IgnoreIndex = -100;

@@ -94,7 +94,7 @@ public sealed record Gpt2Config
     /// 1 / sqrt(<see cref="HeadSize"/>) when <see cref="ScaleAttentionWeights"/>, times 1 / (layer + 1) when
     /// <see cref="ScaleAttentionByInverseLayerIndex"/>, as Hugging Face's GPT2Attention does.
     /// </summary>
-    public double AttentionScale(int layer) =>
+    internal double AttentionScale(int layer) =>
         (ScaleAttentionWeights ? 1 / Math.Sqrt(HeadSize) : 1.0) / (ScaleAttentionByInverseLayerIndex ? layer + 1 : 1);
 
     /// <summary>The names <see cref="ActivationFunction"/> accepts (Hugging Face's <c>ACT2FN</c> names).</summary>
@@ -153,7 +153,7 @@ public sealed record Gpt2Config
     /// <param name="parameterName">The argument the ids came from, for the exception.</param>
     /// <param name="where">Where the ids are, for the message ("prompt 2"); null for none.</param>
     /// <exception cref="ArgumentOutOfRangeException">An id is negative or at least <see cref="VocabSize"/>; the message names it, its position and the vocabulary size.</exception>
-    public void CheckTokenIds(ReadOnlySpan<int> ids, string parameterName, string? where = null) =>
+    internal void CheckTokenIds(ReadOnlySpan<int> ids, string parameterName, string? where = null) =>
         TokenIds.Check(ids, VocabSize, parameterName, where);
 
     /// <summary>

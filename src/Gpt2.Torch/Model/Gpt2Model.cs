@@ -23,9 +23,9 @@ namespace Gpt2.Torch.Model;
 /// package to add, with TorchSharp's own exception inside.</para>
 /// <para>The first model created in a process also changes glibc's allocator for the whole process (on Linux with glibc):
 /// large blocks are served from the heap, which is never trimmed, instead of being mapped and unmapped on every
-/// tensor, because libtorch's CPU allocator has no cache (training about 40% faster here). The process then keeps its
-/// peak native memory. Set the environment variable <c>GPT2MLNET_DEFAULT_MALLOC=1</c> before the first model is created to
-/// keep glibc's defaults. See <see cref="NativeMemoryTuning"/>.</para>
+/// tensor, because libtorch's CPU allocator has no cache and the page faults of fresh mappings slow every training step
+/// (README's benchmarks). The process then keeps its peak native memory. Set the environment variable
+/// <c>GPT2MLNET_DEFAULT_MALLOC=1</c> before the first model is created to keep glibc's defaults.</para>
 /// </remarks>
 public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
 {
@@ -72,8 +72,8 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Converts every parameter to <paramref name="precision"/> in place and returns the model. A bfloat16 model holds half
-    /// the bytes, and on CPUs with AVX-512 BF16 its matrix products run 2 to 2.6 times faster and batch-1 decoding about
-    /// twice as fast (it reads half the bytes per token; README's benchmarks). Its logits are still float32
+    /// the bytes, and on CPUs with AVX-512 BF16 its matrix products run faster and batch-1 decoding, which reads every
+    /// weight once per token, reads half the bytes (README's benchmarks). Its logits are still float32
     /// (the output head's product is rounded to bfloat16 first, a relative error of at most 2^-8) so that softmax and
     /// sampling run in float32. Converting back to float32 does not restore the bits bfloat16 rounded away.
     /// </summary>
@@ -212,7 +212,7 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     {
         Tensor weight = lm_head?.weight ?? wte.weight!;
         // [vocab, embedding] x [embedding, tokens], then transposed: with a 50257-row weight, MKL runs this
-        // product at about 120 GFLOP/s on CPU against about 70 for the [tokens, vocab] = x W^T layout.
+        // product markedly faster on CPU than the [tokens, vocab] = x W^T layout.
         long[] shape = [.. hiddenStates.shape[..^1], weight.shape[0]];
         Tensor logits = weight.matmul(hiddenStates.reshape(-1, hiddenStates.shape[^1]).t()).t().reshape(shape);
         return logits.to(promote_types(logits.dtype, float32));

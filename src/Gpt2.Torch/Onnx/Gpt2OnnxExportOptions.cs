@@ -7,8 +7,8 @@ public sealed class Gpt2OnnxExportOptions
 {
     /// <summary>
     /// The classification head's weight [classes, embedding] (a <c>Linear</c> weight). When set, the model outputs
-    /// <see cref="Gpt2OnnxNames.Logits"/> [batch, classes] from the hidden state of each row's last real token, and
-    /// their softmax as <see cref="Gpt2OnnxNames.Probabilities"/>; when null, next-token logits [batch, sequence, vocab].
+    /// <c>logits</c> [batch, classes] from the hidden state of each row's last real token, and
+    /// their softmax as <c>probabilities</c>; when null, next-token logits [batch, sequence, vocab].
     /// </summary>
     public Tensor? ClassifierWeight { get; init; }
 

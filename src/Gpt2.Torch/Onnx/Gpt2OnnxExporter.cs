@@ -5,8 +5,8 @@ namespace Gpt2.Torch.Onnx;
 
 /// <summary>
 /// Writes a <see cref="Gpt2Model"/> as an ONNX model (opset 20, float32 weights inside the file) that ONNX Runtime
-/// runs with the model's semantics for padded batches: inputs <see cref="Gpt2OnnxNames.InputIds"/> and
-/// <see cref="Gpt2OnnxNames.AttentionMask"/>, int64 [batch, sequence] with symbolic dimensions; outputs as chosen by
+/// runs with the model's semantics for padded batches: inputs <c>input_ids</c> and
+/// <c>attention_mask</c>, int64 [batch, sequence] with symbolic dimensions; outputs as chosen by
 /// <see cref="Gpt2OnnxExportOptions"/>. Files are limited to 2 GB (GPT-2 up to the 355M preset).
 /// </summary>
 public static class Gpt2OnnxExporter
@@ -34,8 +34,8 @@ public static class Gpt2OnnxExporter
     /// <summary>
     /// Writes <paramref name="model"/> wrapped in ONNX Runtime's <c>com.microsoft.GreedySearch</c> (or <c>Sampling</c>) operator (in the
     /// Microsoft.ML.OnnxRuntime CPU package), so that one run generates whole continuations with a key/value cache: inputs
-    /// <see cref="Gpt2OnnxNames.InputIds"/> and <see cref="Gpt2OnnxNames.AttentionMask"/> (int64 [batch, sequence], prompts
-    /// left-padded with <paramref name="padTokenId"/>), output <see cref="Gpt2OnnxNames.GeneratedIds"/> (int32 [batch,
+    /// <c>input_ids</c> and <c>attention_mask</c> (int64 [batch, sequence], prompts
+    /// left-padded with <paramref name="padTokenId"/>), output <c>generated_ids</c> (int32 [batch,
     /// generated], each row's new tokens only; from a row's end of text on, <paramref name="padTokenId"/>, or the end-of-text id
     /// when there is no pad id, so a pad id must be one the model does not generate, or the end-of-text id). Prompts
     /// keep their last context length minus <paramref name="maxNewTokens"/> tokens. The file is written atomically.

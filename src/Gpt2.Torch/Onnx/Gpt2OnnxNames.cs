@@ -1,7 +1,7 @@
 namespace Gpt2.Torch.Onnx;
 
 /// <summary>Names of the inputs and outputs of the ONNX models <see cref="Gpt2OnnxExporter"/> writes.</summary>
-public static class Gpt2OnnxNames
+internal static class Gpt2OnnxNames
 {
     /// <summary>Input: token ids, int64 [batch, sequence] (int32 in a greedy-search export).</summary>
     public const string InputIds = "input_ids";

@@ -11,7 +11,7 @@ namespace Gpt2.Torch.Onnx;
 /// <param name="BlockSize">Weights per scale: a power of two of at least 16.</param>
 /// <param name="IntegerActivations">
 /// ONNX Runtime's fast CPU path (the operator's <c>accuracy_level</c> 4): it also quantizes each block of activations to
-/// int8 on the fly and takes integer dot products (124M decoding here: 2.7x float32 with 8 bits). False keeps the
+/// int8 on the fly and takes integer dot products (README's benchmarks compare it with float32). False keeps the
 /// activations float32 (<c>accuracy_level</c> 0: exactly the dequantized weights' products, but ONNX Runtime's 8-bit
 /// kernel is then slower than float32).
 /// </param>

@@ -8,7 +8,7 @@ namespace Gpt2.Torch.Training;
 /// weights), none on biases and LayerNorm parameters. Updates in place with one temporary per parameter, so a
 /// step reads and writes each parameter's state as few times as the algorithm allows.
 /// </summary>
-public sealed class AdamW : IDisposable
+internal sealed class AdamW : IDisposable
 {
     private readonly (string Name, Parameter Parameter, bool Decay, Tensor Mean, Tensor Variance)[] _parameters;
 

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Training;
 
 /// <summary>Gradient clipping by global norm: all gradients are scaled together so their joint L2 norm is at most a bound.</summary>
-public static class GradientClipping
+internal static class GradientClipping
 {
     /// <summary>
     /// Scales the gradients of <paramref name="parameters"/> in place so that their global L2 norm (all gradients taken

@@ -7,7 +7,7 @@ namespace Gpt2.Torch.Training;
 /// (zero-grad, accumulation, clipping, the schedule, precision, cadence, checkpoints, progress) is the loop's.
 /// </summary>
 /// <typeparam name="TBatch">One batch as the task enumerates it; tensors it holds are disposed with the step.</typeparam>
-public interface ITrainingTask<TBatch>
+internal interface ITrainingTask<TBatch>
 {
     /// <summary>Batches in one epoch (a step takes <see cref="TrainingOptions.GradientAccumulationSteps"/> of them; leftovers at an epoch's end are skipped).</summary>
     int BatchesPerEpoch { get; }

@@ -6,7 +6,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace Gpt2.Torch.Training;
 
 /// <summary>The next-token cross-entropy of a <see cref="Gpt2Model"/> (the book's <c>calc_loss_batch</c> and <c>calc_loss_loader</c>).</summary>
-public static class LanguageModelLoss
+internal static class LanguageModelLoss
 {
     /// <summary>
     /// Mean cross-entropy of the model's predictions for <paramref name="targets"/> [batch, tokens], in the model's current

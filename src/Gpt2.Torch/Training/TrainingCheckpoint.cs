@@ -10,16 +10,16 @@ namespace Gpt2.Torch.Training;
 public static class TrainingCheckpoint
 {
     /// <summary>The file naming the newest checkpoint folder.</summary>
-    public const string LatestFileName = "latest";
+    internal const string LatestFileName = "latest";
 
     /// <summary>The trainer's state in a checkpoint folder: steps, data position, options and evaluations (JSON).</summary>
-    public const string StateFileName = "trainer_state.json";
+    internal const string StateFileName = "trainer_state.json";
 
     /// <summary>The optimizer's moments and the random generator's state in a checkpoint folder.</summary>
-    public const string TrainingTensorsFileName = "training.safetensors";
+    internal const string TrainingTensorsFileName = "training.safetensors";
 
     /// <summary>The name of the folder of the checkpoint taken after <paramref name="steps"/> steps.</summary>
-    public static string FolderName(long steps) => $"step-{steps:D6}";
+    internal static string FolderName(long steps) => $"step-{steps:D6}";
 
     /// <summary>
     /// The checkpoint folder that <paramref name="path"/> means: the path itself when it is a checkpoint folder,
@@ -47,7 +47,7 @@ public static class TrainingCheckpoint
     /// fills a temporary folder, which is then renamed, named in <c>latest</c>, and left as the only checkpoint.
     /// </summary>
     /// <returns>The checkpoint folder.</returns>
-    public static string Commit(string directory, string name, Action<string> write)
+    internal static string Commit(string directory, string name, Action<string> write)
     {
         ArgumentNullException.ThrowIfNull(write);
         Directory.CreateDirectory(directory);

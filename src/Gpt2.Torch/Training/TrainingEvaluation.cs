@@ -14,7 +14,7 @@ namespace Gpt2.Torch.Training;
 public sealed record TrainingEvaluation(long Step, int Epoch, long TokensSeen, IReadOnlyDictionary<string, double> Metrics, int[]? Sample)
 {
     /// <summary>An evaluation with a training and a validation loss (a language model's).</summary>
-    public TrainingEvaluation(long step, int epoch, long tokensSeen, double trainLoss, double validationLoss, int[]? sample)
+    internal TrainingEvaluation(long step, int epoch, long tokensSeen, double trainLoss, double validationLoss, int[]? sample)
         : this(step, epoch, tokensSeen, new Dictionary<string, double> { [TrainingMetrics.TrainLoss] = trainLoss, [TrainingMetrics.ValidationLoss] = validationLoss }, sample)
     {
     }

@@ -17,7 +17,7 @@ namespace Gpt2.Torch.Training;
 /// <see cref="StepCompleted"/> and <see cref="Evaluated"/>. The loss is read back from the device only every
 /// <see cref="TrainingOptions.LogInterval"/> steps.
 /// </summary>
-public sealed class TrainingLoop : IDisposable
+internal sealed class TrainingLoop : IDisposable
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
     private const string OptimizerPrefix = "optimizer.";

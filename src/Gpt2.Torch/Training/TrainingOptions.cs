@@ -91,7 +91,7 @@ public abstract record TrainingOptions
     }
 
     /// <summary>The learning-rate schedule of a run of <paramref name="totalSteps"/> optimizer steps.</summary>
-    public LearningRateSchedule Schedule(long totalSteps) => new()
+    internal LearningRateSchedule Schedule(long totalSteps) => new()
     {
         PeakLearningRate = LearningRate,
         WarmupSteps = WarmupSteps,

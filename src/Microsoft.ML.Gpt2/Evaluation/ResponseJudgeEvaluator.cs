@@ -44,7 +44,7 @@ public sealed partial class ResponseJudgeEvaluator(int? contextSize = null) : IE
     /// <param name="formattedInput">The prompt the model answered (instruction and input in the prompt format).</param>
     /// <param name="reference">The correct output.</param>
     /// <param name="response">The model's response.</param>
-    public static string ScorePrompt(string formattedInput, string reference, string response) =>
+    internal static string ScorePrompt(string formattedInput, string reference, string response) =>
         $"Given the input `{formattedInput}` and correct output `{reference}`, score the model response `{response}` " +
         "on a scale from 0 to 100, where 100 is the best score. Respond with the integer number only.";
 
@@ -84,7 +84,7 @@ public sealed partial class ResponseJudgeEvaluator(int? contextSize = null) : IE
     /// anything else (<c>8/10</c>), a negative or fractional number, or one above 100 is never read as a score, and a
     /// reply with several bare numbers and no scoring word gives null.
     /// </summary>
-    public static int? ParseScore(string reply)
+    internal static int? ParseScore(string reply)
     {
         ArgumentNullException.ThrowIfNull(reply);
         string text = ScaleMention().Replace(reply, " ");

@@ -1,9 +1,11 @@
+using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
 namespace Microsoft.ML.Gpt2.Persistence;
 
 /// <summary>The input row of the <see cref="PromptToTokenIdsMapping{TRow}"/> mappings.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class PromptToTokenIdsInput
 {
     /// <summary>The input column: the prompt, built from the source columns by the steps before this one.</summary>
@@ -20,6 +22,7 @@ public sealed class PromptToTokenIdsInput
 /// continues from the end of the row). The ONNX model then keeps the tokens that fit its context with the new ones.
 /// </summary>
 /// <typeparam name="TRow">The fixed-width output row.</typeparam>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public abstract class PromptToTokenIdsMapping<TRow> : CustomMappingFactory<PromptToTokenIdsInput, TRow> where TRow : class, ITokenIdsRow, new()
 {
     /// <inheritdoc />
@@ -29,12 +32,15 @@ public abstract class PromptToTokenIdsMapping<TRow> : CustomMappingFactory<Promp
 
 /// <summary>Prompt tokenization into 1024 ids: contract <c>Gpt2MLNet.PromptToTokenIds.v1</c>.</summary>
 [CustomMappingFactoryAttribute("Gpt2MLNet.PromptToTokenIds.v1")]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class PromptToTokenIdsMapping : PromptToTokenIdsMapping<TokenIds1024>;
 
 /// <summary>Prompt tokenization into 2048 ids: contract <c>Gpt2MLNet.PromptToTokenIds.2048.v1</c>.</summary>
 [CustomMappingFactoryAttribute("Gpt2MLNet.PromptToTokenIds.2048.v1")]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class PromptToTokenIds2048Mapping : PromptToTokenIdsMapping<TokenIds2048>;
 
 /// <summary>Prompt tokenization into 4096 ids: contract <c>Gpt2MLNet.PromptToTokenIds.4096.v1</c>.</summary>
 [CustomMappingFactoryAttribute("Gpt2MLNet.PromptToTokenIds.4096.v1")]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class PromptToTokenIds4096Mapping : PromptToTokenIdsMapping<TokenIds4096>;

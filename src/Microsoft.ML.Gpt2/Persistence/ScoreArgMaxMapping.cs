@@ -1,9 +1,11 @@
+using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
 namespace Microsoft.ML.Gpt2.Persistence;
 
 /// <summary>The input row of <see cref="ScoreArgMaxMapping"/>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class ScoreArgMaxInput
 {
     /// <summary>Class probabilities.</summary>
@@ -12,6 +14,7 @@ public sealed class ScoreArgMaxInput
 }
 
 /// <summary>The output row of <see cref="ScoreArgMaxMapping"/>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class ScoreArgMaxOutput
 {
     /// <summary>Zero-based index of the most probable class.</summary>
@@ -24,6 +27,7 @@ public sealed class ScoreArgMaxOutput
 /// ML.NET's value mapping then turns it into the label's key.
 /// </summary>
 [CustomMappingFactoryAttribute(ContractName)]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class ScoreArgMaxMapping : CustomMappingFactory<ScoreArgMaxInput, ScoreArgMaxOutput>
 {
     /// <summary>The contract name saved in model zips.</summary>

@@ -1,9 +1,11 @@
+using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
 namespace Microsoft.ML.Gpt2.Persistence;
 
 /// <summary>The input row of the <see cref="TextPairToTokenIdsMapping{TRow}"/> mappings.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TextPairToTokenIdsInput
 {
     /// <summary>The input column of the second text.</summary>
@@ -32,6 +34,7 @@ public sealed class TextPairToTokenIdsInput
 /// exactly as the model in memory did), right-padded.
 /// </summary>
 /// <typeparam name="TRow">The fixed-width output row.</typeparam>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public abstract class TextPairToTokenIdsMapping<TRow> : CustomMappingFactory<TextPairToTokenIdsInput, TRow> where TRow : class, ITokenIdsRow, new()
 {
     /// <inheritdoc />
@@ -42,12 +45,15 @@ public abstract class TextPairToTokenIdsMapping<TRow> : CustomMappingFactory<Tex
 
 /// <summary>Pair tokenization into 1024 ids: contract <c>Gpt2MLNet.TextPairToTokenIds.v1</c>.</summary>
 [CustomMappingFactoryAttribute("Gpt2MLNet.TextPairToTokenIds.v1")]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TextPairToTokenIdsMapping : TextPairToTokenIdsMapping<TokenIds1024>;
 
 /// <summary>Pair tokenization into 2048 ids: contract <c>Gpt2MLNet.TextPairToTokenIds.2048.v1</c>.</summary>
 [CustomMappingFactoryAttribute("Gpt2MLNet.TextPairToTokenIds.2048.v1")]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TextPairToTokenIds2048Mapping : TextPairToTokenIdsMapping<TokenIds2048>;
 
 /// <summary>Pair tokenization into 4096 ids: contract <c>Gpt2MLNet.TextPairToTokenIds.4096.v1</c>.</summary>
 [CustomMappingFactoryAttribute("Gpt2MLNet.TextPairToTokenIds.4096.v1")]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TextPairToTokenIds4096Mapping : TextPairToTokenIdsMapping<TokenIds4096>;

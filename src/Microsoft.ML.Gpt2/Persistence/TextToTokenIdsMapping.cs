@@ -1,9 +1,11 @@
+using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
 namespace Microsoft.ML.Gpt2.Persistence;
 
 /// <summary>The input row of the <see cref="TextToTokenIdsMapping{TRow}"/> mappings.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TextToTokenIdsInput
 {
     /// <summary>The input column.</summary>
@@ -20,6 +22,7 @@ public sealed class TextToTokenIdsInput
 /// maximum length of them).
 /// </summary>
 /// <typeparam name="TRow">The fixed-width output row.</typeparam>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public abstract class TextToTokenIdsMapping<TRow> : CustomMappingFactory<TextToTokenIdsInput, TRow> where TRow : class, ITokenIdsRow, new()
 {
     /// <inheritdoc />
@@ -29,12 +32,15 @@ public abstract class TextToTokenIdsMapping<TRow> : CustomMappingFactory<TextToT
 
 /// <summary>Tokenization into 1024 ids: contract <c>Gpt2MLNet.TextToTokenIds.v1</c>.</summary>
 [CustomMappingFactoryAttribute("Gpt2MLNet.TextToTokenIds.v1")]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TextToTokenIdsMapping : TextToTokenIdsMapping<TokenIds1024>;
 
 /// <summary>Tokenization into 2048 ids: contract <c>Gpt2MLNet.TextToTokenIds.2048.v1</c>.</summary>
 [CustomMappingFactoryAttribute("Gpt2MLNet.TextToTokenIds.2048.v1")]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TextToTokenIds2048Mapping : TextToTokenIdsMapping<TokenIds2048>;
 
 /// <summary>Tokenization into 4096 ids: contract <c>Gpt2MLNet.TextToTokenIds.4096.v1</c>.</summary>
 [CustomMappingFactoryAttribute("Gpt2MLNet.TextToTokenIds.4096.v1")]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TextToTokenIds4096Mapping : TextToTokenIdsMapping<TokenIds4096>;

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Gpt2.Torch.Tokenization;
 using Microsoft.ML.Data;
 
@@ -8,6 +9,7 @@ namespace Microsoft.ML.Gpt2.Persistence;
 /// bridge takes fixed-size vectors only, so each width a model may need is a row type of its own: the smallest that holds
 /// the model's context (or a classifier's maximum length) is used, and the exported graph drops the padding.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public interface ITokenIdsRow
 {
     /// <summary>The number of ids (and mask values) in a row.</summary>
@@ -21,6 +23,7 @@ public interface ITokenIdsRow
 }
 
 /// <summary>The columns every <see cref="ITokenIdsRow"/> fills, named after the exported ONNX graphs' inputs.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class TokenIdsColumns
 {
     /// <summary>The token-id column.</summary>
@@ -54,6 +57,7 @@ public static class TokenIdsColumns
 }
 
 /// <summary>1024 token ids (GPT-2's own context), the width of every <c>.v1</c> contract.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TokenIds1024 : ITokenIdsRow
 {
     /// <summary>The row width.</summary>
@@ -71,6 +75,7 @@ public sealed class TokenIds1024 : ITokenIdsRow
 }
 
 /// <summary>2048 token ids.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TokenIds2048 : ITokenIdsRow
 {
     /// <summary>The row width.</summary>
@@ -88,6 +93,7 @@ public sealed class TokenIds2048 : ITokenIdsRow
 }
 
 /// <summary>4096 token ids.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TokenIds4096 : ITokenIdsRow
 {
     /// <summary>The row width.</summary>

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Gpt2.Torch.Onnx;
 using Gpt2.Torch.Tokenization;
 using Microsoft.ML.Data;
@@ -6,6 +7,7 @@ using Microsoft.ML.Transforms;
 namespace Microsoft.ML.Gpt2.Persistence;
 
 /// <summary>The input row of <see cref="TokenIdsToTextMapping"/>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TokenIdsToTextInput
 {
     /// <summary>Generated token ids, ending at the first <c>&lt;|endoftext|&gt;</c>.</summary>
@@ -14,6 +16,7 @@ public sealed class TokenIdsToTextInput
 }
 
 /// <summary>The output row of <see cref="TokenIdsToTextMapping"/>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TokenIdsToTextOutput
 {
     /// <summary>The decoded text.</summary>
@@ -30,6 +33,7 @@ public sealed class TokenIdsToTextOutput
 /// components: the tokens before the first <c>&lt;|endoftext|&gt;</c> as text, as is and trimmed.
 /// </summary>
 [CustomMappingFactoryAttribute(ContractName)]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TokenIdsToTextMapping : CustomMappingFactory<TokenIdsToTextInput, TokenIdsToTextOutput>
 {
     /// <summary>The contract name saved in model zips.</summary>
