@@ -40,7 +40,7 @@ public sealed class InstructionTrainerTests
         using var model = new Gpt2Model(Tiny, CPU);
         var steps = new List<TrainingStep>();
         var evaluations = new List<TrainingEvaluation>();
-        var trainer = new InstructionTrainer(model, new InstructionTuningOptions { BatchSize = 4, Epochs = 150, LearningRate = 1e-2, EvaluationInterval = 50, EndOfTextId = EndOfText });
+        using var trainer = new InstructionTrainer(model, new InstructionTuningOptions { BatchSize = 4, Epochs = 150, LearningRate = 1e-2, EvaluationInterval = 50, EndOfTextId = EndOfText });
         trainer.StepCompleted += steps.Add;
         trainer.Evaluated += evaluations.Add;
         double before = trainer.Evaluate(Sequences);
@@ -75,7 +75,7 @@ public sealed class InstructionTrainerTests
         using var model = new Gpt2Model(Tiny, CPU);
         using var cancellation = new CancellationTokenSource();
         int steps = 0;
-        var trainer = new InstructionTrainer(model, new InstructionTuningOptions { BatchSize = 2, Epochs = 5, EndOfTextId = EndOfText });
+        using var trainer = new InstructionTrainer(model, new InstructionTuningOptions { BatchSize = 2, Epochs = 5, EndOfTextId = EndOfText });
         trainer.StepCompleted += _ =>
         {
             steps++;

@@ -54,7 +54,7 @@ public sealed record GenerationOptions
             throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "MaxNewTokens cannot be negative.");
         OptionChecks.NonNegative(Temperature, nameof(Temperature), "0 for greedy decoding, or 0.7 to sample");
         if (TopK is int topK)
-            OptionChecks.AtLeast(topK, 1, nameof(TopK));
+            OptionChecks.AtLeast(topK, 1, nameof(TopK), "25, or null to keep every token");
         if (TopP is double topP)
             OptionChecks.Fraction(topP, nameof(TopP), "0.9, or null to keep every token");
         if (StopSequences is null || StopSequences.Any(sequence => sequence is null || sequence.Count == 0))

@@ -28,7 +28,7 @@ public sealed record LearningRateSchedule
         OptionChecks.NonNegative(MinimumLearningRate, nameof(MinimumLearningRate), "0, or a tenth of the peak");
         if (DecaySteps is not null && MinimumLearningRate > PeakLearningRate)
             throw new ArgumentException($"The minimum learning rate ({MinimumLearningRate}) is above the peak ({PeakLearningRate}); the decay would go up.");
-        OptionChecks.AtLeast(WarmupSteps, 0, nameof(WarmupSteps));
+        OptionChecks.AtLeast(WarmupSteps, 0, nameof(WarmupSteps), "100, or 0 for no warmup");
         if (DecaySteps is long decay && decay <= WarmupSteps)
             throw new ArgumentException($"DecaySteps ({decay}) must be larger than WarmupSteps ({WarmupSteps}): the decay starts after the warmup.");
     }
