@@ -74,6 +74,16 @@ internal static class OptionChecks
                 $"{name} is {value}; it must be one of {string.Join(", ", Enum.GetNames<TEnum>())}.");
     }
 
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> unless <paramref name="condition"/> holds, saying that
+    /// <paramref name="name"/> is <paramref name="value"/> and what it <paramref name="mustBe"/> (with the fix).
+    /// </summary>
+    public static void Check(bool condition, string name, object value, string mustBe)
+    {
+        if (!condition)
+            throw new ArgumentOutOfRangeException(name, value, $"{name} is {Convert.ToString(value, CultureInfo.InvariantCulture)}; it must be {mustBe}.");
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> with <paramref name="message"/> (which names the options and the fix) unless <paramref name="condition"/> holds.</summary>
     public static void Requires(bool condition, string name, string message)
     {

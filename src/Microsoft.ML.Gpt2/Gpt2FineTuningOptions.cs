@@ -138,7 +138,8 @@ public abstract class Gpt2FineTuningOptions : Gpt2ModelOptions
         {
             OptionChecks.AtLeast(LoRARank, 1, nameof(LoRARank), "16");
             OptionChecks.FiniteNonZero(LoRAAlpha, nameof(LoRAAlpha), "16");
-            OptionChecks.Requires(LoRATargets != 0, nameof(LoRATargets), "LoRATargets names no layer; set it to LoRATargets.All, or to the layers that get adapters.");
+            OptionChecks.Check(LoRATargets != LoRATargets.None && (LoRATargets & ~LoRATargets.All) == 0, nameof(LoRATargets), LoRATargets,
+                "one or more of the blocks' linear layers (for example LoRATargets.All)");
         }
     }
 
