@@ -108,6 +108,20 @@ public sealed class TrainingCheckpointTests : TemporaryDirectoryTest
     }
 
     [TestMethod]
+    public void ANewRunInADirectoryOfAnEarlierOneReplacesItsCheckpointsAtItsFirst()
+    {
+        TrainingCheckpoint.Commit(Directory, 1, keep: 3, WriteState);
+        TrainingCheckpoint.Commit(Directory, 2, keep: 3, WriteState);
+        using var model = NewModel();
+        using var trainer = new LanguageModelTrainer(model, Options with { CheckpointInterval = 4 });
+        List<string[]> onDisk = [];
+        trainer.CheckpointSaved += _ => onDisk.Add(CheckpointFolders());
+        trainer.Train(Data, Validation);
+        CollectionAssert.AreEqual(new[] { "step-000004" }, onDisk[0], "the earlier run's checkpoints are not this run's to keep");
+        CollectionAssert.AreEqual(new[] { "step-000004", "step-000008", "step-000009" }, onDisk[^1], "this run's own are kept");
+    }
+
+    [TestMethod]
     public void AWriteThatACrashCutShortLeavesThePreviousCheckpointToResumeFrom()
     {
         // The uninterrupted run's losses.

@@ -60,8 +60,13 @@ public static class TrainingCheckpoint
     /// directory keeps the newest <paramref name="keep"/> checkpoints of steps up to <paramref name="steps"/>, and none of
     /// later steps (those belong to a run this one replaced); leftovers of writes that a crash interrupted go too.
     /// </summary>
+    /// <param name="directory">The checkpoint directory.</param>
+    /// <param name="steps">The steps the checkpoint holds.</param>
+    /// <param name="keep">How many checkpoints the directory keeps, this one included.</param>
+    /// <param name="write">Writes the checkpoint's files into the folder it is given.</param>
+    /// <param name="replacesEarlierRun">The first checkpoint of a run that did not resume from this directory: every other checkpoint there is another run's, and goes.</param>
     /// <returns>The checkpoint folder.</returns>
-    internal static string Commit(string directory, long steps, int keep, Action<string> write)
+    internal static string Commit(string directory, long steps, int keep, Action<string> write, bool replacesEarlierRun = false)
     {
         ArgumentNullException.ThrowIfNull(write);
         OptionChecks.AtLeast(keep, 1, nameof(TrainingOptions.KeepCheckpoints), "3");
@@ -93,7 +98,7 @@ public static class TrainingCheckpoint
         foreach ((string path, long? checkpointSteps) in checkpoints)
         {
             bool isLatest = Path.GetFullPath(path).Equals(folder, StringComparison.Ordinal);
-            if (isLatest || (checkpointSteps < steps && ++kept < keep))
+            if (isLatest || (!replacesEarlierRun && checkpointSteps < steps && ++kept < keep))
                 continue;
             Remove(path);
         }

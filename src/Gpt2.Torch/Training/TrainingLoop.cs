@@ -34,6 +34,7 @@ public sealed class TrainingLoop : IDisposable
     private int _epoch; // of the next step, from 0
     private int _stepInEpoch; // steps taken in that epoch
     private long _checkpointStep = -1;
+    private bool _continuesCheckpointDirectory; // restored from it, or wrote to it: its checkpoints are this run's
 
     /// <summary>
     /// Creates the loop, with its optimizer over the model's trainable parameters (choose them first). With
@@ -119,6 +120,8 @@ public sealed class TrainingLoop : IDisposable
             _restoredRandomState = tensors.ReadTensor(RandomStateName).DetachFromDisposeScope();
         }
         StepsCompleted = _checkpointStep = state.StepsCompleted;
+        _continuesCheckpointDirectory = Options.CheckpointDirectory is string directory
+            && Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar) == Path.GetDirectoryName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
         TokensSeen = state.TokensSeen;
         _epoch = state.Epoch;
         _stepInEpoch = state.StepInEpoch;
@@ -294,7 +297,8 @@ public sealed class TrainingLoop : IDisposable
         _mixed?.ToFloat32();
         try
         {
-            string folder = TrainingCheckpoint.Commit(directory, StepsCompleted, Options.KeepCheckpoints, temporary =>
+            bool replacesEarlierRun = !_continuesCheckpointDirectory;
+            string folder = TrainingCheckpoint.Commit(directory, StepsCompleted, Options.KeepCheckpoints, replacesEarlierRun: replacesEarlierRun, write: temporary =>
             {
                 Directory.CreateDirectory(temporary);
                 _saveModel(temporary);
@@ -305,6 +309,7 @@ public sealed class TrainingLoop : IDisposable
                 AtomicFile.WriteAllText(Path.Combine(temporary, TrainingCheckpoint.StateFileName), JsonSerializer.Serialize(state, Json));
             });
             _checkpointStep = StepsCompleted;
+            _continuesCheckpointDirectory = true;
             CheckpointSaved?.Invoke(folder);
             return folder;
         }
