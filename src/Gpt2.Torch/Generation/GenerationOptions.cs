@@ -50,8 +50,7 @@ public sealed record GenerationOptions
     /// <summary>Throws when an option is out of range.</summary>
     public void Validate()
     {
-        if (MaxNewTokens < 0)
-            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "MaxNewTokens cannot be negative.");
+        OptionChecks.AtLeast(MaxNewTokens, 0, nameof(MaxNewTokens), "50");
         OptionChecks.NonNegative(Temperature, nameof(Temperature), "0 for greedy decoding, or 0.7 to sample");
         if (TopK is int topK)
             OptionChecks.AtLeast(topK, 1, nameof(TopK), "25, or null to keep every token");
