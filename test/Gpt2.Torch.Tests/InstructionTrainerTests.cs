@@ -25,12 +25,12 @@ public sealed class InstructionTrainerTests
 
     private static readonly int[] Vocabulary = [.. Rows.SelectMany(row => Gpt2Tokenizer.Default.Encode(InstructionPromptFormat.Alpaca.FormatExample(row)))
         .Distinct().Order().Append(Gpt2Tokenizer.EndOfTextId)];
-    private static readonly Gpt2Config Tiny = new() { VocabSize = Vocabulary.Length, EmbeddingSize = 32, LayerCount = 2, HeadCount = 2, ContextLength = 96, Dropout = 0 };
-    private static int EndOfText => Vocabulary.Length - 1;
+    internal static readonly Gpt2Config Tiny = new() { VocabSize = Vocabulary.Length, EmbeddingSize = 32, LayerCount = 2, HeadCount = 2, ContextLength = 96, Dropout = 0 };
+    internal static int EndOfText => Vocabulary.Length - 1;
 
     private static int[] Renumber(int[] ids) => [.. ids.Select(id => Array.IndexOf(Vocabulary, id))];
 
-    private static InstructionSequence[] Sequences => [.. Rows.Select(row => InstructionSequence.Create(row, InstructionPromptFormat.Alpaca, Gpt2Tokenizer.Default))
+    internal static InstructionSequence[] Sequences => [.. Rows.Select(row => InstructionSequence.Create(row, InstructionPromptFormat.Alpaca, Gpt2Tokenizer.Default))
         .Select(sequence => sequence with { TokenIds = Renumber(sequence.TokenIds) })];
 
     [TestMethod]
