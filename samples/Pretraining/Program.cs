@@ -75,7 +75,7 @@ root.SetAction(result =>
         // The run goes on as it started: its model and options come from the checkpoint, whatever the flags say now.
         string folder = TrainingCheckpoint.Locate(checkpoints!);
         config = Gpt2Config.Load(Path.Combine(folder, Gpt2Checkpoint.ConfigFileName));
-        options = TrainingLoop.ReadOptions<LanguageModelTrainingOptions>(folder) with { CheckpointDirectory = checkpoints };
+        options = TrainingLoop.ReadOptions<LanguageModelTrainingOptions>(folder) with { CheckpointDirectory = checkpoints, KeepCheckpoints = options.KeepCheckpoints };
         Console.WriteLine($"Resuming from {folder}.");
     }
     return Run(data, config, options with { ResumeFromCheckpoint = resume }, output, TorchDevices.Parse(result.GetValue(deviceOption)));
