@@ -260,7 +260,7 @@ public sealed class TrainingLoop : IDisposable
                     stepsSinceEvaluation = 0;
                     Evaluate(task, step, epoch, learningRate, trainingLoss, session);
                 }
-                if (Options.CheckpointDirectory is not null && (last || ChecksPointsAfter(evaluate)))
+                if (Options.CheckpointDirectory is not null && (last || CheckpointsAfter(evaluate)))
                     SaveCheckpoint();
             }
         }
@@ -384,10 +384,10 @@ public sealed class TrainingLoop : IDisposable
     }
 
     // At every evaluation (nanoGPT's cadence), or every CheckpointInterval steps when that is set.
-    private bool ChecksPointsAfter(bool evaluated) =>
+    private bool CheckpointsAfter(bool evaluated) =>
         Options.CheckpointInterval is int interval ? StepsCompleted % interval == 0 : evaluated;
 
-    /// <summary>The options that change how a run goes on; the others (where and how often to checkpoint or report) may differ on resume.</summary>
+    /// <summary>The options that leave the run's results as they are (where and how often to checkpoint or report): they may differ on resume.</summary>
     private static readonly HashSet<string> OperationalOptions =
     [
         nameof(TrainingOptions.CheckpointDirectory), nameof(TrainingOptions.CheckpointInterval), nameof(TrainingOptions.KeepCheckpoints),
@@ -405,7 +405,10 @@ public sealed class TrainingLoop : IDisposable
             if (OperationalOptions.Contains(option.Name))
                 continue;
             if (!saved.TryGetProperty(option.Name, out JsonElement was))
-                differences.Add($"{option.Name} is {Compact(option.Value)} here and not in the checkpoint");
+            {
+                if (option.Value.ValueKind != JsonValueKind.Null) // an option newer than the checkpoint, left unset, changes nothing
+                    differences.Add($"{option.Name} is {Compact(option.Value)} here and not in the checkpoint");
+            }
             else if (!JsonElement.DeepEquals(was, option.Value))
                 differences.Add($"{option.Name} is {Compact(option.Value)} here, {Compact(was)} in the checkpoint");
         }
