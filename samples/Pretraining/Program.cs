@@ -27,6 +27,7 @@ var maxStepsOption = new Option<long?>("--max-steps") { Description = "Stop afte
 var outputOption = new Option<string>("--output") { Description = "Folder for the checkpoints, loss plot and sample.", DefaultValueFactory = _ => Path.Combine("runs", "pretraining") };
 var checkpointsOption = new Option<string?>("--checkpoints") { Description = "Where checkpoints go, one at every evaluation (default: the output folder's checkpoints folder)." };
 var noCheckpointsOption = new Option<bool>("--no-checkpoints") { Description = "Write no checkpoints (a kill then loses the run)." };
+var checkpointIntervalOption = new Option<int?>("--checkpoint-interval") { Description = "Write a checkpoint every this many steps instead of at every evaluation." };
 var keepOption = new Option<int>("--keep-checkpoints") { Description = "Checkpoints kept, the newest included; older ones are deleted.", DefaultValueFactory = _ => 3 };
 var resumeOption = new Option<bool>("--resume")
 {
@@ -36,7 +37,7 @@ var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or 
 var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: float32 or bfloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
 var root = new RootCommand("Pretrains the book's GPT_CONFIG_124M on a small text, as in chapter 5 of \"Build a Large Language Model (From Scratch)\".")
 {
-    dataOption, modelOption, epochsOption, maxStepsOption, outputOption, checkpointsOption, noCheckpointsOption, keepOption, resumeOption, deviceOption, precisionOption,
+    dataOption, modelOption, epochsOption, maxStepsOption, outputOption, checkpointsOption, noCheckpointsOption, checkpointIntervalOption, keepOption, resumeOption, deviceOption, precisionOption,
 };
 root.SetAction(result =>
 {
@@ -67,6 +68,7 @@ root.SetAction(result =>
         SamplePrompt = Gpt2Tokenizer.Default.Encode(Prompt),
         Seed = 123,
         CheckpointDirectory = checkpoints,
+        CheckpointInterval = result.GetValue(checkpointIntervalOption),
         KeepCheckpoints = result.GetValue(keepOption),
         Precision = result.GetValue(precisionOption),
     };
@@ -75,7 +77,10 @@ root.SetAction(result =>
         // The run goes on as it started: its model and options come from the checkpoint, whatever the flags say now.
         string folder = TrainingCheckpoint.Locate(checkpoints!);
         config = Gpt2Config.Load(Path.Combine(folder, Gpt2Checkpoint.ConfigFileName));
-        options = TrainingLoop.ReadOptions<LanguageModelTrainingOptions>(folder) with { CheckpointDirectory = checkpoints, KeepCheckpoints = options.KeepCheckpoints };
+        options = TrainingLoop.ReadOptions<LanguageModelTrainingOptions>(folder) with
+        {
+            CheckpointDirectory = checkpoints, CheckpointInterval = options.CheckpointInterval, KeepCheckpoints = options.KeepCheckpoints,
+        };
         Console.WriteLine($"Resuming from {folder}.");
     }
     return Run(data, config, options with { ResumeFromCheckpoint = resume }, output, TorchDevices.Parse(result.GetValue(deviceOption)));
