@@ -52,7 +52,6 @@ public static class LossCurvePlot
         plot.Axes.SetLimitsX((limits.Left + 1) * tokensPerStep, (limits.Right + 1) * tokensPerStep, plot.Axes.Top);
 
         byte[] png = plot.GetImageBytes(width, height, ImageFormat.Png);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        File.WriteAllBytes(path, png);
+        OutputFile.WriteAllBytes(path, png);
     }
 }

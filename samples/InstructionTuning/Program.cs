@@ -25,7 +25,7 @@ var weightsOption = new Option<string?>("--weights") { Description = "A checkpoi
 var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training rows.", DefaultValueFactory = _ => 2 };
 var maxNewTokensOption = new Option<int>("--max-new-tokens") { Description = "Longest response generated.", DefaultValueFactory = _ => 256 };
 var evaluationIntervalOption = new Option<int>("--eval-interval") { Description = "Steps between validation-loss evaluations.", DefaultValueFactory = _ => 5 };
-var outputOption = new Option<string>("--output") { Description = "Folder for the plot, the responses and the model zip.", DefaultValueFactory = _ => Path.Combine("runs", "instruction-tuning") };
+var outputOption = new Option<string>("--output") { Description = "Folder for the checkpoints, the plot, the responses and the model zip.", DefaultValueFactory = _ => Path.Combine("runs", "instruction-tuning") };
 var judgeOption = new Option<string>("--judge")
 {
     Description = "The judge: ollama:MODEL[@URL] (default URL http://localhost:11434) or openai:MODEL@URL (an OpenAI-compatible endpoint; key in OPENAI_API_KEY).",
@@ -41,10 +41,13 @@ var engineOption = new Option<string>("--engine")
 };
 engineOption.AcceptOnlyFromAmong([.. OnnxRuntimeDecoding.EngineNames]);
 var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: Float32 or BFloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
+var checkpointsOption = new Option<string?>("--checkpoints") { Description = "Where checkpoints go, one at every evaluation (default: the output folder's checkpoints folder)." };
+var noCheckpointsOption = new Option<bool>("--no-checkpoints") { Description = "Write no checkpoints (a kill then loses the run)." };
+var resumeOption = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint (left by Ctrl+C, a kill or an earlier run) with the same data and options; start afresh when there is none." };
 var root = new RootCommand("Instruction-tunes GPT-2 as in chapter 7 of \"Build a Large Language Model (From Scratch)\", in an ML.NET pipeline.")
 {
     dataOption, presetOption, weightsOption, epochsOption, maxNewTokensOption, evaluationIntervalOption, outputOption, judgeOption,
-    loraRankOption, loraAlphaOption, deviceOption, precisionOption, engineOption,
+    loraRankOption, loraAlphaOption, deviceOption, precisionOption, engineOption, checkpointsOption, noCheckpointsOption, resumeOption,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -81,6 +84,16 @@ root.SetAction(async (result, cancellationToken) =>
         display.OnEvaluation(evaluation);
     };
     options.Precision = result.GetValue(precisionOption);
+    if (!result.GetValue(noCheckpointsOption))
+    {
+        options.CheckpointDirectory = result.GetValue(checkpointsOption) ?? Path.Combine(output, "checkpoints");
+        options.ResumeFromCheckpoint = result.GetValue(resumeOption);
+    }
+    else if (result.GetValue(resumeOption))
+    {
+        Console.Error.WriteLine("--resume continues from a checkpoint; it cannot go with --no-checkpoints.");
+        return 2;
+    }
     options.Generation.OnnxRuntime = OnnxRuntimeDecoding.ParseEngine(result.GetValue(engineOption)!);
     options.Generation.Progress = progress =>
         Console.Write($"\rAnswering the test instructions: {progress.RowsCompleted} of {test.Length} rows, {progress.TokensPerSecond:F1} tokens/s");
@@ -99,7 +112,7 @@ root.SetAction(async (result, cancellationToken) =>
         Console.WriteLine($"\n{row.Instruction}\n  Reference: {row.Output}\n  Model:     {row.Response}");
 
     string responses = Path.Combine(output, "instruction-data-with-response.json");
-    File.WriteAllText(responses, JsonSerializer.Serialize(answered.Select(r => new Dictionary<string, string>
+    OutputFile.WriteAllText(responses, JsonSerializer.Serialize(answered.Select(r => new Dictionary<string, string>
     {
         ["instruction"] = r.Instruction,
         ["input"] = r.Input,

@@ -4,6 +4,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Gpt2.Torch;
+using Gpt2.Torch.Checkpoints;
 using Gpt2.Torch.Data;
 using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
@@ -15,14 +16,27 @@ using static TorchSharp.torch;
 const string Prompt = "Every effort moves you";
 
 var dataOption = new Option<string?>("--data") { Description = "The text to train on (default: the repository's data/the-verdict.txt)." };
-var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training text (a resumed run keeps its own).", DefaultValueFactory = _ => 10 };
-var outputOption = new Option<string>("--output") { Description = "Folder for the checkpoint, loss plot and sample.", DefaultValueFactory = _ => Path.Combine("runs", "pretraining") };
-var resumeOption = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the output folder (left there by Ctrl+C or an earlier run)." };
+var modelOption = new Option<string>("--model")
+{
+    Description = "The model to train from scratch: a preset (book-124M, the book's; mini; 124M ...), trained with context 256, or a config.json file, taken as it is.",
+    DefaultValueFactory = _ => "book-124M",
+};
+var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training text.", DefaultValueFactory = _ => 10 };
+var maxStepsOption = new Option<long?>("--max-steps") { Description = "Stop after this many optimizer steps in all (default: every epoch)." };
+var outputOption = new Option<string>("--output") { Description = "Folder for the checkpoints, loss plot and sample.", DefaultValueFactory = _ => Path.Combine("runs", "pretraining") };
+var checkpointsOption = new Option<string?>("--checkpoints") { Description = "Where checkpoints go, one at every evaluation (default: the output folder's checkpoints folder)." };
+var noCheckpointsOption = new Option<bool>("--no-checkpoints") { Description = "Write no checkpoints (a kill then loses the run)." };
+var checkpointIntervalOption = new Option<int?>("--checkpoint-interval") { Description = "Write a checkpoint every this many steps instead of at every evaluation." };
+var keepOption = new Option<int>("--keep-checkpoints") { Description = "Checkpoints kept, the newest included; older ones are deleted.", DefaultValueFactory = _ => 3 };
+var resumeOption = new Option<bool>("--resume")
+{
+    Description = "Continue from the newest checkpoint (left by Ctrl+C, a kill or an earlier run) with the options and model it was trained with; start afresh when there is none.",
+};
 var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
-var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: float32 or bfloat16 (float32 master weights; a resumed run keeps its own).", DefaultValueFactory = _ => Precision.Float32 };
+var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: float32 or bfloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
 var root = new RootCommand("Pretrains the book's GPT_CONFIG_124M on a small text, as in chapter 5 of \"Build a Large Language Model (From Scratch)\".")
 {
-    dataOption, epochsOption, outputOption, resumeOption, deviceOption, precisionOption,
+    dataOption, modelOption, epochsOption, maxStepsOption, outputOption, checkpointsOption, noCheckpointsOption, checkpointIntervalOption, keepOption, resumeOption, deviceOption, precisionOption,
 };
 root.SetAction(result =>
 {
@@ -32,84 +46,101 @@ root.SetAction(result =>
         Console.Error.WriteLine($"data/the-verdict.txt was not found above {AppContext.BaseDirectory} or the current directory; pass --data PATH.");
         return 2;
     }
-    return Run(data, result.GetValue(epochsOption), result.GetValue(outputOption)!, result.GetValue(resumeOption), TorchDevices.Parse(result.GetValue(deviceOption)),
-        result.GetValue(precisionOption));
+    string output = result.GetValue(outputOption)!;
+    string? checkpoints = result.GetValue(noCheckpointsOption) ? null : result.GetValue(checkpointsOption) ?? Path.Combine(output, "checkpoints");
+    bool resume = result.GetValue(resumeOption);
+    if (resume && checkpoints is null)
+    {
+        Console.Error.WriteLine("--resume continues from a checkpoint; it cannot go with --no-checkpoints.");
+        return 2;
+    }
+    string model = result.GetValue(modelOption)!;
+    Gpt2Config config = File.Exists(model) ? Gpt2Config.Load(model) : Gpt2Config.FromPreset(model) with { ContextLength = 256 };
+    var options = new LanguageModelTrainingOptions
+    {
+        Epochs = result.GetValue(epochsOption),
+        MaxSteps = result.GetValue(maxStepsOption),
+        LearningRate = 4e-4,
+        WeightDecay = 0.1,
+        EvaluationInterval = 5,
+        EvaluationBatches = 5,
+        SamplePrompt = Gpt2Tokenizer.Default.Encode(Prompt),
+        Seed = 123,
+        CheckpointDirectory = checkpoints,
+        CheckpointInterval = result.GetValue(checkpointIntervalOption),
+        KeepCheckpoints = result.GetValue(keepOption),
+        Precision = result.GetValue(precisionOption),
+    };
+    if (resume && TrainingCheckpoint.Exists(checkpoints!))
+    {
+        // The run goes on as it started: its model and options come from the checkpoint, whatever the flags say now.
+        string folder = TrainingCheckpoint.Locate(checkpoints!);
+        config = Gpt2Config.Load(Path.Combine(folder, Gpt2Checkpoint.ConfigFileName));
+        options = TrainingCheckpoint.ReadOptions<LanguageModelTrainingOptions>(folder) with
+        {
+            CheckpointDirectory = checkpoints, CheckpointInterval = options.CheckpointInterval, KeepCheckpoints = options.KeepCheckpoints,
+        };
+        Console.WriteLine($"Resuming from {folder}.");
+    }
+    return Run(data, config, options with { ResumeFromCheckpoint = resume }, output, TorchDevices.Parse(result.GetValue(deviceOption)));
 });
 return root.Parse(args).Invoke();
 
-static int Run(string dataPath, int epochs, string output, bool resume, Device device, Precision precision)
+static int Run(string dataPath, Gpt2Config config, LanguageModelTrainingOptions options, string output, Device device)
 {
     var clock = Stopwatch.StartNew();
     Gpt2Tokenizer tokenizer = Gpt2Tokenizer.Default;
     (string trainText, string validationText) = TrainValidationSplit.SplitText(File.ReadAllText(dataPath), 0.9);
     NextTokenBatches Batches(string text, bool training) =>
-        new(new NextTokenWindows(tokenizer.Encode(text, allowSpecialTokens: true), maxLength: 256, stride: 256),
+        new(new NextTokenWindows(tokenizer.Encode(text, allowSpecialTokens: true), maxLength: config.ContextLength, stride: config.ContextLength),
             batchSize: 2, shuffle: training, seed: 123, dropLast: training, device: device);
     NextTokenBatches train = Batches(trainText, training: true), validation = Batches(validationText, training: false);
 
-    string checkpoints = Path.Combine(output, "checkpoints");
-    LanguageModelTrainer trainer;
-    if (resume)
+    random.manual_seed(123);
+    using var model = new Gpt2Model(config, device);
+    InitializeAsTheBook(model);
+    using var trainer = new LanguageModelTrainer(model, options);
+    Console.WriteLine($"{dataPath}: {train.Count} training and {validation.Count} validation batches of 2 x {config.ContextLength} tokens; " +
+        $"{model.ParameterCount:N0} parameters on {model.Device.type} in {options.Precision}, {get_num_threads()} threads; " +
+        (options.CheckpointDirectory is null ? "no checkpoints." : $"checkpoints in {options.CheckpointDirectory}" +
+            (trainer.StepsCompleted > 0 ? $", continuing after step {trainer.StepsCompleted}." : ".")));
+    var display = new ConsoleTrainingProgress(tokenizer.Decode);
+    display.Attach(trainer);
+    // Ctrl+C or a termination request stops the run after the current step, with a checkpoint to resume from.
+    using var stop = new CancellationTokenSource();
+    void Stop(PosixSignalContext signal)
     {
-        trainer = LanguageModelTrainer.Resume(checkpoints, device);
+        signal.Cancel = true;
+        stop.Cancel();
     }
-    else
-    {
-        random.manual_seed(123);
-        var model = new Gpt2Model(Gpt2Config.Book124M with { ContextLength = 256 }, device);
-        InitializeAsTheBook(model);
-        trainer = new LanguageModelTrainer(model, new LanguageModelTrainingOptions
-        {
-            Epochs = epochs,
-            LearningRate = 4e-4,
-            WeightDecay = 0.1,
-            EvaluationInterval = 5,
-            EvaluationBatches = 5,
-            SamplePrompt = tokenizer.Encode(Prompt),
-            Seed = 123,
-            CheckpointDirectory = checkpoints,
-            Precision = precision,
-        });
-    }
-    using Gpt2Model trained = trainer.Model;
-    using (trainer)
-    {
-        Console.WriteLine($"{dataPath}: {train.Count} training and {validation.Count} validation batches of 2 x 256 tokens; " +
-            $"{trained.ParameterCount:N0} parameters on {trained.Device.type} in {trainer.Options.Precision}, {get_num_threads()} threads.");
-        var display = new ConsoleTrainingProgress(tokenizer.Decode);
-        display.Attach(trainer);
-        // Ctrl+C or a termination request stops the run after the current step, with a checkpoint to resume from.
-        using var stop = new CancellationTokenSource();
-        void Stop(PosixSignalContext signal)
-        {
-            signal.Cancel = true;
-            stop.Cancel();
-        }
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+    using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 
-        TrainingEvaluation final;
-        try
-        {
-            final = display.Run(() => trainer.Train(train, validation, stop.Token));
-        }
-        catch (OperationCanceledException)
-        {
-            Console.WriteLine($"Stopped after {trainer.StepsCompleted} steps; the checkpoint is in {checkpoints}. Continue with --resume.");
-            return 130;
-        }
-
-        string plot = Path.Combine(output, "loss.png");
-        LossCurvePlot.Save(plot, trainer.Evaluations);
-        int[] sample = ConsolePhase.Run("Drawing a sample", () => new Gpt2Generator(trained).Generate(tokenizer.Encode(Prompt),
-            new GenerationOptions { MaxNewTokens = 15, Temperature = 1.4, TopK = 25, Seed = 123 }));
-        string text = tokenizer.Decode(sample);
-        File.WriteAllText(Path.Combine(output, "sample.txt"), text);
-        Console.WriteLine($"Sample (temperature 1.4, top-k 25): {text.Replace('\n', ' ')}");
-        Console.WriteLine($"Checkpoint: {TrainingCheckpoint.Locate(checkpoints)}; loss plot: {plot}; wall time {clock.Elapsed:hh\\:mm\\:ss}.");
-        Console.WriteLine(FormattableString.Invariant($"Final: train loss {final.TrainLoss:F3}, val loss {final.ValidationLoss:F3}"));
-        return 0;
+    TrainingEvaluation final;
+    try
+    {
+        final = display.Run(() => trainer.Train(train, validation, stop.Token));
     }
+    catch (OperationCanceledException)
+    {
+        Console.WriteLine(options.CheckpointDirectory is null
+            ? $"Stopped after {trainer.StepsCompleted} steps, without checkpoints."
+            : $"Stopped after {trainer.StepsCompleted} steps; the checkpoint is in {options.CheckpointDirectory}. Continue with --resume.");
+        return 130;
+    }
+
+    Directory.CreateDirectory(output);
+    string plot = Path.Combine(output, "loss.png");
+    LossCurvePlot.Save(plot, trainer.Evaluations);
+    int[] sample = ConsolePhase.Run("Drawing a sample", () => new Gpt2Generator(model).Generate(tokenizer.Encode(Prompt),
+        new GenerationOptions { MaxNewTokens = 15, Temperature = 1.4, TopK = 25, Seed = 123 }));
+    string text = tokenizer.Decode(sample);
+    OutputFile.WriteAllText(Path.Combine(output, "sample.txt"), text);
+    Console.WriteLine($"Sample (temperature 1.4, top-k 25): {text.Replace('\n', ' ')}");
+    Console.WriteLine((options.CheckpointDirectory is null ? "" : $"Checkpoint: {TrainingCheckpoint.Locate(options.CheckpointDirectory)}; ") +
+        $"loss plot: {plot}; wall time {clock.Elapsed:hh\\:mm\\:ss}.");
+    Console.WriteLine(FormattableString.Invariant($"Final: train loss {final.TrainLoss:F3}, val loss {final.ValidationLoss:F3}"));
+    return 0;
 }
 
 // The book's GPTModel keeps PyTorch's default initialisation: embeddings N(0, 1), linear weights and biases

@@ -19,7 +19,7 @@ var dataOption = new Option<string?>("--data") { Description = "The SMSSpamColle
 var weightsOption = new Option<string?>("--weights") { Description = "A GPT-2 checkpoint folder, or 'random' to train from random weights; by default the preset's published weights are downloaded when possible." };
 var presetOption = new Option<string>("--preset") { Description = $"Model size: {string.Join(", ", Gpt2Config.PresetNames)}.", DefaultValueFactory = _ => "124M" };
 var epochsOption = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 5 };
-var outputOption = new Option<string>("--output") { Description = "Folder for the CSV splits, the loss and accuracy plots and the model zip.", DefaultValueFactory = _ => "spam-output" };
+var outputOption = new Option<string>("--output") { Description = "Folder for the CSV splits, the checkpoints, the loss and accuracy plots and the model zip.", DefaultValueFactory = _ => "spam-output" };
 var trainableOption = new Option<string?>("--trainable")
 {
     Description = "What trains: all, last-block, head or lora; by default all layers from random weights, the last block from published ones.",
@@ -28,9 +28,13 @@ trainableOption.AcceptOnlyFromAmong("all", "last-block", "head", "lora");
 var loraRankOption = new Option<int>("--lora-rank") { Description = "Rank of the low-rank adapters (with --trainable lora).", DefaultValueFactory = _ => 16 };
 var loraAlphaOption = new Option<double>("--lora-alpha") { Description = "Scale of the adapters' output, the book's alpha (with --trainable lora).", DefaultValueFactory = _ => 16 };
 var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: Float32 or BFloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
+var checkpointsOption = new Option<string?>("--checkpoints") { Description = "Where checkpoints go, one at every evaluation (default: the output folder's checkpoints folder)." };
+var noCheckpointsOption = new Option<bool>("--no-checkpoints") { Description = "Write no checkpoints (a kill then loses the run)." };
+var resumeOption = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint (left by Ctrl+C, a kill or an earlier run) with the same data and options; start afresh when there is none." };
 var root = new RootCommand("Fine-tunes GPT-2 as an SMS spam classifier with ML.NET (the book's chapter 6).")
 {
     dataOption, weightsOption, presetOption, epochsOption, outputOption, trainableOption, loraRankOption, loraAlphaOption, precisionOption,
+    checkpointsOption, noCheckpointsOption, resumeOption,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -69,6 +73,16 @@ root.SetAction(async (result, cancellationToken) =>
         display.OnEvaluation(evaluation);
     };
     options.Precision = result.GetValue(precisionOption);
+    if (!result.GetValue(noCheckpointsOption))
+    {
+        options.CheckpointDirectory = result.GetValue(checkpointsOption) ?? Path.Combine(output, "checkpoints");
+        options.ResumeFromCheckpoint = result.GetValue(resumeOption);
+    }
+    else if (result.GetValue(resumeOption))
+    {
+        Console.Error.WriteLine("--resume continues from a checkpoint; it cannot go with --no-checkpoints.");
+        return 2;
+    }
 
     var gpt2Pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
         .Append(mlContext.MulticlassClassification.Trainers.Gpt2(options))

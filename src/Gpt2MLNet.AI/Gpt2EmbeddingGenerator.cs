@@ -46,9 +46,8 @@ public sealed class Gpt2EmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
         int batchSize = 16, bool ownsModel = false)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
-        if (!Enum.IsDefined(pooling))
-            throw new ArgumentOutOfRangeException(nameof(pooling), pooling, "Use EmbeddingPooling.Mean or EmbeddingPooling.LastToken.");
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        OptionChecks.Defined(pooling, nameof(pooling));
+        OptionChecks.AtLeast(batchSize, 1, nameof(batchSize), "16");
         Pooling = pooling;
         Normalize = normalize;
         BatchSize = batchSize;

@@ -53,15 +53,23 @@ public abstract class Gpt2FineTuningOptions : Gpt2ModelOptions
     /// </summary>
     public int? LogInterval;
 
-    /// <summary>Where training writes checkpoints to resume from (one folder per checkpoint and a <c>latest</c> file); null for none.</summary>
+    /// <summary>
+    /// Where training writes checkpoints to resume from (one <c>step-NNNNNN</c> folder per checkpoint and a <c>latest</c>
+    /// file naming the newest), atomically: at every evaluation (or every <see cref="CheckpointInterval"/> steps), after
+    /// the last step, and when cancelled. Null (the default) for none.
+    /// </summary>
     public string? CheckpointDirectory;
 
-    /// <summary>Write a checkpoint after every this many steps; 0 writes one only at the end and when cancelled.</summary>
-    public int CheckpointInterval;
+    /// <summary>Write a checkpoint after every this many steps instead of at every evaluation (null, the default).</summary>
+    public int? CheckpointInterval;
+
+    /// <summary>The checkpoints <see cref="CheckpointDirectory"/> keeps, the newest included; older ones are deleted. 3 by default.</summary>
+    public int KeepCheckpoints = 3;
 
     /// <summary>
-    /// Continue from the newest checkpoint in <see cref="CheckpointDirectory"/> when there is one: a fit stopped (by
-    /// cancellation or a crash) and fitted again with the same data and options ends with the weights of an uninterrupted fit.
+    /// Continue from the newest checkpoint in <see cref="CheckpointDirectory"/> when there is one, and start afresh when
+    /// there is none: a fit stopped (by cancellation, a crash or a kill) and fitted again with this set, the same data and
+    /// the same options ends with the weights of an uninterrupted fit. A checkpoint trained with other options is refused.
     /// </summary>
     public bool ResumeFromCheckpoint;
 
@@ -99,9 +107,49 @@ public abstract class Gpt2FineTuningOptions : Gpt2ModelOptions
         TorchSharp.torch.random.manual_seed(Seed);
     }
 
-    /// <summary>These options as the core trainer's: the shared hyperparameters set on a <typeparamref name="TOptions"/> with its task's other defaults.</summary>
+    /// <summary>
+    /// Throws when an option is out of range or contradicts another, naming the option as it is set here (<c>MaxEpochs</c>,
+    /// <c>ResumeFromCheckpoint</c>), not as the core trainer calls it.
+    /// </summary>
+    internal virtual void Validate()
+    {
+        OptionChecks.AtLeast(BatchSize, 1, nameof(BatchSize), "8");
+        OptionChecks.AtLeast(MaxEpochs, 1, nameof(MaxEpochs), "5");
+        OptionChecks.Positive(LearningRate, nameof(LearningRate), "5e-5");
+        OptionChecks.NonNegative(WeightDecay, nameof(WeightDecay), "0.1, or 0 for none");
+        OptionChecks.AtLeast(WarmupSteps, 0, nameof(WarmupSteps), "100, or 0 for no warmup");
+        OptionChecks.NonNegative(MinimumLearningRate, nameof(MinimumLearningRate), "0, or a tenth of LearningRate");
+        OptionChecks.Requires(!CosineDecay || MinimumLearningRate <= LearningRate, nameof(MinimumLearningRate),
+            $"MinimumLearningRate ({MinimumLearningRate}) is above LearningRate ({LearningRate}), so the cosine decay would go up; lower MinimumLearningRate.");
+        OptionChecks.AtLeast(GradientAccumulationSteps, 1, nameof(GradientAccumulationSteps), "1 for none, or 4 to average four batches per step");
+        if (MaxGradientNorm is double norm)
+            OptionChecks.Positive(norm, nameof(MaxGradientNorm), "1.0, or null for no clipping");
+        OptionChecks.Defined(Precision, nameof(Precision));
+        OptionChecks.AtLeast(EvaluationInterval, 0, nameof(EvaluationInterval), "50, or 0 to evaluate after each epoch");
+        if (LogInterval is int logInterval)
+            OptionChecks.AtLeast(logInterval, 1, nameof(LogInterval), "10, or null for every step on the CPU and every 10 on a GPU");
+        if (CheckpointInterval is int checkpointInterval)
+            OptionChecks.AtLeast(checkpointInterval, 1, nameof(CheckpointInterval), "500, or null for a checkpoint at every evaluation");
+        OptionChecks.AtLeast(KeepCheckpoints, 1, nameof(KeepCheckpoints), "3");
+        OptionChecks.Requires(!ResumeFromCheckpoint || CheckpointDirectory is not null, nameof(ResumeFromCheckpoint),
+            "ResumeFromCheckpoint is set but CheckpointDirectory is not: set CheckpointDirectory to the directory to resume from, or turn ResumeFromCheckpoint off.");
+        OptionChecks.Defined(TrainableLayers, nameof(TrainableLayers));
+        if (TrainableLayers == TrainableLayers.LoRA)
+        {
+            OptionChecks.AtLeast(LoRARank, 1, nameof(LoRARank), "16");
+            OptionChecks.FiniteNonZero(LoRAAlpha, nameof(LoRAAlpha), "16");
+            OptionChecks.Check(LoRATargets != LoRATargets.None && (LoRATargets & ~LoRATargets.All) == 0, nameof(LoRATargets), LoRATargets,
+                "one or more of the blocks' linear layers (for example LoRATargets.All)");
+        }
+    }
+
+    /// <summary>
+    /// These options as the core trainer's, after <see cref="Validate"/>: the shared hyperparameters set on a
+    /// <typeparamref name="TOptions"/> with its task's other defaults.
+    /// </summary>
     internal TOptions ToTrainingOptions<TOptions>() where TOptions : FineTuningOptions, new()
     {
+        Validate();
         var options = new TOptions
         {
             BatchSize = BatchSize,
@@ -118,8 +166,10 @@ public abstract class Gpt2FineTuningOptions : Gpt2ModelOptions
             LogInterval = LogInterval,
             CheckpointDirectory = CheckpointDirectory,
             CheckpointInterval = CheckpointInterval,
-            Resume = ResumeFromCheckpoint,
+            KeepCheckpoints = KeepCheckpoints,
+            ResumeFromCheckpoint = ResumeFromCheckpoint,
             Seed = Seed,
+            TrainableLayers = TrainableLayers,
             LoRA = TrainableLayers == TrainableLayers.LoRA ? new LoRAOptions { Rank = LoRARank, Alpha = LoRAAlpha, Targets = LoRATargets } : null,
         };
         options.Validate();

@@ -64,7 +64,7 @@ public sealed class Gpt2SequenceClassifierTests
         var rng = new Random(3);
         List<ClassificationExample> Examples(int count) => SeparableTokenTask.Examples(rng, count);
         List<ClassificationExample> train = Examples(160), test = Examples(40);
-        var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions { LearningRate = 3e-3, Epochs = 8, EvaluationInterval = 0 });
+        using var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions { LearningRate = 3e-3, Epochs = 8, EvaluationInterval = 0 });
         double before = trainer.Evaluate(test).Accuracy;
         trainer.Train(train);
         (double loss, double accuracy) = trainer.Evaluate(test);
@@ -86,7 +86,7 @@ public sealed class Gpt2SequenceClassifierTests
     public void TrainerRejectsBadExamplesByIndex()
     {
         using var classifier = NewClassifier(classes: 2);
-        var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions());
+        using var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions());
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => trainer.Train([new([1, 2], 0), new([], 1)])).Message, "example 1 has no tokens");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => trainer.Train([new([1, 2], 2)])).Message, "label 2");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => trainer.Train([new(new int[40], 0)])).Message, "context length 32");

@@ -25,12 +25,12 @@ public sealed class InstructionTrainerTests
 
     private static readonly int[] Vocabulary = [.. Rows.SelectMany(row => Gpt2Tokenizer.Default.Encode(InstructionPromptFormat.Alpaca.FormatExample(row)))
         .Distinct().Order().Append(Gpt2Tokenizer.EndOfTextId)];
-    private static readonly Gpt2Config Tiny = new() { VocabSize = Vocabulary.Length, EmbeddingSize = 32, LayerCount = 2, HeadCount = 2, ContextLength = 96, Dropout = 0 };
-    private static int EndOfText => Vocabulary.Length - 1;
+    internal static readonly Gpt2Config Tiny = new() { VocabSize = Vocabulary.Length, EmbeddingSize = 32, LayerCount = 2, HeadCount = 2, ContextLength = 96, Dropout = 0 };
+    internal static int EndOfText => Vocabulary.Length - 1;
 
     private static int[] Renumber(int[] ids) => [.. ids.Select(id => Array.IndexOf(Vocabulary, id))];
 
-    private static InstructionSequence[] Sequences => [.. Rows.Select(row => InstructionSequence.Create(row, InstructionPromptFormat.Alpaca, Gpt2Tokenizer.Default))
+    internal static InstructionSequence[] Sequences => [.. Rows.Select(row => InstructionSequence.Create(row, InstructionPromptFormat.Alpaca, Gpt2Tokenizer.Default))
         .Select(sequence => sequence with { TokenIds = Renumber(sequence.TokenIds) })];
 
     [TestMethod]
@@ -40,7 +40,7 @@ public sealed class InstructionTrainerTests
         using var model = new Gpt2Model(Tiny, CPU);
         var steps = new List<TrainingStep>();
         var evaluations = new List<TrainingEvaluation>();
-        var trainer = new InstructionTrainer(model, new InstructionTuningOptions { BatchSize = 4, Epochs = 150, LearningRate = 1e-2, EvaluationInterval = 50, EndOfTextId = EndOfText });
+        using var trainer = new InstructionTrainer(model, new InstructionTuningOptions { BatchSize = 4, Epochs = 150, LearningRate = 1e-2, EvaluationInterval = 50, EndOfTextId = EndOfText });
         trainer.StepCompleted += steps.Add;
         trainer.Evaluated += evaluations.Add;
         double before = trainer.Evaluate(Sequences);
@@ -75,7 +75,7 @@ public sealed class InstructionTrainerTests
         using var model = new Gpt2Model(Tiny, CPU);
         using var cancellation = new CancellationTokenSource();
         int steps = 0;
-        var trainer = new InstructionTrainer(model, new InstructionTuningOptions { BatchSize = 2, Epochs = 5, EndOfTextId = EndOfText });
+        using var trainer = new InstructionTrainer(model, new InstructionTuningOptions { BatchSize = 2, Epochs = 5, EndOfTextId = EndOfText });
         trainer.StepCompleted += _ =>
         {
             steps++;

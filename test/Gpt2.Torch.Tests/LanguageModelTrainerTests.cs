@@ -79,8 +79,9 @@ public sealed class LanguageModelTrainerTests : TemporaryDirectoryTest
         }
 
         random.manual_seed(999); // whatever the process did in between must not matter
-        using var resumed = LanguageModelTrainer.Resume(Directory, CPU);
-        using var resumedModel = resumed.Model;
+        // Another initialisation: the weights must come from the checkpoint.
+        using var resumedModel = NewModel(seed: 2);
+        using var resumed = new LanguageModelTrainer(resumedModel, Options with { CheckpointDirectory = Directory, ResumeFromCheckpoint = true });
         Assert.AreEqual(4L, resumed.StepsCompleted);
         List<double> second = Losses(resumed);
         TrainingEvaluation finalResumed = resumed.Train(Data(), Validation);
@@ -116,7 +117,8 @@ public sealed class LanguageModelTrainerTests : TemporaryDirectoryTest
         Assert.AreEqual(3, steps);
         Assert.AreEqual(3L, trainer.StepsCompleted);
         Assert.AreEqual("step-000003", File.ReadAllText(Path.Combine(Directory, TrainingCheckpoint.LatestFileName)));
-        CollectionAssert.AreEqual(new[] { "step-000003" }, System.IO.Directory.GetDirectories(Directory).Select(Path.GetFileName).ToArray());
+        CollectionAssert.AreEqual(new[] { "step-000002", "step-000003" }, System.IO.Directory.GetDirectories(Directory).Select(Path.GetFileName).Order().ToArray(),
+            "one checkpoint every 2 steps, and one when cancelled");
         using var saved = Gpt2Checkpoint.Load(TrainingCheckpoint.Locate(Directory), CPU);
         foreach ((string name, Tensor value) in model.state_dict())
             Assert.IsTrue(value.equal(saved.state_dict()[name]).all().item<bool>(), name);
@@ -125,12 +127,12 @@ public sealed class LanguageModelTrainerTests : TemporaryDirectoryTest
     [TestMethod]
     public void AFailedCheckpointWriteLeavesThePreviousOneInPlace()
     {
-        TrainingCheckpoint.Commit(Directory, "step-000001", folder =>
+        TrainingCheckpoint.Commit(Directory, 1, keep: 3, folder =>
         {
             System.IO.Directory.CreateDirectory(folder);
             File.WriteAllText(Path.Combine(folder, TrainingCheckpoint.StateFileName), "{}");
         });
-        Assert.ThrowsExactly<IOException>(() => TrainingCheckpoint.Commit(Directory, "step-000002", folder =>
+        Assert.ThrowsExactly<IOException>(() => TrainingCheckpoint.Commit(Directory, 2, keep: 3, folder =>
         {
             System.IO.Directory.CreateDirectory(folder);
             throw new IOException("disk full");
@@ -223,8 +225,8 @@ public sealed class LanguageModelTrainerTests : TemporaryDirectoryTest
         using (var model = NewModel())
         using (var trainer = new LanguageModelTrainer(model, Options with { MaxSteps = 1, WarmupSteps = 0, CheckpointDirectory = Directory }))
             trainer.Train(Data(), Validation);
-        using var resumed = LanguageModelTrainer.Resume(Directory, CPU);
-        using var resumedModel = resumed.Model;
+        using var resumedModel = NewModel();
+        using var resumed = new LanguageModelTrainer(resumedModel, Options with { MaxSteps = 1, WarmupSteps = 0, CheckpointDirectory = Directory, ResumeFromCheckpoint = true });
         var error = Assert.ThrowsExactly<ArgumentException>(() => resumed.Train(Data(seed: 4), Validation));
         StringAssert.Contains(error.Message, "Seed = 3");
         using var tooFewBatches = new LanguageModelTrainer(resumedModel, Options with { GradientAccumulationSteps = 7 });

@@ -144,7 +144,7 @@ public sealed class LoRATests
         var rng = new Random(3);
         List<ClassificationExample> Examples(int count) => SeparableTokenTask.Examples(rng, count);
         List<ClassificationExample> train = Examples(80), test = Examples(40);
-        var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
+        using var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
         {
             LearningRate = 3e-3, Epochs = 10, EvaluationInterval = 0, LoRA = new LoRAOptions { Rank = 8, Alpha = 1 },
         });
@@ -174,7 +174,7 @@ public sealed class LoRATests
         using var model = NewModel();
         Dictionary<string, float[]> before = Snapshot(model);
         InstructionSequence[] rows = [new([5, 6, 7, 8, 9, 10], 3), new([11, 12, 13, 14], 2)];
-        var trainer = new InstructionTrainer(model, new InstructionTuningOptions
+        using var trainer = new InstructionTrainer(model, new InstructionTuningOptions
         {
             BatchSize = 2, Epochs = 20, LearningRate = 1e-2, EndOfTextId = 99, LoRA = new LoRAOptions { Rank = 8, Alpha = 2 },
         });

@@ -37,7 +37,7 @@ public sealed class TrainingDivergenceTests
         using var classifier = new Gpt2SequenceClassifier(new Gpt2Model(Tiny with { VocabSize = 100 }, CPU), 2);
         classifier.SetTrainableLayers(TrainableLayers.All);
         List<ClassificationExample> train = SeparableTokenTask.Examples(new Random(3), 32);
-        var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions { LearningRate = AbsurdLearningRate, Epochs = 5, BatchSize = 8 });
+        using var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions { LearningRate = AbsurdLearningRate, Epochs = 5, BatchSize = 8 });
         var progress = new List<TrainingStep>();
         trainer.StepCompleted += progress.Add;
 
@@ -54,7 +54,7 @@ public sealed class TrainingDivergenceTests
         using var model = new Gpt2Model(Tiny, CPU);
         var rng = new Random(5);
         InstructionSequence[] rows = [.. Enumerable.Range(0, 16).Select(_ => new InstructionSequence([.. Enumerable.Range(0, 10).Select(_ => rng.Next(49))], 4))];
-        var trainer = new InstructionTrainer(model, new InstructionTuningOptions { LearningRate = AbsurdLearningRate, BatchSize = 4, Epochs = 5, EndOfTextId = 49 });
+        using var trainer = new InstructionTrainer(model, new InstructionTuningOptions { LearningRate = AbsurdLearningRate, BatchSize = 4, Epochs = 5, EndOfTextId = 49 });
         var progress = new List<TrainingStep>();
         trainer.StepCompleted += progress.Add;
 

@@ -45,7 +45,7 @@ public sealed class TrainingLoopTests : TemporaryDirectoryTest
         List<double> uninterruptedLosses = [];
         using (var classifier = NewClassifier())
         {
-            var trainer = new SequenceClassificationTrainer(classifier, options);
+            using var trainer = new SequenceClassificationTrainer(classifier, options);
             trainer.StepCompleted += step => uninterruptedLosses.Add(step.Loss);
             trainer.Train(train, validation);
             uninterrupted = Weights(classifier);
@@ -53,12 +53,12 @@ public sealed class TrainingLoopTests : TemporaryDirectoryTest
         Assert.HasCount(15, uninterruptedLosses);
 
         // Stop after 7 steps, inside the second epoch.
-        var resumable = options with { CheckpointDirectory = Directory, Resume = true };
+        var resumable = options with { CheckpointDirectory = Directory, ResumeFromCheckpoint = true };
         List<double> losses = [];
         using (var classifier = NewClassifier())
         using (var stop = new CancellationTokenSource())
         {
-            var trainer = new SequenceClassificationTrainer(classifier, resumable);
+            using var trainer = new SequenceClassificationTrainer(classifier, resumable);
             trainer.StepCompleted += step =>
             {
                 losses.Add(step.Loss);
@@ -72,7 +72,7 @@ public sealed class TrainingLoopTests : TemporaryDirectoryTest
         random.manual_seed(999); // whatever the process did in between must not matter
         // Another initialisation: the weights must come from the checkpoint.
         using var resumed = NewClassifier(seed: 6);
-        var resumedTrainer = new SequenceClassificationTrainer(resumed, resumable);
+        using var resumedTrainer = new SequenceClassificationTrainer(resumed, resumable);
         var evaluations = new List<TrainingEvaluation>();
         resumedTrainer.StepCompleted += step => losses.Add(step.Loss);
         resumedTrainer.Evaluated += evaluations.Add;
@@ -91,7 +91,7 @@ public sealed class TrainingLoopTests : TemporaryDirectoryTest
         Dictionary<string, Tensor> Gradients(int batchSize, int accumulation)
         {
             using var classifier = NewClassifier(Tiny with { Dropout = 0 });
-            var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
+            using var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
             {
                 BatchSize = batchSize, GradientAccumulationSteps = accumulation, MaxSteps = 1, EvaluationInterval = 0,
             });
@@ -117,7 +117,7 @@ public sealed class TrainingLoopTests : TemporaryDirectoryTest
         bool before = backends.cuda.matmul.allow_tf32;
         random.manual_seed(5);
         using var classifier = new Gpt2SequenceClassifier(new Gpt2Model(Tiny, CUDA), 2);
-        var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
+        using var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
         {
             BatchSize = 4, MaxSteps = 2, EvaluationInterval = 0, AllowTF32 = allowTF32,
         });
@@ -140,7 +140,7 @@ public sealed class TrainingLoopTests : TemporaryDirectoryTest
     public void TheClassifierFollowsTheWarmupAndCosineSchedule()
     {
         using var classifier = NewClassifier();
-        var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
+        using var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
         {
             BatchSize = 8, Epochs = 1, LearningRate = 1e-3, WarmupSteps = 2, CosineDecay = true, MinimumLearningRate = 1e-4, EvaluationInterval = 0,
         });
@@ -160,7 +160,7 @@ public sealed class TrainingLoopTests : TemporaryDirectoryTest
     public void BFloat16TrainingLearnsWithFloat32MasterWeights()
     {
         using var classifier = NewClassifier(Tiny with { Dropout = 0, LayerCount = 3, EmbeddingSize = 32 });
-        var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
+        using var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
         {
             LearningRate = 3e-3, Epochs = 8, EvaluationInterval = 0, Precision = Precision.BFloat16,
         });
@@ -185,7 +185,7 @@ public sealed class TrainingLoopTests : TemporaryDirectoryTest
         // Weights kept in bfloat16 would not move at all; float32 masters keep the small updates.
         using var classifier = NewClassifier(Tiny with { Dropout = 0 });
         Tensor before = classifier.HeadWeight.clone().DetachFromDisposeScope();
-        var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
+        using var trainer = new SequenceClassificationTrainer(classifier, new SequenceClassificationOptions
         {
             LearningRate = 1e-5, WeightDecay = 0, MaxSteps = 3, EvaluationInterval = 0, Precision = Precision.BFloat16,
         });

@@ -28,7 +28,7 @@ public sealed class NextTokenBatches
         int? vocabularySize = null)
     {
         ArgumentNullException.ThrowIfNull(windows);
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        OptionChecks.AtLeast(batchSize, 1, nameof(batchSize), "2");
         _windows = windows;
         BatchSize = batchSize;
         DropLast = dropLast;
@@ -36,7 +36,7 @@ public sealed class NextTokenBatches
         Shuffle = shuffle;
         Seed = seed;
         if (vocabularySize is int size)
-            ArgumentOutOfRangeException.ThrowIfLessThan(size, 1, nameof(vocabularySize));
+            OptionChecks.AtLeast(size, 1, nameof(vocabularySize), "50257, GPT-2's");
         VocabularySize = vocabularySize;
     }
 

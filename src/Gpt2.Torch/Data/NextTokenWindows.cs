@@ -15,8 +15,8 @@ public sealed class NextTokenWindows
     public NextTokenWindows(IReadOnlyList<int> tokenIds, int maxLength, int stride)
     {
         ArgumentNullException.ThrowIfNull(tokenIds);
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
+        OptionChecks.AtLeast(maxLength, 1, nameof(maxLength), "256");
+        OptionChecks.AtLeast(stride, 1, nameof(stride), "maxLength, for windows that do not overlap");
         _tokens = tokenIds;
         MaxLength = maxLength;
         Stride = stride;

@@ -15,7 +15,7 @@ internal static class TextChunks
     /// <summary>The pieces of <paramref name="reader"/>'s text, each of about <paramref name="chunkCharacters"/> to twice that, or longer where no cut is possible.</summary>
     public static IEnumerable<string> Split(TextReader reader, int chunkCharacters)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(chunkCharacters, 1);
+        OptionChecks.AtLeast(chunkCharacters, 1, nameof(chunkCharacters), "1000000");
         var buffer = new char[2 * chunkCharacters];
         int length = 0;
         while (true)

@@ -13,8 +13,7 @@ public static class TrainValidationSplit
     public static (string Train, string Validation) SplitText(string text, double trainRatio)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (trainRatio is <= 0 or >= 1 || double.IsNaN(trainRatio))
-            throw new ArgumentOutOfRangeException(nameof(trainRatio), trainRatio, "The training ratio must be between 0 and 1 (exclusive), for example 0.9.");
+        OptionChecks.BetweenZeroAndOne(trainRatio, nameof(trainRatio), "0.9");
         int codePoints = text.EnumerateRunes().Count();
         int trainCodePoints = (int)(trainRatio * codePoints);
         int split = 0;

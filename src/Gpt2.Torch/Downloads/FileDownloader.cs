@@ -23,7 +23,7 @@ public sealed class FileDownloader
     /// <param name="retryDelay">Wait before the first retry, doubled for each further one (1 s when null).</param>
     public FileDownloader(string? cacheDirectory = null, HttpClient? httpClient = null, int maxAttempts = 4, TimeSpan? retryDelay = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxAttempts, 1);
+        OptionChecks.AtLeast(maxAttempts, 1, nameof(maxAttempts), "4");
         CacheDirectory = cacheDirectory ?? DefaultCacheDirectory;
         _client = httpClient ?? SharedClient.Value;
         _maxAttempts = maxAttempts;

@@ -50,11 +50,10 @@ public sealed record GenerationOptions
     /// <summary>Throws when an option is out of range.</summary>
     public void Validate()
     {
-        if (MaxNewTokens < 0)
-            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "MaxNewTokens cannot be negative.");
+        OptionChecks.AtLeast(MaxNewTokens, 0, nameof(MaxNewTokens), "50");
         OptionChecks.NonNegative(Temperature, nameof(Temperature), "0 for greedy decoding, or 0.7 to sample");
         if (TopK is int topK)
-            OptionChecks.AtLeast(topK, 1, nameof(TopK));
+            OptionChecks.AtLeast(topK, 1, nameof(TopK), "25, or null to keep every token");
         if (TopP is double topP)
             OptionChecks.Fraction(topP, nameof(TopP), "0.9, or null to keep every token");
         if (StopSequences is null || StopSequences.Any(sequence => sequence is null || sequence.Count == 0))

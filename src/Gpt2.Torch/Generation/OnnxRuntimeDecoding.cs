@@ -47,6 +47,6 @@ public sealed record OnnxRuntimeDecoding
     {
         WeightQuantization?.Validate();
         if (Threads is int threads)
-            OptionChecks.AtLeast(threads, 1, nameof(Threads));
+            OptionChecks.AtLeast(threads, 1, nameof(Threads), "4, or null for ONNX Runtime's default");
     }
 }

@@ -51,16 +51,14 @@ public sealed record TextGenerationOptions
     public void Validate()
     {
         ToGenerationOptions().Validate();
-        if (MaxNewTokens < 1)
-            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "MaxNewTokens must be at least 1.");
+        OptionChecks.AtLeast(MaxNewTokens, 1, nameof(MaxNewTokens), "256");
     }
 
     /// <summary>Throws when an option is out of range or does not fit a model of <paramref name="contextLength"/> tokens.</summary>
     public void Validate(int contextLength)
     {
         Validate();
-        if (MaxNewTokens >= contextLength)
-            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens,
-                $"MaxNewTokens must be less than the model's context length of {contextLength}, to leave room for the prompt.");
+        OptionChecks.Check(MaxNewTokens < contextLength, nameof(MaxNewTokens), MaxNewTokens,
+            $"less than the model's context length of {contextLength}, to leave room for the prompt");
     }
 }

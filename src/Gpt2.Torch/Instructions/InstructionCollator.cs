@@ -20,7 +20,7 @@ internal sealed class InstructionCollator
     /// <param name="paddingId">The end-of-text token that ends each sequence and pads the batch.</param>
     public InstructionCollator(int allowedMaxLength = 1024, bool maskPrompt = false, int paddingId = Gpt2Tokenizer.EndOfTextId)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(allowedMaxLength, 1);
+        OptionChecks.AtLeast(allowedMaxLength, 1, nameof(allowedMaxLength), "1024, GPT-2's context");
         AllowedMaxLength = allowedMaxLength;
         MaskPrompt = maskPrompt;
         PaddingId = paddingId;

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using System.Diagnostics;
 
 namespace Gpt2.Torch.Model;
 
@@ -20,8 +21,7 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
     public Gpt2SequenceClassifier(Gpt2Model transformer, int classCount) : base("GPT2ForSequenceClassification")
     {
         ArgumentNullException.ThrowIfNull(transformer);
-        if (classCount < 2)
-            throw new ArgumentOutOfRangeException(nameof(classCount), classCount, "A classifier needs at least two classes.");
+        OptionChecks.AtLeast(classCount, 2, nameof(classCount), "2, a classifier's fewest classes");
         this.transformer = transformer;
         score = nn.Linear(transformer.Config.EmbeddingSize, classCount);
         RegisterComponents();
@@ -62,7 +62,7 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
     public float[][] PredictProbabilities(IReadOnlyList<int[]> sequences, int batchSize = 8)
     {
         ArgumentNullException.ThrowIfNull(sequences);
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        OptionChecks.AtLeast(batchSize, 1, nameof(batchSize), "8");
         using var inference = new InferenceScope(this);
         var result = new List<float[]>(sequences.Count);
         foreach (int[][] chunk in sequences.Chunk(batchSize))
@@ -86,6 +86,7 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
     /// </summary>
     public void SetTrainableLayers(TrainableLayers layers, LoRAOptions? lora = null)
     {
+        OptionChecks.Defined(layers, nameof(layers));
         if (layers == TrainableLayers.LoRA)
             transformer.AddLoRA(lora ?? transformer.LoRA ?? new LoRAOptions());
         string lastBlock = $"transformer.h.{transformer.Config.LayerCount - 1}.";
@@ -97,7 +98,7 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
                 TrainableLayers.LastBlock => name.StartsWith(lastBlock, StringComparison.Ordinal) || name.StartsWith("transformer.ln_f.", StringComparison.Ordinal),
                 TrainableLayers.HeadOnly => false,
                 TrainableLayers.LoRA => Gpt2Model.IsAdapterParameter(name),
-                _ => throw new ArgumentOutOfRangeException(nameof(layers), layers, "Unknown TrainableLayers value."),
+                _ => throw new UnreachableException(),
             };
             parameter.requires_grad = trainable;
         }

@@ -13,10 +13,8 @@ public sealed class KeyValueCache : IDisposable
 
     internal KeyValueCache(Gpt2Config config, int batchSize, int capacity, Device device, ScalarType dtype)
     {
-        if (batchSize <= 0)
-            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be positive.");
-        if (capacity <= 0 || capacity > config.ContextLength)
-            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"The capacity must be in [1, {config.ContextLength}] (the context length).");
+        OptionChecks.AtLeast(batchSize, 1, nameof(batchSize), "1");
+        OptionChecks.InRange(capacity, 1, config.ContextLength, nameof(capacity), $"{config.ContextLength}, the context length");
         BatchSize = batchSize;
         Capacity = capacity;
         long[] shape = [batchSize, config.HeadCount, capacity, config.HeadSize];

@@ -22,10 +22,9 @@ public sealed record LoRAOptions
     /// <summary>Throws when an option is out of range.</summary>
     public void Validate()
     {
-        if (Rank < 1)
-            throw new ArgumentOutOfRangeException(nameof(Rank), Rank, "LoRAOptions.Rank must be at least 1.");
+        OptionChecks.AtLeast(Rank, 1, "LoRAOptions.Rank", "16");
         OptionChecks.FiniteNonZero(Alpha, "LoRAOptions.Alpha", "16");
-        if (Targets == LoRATargets.None || (Targets & ~LoRATargets.All) != 0)
-            throw new ArgumentOutOfRangeException(nameof(Targets), Targets, "LoRAOptions.Targets must name at least one of the blocks' linear layers.");
+        OptionChecks.Check(Targets != LoRATargets.None && (Targets & ~LoRATargets.All) == 0, "LoRAOptions.Targets", Targets,
+            "one or more of the blocks' linear layers (for example LoRATargets.All)");
     }
 }

@@ -55,9 +55,8 @@ public static class Gpt2OnnxExporter
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        if (maxNewTokens < 1 || maxNewTokens >= model.Config.ContextLength)
-            throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens,
-                $"maxNewTokens must be in [1, {model.Config.ContextLength - 1}] so that at least one prompt token fits the context of {model.Config.ContextLength}.");
+        OptionChecks.InRange(maxNewTokens, 1, model.Config.ContextLength - 1, nameof(maxNewTokens),
+            $"{Math.Min(50, model.Config.ContextLength - 1)}: at least one prompt token must fit the context length of {model.Config.ContextLength}");
         sampling?.Validate();
         quantization?.Validate();
         ThrowIfAdapted(model);

@@ -8,9 +8,7 @@ public sealed record OnnxSampling(float Temperature, float TopP = 1, int? Seed =
 {
     internal void Validate()
     {
-        if (!(Temperature > 0) || float.IsInfinity(Temperature))
-            throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "Temperature must be positive; export greedy decoding without OnnxSampling.");
-        if (!(TopP > 0 && TopP <= 1))
-            throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "TopP must be in (0, 1].");
+        OptionChecks.Positive(Temperature, nameof(Temperature), "0.7; export greedy decoding without OnnxSampling");
+        OptionChecks.Fraction(TopP, nameof(TopP), "0.9, or 1 to keep every token");
     }
 }

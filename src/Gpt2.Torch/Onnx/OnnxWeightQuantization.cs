@@ -32,9 +32,7 @@ public sealed record OnnxWeightQuantization(int Bits = 8, int BlockSize = 32, bo
     /// <summary>Throws when the settings are not ones MatMulNBits takes.</summary>
     internal void Validate()
     {
-        if (Bits is not (4 or 8))
-            throw new ArgumentOutOfRangeException(nameof(Bits), Bits, "Bits must be 8 or 4 (ONNX Runtime's MatMulNBits).");
-        if (BlockSize < 16 || (BlockSize & (BlockSize - 1)) != 0)
-            throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "BlockSize must be a power of two of at least 16.");
+        OptionChecks.Check(Bits is 4 or 8, nameof(Bits), Bits, "8 or 4 (ONNX Runtime's MatMulNBits)");
+        OptionChecks.Check(BlockSize >= 16 && (BlockSize & (BlockSize - 1)) == 0, nameof(BlockSize), BlockSize, "a power of two of at least 16 (for example 32)");
     }
 }

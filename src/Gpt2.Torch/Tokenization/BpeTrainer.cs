@@ -25,9 +25,8 @@ public static class BpeTrainer
         specialTokens ??= [];
         if (specialTokens.Any(string.IsNullOrEmpty) || specialTokens.Distinct().Count() != specialTokens.Count)
             throw new ArgumentException("Special tokens must be distinct and non-empty.", nameof(specialTokens));
-        if (vocabSize < 256 + specialTokens.Count)
-            throw new ArgumentOutOfRangeException(nameof(vocabSize), vocabSize,
-                $"A byte-level vocabulary holds the 256 bytes and the {specialTokens.Count} special tokens, so it needs at least {256 + specialTokens.Count} tokens.");
+        OptionChecks.AtLeast(vocabSize, 256 + specialTokens.Count, nameof(vocabSize),
+            $"{256 + specialTokens.Count + 1000}: a byte-level vocabulary holds the 256 bytes and the {specialTokens.Count} special tokens, then the merges");
 
         var pairs = new PairCounts(CountWords(texts, specialTokens));
         var tokens = new List<string>(ByteLevelAlphabet.ByteTokens);

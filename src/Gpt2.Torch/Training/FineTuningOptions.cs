@@ -1,3 +1,5 @@
+using Gpt2.Torch.Model;
+
 namespace Gpt2.Torch.Training;
 
 /// <summary>The hyperparameters every fine-tuning trainer shares; the defaults are the book's (constant learning rate, no clipping, no accumulation).</summary>
@@ -13,16 +15,20 @@ public abstract record FineTuningOptions : TrainingOptions
     public abstract override int EvaluationInterval { get; init; }
 
     /// <summary>
-    /// Continue from the newest checkpoint in <see cref="TrainingOptions.CheckpointDirectory"/> when there is one (the
-    /// model's weights, the optimizer, the step, the data position and the random state), with the same data and options.
+    /// Which parameters the trainer sets trainable before training: any <see cref="Model.TrainableLayers"/> for a
+    /// classifier, <see cref="TrainableLayers.All"/> or <see cref="TrainableLayers.LoRA"/> for a language model. Null
+    /// (the default): <see cref="TrainableLayers.LoRA"/> when <see cref="LoRA"/> is set, else the model's trainable
+    /// parameters as they are.
     /// </summary>
-    public bool Resume { get; init; }
+    public TrainableLayers? TrainableLayers { get; init; }
 
     /// <summary>
-    /// When set, training adds these low-rank adapters to the model (unless it has them already) and updates only them,
-    /// plus a classifier's head; every other parameter is frozen. Fold them in afterwards with <c>Gpt2Model.MergeLoRA</c>.
+    /// The low-rank adapters that <see cref="TrainableLayers.LoRA"/> adds to the model (unless it has them already) and
+    /// trains, plus a classifier's head, every other parameter frozen; null: the model's own adapters, or
+    /// <see cref="LoRAOptions"/>' defaults. Setting it alone means <see cref="TrainableLayers.LoRA"/>. Fold the adapters in
+    /// afterwards with <c>Gpt2Model.MergeLoRA</c>.
     /// </summary>
-    public Model.LoRAOptions? LoRA { get; init; }
+    public LoRAOptions? LoRA { get; init; }
 
     /// <inheritdoc />
     internal override bool EvaluatesAfter(long step, bool endOfEpoch) =>
@@ -31,11 +37,12 @@ public abstract record FineTuningOptions : TrainingOptions
     /// <inheritdoc />
     public override void Validate()
     {
-        if (BatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
+        OptionChecks.AtLeast(BatchSize, 1, nameof(BatchSize), "8");
         base.Validate();
-        if (Resume && CheckpointDirectory is null)
-            throw new ArgumentException("Resume needs a CheckpointDirectory to resume from; set it, or turn Resume off.", nameof(Resume));
+        if (TrainableLayers is Model.TrainableLayers layers)
+            OptionChecks.Defined(layers, nameof(TrainableLayers));
+        OptionChecks.Requires(LoRA is null || TrainableLayers is null or Model.TrainableLayers.LoRA, nameof(LoRA),
+            $"LoRA is set but TrainableLayers is {TrainableLayers}: set TrainableLayers to LoRA (or leave it null) to train adapters, or LoRA to null.");
         LoRA?.Validate();
     }
 }

@@ -24,7 +24,6 @@ public sealed record InstructionTuningOptions : FineTuningOptions
     public override void Validate()
     {
         base.Validate();
-        if (AllowedMaxLength < 2)
-            throw new ArgumentOutOfRangeException(nameof(AllowedMaxLength), AllowedMaxLength, "AllowedMaxLength must be at least 2.");
+        OptionChecks.AtLeast(AllowedMaxLength, 2, nameof(AllowedMaxLength), "1024");
     }
 }

@@ -1,88 +1,33 @@
 using Gpt2.Torch.Checkpoints;
 using Gpt2.Torch.Data;
-using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
-using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Training;
 
 /// <summary>
 /// Trains a <see cref="Gpt2Model"/> on next-token prediction (the book's <c>train_model_simple</c>, grown up) through the
-/// <see cref="TrainingLoop"/>: this class supplies the batches, the next-token loss, and evaluations of the first
-/// <see cref="LanguageModelTrainingOptions.EvaluationBatches"/> batches with a sample; checkpoints hold the model as a
-/// Hugging Face folder, and <see cref="Resume"/> continues exactly as if the run had never stopped.
+/// training loop: this class supplies the batches, the next-token loss, and evaluations of the first
+/// <see cref="LanguageModelTrainingOptions.EvaluationBatches"/> batches with a sample. Checkpoints hold the model as a
+/// Hugging Face folder (so a checkpoint directory is also a <see cref="Gpt2ModelSource"/>), and
+/// <see cref="TrainingOptions.ResumeFromCheckpoint"/> continues exactly as if the run had never stopped.
 /// </summary>
-public sealed class LanguageModelTrainer : IDisposable
+public sealed class LanguageModelTrainer : TrainerBase<Gpt2Model, LanguageModelTrainingOptions>
 {
-    private readonly TrainingLoop _loop;
-
-    /// <summary>Creates a trainer for a fresh run.</summary>
+    /// <summary>
+    /// Creates a trainer; with <see cref="TrainingOptions.ResumeFromCheckpoint"/> and a checkpoint in the checkpoint
+    /// directory, <paramref name="model"/> (of the checkpoint's configuration) gets its weights and the run its state.
+    /// </summary>
     /// <param name="model">The model to train; the caller keeps owning it.</param>
     /// <param name="options">How to train.</param>
     public LanguageModelTrainer(Gpt2Model model, LanguageModelTrainingOptions options)
+        : base(model, options, folder => Gpt2Checkpoint.Save(model, folder), folder => LoadCheckpointWeights(model, folder))
     {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(options);
-        Model = model;
-        Options = options;
-        _loop = new TrainingLoop(model, options, folder => Gpt2Checkpoint.Save(model, folder));
-    }
-
-    /// <summary>Raised after every optimizer step (every <see cref="TrainingOptions.LogInterval"/> steps), on the training thread.</summary>
-    public event Action<TrainingStep>? StepCompleted
-    {
-        add => _loop.StepCompleted += value;
-        remove => _loop.StepCompleted -= value;
-    }
-
-    /// <summary>Raised after every evaluation, on the training thread.</summary>
-    public event Action<TrainingEvaluation>? Evaluated
-    {
-        add => _loop.Evaluated += value;
-        remove => _loop.Evaluated -= value;
-    }
-
-    /// <summary>The model being trained.</summary>
-    public Gpt2Model Model { get; }
-
-    /// <summary>How the run trains.</summary>
-    public LanguageModelTrainingOptions Options { get; }
-
-    /// <summary>Optimizer steps taken so far.</summary>
-    public long StepsCompleted => _loop.StepsCompleted;
-
-    /// <summary>Input tokens trained on so far.</summary>
-    public long TokensSeen => _loop.TokensSeen;
-
-    /// <summary>Every evaluation of the run so far, earlier sessions' included after a resume.</summary>
-    public IReadOnlyList<TrainingEvaluation> Evaluations => _loop.Evaluations;
-
-    /// <summary>
-    /// Continues a run from a checkpoint folder, or from the newest checkpoint of a checkpoint directory, with the
-    /// model, optimizer state, data position, random state, options and evaluations it had. New checkpoints go to the
-    /// checkpoint's directory. The caller owns the returned trainer's <see cref="Model"/>.
-    /// </summary>
-    public static LanguageModelTrainer Resume(string checkpoint, Device? device = null)
-    {
-        string folder = TrainingCheckpoint.Locate(checkpoint);
-        LanguageModelTrainingOptions options = TrainingLoop.ReadOptions<LanguageModelTrainingOptions>(folder);
-        Gpt2Model model = Gpt2Checkpoint.Load(folder, device);
-        try
-        {
-            var trainer = new LanguageModelTrainer(model, options with { CheckpointDirectory = Path.GetDirectoryName(folder) });
-            trainer._loop.Restore(folder);
-            return trainer;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
     }
 
     /// <summary>
     /// Trains until the last epoch (or <see cref="TrainingOptions.MaxSteps"/>) is done, evaluating every
-    /// <see cref="LanguageModelTrainingOptions.EvaluationInterval"/> steps and after the last, and checkpointing as
+    /// <see cref="LanguageModelTrainingOptions.EvaluationInterval"/> steps and after the last (with
+    /// <see cref="TrainingMetrics.TrainLoss"/> and <see cref="TrainingMetrics.ValidationLoss"/>), and checkpointing as
     /// configured. Cancellation stops before the next step, writes a checkpoint of the steps taken (when checkpoints
     /// are on) and throws <see cref="OperationCanceledException"/>.
     /// </summary>
@@ -97,44 +42,17 @@ public sealed class LanguageModelTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(validation);
         if (validation.Count == 0)
             throw new ArgumentException("The validation data give no batch; use more validation text or a shorter max length.", nameof(validation));
-        return _loop.Run(new Task(this, train, validation), cancellationToken);
+        return Run(new LanguageModelTask(Model, Options, train, validation), cancellationToken);
     }
 
-    /// <summary>
-    /// Writes a checkpoint of the run as it stands into <see cref="TrainingOptions.CheckpointDirectory"/>
-    /// (see <see cref="TrainingCheckpoint"/>): the model as a Hugging Face folder, the optimizer's moments, the random
-    /// generator's state, and the step, data position, options and evaluations.
-    /// </summary>
-    /// <returns>The checkpoint folder.</returns>
-    public string SaveCheckpoint() => _loop.SaveCheckpoint();
-
-    /// <inheritdoc />
-    public void Dispose() => _loop.Dispose();
-
-    /// <summary>Pretraining as the loop sees it: next-token batches, their cross-entropy, and the book's evaluation.</summary>
-    private sealed class Task(LanguageModelTrainer trainer, NextTokenBatches train, NextTokenBatches validation) : ITrainingTask<(Tensor Inputs, Tensor Targets)>
+    // The checkpoint's configuration must be the model's (dropout included, which the weights do not show).
+    private static void LoadCheckpointWeights(Gpt2Model model, string folder)
     {
-        /// <summary>What a resumed run must be given again: the training batches' count, size, shuffling and seed.</summary>
-        private sealed record DataShape(int Batches, int BatchSize, bool Shuffle, int Seed);
-
-        public int BatchesPerEpoch => train.Count;
-
-        public string DataDescription => new DataShape(train.Count, train.BatchSize, train.Shuffle, train.Seed).ToString();
-
-        public IEnumerable<(Tensor Inputs, Tensor Targets)> Batches(int epoch, int skip) => train.Batches(epoch, skip);
-
-        public (Tensor Loss, long Tokens) Loss((Tensor Inputs, Tensor Targets) batch) =>
-            (LanguageModelLoss.OfBatch(trainer.Model, batch.Inputs, batch.Targets), batch.Inputs.numel());
-
-        public (IReadOnlyDictionary<string, double> Metrics, int[]? Sample) Evaluate(double trainingLossSinceEvaluation)
-        {
-            LanguageModelTrainingOptions options = trainer.Options;
-            double trainLoss = LanguageModelLoss.Evaluate(trainer.Model, train, options.EvaluationBatches);
-            double validationLoss = LanguageModelLoss.Evaluate(trainer.Model, validation, options.EvaluationBatches);
-            int[]? sample = options.SamplePrompt is { } prompt && double.IsFinite(trainLoss) && double.IsFinite(validationLoss)
-                ? new Gpt2Generator(trainer.Model).Generate(prompt, options.SampleGeneration)
-                : null;
-            return (new Dictionary<string, double> { [TrainingMetrics.TrainLoss] = trainLoss, [TrainingMetrics.ValidationLoss] = validationLoss }, sample);
-        }
+        Gpt2Config saved = Gpt2Config.Load(Path.Combine(folder, Gpt2Checkpoint.ConfigFileName));
+        if (saved with { ExtraFieldsJson = null } != model.Config with { ExtraFieldsJson = null })
+            throw new ArgumentException(
+                $"{folder} holds a model of another configuration than the one given ({saved} there, {model.Config} here); create the model from the checkpoint's configuration (Gpt2Config.Load of its {Gpt2Checkpoint.ConfigFileName}) to resume.",
+                nameof(model));
+        Gpt2Checkpoint.LoadWeights(model, Path.Combine(folder, Gpt2Checkpoint.WeightsFileName));
     }
 }

@@ -30,9 +30,8 @@ public sealed record LanguageModelTrainingOptions : TrainingOptions
     public override void Validate()
     {
         base.Validate();
-        ArgumentOutOfRangeException.ThrowIfLessThan(EvaluationBatches, 1, nameof(EvaluationBatches));
-        if (SamplePrompt is { Count: 0 })
-            throw new ArgumentException("SamplePrompt holds no tokens; give at least one, or null for no samples.", nameof(SamplePrompt));
+        OptionChecks.AtLeast(EvaluationBatches, 1, nameof(EvaluationBatches), "5");
+        OptionChecks.Requires(SamplePrompt is not { Count: 0 }, nameof(SamplePrompt), "SamplePrompt holds no tokens; give at least one, or null for no samples.");
         SampleGeneration.Validate();
     }
 }

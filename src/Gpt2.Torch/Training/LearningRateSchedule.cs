@@ -26,11 +26,11 @@ public sealed record LearningRateSchedule
     {
         OptionChecks.Positive(PeakLearningRate, nameof(PeakLearningRate), "4e-4");
         OptionChecks.NonNegative(MinimumLearningRate, nameof(MinimumLearningRate), "0, or a tenth of the peak");
-        if (DecaySteps is not null && MinimumLearningRate > PeakLearningRate)
-            throw new ArgumentException($"The minimum learning rate ({MinimumLearningRate}) is above the peak ({PeakLearningRate}); the decay would go up.");
-        OptionChecks.AtLeast(WarmupSteps, 0, nameof(WarmupSteps));
-        if (DecaySteps is long decay && decay <= WarmupSteps)
-            throw new ArgumentException($"DecaySteps ({decay}) must be larger than WarmupSteps ({WarmupSteps}): the decay starts after the warmup.");
+        OptionChecks.Requires(DecaySteps is null || MinimumLearningRate <= PeakLearningRate, nameof(MinimumLearningRate),
+            $"MinimumLearningRate ({MinimumLearningRate}) is above the peak learning rate ({PeakLearningRate}), so the decay would go up; lower MinimumLearningRate.");
+        OptionChecks.AtLeast(WarmupSteps, 0, nameof(WarmupSteps), "100, or 0 for no warmup");
+        OptionChecks.Requires(DecaySteps is not long decay || decay > WarmupSteps, nameof(DecaySteps),
+            $"DecaySteps ({DecaySteps}) must be larger than WarmupSteps ({WarmupSteps}): the decay starts after the warmup.");
     }
 
     /// <summary>The learning rate of optimizer step <paramref name="step"/> (counted from 0).</summary>

@@ -25,6 +25,7 @@ internal sealed class TrainingLoop : IDisposable
 
     private readonly nn.Module _model;
     private readonly Action<string> _saveModel;
+    private readonly Action<string> _loadModel;
     private readonly AdamW _optimizer;
     private readonly List<TrainingEvaluation> _evaluations = [];
     private Tensor? _restoredRandomState; // a restored run's generator state, applied when training starts
@@ -33,23 +34,47 @@ internal sealed class TrainingLoop : IDisposable
     private int _epoch; // of the next step, from 0
     private int _stepInEpoch; // steps taken in that epoch
     private long _checkpointStep = -1;
+    private bool _continuesCheckpointDirectory; // restored from it, or wrote to it: its checkpoints are this run's
 
-    /// <summary>Creates the loop, with its optimizer over the model's trainable parameters (choose them first).</summary>
+    /// <summary>
+    /// Creates the loop, with its optimizer over the model's trainable parameters (choose them first). With
+    /// <see cref="TrainingOptions.ResumeFromCheckpoint"/> and a checkpoint in <see cref="TrainingOptions.CheckpointDirectory"/>,
+    /// the model's weights and the run's state come from the newest checkpoint (see <see cref="Restore"/>).
+    /// </summary>
     /// <param name="model">The model to train; the caller keeps owning it.</param>
     /// <param name="options">How to train.</param>
-    /// <param name="saveModel">Writes the model into a checkpoint folder; by default its parameters by name in <see cref="WeightsFileName"/> (see <see cref="LoadWeights"/>).</param>
-    public TrainingLoop(nn.Module model, TrainingOptions options, Action<string>? saveModel = null)
+    /// <param name="saveModel">Writes the model into a checkpoint folder; by default its parameters by name in <see cref="WeightsFileName"/>.</param>
+    /// <param name="loadModel">Reads what <paramref name="saveModel"/> wrote back into the model; by default <see cref="LoadWeights"/>.</param>
+    /// <exception cref="InvalidOperationException">No parameter of the model is trainable.</exception>
+    public TrainingLoop(nn.Module model, TrainingOptions options, Action<string>? saveModel = null, Action<string>? loadModel = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (!model.parameters().Any(p => p.requires_grad))
-            throw new InvalidOperationException("No parameter of the model is trainable; choose trainable layers before training.");
+            throw new InvalidOperationException(
+                "No parameter of the model is trainable, so there is nothing to train; choose trainable layers (a fine-tuning option's TrainableLayers or LoRA) before training.");
         _model = model;
         _saveModel = saveModel ?? (folder => SaveWeights(model, Path.Combine(folder, WeightsFileName)));
+        _loadModel = loadModel ?? (folder => LoadWeights(model, folder));
         Options = options;
         _optimizer = new AdamW(model.named_parameters(), options.LearningRate, options.WeightDecay);
         _checkpointStep = 0;
+        if (options.ResumeFromCheckpoint && TrainingCheckpoint.Exists(options.CheckpointDirectory!))
+        {
+            try
+            {
+                string folder = TrainingCheckpoint.Locate(options.CheckpointDirectory!);
+                RequireSameOptions(folder);
+                _loadModel(folder);
+                Restore(folder);
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
     }
 
     /// <summary>The model's parameters in a checkpoint written with the default model writer.</summary>
@@ -60,6 +85,9 @@ internal sealed class TrainingLoop : IDisposable
 
     /// <summary>Raised after every evaluation, on the training thread.</summary>
     public event Action<TrainingEvaluation>? Evaluated;
+
+    /// <summary>Raised after a checkpoint is written (and named in <c>latest</c>), with its folder, on the training thread.</summary>
+    public event Action<string>? CheckpointSaved;
 
     /// <summary>How the run trains.</summary>
     public TrainingOptions Options { get; }
@@ -76,7 +104,8 @@ internal sealed class TrainingLoop : IDisposable
     /// <summary>
     /// Continues the run saved in checkpoint folder <paramref name="folder"/>: optimizer state, step, data position,
     /// random state and evaluations. The model's weights are the caller's to load first (with the model's own format, or
-    /// <see cref="LoadWeights"/>); the next <see cref="Run{TBatch}"/> must be given the same data.
+    /// <see cref="LoadWeights"/>); the next <see cref="Run{TBatch}"/> must be given the same data. Trainers do both
+    /// through <see cref="TrainingOptions.ResumeFromCheckpoint"/>.
     /// </summary>
     public void Restore(string folder)
     {
@@ -91,6 +120,8 @@ internal sealed class TrainingLoop : IDisposable
             _restoredRandomState = tensors.ReadTensor(RandomStateName).DetachFromDisposeScope();
         }
         StepsCompleted = _checkpointStep = state.StepsCompleted;
+        _continuesCheckpointDirectory = Options.CheckpointDirectory is string directory
+            && Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar) == Path.GetDirectoryName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
         TokensSeen = state.TokensSeen;
         _epoch = state.Epoch;
         _stepInEpoch = state.StepInEpoch;
@@ -229,7 +260,7 @@ internal sealed class TrainingLoop : IDisposable
                     stepsSinceEvaluation = 0;
                     Evaluate(task, step, epoch, learningRate, trainingLoss, session);
                 }
-                if (Options.CheckpointDirectory is not null && (last || (Options.CheckpointInterval > 0 && StepsCompleted % Options.CheckpointInterval == 0)))
+                if (Options.CheckpointDirectory is not null && (last || CheckpointsAfter(evaluate)))
                     SaveCheckpoint();
             }
         }
@@ -266,7 +297,8 @@ internal sealed class TrainingLoop : IDisposable
         _mixed?.ToFloat32();
         try
         {
-            string folder = TrainingCheckpoint.Commit(directory, TrainingCheckpoint.FolderName(StepsCompleted), temporary =>
+            bool replacesEarlierRun = !_continuesCheckpointDirectory;
+            string folder = TrainingCheckpoint.Commit(directory, StepsCompleted, Options.KeepCheckpoints, replacesEarlierRun: replacesEarlierRun, write: temporary =>
             {
                 Directory.CreateDirectory(temporary);
                 _saveModel(temporary);
@@ -277,6 +309,8 @@ internal sealed class TrainingLoop : IDisposable
                 AtomicFile.WriteAllText(Path.Combine(temporary, TrainingCheckpoint.StateFileName), JsonSerializer.Serialize(state, Json));
             });
             _checkpointStep = StepsCompleted;
+            _continuesCheckpointDirectory = true;
+            CheckpointSaved?.Invoke(folder);
             return folder;
         }
         finally
@@ -348,6 +382,44 @@ internal sealed class TrainingLoop : IDisposable
         _mixed?.RefreshWorking();
         return (lossSum, norm);
     }
+
+    // At every evaluation (nanoGPT's cadence), or every CheckpointInterval steps when that is set.
+    private bool CheckpointsAfter(bool evaluated) =>
+        Options.CheckpointInterval is int interval ? StepsCompleted % interval == 0 : evaluated;
+
+    /// <summary>The options that leave the run's results as they are (where and how often to checkpoint or report): they may differ on resume.</summary>
+    private static readonly HashSet<string> OperationalOptions =
+    [
+        nameof(TrainingOptions.CheckpointDirectory), nameof(TrainingOptions.CheckpointInterval), nameof(TrainingOptions.KeepCheckpoints),
+        nameof(TrainingOptions.ResumeFromCheckpoint), nameof(TrainingOptions.LogInterval),
+    ];
+
+    // A resumed run continues the checkpoint's run exactly only with its options; other ones would silently make another run.
+    private void RequireSameOptions(string folder)
+    {
+        JsonElement saved = ReadState(folder).Options;
+        JsonElement current = JsonSerializer.SerializeToElement(Options, Options.GetType(), Json);
+        List<string> differences = [];
+        foreach (JsonProperty option in current.EnumerateObject())
+        {
+            if (OperationalOptions.Contains(option.Name))
+                continue;
+            if (!saved.TryGetProperty(option.Name, out JsonElement was))
+            {
+                if (option.Value.ValueKind != JsonValueKind.Null) // an option newer than the checkpoint, left unset, changes nothing
+                    differences.Add($"{option.Name} is {Compact(option.Value)} here and not in the checkpoint");
+            }
+            else if (!JsonElement.DeepEquals(was, option.Value))
+                differences.Add($"{option.Name} is {Compact(option.Value)} here, {Compact(was)} in the checkpoint");
+        }
+        if (differences.Count > 0)
+            throw new ArgumentException(
+                $"{folder} was trained with other options ({string.Join("; ", differences)}), so resuming would not continue that run; " +
+                $"resume with the checkpoint's options (TrainingCheckpoint.ReadOptions reads them), or start a new run in another CheckpointDirectory.",
+                nameof(TrainingOptions.ResumeFromCheckpoint));
+    }
+
+    private static string Compact(JsonElement value) => JsonSerializer.Serialize(value);
 
     /// <summary>
     /// The CUDA generators' seed for a step. TorchSharp 0.107 cannot read or restore a CUDA generator's state (only the

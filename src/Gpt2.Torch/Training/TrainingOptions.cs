@@ -1,7 +1,7 @@
 namespace Gpt2.Torch.Training;
 
 /// <summary>
-/// What <see cref="TrainingLoop"/> needs to know, whatever the task: the optimizer, the learning-rate schedule,
+/// What the training loop needs to know, whatever the task: the optimizer, the learning-rate schedule,
 /// accumulation, clipping, evaluation and checkpoint cadence, precision and seed. Each task's options derive from it
 /// with their own defaults (the book's settings for that task).
 /// </summary>
@@ -40,11 +40,32 @@ public abstract record TrainingOptions
     /// <summary>Seeds the random numbers of dropout (and a fine-tuning task's shuffling) at the start of a run, so that a run is reproducible.</summary>
     public int Seed { get; init; } = 123;
 
-    /// <summary>Where checkpoints go (a <c>step-NNNNNN</c> folder per checkpoint and a <c>latest</c> file naming the newest); null for none.</summary>
+    /// <summary>
+    /// Where checkpoints go (a <c>step-NNNNNN</c> folder per checkpoint and a <c>latest</c> file naming the newest; see
+    /// <see cref="TrainingCheckpoint"/>); null for none. With a directory, the run writes a checkpoint at every
+    /// evaluation (or every <see cref="CheckpointInterval"/> steps), after the last step, and when cancelled.
+    /// </summary>
     public string? CheckpointDirectory { get; init; }
 
-    /// <summary>Write a checkpoint after every this many steps; 0 writes one only at the end and when cancelled.</summary>
-    public int CheckpointInterval { get; init; }
+    /// <summary>
+    /// Write a checkpoint after every this many steps instead of at every evaluation (null, the default, as nanoGPT
+    /// does); either way one is written after the last step and when the run is cancelled.
+    /// </summary>
+    public int? CheckpointInterval { get; init; }
+
+    /// <summary>
+    /// The checkpoints <see cref="CheckpointDirectory"/> keeps, the newest (the one <c>latest</c> names) included: older
+    /// ones are deleted as new ones are written. 3 by default.
+    /// </summary>
+    public int KeepCheckpoints { get; init; } = 3;
+
+    /// <summary>
+    /// Continue from the newest checkpoint in <see cref="CheckpointDirectory"/> when there is one (the model's weights, the
+    /// optimizer, the step, the data position, the random state and the evaluations), and start a new run when there is
+    /// none: a run started again with this set, the same data and the same options after a crash or a kill ends with the
+    /// weights of an uninterrupted run. The trainer refuses a checkpoint trained with other options.
+    /// </summary>
+    public bool ResumeFromCheckpoint { get; init; }
 
     /// <summary>
     /// The precision of the forward and backward passes: <see cref="Precision.BFloat16"/> keeps float32 master weights and
@@ -70,23 +91,26 @@ public abstract record TrainingOptions
     /// <param name="endOfEpoch">Whether it was the last step of its epoch.</param>
     internal abstract bool EvaluatesAfter(long step, bool endOfEpoch);
 
-    /// <summary>Throws when an option is out of range.</summary>
+    /// <summary>Throws when an option is out of range or options contradict each other; the message names the option.</summary>
     public virtual void Validate()
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(Epochs, 1, nameof(Epochs));
-        if (MaxSteps is < 1)
-            throw new ArgumentOutOfRangeException(nameof(MaxSteps), MaxSteps, "MaxSteps must be at least 1 when set.");
+        OptionChecks.AtLeast(Epochs, 1, nameof(Epochs), "1, or more passes over the data");
+        if (MaxSteps is long maxSteps)
+            OptionChecks.AtLeast(maxSteps, 1, nameof(MaxSteps), "100, or null to run every epoch");
         OptionChecks.Positive(LearningRate, nameof(LearningRate), "4e-4");
         OptionChecks.NonNegative(WeightDecay, nameof(WeightDecay), "0.1, or 0 for none");
         if (MaxGradientNorm is double norm)
             OptionChecks.Positive(norm, nameof(MaxGradientNorm), "1.0, or null for no clipping");
-        ArgumentOutOfRangeException.ThrowIfLessThan(GradientAccumulationSteps, 1, nameof(GradientAccumulationSteps));
-        ArgumentOutOfRangeException.ThrowIfNegative(EvaluationInterval, nameof(EvaluationInterval));
-        ArgumentOutOfRangeException.ThrowIfNegative(CheckpointInterval, nameof(CheckpointInterval));
-        if (LogInterval is < 1)
-            throw new ArgumentOutOfRangeException(nameof(LogInterval), LogInterval, "LogInterval must be at least 1 when set (null: 1 on the CPU, 10 on a GPU).");
-        if (!Enum.IsDefined(Precision))
-            throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Precision must be Float32 or BFloat16.");
+        OptionChecks.AtLeast(GradientAccumulationSteps, 1, nameof(GradientAccumulationSteps), "1 for none, or 4 to average four batches per step");
+        OptionChecks.AtLeast(EvaluationInterval, 0, nameof(EvaluationInterval), "50, or 0 for the task's default cadence");
+        if (CheckpointInterval is int checkpointInterval)
+            OptionChecks.AtLeast(checkpointInterval, 1, nameof(CheckpointInterval), "500, or null for a checkpoint at every evaluation");
+        OptionChecks.AtLeast(KeepCheckpoints, 1, nameof(KeepCheckpoints), "3");
+        if (LogInterval is int logInterval)
+            OptionChecks.AtLeast(logInterval, 1, nameof(LogInterval), "10, or null for every step on the CPU and every 10 on a GPU");
+        OptionChecks.Defined(Precision, nameof(Precision));
+        OptionChecks.Requires(!ResumeFromCheckpoint || CheckpointDirectory is not null, nameof(ResumeFromCheckpoint),
+            "ResumeFromCheckpoint is set but CheckpointDirectory is not: set CheckpointDirectory to the directory to resume from, or turn ResumeFromCheckpoint off.");
         Schedule(totalSteps: long.MaxValue).Validate();
     }
 

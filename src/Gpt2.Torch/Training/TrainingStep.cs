@@ -1,7 +1,7 @@
 namespace Gpt2.Torch.Training;
 
 /// <summary>
-/// What an optimizer step of <see cref="TrainingLoop"/> did, reported every <see cref="TrainingOptions.LogInterval"/> steps
+/// What an optimizer step of the training loop did, reported every <see cref="TrainingOptions.LogInterval"/> steps
 /// (every step on the CPU by default) and after the last.
 /// </summary>
 /// <param name="Step">The step's index from 0 (the book's <c>global_step</c>).</param>

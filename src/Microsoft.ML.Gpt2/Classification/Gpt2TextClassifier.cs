@@ -1,3 +1,4 @@
+using Gpt2.Torch;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
 using Microsoft.ML.Data;
@@ -54,6 +55,17 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         /// </summary>
         public int ScoringBatchSize = 32;
 
+        /// <inheritdoc />
+        internal override void Validate()
+        {
+            base.Validate();
+            if (MaxLength is int maxLength)
+                OptionChecks.AtLeast(maxLength, 1, nameof(MaxLength), "128, or null for the longest training row's length");
+            OptionChecks.AtLeast(ScoringBatchSize, 1, nameof(ScoringBatchSize), "32");
+            OptionChecks.Requires(Sentence2ColumnName != Sentence1ColumnName, nameof(Sentence2ColumnName),
+                $"Sentence2ColumnName names the same column as Sentence1ColumnName ('{Sentence1ColumnName}'); leave it null for single texts.");
+        }
+
         internal string[] SentenceColumnNames => Sentence2ColumnName is null ? [Sentence1ColumnName] : [Sentence1ColumnName, Sentence2ColumnName];
     }
 
@@ -71,12 +83,6 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         _mlContext = mlContext.RegisterGpt2Components();
         _options = options;
         options.ToTrainingOptions<SequenceClassificationOptions>();
-        if (options.MaxLength is < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxLength, "Options.MaxLength must be positive.");
-        if (options.ScoringBatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), options.ScoringBatchSize, "Options.ScoringBatchSize must be at least 1 (rows scored together by Transform).");
-        if (options.Sentence2ColumnName == options.Sentence1ColumnName)
-            throw new ArgumentException($"Sentence2ColumnName names the same column as Sentence1ColumnName ('{options.Sentence1ColumnName}'); leave it null for single texts.", nameof(options));
     }
 
     /// <inheritdoc />
@@ -131,9 +137,8 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
 
             model = new Gpt2SequenceClassifier(body, labels.Count);
             SequenceClassificationOptions trainingOptions = _options.ToTrainingOptions<SequenceClassificationOptions>();
-            model.SetTrainableLayers(_options.TrainableLayers, trainingOptions.LoRA);
+            using var trainer = new SequenceClassificationTrainer(model, trainingOptions);
             long trainedParameterCount = model.TrainableParameterCount;
-            var trainer = new SequenceClassificationTrainer(model, trainingOptions);
             trainer.StepCompleted += step =>
             {
                 cancellation.ThrowIfCancelled();

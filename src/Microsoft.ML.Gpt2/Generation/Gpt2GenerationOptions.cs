@@ -1,3 +1,4 @@
+using Gpt2.Torch;
 using Gpt2.Torch.Generation;
 
 namespace Microsoft.ML.Gpt2.Generation;
@@ -54,7 +55,6 @@ public sealed class Gpt2GenerationOptions
     {
         ToTextOptions().Validate();
         OnnxRuntime?.Validate();
-        if (BatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "Generation.BatchSize must be at least 1.");
+        OptionChecks.AtLeast(BatchSize, 1, "Generation." + nameof(BatchSize), "8");
     }
 }

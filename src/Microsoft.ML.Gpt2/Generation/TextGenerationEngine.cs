@@ -3,6 +3,7 @@ using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Onnx;
 using Gpt2.Torch.Tokenization;
+using Gpt2.Torch;
 
 namespace Microsoft.ML.Gpt2.Generation;
 
@@ -25,9 +26,8 @@ internal sealed class TextGenerationEngine : IDisposable
         OnnxWeightQuantization? savedWeightQuantization)
     {
         options.Validate();
-        if (options.MaxNewTokens >= model.Config.ContextLength)
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxNewTokens,
-                $"Generation.MaxNewTokens must be less than the model's context length of {model.Config.ContextLength}, to leave room for the prompt.");
+        OptionChecks.Check(options.MaxNewTokens < model.Config.ContextLength, "Generation.MaxNewTokens", options.MaxNewTokens,
+            $"less than the model's context length of {model.Config.ContextLength}, to leave room for the prompt");
         Model = model;
         Options = options.ToTextOptions();
         BatchSize = options.BatchSize;

@@ -1,3 +1,4 @@
+using Gpt2.Torch;
 using Gpt2.Torch.Instructions;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
@@ -56,11 +57,19 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
         /// <summary>How the fitted transformer decodes responses.</summary>
         public Gpt2GenerationOptions Generation { get; } = new();
 
+        /// <inheritdoc />
+        internal override void Validate()
+        {
+            base.Validate();
+            OptionChecks.Requires(TrainableLayers is TrainableLayers.All or TrainableLayers.LoRA, nameof(TrainableLayers),
+                $"TrainableLayers is {TrainableLayers}; instruction tuning trains TrainableLayers.All or TrainableLayers.LoRA.");
+            OptionChecks.AtLeast(AllowedMaxLength, 2, nameof(AllowedMaxLength), "1024");
+            ArgumentNullException.ThrowIfNull(PromptFormat, nameof(PromptFormat));
+            Generation.Validate();
+        }
+
         internal InstructionTuningOptions ToTrainingOptions()
         {
-            if (TrainableLayers is not (TrainableLayers.All or TrainableLayers.LoRA))
-                throw new ArgumentException(
-                    $"Instruction tuning trains TrainableLayers.All or TrainableLayers.LoRA, not {TrainableLayers}.", nameof(TrainableLayers));
             InstructionTuningOptions options = ToTrainingOptions<InstructionTuningOptions>() with { AllowedMaxLength = AllowedMaxLength, MaskPrompt = MaskPrompt };
             options.Validate();
             return options;
@@ -75,8 +84,6 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(options.PromptFormat);
-        options.Generation.Validate();
         options.ToTrainingOptions();
         _mlContext = mlContext.RegisterGpt2Components();
         _options = options;
@@ -100,7 +107,7 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
         try
         {
             var cancellation = new MLContextCancellation(_mlContext);
-            var trainer = new InstructionTrainer(engine.Model, _options.ToTrainingOptions());
+            using var trainer = new InstructionTrainer(engine.Model, _options.ToTrainingOptions());
             trainer.StepCompleted += step =>
             {
                 cancellation.ThrowIfCancelled();
