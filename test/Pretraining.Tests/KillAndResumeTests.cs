@@ -65,7 +65,7 @@ public sealed class KillAndResumeTests : TemporaryDirectoryTest
     private static (List<(long Step, Dictionary<string, double> Metrics)> Evaluations, byte[] Weights) Final(string output)
     {
         string folder = TrainingCheckpoint.Locate(Path.Combine(output, "checkpoints"));
-        using JsonDocument state = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, TrainingCheckpoint.StateFileName)));
+        using JsonDocument state = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "trainer_state.json")));
         List<(long, Dictionary<string, double>)> evaluations = [.. state.RootElement.GetProperty("Evaluations").EnumerateArray().Select(e => (
             e.GetProperty("Step").GetInt64(),
             e.GetProperty("Metrics").EnumerateObject().ToDictionary(m => m.Name, m => m.Value.GetDouble())))];
@@ -78,7 +78,7 @@ public sealed class KillAndResumeTests : TemporaryDirectoryTest
         string uninterrupted = Path.Combine(Directory, "uninterrupted"), killed = Path.Combine(Directory, "killed");
         RunToTheEnd(Arguments(uninterrupted));
 
-        string latest = Path.Combine(killed, "checkpoints", TrainingCheckpoint.LatestFileName);
+        string latest = Path.Combine(killed, "checkpoints", "latest");
         using (Process process = Start(Arguments(killed)))
         {
             var clock = Stopwatch.StartNew();
