@@ -15,6 +15,7 @@ public static class LanguageModelLoss
     public static Tensor OfBatch(Gpt2Model model, Tensor inputs, Tensor targets)
     {
         Tensor logits = model.Forward(HostBatch.ToDevice(inputs, model.Device));
+        TrainingPhases.End(TrainingPhase.Forward);
         return F.cross_entropy(logits.flatten(0, 1).to(float32), HostBatch.ToDevice(targets, model.Device).flatten());
     }
 
