@@ -19,8 +19,9 @@ internal sealed record TrainingMode(string Name, Precision Precision, bool Allow
 /// on random tokens, in each mode side by side: every mode's trainer runs on a thread of its own, and they take turns step
 /// by step (only one steps at a time), so that a machine whose load changes (a shared one) slows them alike. The first
 /// <c>warmUpSteps</c> steps of each are not timed. Each row reports tokens/s, the model FLOPs per token x tokens/s as a
-/// fraction of the 1024-cube matmul in that precision measured just before (the yardstick), and the step's phases as the
-/// loop marks them (<see cref="TrainingPhases"/>; on a GPU each phase ends with a synchronisation).
+/// fraction of the yardstick (the 1024-cube matmul of <see cref="MatmulBenchmark"/> in that precision, timed in the same
+/// turns: a burst of them before each timed step), and the step's phases as the loop marks them
+/// (<see cref="TrainingPhases"/>; on a GPU each phase ends with a synchronisation).
 /// </summary>
 internal sealed class TrainingBenchmark(Device device, string presetName) : Benchmark(device, presetName)
 {
@@ -32,8 +33,6 @@ internal sealed class TrainingBenchmark(Device device, string presetName) : Benc
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
         if (modes.Where(m => m.Precision == Precision.Float32).Select(m => m.AllowTF32).Distinct().Count() > 1)
             throw new ArgumentException("float32 with and without TF32 cannot run side by side: the loop sets TF32 for the whole process; run them one after the other.");
-        var matmul = new MatmulBenchmark(Device, Preset);
-        double[] yardsticks = [.. modes.Select(m => matmul.FlopsPerSecond(m.Precision))];
         Gpt2Config config = Config with { Dropout = 0, EmbeddingDropout = null, AttentionDropout = null };
         var turns = new Turns(modes.Length);
         var runs = modes.Select((mode, i) => new ModeRun(this, config, mode, turns, i, batch, sequenceLength, warmUpSteps + steps, warmUpSteps)).ToArray();
@@ -46,7 +45,7 @@ internal sealed class TrainingBenchmark(Device device, string presetName) : Benc
                 thread.Join();
             if (runs.FirstOrDefault(r => r.Failure is not null) is { } failed)
                 throw new InvalidOperationException($"Training in {failed.Mode.Name} failed.", failed.Failure);
-            return [.. runs.Select((run, i) =>
+            return [.. runs.Select(run =>
             {
                 double seconds = run.PhaseMilliseconds.Sum() / 1000;
                 double tokensPerSecond = (double)batch * sequenceLength * steps / seconds;
@@ -56,8 +55,8 @@ internal sealed class TrainingBenchmark(Device device, string presetName) : Benc
                     precision = run.Mode.Name, tf32 = Device.type == DeviceType.CUDA && run.Mode.AllowTF32, batch, seq = sequenceLength, steps,
                     warm_up_steps = warmUpSteps, dropout = 0.0, side_by_side = runs.Length,
                     tokens_per_s = Math.Round(tokensPerSecond, 1), ms_per_step = Math.Round(1000 * seconds / steps),
-                    flops_per_token = run.FlopsPerToken, yardstick_gflop_per_s = Math.Round(yardsticks[i] / 1e9, 1),
-                    yardstick_fraction = Math.Round(run.FlopsPerToken * tokensPerSecond / yardsticks[i], 3),
+                    flops_per_token = run.FlopsPerToken, yardstick_gflop_per_s = Math.Round(run.YardstickFlopsPerSecond / 1e9, 1),
+                    yardstick_fraction = Math.Round(run.FlopsPerToken * tokensPerSecond / run.YardstickFlopsPerSecond, 3),
                     zero_gradients_ms = Ms(TrainingPhase.ZeroGradients), forward_ms = Ms(TrainingPhase.Forward), loss_ms = Ms(TrainingPhase.Loss),
                     backward_ms = Ms(TrainingPhase.Backward), gradients_to_masters_ms = Ms(TrainingPhase.GradientsToMasters),
                     clipping_ms = Ms(TrainingPhase.Clipping), optimizer_ms = Ms(TrainingPhase.Optimizer), refresh_working_ms = Ms(TrainingPhase.RefreshWorking),
@@ -158,16 +157,41 @@ internal sealed class TrainingBenchmark(Device device, string presetName) : Benc
 
         public Exception? Failure { get; private set; }
 
+        /// <summary>The yardstick's FLOP/s over the bursts before the timed steps.</summary>
+        public double YardstickFlopsPerSecond => _yardstickFlops / _yardstickSeconds;
+
+        private const int YardstickBurst = 10;
+        private double _yardstickFlops, _yardstickSeconds;
+
+        // A burst of the yardstick's matmuls, timed (after the warm-up steps) into the yardstick's FLOP/s.
+        private void Yardstick(Tensor a, Tensor b, bool timed)
+        {
+            _bench.Synchronize();
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < YardstickBurst; i++)
+                a.matmul(b).Dispose();
+            _bench.Synchronize();
+            if (timed)
+            {
+                _yardstickSeconds += clock.Elapsed.TotalSeconds;
+                _yardstickFlops += 2.0 * MatmulBenchmark.Size * MatmulBenchmark.Size * MatmulBenchmark.Size * YardstickBurst;
+            }
+        }
+
         public void Train()
         {
             var clock = new Stopwatch();
             int step = 0;
+            ScalarType type = Mode.Precision.ToScalarType();
+            using Tensor a = randn(MatmulBenchmark.Size, MatmulBenchmark.Size, device: _bench.Device).to(type);
+            using Tensor b = randn(MatmulBenchmark.Size, MatmulBenchmark.Size, device: _bench.Device).to(type);
             TrainingPhases.Observer = phase =>
             {
                 if (phase == TrainingPhase.Start)
                 {
                     _turns.Wait(_index);
                     step++;
+                    Yardstick(a, b, timed: step > _warmUpSteps);
                     clock.Restart();
                     return;
                 }
