@@ -3,7 +3,7 @@ using Gpt2.Benchmarks;
 using Gpt2.Torch;
 using static TorchSharp.torch;
 
-var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), trainer, kernels, perplexity, score, quantized, serve.", AllowMultipleArgumentsPerToken = true };
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), loss, trainer, kernels, perplexity, score, quantized, serve.", AllowMultipleArgumentsPerToken = true };
 var preset = new Option<string>("--preset") { Description = "Model preset: 124M, 355M, 774M, 1558M, book-124M.", DefaultValueFactory = _ => "124M" };
 var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
 var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
@@ -42,6 +42,9 @@ root.SetAction(result =>
     if (selected.Contains("train"))
         for (int i = 0; i < batches.Length; i++)
             new TrainingBenchmark(on, model).Run(batches[i], lengths[i], result.GetValue(steps), [.. chosenPrecisions.Select(TrainingMode.Of)]);
+    if (selected.Contains("loss"))
+        foreach (int count in batches.Zip(lengths, (b, l) => b * l).Distinct())
+            new LossBenchmark(on, model).Run(count, chosenPrecisions);
     if (selected.Contains("trainer"))
         for (int i = 0; i < batches.Length; i++)
             new TrainerBenchmark(on, model).Run(batches[i], lengths[i], result.GetValue(microBatches), result.GetValue(steps));
