@@ -1,8 +1,9 @@
 using System.CommandLine;
 using Gpt2.Benchmarks;
 using Gpt2.Torch;
+using static TorchSharp.torch;
 
-var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), trainer, kernels, perplexity, score, quantized, serve.", AllowMultipleArgumentsPerToken = true };
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), loss, trainer, kernels, perplexity, score, quantized, serve.", AllowMultipleArgumentsPerToken = true };
 var preset = new Option<string>("--preset") { Description = "Model preset: 124M, 355M, 774M, 1558M, book-124M.", DefaultValueFactory = _ => "124M" };
 var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
 var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
@@ -33,33 +34,37 @@ root.SetAction(result =>
             ? value : throw new ArgumentException($"--precision takes float32 or bfloat16, not '{name}'."))]
         : [Precision.Float32, Precision.BFloat16];
     if (result.GetValue(threads) is int threadCount)
-        TorchSharp.torch.set_num_threads(threadCount);
-    var bench = new Benchmarks(TorchDevices.Parse(result.GetValue(device)), result.GetValue(preset)!);
+        set_num_threads(threadCount);
+    Device on = TorchDevices.Parse(result.GetValue(device));
+    string model = result.GetValue(preset)!;
     if (selected.Contains("matmul"))
-        bench.Matmul();
+        new MatmulBenchmark(on, model).Run();
     if (selected.Contains("train"))
         for (int i = 0; i < batches.Length; i++)
-            bench.Train(batches[i], lengths[i], result.GetValue(steps), chosenPrecisions);
+            new TrainingBenchmark(on, model).Run(batches[i], lengths[i], result.GetValue(steps), [.. chosenPrecisions.Select(TrainingMode.Of)]);
+    if (selected.Contains("loss"))
+        foreach (int count in batches.Zip(lengths, (b, l) => b * l).Distinct())
+            new LossBenchmark(on, model).Run(count, chosenPrecisions);
     if (selected.Contains("trainer"))
         for (int i = 0; i < batches.Length; i++)
-            bench.TrainerStep(batches[i], lengths[i], result.GetValue(microBatches), result.GetValue(steps));
+            new TrainerBenchmark(on, model).Run(batches[i], lengths[i], result.GetValue(microBatches), result.GetValue(steps));
     int[] promptLengths = result.GetValue(prompts) is { Length: > 0 } p ? p : [16, 256, 900];
     if (selected.Contains("decode"))
-        bench.Decode(promptLengths, result.GetValue(decodeBatches) is { Length: > 0 } d ? d : [1, 8], result.GetValue(newTokens), chosenPrecisions, result.GetValue(repeats));
+        new DecodeBenchmark(on, model).Run(promptLengths, result.GetValue(decodeBatches) is { Length: > 0 } d ? d : [1, 8], result.GetValue(newTokens), chosenPrecisions, result.GetValue(repeats));
     if (selected.Contains("perplexity"))
-        bench.Perplexity(result.GetValue(text)!);
+        new PerplexityBenchmark(on, model).Run(result.GetValue(text)!);
     if (selected.Contains("kernels"))
-        bench.Kernels();
+        new KernelsBenchmark(on, model).Run();
     if (selected.Contains("batch"))
-        bench.Batch(result.GetValue(newTokens));
+        new BatchBenchmark(on, model).Run(result.GetValue(newTokens));
     if (selected.Contains("onnx"))
-        bench.Onnx(sequenceLength: 64);
+        new OnnxBenchmark(on, model).Run(sequenceLength: 64);
     if (selected.Contains("quantized"))
-        bench.Quantized(result.GetValue(text)!, result.GetValue(newTokens));
+        new QuantizedBenchmark(on, model).Run(result.GetValue(text)!, result.GetValue(newTokens));
     if (selected.Contains("serve"))
-        ServingBenchmark.RunAsync(result.GetValue(preset)!, result.GetValue(newTokens), [1, 4, 16]).GetAwaiter().GetResult();
+        ServingBenchmark.RunAsync(model, result.GetValue(newTokens), [1, 4, 16]).GetAwaiter().GetResult();
     if (selected.Contains("score"))
-        ScoringBenchmark.Run(TorchDevices.Parse(result.GetValue(device)));
+        ScoringBenchmark.Run(on);
     return 0;
 });
 return root.Parse(args).Invoke();

@@ -46,6 +46,30 @@ public sealed class AdamWTests
     }
 
     [TestMethod]
+    public void UpdatesAParameterLargerThanOneChunkAsTorchSharpsAdamWDoes()
+    {
+        // The CPU update goes chunk by chunk through a large parameter: every chunk, the last partial one included, must
+        // be updated in the parameter itself, with its own slice of the gradient and moments.
+        long rows = 2 * AdamW.CpuChunkElements / 301 + 7;
+        random.manual_seed(5);
+        using var ours = new Parameter(randn(rows, 301));
+        using var reference = new Parameter(ours.detach().clone());
+        Assert.IsTrue(ours.numel() > 2 * AdamW.CpuChunkElements && ours.numel() % AdamW.CpuChunkElements != 0);
+        using var optimizer = new AdamW([("weight", ours)], learningRate: 0.01, weightDecay: 0.1);
+        using var oracle = optim.AdamW([reference], lr: 0.01, weight_decay: 0.1);
+        for (int step = 0; step < 3; step++)
+        {
+            using var scope = NewDisposeScope();
+            Tensor gradient = randn(rows, 301);
+            ours.grad = gradient.clone();
+            reference.grad = gradient.clone();
+            optimizer.Step();
+            oracle.step();
+        }
+        Assert.IsTrue(ours.allclose(reference, rtol: 1e-5, atol: 1e-6), $"Differs from TorchSharp's AdamW by up to {(ours - reference).abs().max().item<float>()}.");
+    }
+
+    [TestMethod]
     public void FrozenParametersAreNeitherOptimizedNorGivenState()
     {
         using var model = new Gpt2Model(Tiny, CPU);

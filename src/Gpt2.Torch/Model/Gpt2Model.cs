@@ -210,13 +210,16 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor ComputeLogits(Tensor hiddenStates)
     {
-        Tensor weight = lm_head?.weight ?? wte.weight!;
+        Tensor weight = OutputWeight;
         // [vocab, embedding] x [embedding, tokens], then transposed: with a 50257-row weight, MKL runs this
         // product markedly faster on CPU than the [tokens, vocab] = x W^T layout.
         long[] shape = [.. hiddenStates.shape[..^1], weight.shape[0]];
         Tensor logits = weight.matmul(hiddenStates.reshape(-1, hiddenStates.shape[^1]).t()).t().reshape(shape);
         return logits.to(promote_types(logits.dtype, float32));
     }
+
+    /// <summary>The output head's weight [vocab, embedding]: the token embedding when tied.</summary>
+    internal Tensor OutputWeight => lm_head?.weight ?? wte.weight!;
 
     private static Tensor CausalMask(long past, long length, Device device) =>
         arange(past + length, device: device).unsqueeze(0) <= arange(past, past + length, device: device).unsqueeze(1);

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -5,8 +6,8 @@ namespace Gpt2.Torch.Training;
 
 /// <summary>
 /// AdamW (Loshchilov and Hutter) with GPT-2's parameter grouping: weight decay on matrices (linear and embedding
-/// weights), none on biases and LayerNorm parameters. Updates in place with one temporary per parameter, so a
-/// step reads and writes each parameter's state as few times as the algorithm allows.
+/// weights), none on biases and LayerNorm parameters. Updates in place with one temporary per parameter (on the CPU,
+/// per cache-sized chunk of it), so a step reads and writes each parameter's state as few times as the algorithm allows.
 /// </summary>
 internal sealed class AdamW : IDisposable
 {
@@ -85,14 +86,45 @@ internal sealed class AdamW : IDisposable
             Tensor? gradient = parameter.grad;
             if (gradient is null)
                 continue;
-            if (decay && WeightDecay > 0)
-                parameter.mul_(1 - LearningRate * WeightDecay);
-            mean.lerp_(gradient, 1 - Beta1);
-            variance.mul_(Beta2).addcmul_(gradient, gradient, 1 - Beta2);
-            using Tensor denominator = variance.sqrt().add_(scaledEpsilon);
-            parameter.addcdiv_(mean, denominator, -stepSize);
+            double decayFactor = decay && WeightDecay > 0 ? 1 - LearningRate * WeightDecay : 1;
+            long count = parameter.numel(), chunk = ChunkElements(parameter);
+            if (count <= chunk || !parameter.is_contiguous() || !gradient.is_contiguous())
+            {
+                Update(parameter, gradient, mean, variance, decayFactor, stepSize, scaledEpsilon);
+                continue;
+            }
+            using var scope = NewDisposeScope();
+            Tensor flatParameter = parameter.view(-1), flatGradient = gradient.view(-1), flatMean = mean.view(-1), flatVariance = variance.view(-1);
+            for (long start = 0; start < count; start += chunk)
+            {
+                using var chunkScope = NewDisposeScope();
+                long length = Math.Min(chunk, count - start);
+                Update(flatParameter.narrow(0, start, length), flatGradient.narrow(0, start, length), flatMean.narrow(0, start, length),
+                    flatVariance.narrow(0, start, length), decayFactor, stepSize, scaledEpsilon);
+            }
         }
     }
+
+    // The elementwise update of one parameter, or of one chunk of it (each chunk's passes run while it is in the cache).
+    private void Update(Tensor parameter, Tensor gradient, Tensor mean, Tensor variance, double decayFactor, double stepSize, double scaledEpsilon)
+    {
+        using var scope = NewDisposeScope();   // the in-place operations return handles of their own
+        if (decayFactor != 1)
+            parameter.mul_(decayFactor);
+        mean.lerp_(gradient, 1 - Beta1);
+        variance.mul_(Beta2).addcmul_(gradient, gradient, 1 - Beta2);
+        Tensor denominator = variance.sqrt().add_(scaledEpsilon);
+        parameter.addcdiv_(mean, denominator, -stepSize);
+    }
+
+    /// <summary>
+    /// Elements updated together. On the CPU, a large parameter goes in chunks small enough that the update's seven
+    /// elementwise passes find the chunk in the cache (one trip through memory instead of seven); on a GPU, where each
+    /// pass is a kernel launch and memory is fast, a parameter goes whole.
+    /// </summary>
+    private static long ChunkElements(Tensor parameter) => parameter.device_type == DeviceType.CPU ? CpuChunkElements : long.MaxValue;
+
+    internal const long CpuChunkElements = 1 << 18;
 
     /// <summary>
     /// Points the optimizer at other parameter objects of the same names and shapes (a model converted to another

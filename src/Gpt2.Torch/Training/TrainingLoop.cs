@@ -360,9 +360,11 @@ internal sealed class TrainingLoop : IDisposable
     // One optimizer step; the step's summed micro-batch losses and its gradient norm stay on the device.
     private (Tensor LossSum, Tensor? Norm) TakeStep<TBatch>(ITrainingTask<TBatch> task, IEnumerator<TBatch> batches, int accumulation, double learningRate, Device device)
     {
+        TrainingPhases.End(TrainingPhase.Start);
         foreach (Parameter parameter in _model.parameters())
             parameter.grad?.zero_();
         Tensor lossSum = zeros(1, device: device);
+        TrainingPhases.End(TrainingPhase.ZeroGradients);
         for (int micro = 0; micro < accumulation; micro++)
         {
             // Each batch's activations go as soon as its gradient is in: accumulation exists to save that memory.
@@ -370,16 +372,22 @@ internal sealed class TrainingLoop : IDisposable
             if (!batches.MoveNext())
                 throw new InvalidOperationException("The training batches ended before the epoch's steps did.");
             (Tensor loss, long tokens) = task.Loss(batches.Current);
+            TrainingPhases.End(TrainingPhase.Loss);
             // Each batch's mean loss weighs 1/k, so k accumulated batches give the gradient of one k-times larger batch.
             (loss / accumulation).backward();
             lossSum.add_(loss.detach());
             TokensSeen += tokens;
+            TrainingPhases.End(TrainingPhase.Backward);
         }
         _mixed?.GradientsToMasters();
+        TrainingPhases.End(TrainingPhase.GradientsToMasters);
         Tensor? norm = Options.MaxGradientNorm is double max ? GradientClipping.ClipGlobalNormOnDevice(_optimizer.Parameters, max) : null;
+        TrainingPhases.End(TrainingPhase.Clipping);
         _optimizer.LearningRate = learningRate;
         _optimizer.Step();
+        TrainingPhases.End(TrainingPhase.Optimizer);
         _mixed?.RefreshWorking();
+        TrainingPhases.End(TrainingPhase.RefreshWorking);
         return (lossSum, norm);
     }
 

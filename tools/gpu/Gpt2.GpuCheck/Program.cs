@@ -114,34 +114,29 @@ Part("peak", () =>
 });
 
 // 3. 124M training tokens/s and MFU (nanoGPT's model FLOPs per token, 6 N + 12 L H Q T, times tokens/s, over the peak) in
-// float32, TF32 and bfloat16, at a batch that fills the GPU.
+// float32, TF32 and bfloat16, at a batch that fills the GPU: the product's training loop (LanguageModelTrainer), one mode
+// after the other (TF32 is a process-wide switch that the loop sets from its options).
 string preset = smoke ? "mini" : "124M";
-var bench = new Benchmarks(device, preset);
 Part("train", () =>
 {
-    Gpt2Config config = Gpt2Config.FromPreset(preset);
-    (int batch, int length, int steps) = smoke ? (2, 32, 1) : (16, 1024, 10);
-    long parameters;
-    using (var model = new Gpt2Model(config, CPU))
-        parameters = model.ParameterCount - (long)config.ContextLength * config.EmbeddingSize;   // without the position embedding
-    double flopsPerToken = 6.0 * parameters + 12.0 * config.LayerCount * config.HeadCount * config.HeadSize * length;
-    foreach ((string mode, Precision precision, bool tf32) in new[] { ("float32", Precision.Float32, false), ("tf32", Precision.Float32, true), ("bfloat16", Precision.BFloat16, false) })
+    var training = new TrainingBenchmark(device, preset);
+    (int batch, int length, int steps, int warmUp) = smoke ? (2, 32, 1, 1) : (16, 1024, 10, 2);
+    double flopsPerToken;
+    using (var model = new Gpt2Model(Gpt2Config.FromPreset(preset), CPU))
+        flopsPerToken = Benchmark.TrainingFlopsPerToken(model, length);
+    foreach (TrainingMode mode in new[] { new TrainingMode("float32", Precision.Float32), new TrainingMode("tf32", Precision.Float32, AllowTF32: true), TrainingMode.Of(Precision.BFloat16) })
     {
-        if (device.type == DeviceType.CUDA)
-            backends.cuda.matmul.allow_tf32 = tf32;
-        double tokensPerSecond = bench.Train(batch, length, steps, precision)[0];
+        double tokensPerSecond = training.Run(batch, length, steps, [mode], warmUp)[0];
         Line("mfu", new
         {
-            mode, batch, seq = length, tokens_per_s = Math.Round(tokensPerSecond), flops_per_token = flopsPerToken,
+            mode = mode.Name, batch, seq = length, tokens_per_s = Math.Round(tokensPerSecond), flops_per_token = flopsPerToken,
             peak_tflop_per_s = Math.Round(peakFlops / 1e12, 2), mfu = Math.Round(flopsPerToken * tokensPerSecond / peakFlops, 4),
         });
     }
-    if (device.type == DeviceType.CUDA)
-        backends.cuda.matmul.allow_tf32 = false;
 });
 
 // 4. KV-cached decoding at batch 1 and 8, float32 and bfloat16 (with ONNX Runtime's CPU rows beside them).
-Part("decode", () => bench.Decode(smoke ? [16] : [16, 256], [1, 8], smoke ? 8 : 50, [Precision.Float32, Precision.BFloat16]));
+Part("decode", () => new DecodeBenchmark(device, preset).Run(smoke ? [16] : [16, 256], [1, 8], smoke ? 8 : 50, [Precision.Float32, Precision.BFloat16]));
 
 // 5. The SMS spam classifier (the main job) on 124M from random weights, all layers, the book's settings: wall time, test accuracy.
 Part("spam", () =>
