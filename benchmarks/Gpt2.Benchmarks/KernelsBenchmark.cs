@@ -1,14 +1,8 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Gpt2.Torch;
-using Gpt2.Torch.Data;
-using Gpt2.Torch.Generation;
-using Gpt2.Torch.Model;
-using Gpt2.Torch.Onnx;
-using Gpt2.Torch.Training;
-using Microsoft.ML.OnnxRuntime;
 using TorchSharp;
 using static TorchSharp.torch;
+
 namespace Gpt2.Benchmarks;
 
 internal sealed class KernelsBenchmark(Device device, string presetName) : Benchmark(device, presetName)

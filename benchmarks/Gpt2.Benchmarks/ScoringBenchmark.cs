@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Gpt2.Torch;
-using Gpt2.Torch.Model;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Gpt2;

@@ -41,14 +41,14 @@ var engineOption = new Option<string>("--engine")
 };
 engineOption.AcceptOnlyFromAmong([.. OnnxRuntimeDecoding.EngineNames]);
 var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: Float32 or BFloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
-var checkpointsOption = new Option<string?>("--checkpoints") { Description = "Where checkpoints go, one at every evaluation (default: the output folder's checkpoints folder)." };
-var noCheckpointsOption = new Option<bool>("--no-checkpoints") { Description = "Write no checkpoints (a kill then loses the run)." };
-var resumeOption = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint (left by Ctrl+C, a kill or an earlier run) with the same data and options; start afresh when there is none." };
+var checkpointFlags = new CheckpointFlags("Continue from the newest checkpoint (left by Ctrl+C, a kill or an earlier run) with the same data and options; start afresh when there is none.");
 var root = new RootCommand("Instruction-tunes GPT-2 as in chapter 7 of \"Build a Large Language Model (From Scratch)\", in an ML.NET pipeline.")
 {
     dataOption, presetOption, weightsOption, epochsOption, maxNewTokensOption, evaluationIntervalOption, outputOption, judgeOption,
-    loraRankOption, loraAlphaOption, deviceOption, precisionOption, engineOption, checkpointsOption, noCheckpointsOption, resumeOption,
+    loraRankOption, loraAlphaOption, deviceOption, precisionOption, engineOption,
 };
+foreach (Option flag in checkpointFlags.All)
+    root.Options.Add(flag);
 root.SetAction(async (result, cancellationToken) =>
 {
     var clock = Stopwatch.StartNew();
@@ -84,16 +84,10 @@ root.SetAction(async (result, cancellationToken) =>
         display.OnEvaluation(evaluation);
     };
     options.Precision = result.GetValue(precisionOption);
-    if (!result.GetValue(noCheckpointsOption))
-    {
-        options.CheckpointDirectory = result.GetValue(checkpointsOption) ?? Path.Combine(output, "checkpoints");
-        options.ResumeFromCheckpoint = result.GetValue(resumeOption);
-    }
-    else if (result.GetValue(resumeOption))
-    {
-        Console.Error.WriteLine("--resume continues from a checkpoint; it cannot go with --no-checkpoints.");
+    if (!checkpointFlags.TryRead(result, output, out string? checkpoints, out bool resume))
         return 2;
-    }
+    options.CheckpointDirectory = checkpoints;
+    options.ResumeFromCheckpoint = resume;
     options.Generation.OnnxRuntime = OnnxRuntimeDecoding.ParseEngine(result.GetValue(engineOption)!);
     options.Generation.Progress = progress =>
         Console.Write($"\rAnswering the test instructions: {progress.RowsCompleted} of {test.Length} rows, {progress.TokensPerSecond:F1} tokens/s");

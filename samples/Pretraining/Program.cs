@@ -24,20 +24,17 @@ var modelOption = new Option<string>("--model")
 var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training text.", DefaultValueFactory = _ => 10 };
 var maxStepsOption = new Option<long?>("--max-steps") { Description = "Stop after this many optimizer steps in all (default: every epoch)." };
 var outputOption = new Option<string>("--output") { Description = "Folder for the checkpoints, loss plot and sample.", DefaultValueFactory = _ => Path.Combine("runs", "pretraining") };
-var checkpointsOption = new Option<string?>("--checkpoints") { Description = "Where checkpoints go, one at every evaluation (default: the output folder's checkpoints folder)." };
-var noCheckpointsOption = new Option<bool>("--no-checkpoints") { Description = "Write no checkpoints (a kill then loses the run)." };
 var checkpointIntervalOption = new Option<int?>("--checkpoint-interval") { Description = "Write a checkpoint every this many steps instead of at every evaluation." };
 var keepOption = new Option<int>("--keep-checkpoints") { Description = "Checkpoints kept, the newest included; older ones are deleted.", DefaultValueFactory = _ => 3 };
-var resumeOption = new Option<bool>("--resume")
-{
-    Description = "Continue from the newest checkpoint (left by Ctrl+C, a kill or an earlier run) with the options and model it was trained with; start afresh when there is none.",
-};
+var checkpointFlags = new CheckpointFlags("Continue from the newest checkpoint (left by Ctrl+C, a kill or an earlier run) with the options and model it was trained with; start afresh when there is none.");
 var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
 var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: float32 or bfloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
 var root = new RootCommand("Pretrains the book's GPT_CONFIG_124M on a small text, as in chapter 5 of \"Build a Large Language Model (From Scratch)\".")
 {
-    dataOption, modelOption, epochsOption, maxStepsOption, outputOption, checkpointsOption, noCheckpointsOption, checkpointIntervalOption, keepOption, resumeOption, deviceOption, precisionOption,
+    dataOption, modelOption, epochsOption, maxStepsOption, outputOption, checkpointIntervalOption, keepOption, deviceOption, precisionOption,
 };
+foreach (Option flag in checkpointFlags.All)
+    root.Options.Add(flag);
 root.SetAction(result =>
 {
     string? data = result.GetValue(dataOption) ?? FindRepositoryFile(Path.Combine("data", "the-verdict.txt"));
@@ -47,13 +44,8 @@ root.SetAction(result =>
         return 2;
     }
     string output = result.GetValue(outputOption)!;
-    string? checkpoints = result.GetValue(noCheckpointsOption) ? null : result.GetValue(checkpointsOption) ?? Path.Combine(output, "checkpoints");
-    bool resume = result.GetValue(resumeOption);
-    if (resume && checkpoints is null)
-    {
-        Console.Error.WriteLine("--resume continues from a checkpoint; it cannot go with --no-checkpoints.");
+    if (!checkpointFlags.TryRead(result, output, out string? checkpoints, out bool resume))
         return 2;
-    }
     string model = result.GetValue(modelOption)!;
     Gpt2Config config = File.Exists(model) ? Gpt2Config.Load(model) : Gpt2Config.FromPreset(model) with { ContextLength = 256 };
     var options = new LanguageModelTrainingOptions

@@ -28,14 +28,13 @@ trainableOption.AcceptOnlyFromAmong("all", "last-block", "head", "lora");
 var loraRankOption = new Option<int>("--lora-rank") { Description = "Rank of the low-rank adapters (with --trainable lora).", DefaultValueFactory = _ => 16 };
 var loraAlphaOption = new Option<double>("--lora-alpha") { Description = "Scale of the adapters' output, the book's alpha (with --trainable lora).", DefaultValueFactory = _ => 16 };
 var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: Float32 or BFloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
-var checkpointsOption = new Option<string?>("--checkpoints") { Description = "Where checkpoints go, one at every evaluation (default: the output folder's checkpoints folder)." };
-var noCheckpointsOption = new Option<bool>("--no-checkpoints") { Description = "Write no checkpoints (a kill then loses the run)." };
-var resumeOption = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint (left by Ctrl+C, a kill or an earlier run) with the same data and options; start afresh when there is none." };
+var checkpointFlags = new CheckpointFlags("Continue from the newest checkpoint (left by Ctrl+C, a kill or an earlier run) with the same data and options; start afresh when there is none.");
 var root = new RootCommand("Fine-tunes GPT-2 as an SMS spam classifier with ML.NET (the book's chapter 6).")
 {
     dataOption, weightsOption, presetOption, epochsOption, outputOption, trainableOption, loraRankOption, loraAlphaOption, precisionOption,
-    checkpointsOption, noCheckpointsOption, resumeOption,
 };
+foreach (Option flag in checkpointFlags.All)
+    root.Options.Add(flag);
 root.SetAction(async (result, cancellationToken) =>
 {
     string output = Directory.CreateDirectory(result.GetValue(outputOption)!).FullName;
@@ -73,16 +72,10 @@ root.SetAction(async (result, cancellationToken) =>
         display.OnEvaluation(evaluation);
     };
     options.Precision = result.GetValue(precisionOption);
-    if (!result.GetValue(noCheckpointsOption))
-    {
-        options.CheckpointDirectory = result.GetValue(checkpointsOption) ?? Path.Combine(output, "checkpoints");
-        options.ResumeFromCheckpoint = result.GetValue(resumeOption);
-    }
-    else if (result.GetValue(resumeOption))
-    {
-        Console.Error.WriteLine("--resume continues from a checkpoint; it cannot go with --no-checkpoints.");
+    if (!checkpointFlags.TryRead(result, output, out string? checkpoints, out bool resume))
         return 2;
-    }
+    options.CheckpointDirectory = checkpoints;
+    options.ResumeFromCheckpoint = resume;
 
     var gpt2Pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
         .Append(mlContext.MulticlassClassification.Trainers.Gpt2(options))
