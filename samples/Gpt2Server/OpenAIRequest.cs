@@ -3,27 +3,11 @@ using Microsoft.Extensions.AI;
 
 namespace Gpt2Server;
 
-/// <summary>A request the server refuses, written as OpenAI's error JSON (<c>{"error":{"message","type","param","code"}}</c>).</summary>
-public sealed class OpenAIErrorException(int status, string message, string? param = null, string? code = null,
-    string type = "invalid_request_error") : Exception(message)
-{
-    /// <summary>The HTTP status code.</summary>
-    public int Status { get; } = status;
-
-    /// <summary>OpenAI's error type.</summary>
-    public string Type { get; } = type;
-
-    /// <summary>The request field at fault, or null.</summary>
-    public string? Param { get; } = param;
-
-    /// <summary>A machine-readable code, or null.</summary>
-    public string? Code { get; } = code;
-}
-
 /// <summary>
 /// The fields of an OpenAI chat or completions request body the server understands, read and checked strictly: a
-/// field of the wrong type or out of range, or a feature GPT-2 does not have (tools, n &gt; 1, log-probabilities,
-/// penalties, JSON mode), is refused with a 400 naming the field rather than ignored.
+/// field of the wrong type or out of range, or one that would change generation and is not supported (tools, n &gt; 1,
+/// best_of &gt; 1, echo, suffix, log-probabilities, logit_bias, penalties, top_k, min_p, JSON mode), is refused with a 400
+/// naming the field rather than ignored.
 /// </summary>
 public sealed class OpenAIRequest
 {
@@ -70,19 +54,23 @@ public sealed class OpenAIRequest
         RefuseUnless(body, "functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "GPT-2 cannot call functions.");
         RefuseUnless(body, "tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call tools.");
         RefuseUnless(body, "function_call", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call functions.");
-        RefuseUnless(body, "logprobs", v => v.ValueKind == JsonValueKind.False, "Log-probabilities are not returned.");
-        RefuseUnless(body, "top_logprobs", v => false, "Log-probabilities are not returned.");
-        RefuseUnless(body, "logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "logit_bias is not supported.");
+        RefuseUnless(body, "logprobs", v => v.ValueKind == JsonValueKind.False, "Log-probabilities are not returned; send false or leave it out.");
+        RefuseUnless(body, "top_logprobs", v => false, "Log-probabilities are not returned; leave top_logprobs out.");
+        RefuseUnless(body, "logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "logit_bias is not supported; send {} or leave it out.");
         RefuseUnless(body, "frequency_penalty", IsZero, "The decoder has no repetition penalties; send 0 or leave it out.");
         RefuseUnless(body, "presence_penalty", IsZero, "The decoder has no repetition penalties; send 0 or leave it out.");
         RefuseUnless(body, "response_format", v => v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out JsonElement t) && t.GetString() == "text",
             "GPT-2's decoding cannot be constrained to JSON; send {\"type\":\"text\"} or leave it out.");
+        // vLLM's sampling extensions: top_k is in the engine's options but not wired through the server yet.
+        RefuseUnless(body, "top_k", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int k) && k is -1 or 0,
+            "top_k is not supported by this server yet; leave it out (or send -1 or 0, which mean no limit) and use temperature and top_p.");
+        RefuseUnless(body, "min_p", IsZero, "min_p is not supported; send 0 or leave it out, and use top_p.");
+        RefuseUnless(body, "repetition_penalty", v => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double p) && p == 1,
+            "The decoder has no repetition penalties; send 1 or leave it out.");
+        RefuseUnless(body, "best_of", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int b) && b == 1, "Only best_of = 1 is supported.");
+        RefuseUnless(body, "echo", v => v.ValueKind == JsonValueKind.False, "echo is not supported; send false or leave it out.");
         if (!chat)
-        {
-            RefuseUnless(body, "best_of", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int b) && b == 1, "Only best_of = 1 is supported.");
-            RefuseUnless(body, "echo", v => v.ValueKind == JsonValueKind.False, "echo is not supported.");
-            RefuseUnless(body, "suffix", v => v.ValueKind == JsonValueKind.String && v.GetString() == "", "suffix (insertion) is not supported.");
-        }
+            RefuseUnless(body, "suffix", v => v.ValueKind == JsonValueKind.String && v.GetString() == "", "suffix (insertion) is not supported; leave it out.");
 
         int? maxTokens = Int(body, "max_completion_tokens") ?? Int(body, "max_tokens");
         if (maxTokens < 1)
