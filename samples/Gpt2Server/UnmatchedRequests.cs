@@ -23,5 +23,5 @@ internal static class UnmatchedRequests
     }
 
     private static string AllowedMethods(HttpContext context) =>
-        context.Response.Headers.Allow is { Count: > 0 } allow ? string.Join(", ", allow.ToString()) : "another method";
+        context.Response.Headers.Allow is { Count: > 0 } allow ? string.Join(", ", allow.ToArray()) : "another method";
 }
