@@ -3,27 +3,11 @@ using Microsoft.Extensions.AI;
 
 namespace Gpt2Server;
 
-/// <summary>A request the server refuses, written as OpenAI's error JSON (<c>{"error":{"message","type","param","code"}}</c>).</summary>
-public sealed class OpenAIErrorException(int status, string message, string? param = null, string? code = null,
-    string type = "invalid_request_error") : Exception(message)
-{
-    /// <summary>The HTTP status code.</summary>
-    public int Status { get; } = status;
-
-    /// <summary>OpenAI's error type.</summary>
-    public string Type { get; } = type;
-
-    /// <summary>The request field at fault, or null.</summary>
-    public string? Param { get; } = param;
-
-    /// <summary>A machine-readable code, or null.</summary>
-    public string? Code { get; } = code;
-}
-
 /// <summary>
 /// The fields of an OpenAI chat or completions request body the server understands, read and checked strictly: a
-/// field of the wrong type or out of range, or a feature GPT-2 does not have (tools, n &gt; 1, log-probabilities,
-/// penalties, JSON mode), is refused with a 400 naming the field rather than ignored.
+/// field of the wrong type or out of range, or one that would change generation and is not supported (tools, n &gt; 1,
+/// best_of &gt; 1, echo, suffix, log-probabilities, logit_bias, penalties, top_k, min_p, JSON mode), is refused with a 400
+/// naming the field rather than ignored.
 /// </summary>
 public sealed class OpenAIRequest
 {
@@ -56,7 +40,7 @@ public sealed class OpenAIRequest
     /// <summary><c>stream_options.include_usage</c>.</summary>
     public bool IncludeUsage { get; private init; }
 
-    /// <summary>Reads the fields both endpoints share; <paramref name="chat"/> selects the chat endpoint's extra refusals.</summary>
+    /// <summary>Reads the fields both endpoints share; <paramref name="chat"/> is false for the completions endpoint, which also refuses <c>suffix</c>.</summary>
     public static OpenAIRequest Read(JsonElement body, bool chat)
     {
         if (body.ValueKind != JsonValueKind.Object)
@@ -65,24 +49,30 @@ public sealed class OpenAIRequest
             ? name : throw new OpenAIErrorException(400, "'model' is required: a string naming the model (GET /v1/models lists it).", "model");
 
         RefuseUnless(body, "n", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) && n == 1,
-            "Only n = 1 is supported: one choice per request.");
-        RefuseUnless(body, "tools", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "GPT-2 cannot call tools.");
-        RefuseUnless(body, "functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "GPT-2 cannot call functions.");
-        RefuseUnless(body, "tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call tools.");
-        RefuseUnless(body, "function_call", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call functions.");
-        RefuseUnless(body, "logprobs", v => v.ValueKind == JsonValueKind.False, "Log-probabilities are not returned.");
-        RefuseUnless(body, "top_logprobs", v => false, "Log-probabilities are not returned.");
-        RefuseUnless(body, "logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "logit_bias is not supported.");
-        RefuseUnless(body, "frequency_penalty", IsZero, "The decoder has no repetition penalties; send 0 or leave it out.");
-        RefuseUnless(body, "presence_penalty", IsZero, "The decoder has no repetition penalties; send 0 or leave it out.");
-        RefuseUnless(body, "response_format", v => v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out JsonElement t) && t.GetString() == "text",
-            "GPT-2's decoding cannot be constrained to JSON; send {\"type\":\"text\"} or leave it out.");
+            "only one choice per request is generated; send 1 or leave it out");
+        RefuseUnless(body, "best_of", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int b) && b == 1,
+            "only one candidate per request is generated; send 1 or leave it out");
+        RefuseUnless(body, "tools", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "GPT-2 cannot call tools; leave it out");
+        RefuseUnless(body, "functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "GPT-2 cannot call functions; leave it out");
+        RefuseUnless(body, "tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call tools; send \"none\" or leave it out");
+        RefuseUnless(body, "function_call", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call functions; send \"none\" or leave it out");
+        RefuseUnless(body, "logprobs", v => v.ValueKind == JsonValueKind.False, "log-probabilities are not returned; send false or leave it out");
+        RefuseUnless(body, "top_logprobs", v => false, "log-probabilities are not returned; leave it out");
+        RefuseUnless(body, "logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "the decoder cannot bias tokens; send {} or leave it out");
+        RefuseUnless(body, "frequency_penalty", IsZero, "the decoder has no repetition penalties; send 0 or leave it out");
+        RefuseUnless(body, "presence_penalty", IsZero, "the decoder has no repetition penalties; send 0 or leave it out");
+        RefuseUnless(body, "repetition_penalty", v => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double p) && p == 1,
+            "the decoder has no repetition penalties; send 1 or leave it out");
+        // top_k is in the engine's options but not wired through the server yet; -1 and 0 are vLLM's "no limit".
+        RefuseUnless(body, "top_k", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int k) && k is -1 or 0,
+            "this server does not sample with top-k yet; leave it out (or send -1 or 0, no limit) and use temperature and top_p");
+        RefuseUnless(body, "min_p", IsZero, "the decoder has no min-p sampling; send 0 or leave it out, and use top_p");
+        RefuseUnless(body, "response_format", v => v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out JsonElement t)
+            && t.ValueKind == JsonValueKind.String && t.GetString() == "text",
+            "GPT-2's decoding cannot be constrained to JSON; send {\"type\":\"text\"} or leave it out");
+        RefuseUnless(body, "echo", v => v.ValueKind == JsonValueKind.False, "the prompt is not echoed; send false or leave it out");
         if (!chat)
-        {
-            RefuseUnless(body, "best_of", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int b) && b == 1, "Only best_of = 1 is supported.");
-            RefuseUnless(body, "echo", v => v.ValueKind == JsonValueKind.False, "echo is not supported.");
-            RefuseUnless(body, "suffix", v => v.ValueKind == JsonValueKind.String && v.GetString() == "", "suffix (insertion) is not supported.");
-        }
+            RefuseUnless(body, "suffix", v => v.ValueKind == JsonValueKind.String && v.GetString() == "", "GPT-2 cannot insert text before a suffix; leave it out");
 
         int? maxTokens = Int(body, "max_completion_tokens") ?? Int(body, "max_tokens");
         if (maxTokens < 1)
@@ -197,11 +187,14 @@ public sealed class OpenAIRequest
 
     private static bool IsZero(JsonElement v) => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && d == 0;
 
-    private static void RefuseUnless(JsonElement body, string name, Func<JsonElement, bool> harmless, string message)
+    // A field sent with a value other than its harmless one is refused by name, with what to send instead.
+    private static void RefuseUnless(JsonElement body, string name, Func<JsonElement, bool> harmless, string reason)
     {
         if (Present(body, name, out JsonElement value) && !harmless(value))
-            throw new OpenAIErrorException(400, message, name, "unsupported_parameter");
+            throw new OpenAIErrorException(400, $"'{name}' is not supported ({Shorten(value.GetRawText())} was sent): {reason}.", name, "unsupported_parameter");
     }
+
+    private static string Shorten(string json) => json.Length <= 60 ? json : json[..57] + "...";
 
     private static int? Int(JsonElement body, string name)
     {

@@ -199,6 +199,34 @@ public sealed class TextGenerationServiceTests
     }
 
     [TestMethod]
+    public async Task APromptGivenAsTokenIdsIsAnsweredAsItsTextIsWholeAndStreamed()
+    {
+        string longPrompt = string.Join(' ', Enumerable.Range(0, 80).Select(i => $"w{i}"));
+        foreach (string prompt in (string[])[.. Prompts, longPrompt])
+        {
+            TextGenerationResult expected = _service.Generate(prompt, Greedy);
+            int[] ids = Gpt2Tokenizer.Default.Encode(prompt);
+            Assert.AreEqual(expected, await _service.GenerateAsync(ids, Greedy), prompt);
+
+            TextGenerationStream stream = _service.GenerateStreamingAsync(ids, Greedy);
+            var text = new StringBuilder();
+            await foreach (string piece in stream)
+                text.Append(piece);
+            Assert.AreEqual(expected.Text, text.ToString(), prompt);
+            Assert.AreEqual(expected, stream.Result, prompt);
+        }
+        Assert.IsTrue(_service.Generate(longPrompt, Greedy).PromptWasTruncated, "the long prompt is cropped the same way from ids");
+    }
+
+    [TestMethod]
+    public void TokenIdsThatCannotBeAPromptAreRejectedWithTheReason()
+    {
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => _service.GenerateAsync(Array.Empty<int>(), Greedy)).Message, "no tokens");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _service.GenerateStreamingAsync([15, 50257], Greedy)).Message, "50257");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _service.GenerateAsync([-1], Greedy));
+    }
+
+    [TestMethod]
     public void EachRowOfABatchEqualsItsPromptAlone()
     {
         IReadOnlyList<TextGenerationResult> batch = _service.GenerateBatch(Prompts, Greedy);

@@ -76,6 +76,56 @@ public sealed class BadInputTests
     }
 
     [TestMethod]
+    [DataRow("v1/chat/completions", DisplayName = "chat")]
+    [DataRow("v1/completions", DisplayName = "completions")]
+    public async Task ABodyThatIsNotUtf8Gets400NamingTheEncoding(string path)
+    {
+        // Latin-1 "café": the byte 0xE9 cannot start a UTF-8 sequence here.
+        byte[] body = [.. System.Text.Encoding.UTF8.GetBytes($"{{\"model\":\"{Model}\",\"prompt\":\"caf"), 0xE9,
+            .. System.Text.Encoding.UTF8.GetBytes("\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")];
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using HttpResponseMessage response = await _server.Http.PostAsync(path, content);
+        JsonElement json = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        AssertError(400, "invalid_request_error", null, "invalid_json", (int)response.StatusCode, json);
+        StringAssert.Contains(json.GetProperty("error").GetProperty("message").GetString(), "UTF-8");
+    }
+
+    [TestMethod]
+    public async Task AStringWithALoneSurrogateEscapeGets400NamingTheField()
+    {
+        (int status, JsonElement json, _) = await _server.PostAsync("v1/chat/completions",
+            $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"half \ud800 a pair"}]}""");
+        AssertError(400, "invalid_request_error", "messages[0].content", "invalid_json", status, json);
+    }
+
+    [TestMethod]
+    [DataRow("GET", "v1/nothing-here", DisplayName = "GET unknown")]
+    [DataRow("POST", "v1/engines/davinci/completions", DisplayName = "POST unknown")]
+    [DataRow("POST", "", DisplayName = "POST root")]
+    public async Task AnUnknownUrlGets404WithErrorJsonNamingMethodAndPath(string method, string path)
+    {
+        using HttpResponseMessage response = await _server.Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        JsonElement json = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        AssertError(404, "invalid_request_error", null, "unknown_url", (int)response.StatusCode, json);
+        StringAssert.Contains(json.GetProperty("error").GetProperty("message").GetString(), $"{method} /{path}");
+        Assert.AreEqual("application/json", response.Content.Headers.ContentType!.MediaType);
+    }
+
+    [TestMethod]
+    [DataRow("GET", "v1/chat/completions", "POST", DisplayName = "GET chat")]
+    [DataRow("DELETE", "v1/completions", "POST", DisplayName = "DELETE completions")]
+    [DataRow("POST", "v1/models", "GET", DisplayName = "POST models")]
+    public async Task AKnownUrlWithTheWrongMethodGets405WithErrorJsonNamingTheRightOne(string method, string path, string allowed)
+    {
+        using HttpResponseMessage response = await _server.Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        JsonElement json = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        AssertError(405, "invalid_request_error", null, "method_not_allowed", (int)response.StatusCode, json);
+        StringAssert.Contains(json.GetProperty("error").GetProperty("message").GetString(), $"{method} /{path}");
+        StringAssert.Contains(json.GetProperty("error").GetProperty("message").GetString(), allowed);
+    }
+
+    [TestMethod]
     public async Task ABodyOverTheSizeLimitGets413WithErrorJson()
     {
         string body = $$"""{"model":"{{Model}}","prompt":"{{new string('a', 100_000)}}"}""";

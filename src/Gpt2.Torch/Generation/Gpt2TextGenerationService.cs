@@ -16,8 +16,8 @@ namespace Gpt2.Torch.Generation;
 /// plain text: <c>&lt;|endoftext|&gt;</c> written in a prompt is text, not the special token.</para>
 /// <para>Concurrent calls are serialized (TorchSharp modules are not thread-safe): one generation, or one batch, runs at a
 /// time, and the others wait their turn. To generate for several prompts at once, pass them to <see cref="GenerateBatch"/>.
-/// With continuous batching (the constructor's <c>continuousBatching</c>), <see cref="GenerateAsync"/> and
-/// <see cref="GenerateStreamingAsync"/> calls instead join one running batch at its next step and leave it as they
+/// With continuous batching (the constructor's <c>continuousBatching</c>), <see cref="GenerateAsync(string, TextGenerationOptions?, CancellationToken)"/> and
+/// <see cref="GenerateStreamingAsync(string, TextGenerationOptions?, CancellationToken)"/> calls instead join one running batch at its next step and leave it as they
 /// finish, sharing each forward pass; each greedy answer equals what the call gets alone.</para>
 /// </remarks>
 public sealed class Gpt2TextGenerationService : IDisposable
@@ -32,7 +32,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
     /// <param name="tokenizer">GPT-2's tokenizer (<see cref="Gpt2Tokenizer.Default"/> when null).</param>
     /// <param name="ownsModel">Whether disposing the service disposes the model.</param>
     /// <param name="continuousBatching">
-    /// Whether concurrent <see cref="GenerateAsync"/> and <see cref="GenerateStreamingAsync"/> calls share a running batch
+    /// Whether concurrent <see cref="GenerateAsync(string, TextGenerationOptions?, CancellationToken)"/> and <see cref="GenerateStreamingAsync(string, TextGenerationOptions?, CancellationToken)"/> calls share a running batch
     /// (a background loop decodes them together) instead of waiting for each other.
     /// </param>
     /// <param name="onnxRuntime">
@@ -129,6 +129,36 @@ public sealed class Gpt2TextGenerationService : IDisposable
     }
 
     /// <summary>
+    /// The continuation of a prompt already tokenized with <see cref="Tokenizer"/>, generated on a thread-pool thread: for
+    /// a caller that needs the token count before generating (to check it against the context), so that the prompt is
+    /// tokenized once. A prompt longer than the context minus <see cref="TextGenerationOptions.MaxNewTokens"/> keeps its
+    /// last tokens, as with a text prompt.
+    /// </summary>
+    /// <param name="promptTokens">At least one token id of the tokenizer's vocabulary.</param>
+    /// <param name="options">Sampling and stopping; <see cref="TextGenerationOptions"/>' defaults when null.</param>
+    /// <param name="cancellationToken">Stops generation at the next token, or the wait for an earlier call to finish.</param>
+    public Task<TextGenerationResult> GenerateAsync(IReadOnlyList<int> promptTokens, TextGenerationOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new TextGenerationOptions();
+        int[] ids = CropTokens(promptTokens, options, out int dropped);
+        if (_batcher is not null)
+            return Batched(ids, dropped, options, cancellationToken);
+        return Task.Run(async () =>
+        {
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return Run([ids], [dropped], options, cancellationToken)[0];
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }, cancellationToken);
+    }
+
+    /// <summary>
     /// The continuation of each prompt, generated together in one left-padded batch with the key/value cache; each row
     /// stops on its own. Greedy rows equal what <see cref="Generate"/> writes for each prompt alone.
     /// </summary>
@@ -168,6 +198,23 @@ public sealed class Gpt2TextGenerationService : IDisposable
         if (_batcher is not null)
             return new TextGenerationStream((stream, enumeratorToken) => BatchedStream(stream, ids, dropped[0], options, cancellationToken, enumeratorToken));
         return new TextGenerationStream((stream, enumeratorToken) => Stream(stream, ids, dropped[0], options, cancellationToken, enumeratorToken));
+    }
+
+    /// <summary>
+    /// The continuation of a prompt already tokenized with <see cref="Tokenizer"/>, streamed as
+    /// <see cref="GenerateStreamingAsync(string, TextGenerationOptions?, CancellationToken)"/> streams a text prompt's.
+    /// </summary>
+    /// <param name="promptTokens">At least one token id of the tokenizer's vocabulary.</param>
+    /// <param name="options">Sampling and stopping; <see cref="TextGenerationOptions"/>' defaults when null. Checked now, not at enumeration.</param>
+    /// <param name="cancellationToken">Stops generation at the next token; leaving the loop early stops it too.</param>
+    public TextGenerationStream GenerateStreamingAsync(IReadOnlyList<int> promptTokens, TextGenerationOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new TextGenerationOptions();
+        int[] ids = CropTokens(promptTokens, options, out int dropped);
+        if (_batcher is not null)
+            return new TextGenerationStream((stream, enumeratorToken) => BatchedStream(stream, ids, dropped, options, cancellationToken, enumeratorToken));
+        return new TextGenerationStream((stream, enumeratorToken) => Stream(stream, ids, dropped, options, cancellationToken, enumeratorToken));
     }
 
     /// <summary>
@@ -280,5 +327,20 @@ public sealed class Gpt2TextGenerationService : IDisposable
             ids[row] = dropped[row] == 0 ? all : all[dropped[row]..];
         }
         return ids;
+    }
+
+    // Validates the options and the ids, and keeps the last context length minus MaxNewTokens of them (a copy, so that
+    // the caller may reuse its list while the generation runs).
+    private int[] CropTokens(IReadOnlyList<int> promptTokens, TextGenerationOptions options, out int dropped)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokens);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate(Model.Config.ContextLength);
+        if (promptTokens.Count == 0)
+            throw new ArgumentException("The prompt has no tokens; GPT-2 needs at least one token to continue.", nameof(promptTokens));
+        int[] all = [.. promptTokens];
+        Model.Config.CheckTokenIds(all, nameof(promptTokens), "the prompt");
+        dropped = Math.Max(0, all.Length - (Model.Config.ContextLength - options.MaxNewTokens));
+        return dropped == 0 ? all : all[dropped..];
     }
 }

@@ -2,7 +2,7 @@ namespace Gpt2.Torch.Generation;
 
 /// <summary>
 /// The text of one generation, streamed in pieces as the model writes it (see
-/// <see cref="Gpt2TextGenerationService.GenerateStreamingAsync"/>); once enumerated to the end, <see cref="Result"/>
+/// <see cref="Gpt2TextGenerationService.GenerateStreamingAsync(string, TextGenerationOptions?, CancellationToken)"/>); once enumerated to the end, <see cref="Result"/>
 /// holds the token counts and why it stopped. It can be enumerated once.
 /// </summary>
 /// <remarks>

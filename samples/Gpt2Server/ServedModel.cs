@@ -1,0 +1,56 @@
+using Gpt2.Torch;
+using Gpt2.Torch.Generation;
+using Gpt2MLNet.AI;
+
+namespace Gpt2Server;
+
+/// <summary>What the endpoints share: the options, the generation service, the chat prompt format and the classifier.</summary>
+internal sealed class ServedModel : IDisposable
+{
+    private readonly bool _ownsService;
+
+    public ServedModel(Gpt2ServerOptions options, Gpt2TextGenerationService? service)
+    {
+        Options = options;
+        _ownsService = service is null;
+        Service = service ?? Gpt2TextGenerationService.Load(Gpt2ModelSource.Pretrained(options.Model), device: null, options.ContinuousBatching, options.OnnxRuntime);
+        try
+        {
+            Classifier = options.ClassifierPath is null ? null : new Gpt2ServerClassifier(options.ClassifierPath);
+        }
+        catch
+        {
+            if (_ownsService)
+                Service.Dispose();
+            throw;
+        }
+    }
+
+    public Gpt2ServerOptions Options { get; }
+
+    public Gpt2TextGenerationService Service { get; }
+
+    public Gpt2ServerClassifier? Classifier { get; }
+
+    public ChatPromptFormat PromptFormat => Options.PromptFormat;
+
+    public string ModelId => Options.ModelId;
+
+    public int ContextLength => Service.Model.Config.ContextLength;
+
+    /// <summary>When the server started, as the models list reports it.</summary>
+    public long Created { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    public void CheckModel(OpenAIRequest request)
+    {
+        if (request.Model != ModelId)
+            throw new OpenAIErrorException(400, $"The model '{request.Model}' does not exist; this server serves '{ModelId}'.", "model", "model_not_found");
+    }
+
+    public void Dispose()
+    {
+        Classifier?.Dispose();
+        if (_ownsService)
+            Service.Dispose();
+    }
+}

@@ -1,0 +1,26 @@
+using System.Text.Json.Serialization;
+
+namespace Gpt2Server.Wire;
+
+/// <summary>
+/// OpenAI's <c>chat.completion.chunk</c>: one server-sent event of a streamed chat answer. The last chunk, sent only
+/// when <c>stream_options.include_usage</c> asked for it, has no choices and the usage.
+/// </summary>
+public sealed record ChatCompletionChunk(string Id, long Created, string Model, IReadOnlyList<ChatCompletionChunkChoice> Choices,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null)
+{
+    /// <summary>Always <c>"chat.completion.chunk"</c>.</summary>
+    public string Object => "chat.completion.chunk";
+}
+
+/// <summary>One choice of a <see cref="ChatCompletionChunk"/>: a delta, and the finish reason in the last one.</summary>
+public sealed record ChatCompletionChunkChoice(int Index, ChatCompletionDelta Delta, string? FinishReason)
+{
+    /// <summary>Always null.</summary>
+    public object? Logprobs => null;
+}
+
+/// <summary>What a chunk adds to the message: the role in the first chunk, text in the next ones, nothing in the last.</summary>
+public sealed record ChatCompletionDelta(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content = null);

@@ -1,0 +1,10 @@
+using Gpt2.Torch.Generation;
+
+namespace Gpt2Server.Wire;
+
+/// <summary>OpenAI's <c>finish_reason</c> values.</summary>
+public static class FinishReasons
+{
+    /// <summary><c>"length"</c> when the token limit ended the text, else <c>"stop"</c> (end of text or a stop string).</summary>
+    public static string Of(TextGenerationResult result) => result.FinishReason == TextGenerationFinishReason.Length ? "length" : "stop";
+}

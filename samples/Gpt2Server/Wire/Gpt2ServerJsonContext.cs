@@ -1,0 +1,14 @@
+using System.Text.Json.Serialization;
+
+namespace Gpt2Server.Wire;
+
+/// <summary>The source-generated serializers of the server's answers, in OpenAI's snake_case names.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(ChatCompletion))]
+[JsonSerializable(typeof(ChatCompletionChunk))]
+[JsonSerializable(typeof(TextCompletion))]
+[JsonSerializable(typeof(ModelList))]
+[JsonSerializable(typeof(HealthReport))]
+[JsonSerializable(typeof(OpenAIErrorResponse))]
+[JsonSerializable(typeof(ClassificationList))]
+public sealed partial class Gpt2ServerJsonContext : JsonSerializerContext;
