@@ -30,14 +30,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
         }
         PromptBudget budget = PromptBudget.For(served.Service, prompt, request.MaxTokens,
             Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "messages");
-        var options = new TextGenerationOptions
-        {
-            MaxNewTokens = budget.MaxTokens,
-            Temperature = request.Temperature ?? 0,
-            TopP = request.TopP,
-            StopStrings = request.Stop,
-            Seed = request.Seed,
-        };
+        TextGenerationOptions options = request.GenerationOptions(budget.MaxTokens);
         using IDisposable place = admission.Admit();
         CancellationToken aborted = context.RequestAborted;
         string id = $"chatcmpl-{Guid.NewGuid():N}";

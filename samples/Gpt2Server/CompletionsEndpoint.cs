@@ -21,14 +21,7 @@ internal sealed class CompletionsEndpoint(ServedModel served, AdmissionControl a
         served.CheckModel(request);
         PromptBudget budget = PromptBudget.For(served.Service, request.Prompt(), request.MaxTokens,
             Math.Min(DefaultMaxTokens, served.ContextLength - 1), "prompt");
-        var options = new TextGenerationOptions
-        {
-            MaxNewTokens = budget.MaxTokens,
-            Temperature = request.Temperature ?? 0,
-            TopP = request.TopP,
-            StopStrings = request.Stop,
-            Seed = request.Seed,
-        };
+        TextGenerationOptions options = request.GenerationOptions(budget.MaxTokens);
         using IDisposable place = admission.Admit();
         CancellationToken aborted = context.RequestAborted;
         string id = $"cmpl-{Guid.NewGuid():N}";

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gpt2.Torch.Generation;
 using Microsoft.Extensions.AI;
 
 namespace Gpt2Server;
@@ -6,7 +7,7 @@ namespace Gpt2Server;
 /// <summary>
 /// The fields of an OpenAI chat or completions request body the server understands, read and checked strictly: a
 /// field of the wrong type or out of range, or one that would change generation and is not supported (tools, n &gt; 1,
-/// best_of &gt; 1, echo, suffix, log-probabilities, logit_bias, penalties, top_k, min_p, JSON mode), is refused with a 400
+/// best_of &gt; 1, echo, suffix, log-probabilities, logit_bias, penalties, min_p, JSON mode), is refused with a 400
 /// naming the field rather than ignored.
 /// </summary>
 public sealed class OpenAIRequest
@@ -27,6 +28,9 @@ public sealed class OpenAIRequest
 
     /// <summary><c>top_p</c>, above 0 and at most 1.</summary>
     public double? TopP { get; private init; }
+
+    /// <summary><c>top_k</c> (vLLM's): sample among this many most likely tokens; null for no limit (-1, 0 or absent).</summary>
+    public int? TopK { get; private init; }
 
     /// <summary><c>stop</c>: a string or up to 4 strings.</summary>
     public IReadOnlyList<string> Stop { get; private init; } = [];
@@ -63,9 +67,6 @@ public sealed class OpenAIRequest
         RefuseUnless(body, "presence_penalty", IsZero, "the decoder has no repetition penalties; send 0 or leave it out");
         RefuseUnless(body, "repetition_penalty", v => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double p) && p == 1,
             "the decoder has no repetition penalties; send 1 or leave it out");
-        // top_k is in the engine's options but not wired through the server yet; -1 and 0 are vLLM's "no limit".
-        RefuseUnless(body, "top_k", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int k) && k is -1 or 0,
-            "this server does not sample with top-k yet; leave it out (or send -1 or 0, no limit) and use temperature and top_p");
         RefuseUnless(body, "min_p", IsZero, "the decoder has no min-p sampling; send 0 or leave it out, and use top_p");
         RefuseUnless(body, "response_format", v => v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out JsonElement t)
             && t.ValueKind == JsonValueKind.String && t.GetString() == "text",
@@ -80,6 +81,14 @@ public sealed class OpenAIRequest
                 body.TryGetProperty("max_completion_tokens", out _) ? "max_completion_tokens" : "max_tokens", "invalid_value");
         double? temperature = Number(body, "temperature", 0, 2, minInclusive: true);
         double? topP = Number(body, "top_p", 0, 1, minInclusive: false);
+        int? topK = null;
+        if (Present(body, "top_k", out JsonElement k))
+        {
+            // vLLM's top_k: -1 (and 0) mean no limit.
+            topK = k.ValueKind == JsonValueKind.Number && k.TryGetInt32(out int value) && value >= -1
+                ? (value > 0 ? value : null)
+                : throw new OpenAIErrorException(400, "top_k must be an integer: the number of most likely tokens to sample among, or -1 (or 0) for no limit.", "top_k", "invalid_value");
+        }
         long? seed = null;
         if (Present(body, "seed", out JsonElement s))
             seed = s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long v) ? v
@@ -101,12 +110,24 @@ public sealed class OpenAIRequest
             MaxTokens = maxTokens,
             Temperature = temperature,
             TopP = topP,
+            TopK = topK,
             Stop = Stops(body),
             Seed = seed,
             Stream = stream,
             IncludeUsage = includeUsage,
         };
     }
+
+    /// <summary>How to generate for this request, writing at most <paramref name="maxTokens"/> tokens (greedy unless a temperature above 0 was sent).</summary>
+    public TextGenerationOptions GenerationOptions(int maxTokens) => new()
+    {
+        MaxNewTokens = maxTokens,
+        Temperature = Temperature ?? 0,
+        TopP = TopP,
+        TopK = TopK,
+        StopStrings = Stop,
+        Seed = Seed,
+    };
 
     /// <summary>The chat <c>messages</c> as Microsoft.Extensions.AI messages (text only; system, developer, user, assistant).</summary>
     public IReadOnlyList<ChatMessage> Messages()
