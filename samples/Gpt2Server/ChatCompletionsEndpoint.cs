@@ -30,7 +30,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
         }
         PromptBudget budget = PromptBudget.For(served.Service, prompt, request.MaxTokens,
             Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "messages");
-        TextGenerationOptions options = request.GenerationOptions(budget.MaxTokens);
+        GenerationOptions options = request.GenerationOptions(budget.MaxTokens);
         using IDisposable place = admission.Admit();
         CancellationToken aborted = context.RequestAborted;
         string id = $"chatcmpl-{Guid.NewGuid():N}";

@@ -21,7 +21,7 @@ internal sealed class CompletionsEndpoint(ServedModel served, AdmissionControl a
         served.CheckModel(request);
         PromptBudget budget = PromptBudget.For(served.Service, request.Prompt(), request.MaxTokens,
             Math.Min(DefaultMaxTokens, served.ContextLength - 1), "prompt");
-        TextGenerationOptions options = request.GenerationOptions(budget.MaxTokens);
+        GenerationOptions options = request.GenerationOptions(budget.MaxTokens);
         using IDisposable place = admission.Admit();
         CancellationToken aborted = context.RequestAborted;
         string id = $"cmpl-{Guid.NewGuid():N}";

@@ -119,7 +119,7 @@ public sealed class OpenAIRequest
     }
 
     /// <summary>How to generate for this request, writing at most <paramref name="maxTokens"/> tokens (greedy unless a temperature above 0 was sent).</summary>
-    public TextGenerationOptions GenerationOptions(int maxTokens) => new()
+    public GenerationOptions GenerationOptions(int maxTokens) => new()
     {
         MaxNewTokens = maxTokens,
         Temperature = Temperature ?? 0,

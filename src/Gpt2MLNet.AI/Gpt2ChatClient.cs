@@ -12,11 +12,11 @@ namespace Gpt2MLNet.AI;
 /// <see cref="ChatPromptFormat"/>, and <see cref="Gpt2TextGenerationService"/> writes the answer, whole or streamed.
 /// </summary>
 /// <remarks>
-/// <para><see cref="ChatOptions"/> map to <see cref="TextGenerationOptions"/>: <see cref="ChatOptions.MaxOutputTokens"/>,
+/// <para><see cref="ChatOptions"/> map to <see cref="GenerationOptions"/>: <see cref="ChatOptions.MaxOutputTokens"/>,
 /// <see cref="ChatOptions.Temperature"/> (0, the default, decodes greedily), <see cref="ChatOptions.TopP"/>,
 /// <see cref="ChatOptions.TopK"/>, <see cref="ChatOptions.StopSequences"/> (the text ends before the first of them),
 /// <see cref="ChatOptions.Seed"/> and <see cref="ChatOptions.Instructions"/> (rendered as a system message); a
-/// <see cref="ChatOptions.RawRepresentationFactory"/> may return a <see cref="TextGenerationOptions"/> to start from.
+/// <see cref="ChatOptions.RawRepresentationFactory"/> may return a <see cref="GenerationOptions"/> to start from.
 /// Everything GPT-2 cannot honour is refused with a <see cref="NotSupportedException"/> that names the option: tools and
 /// tool modes, a JSON response format, frequency and presence penalties, reasoning, conversation ids, background
 /// responses, continuation tokens, additional properties, and a model id other than <see cref="ModelId"/>.</para>
@@ -40,7 +40,7 @@ public sealed class Gpt2ChatClient : IChatClient
     public const int DefaultMaxOutputTokens = 256;
 
     private readonly bool _ownsService;
-    private readonly TextGenerationOptions _defaults;
+    private readonly GenerationOptions _defaults;
     private readonly ChatClientMetadata _metadata;
 
     /// <summary>A chat client over a generation service.</summary>
@@ -48,17 +48,17 @@ public sealed class Gpt2ChatClient : IChatClient
     /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> when null.</param>
     /// <param name="modelId">The model id reported in responses and metadata; "gpt2" when null.</param>
     /// <param name="defaults">
-    /// Generation options that <see cref="ChatOptions"/> override; when null, <see cref="TextGenerationOptions"/>' defaults
+    /// Generation options that <see cref="ChatOptions"/> override; when null, <see cref="GenerationOptions"/>' defaults
     /// with at most <see cref="DefaultMaxOutputTokens"/> tokens and half the model's context.
     /// </param>
     /// <param name="ownsService">Whether disposing the client disposes the service.</param>
     public Gpt2ChatClient(Gpt2TextGenerationService service, ChatPromptFormat? format = null, string? modelId = null,
-        TextGenerationOptions? defaults = null, bool ownsService = false)
+        GenerationOptions? defaults = null, bool ownsService = false)
     {
         Service = service ?? throw new ArgumentNullException(nameof(service));
         Format = format ?? ChatPromptFormat.RawText;
         ModelId = string.IsNullOrWhiteSpace(modelId) ? "gpt2" : modelId;
-        _defaults = defaults ?? new TextGenerationOptions { MaxNewTokens = Math.Min(DefaultMaxOutputTokens, service.Model.Config.ContextLength / 2) };
+        _defaults = defaults ?? new GenerationOptions { MaxNewTokens = Math.Min(DefaultMaxOutputTokens, service.Model.Config.ContextLength / 2) };
         _defaults.Validate(service.Model.Config.ContextLength);
         _ownsService = ownsService;
         _metadata = new ChatClientMetadata(ProviderName, providerUri: null, ModelId);
@@ -73,7 +73,7 @@ public sealed class Gpt2ChatClient : IChatClient
     /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> when null.</param>
     /// <param name="modelId">The model id reported in responses; "gpt2" when null.</param>
     /// <param name="defaults">Generation options that <see cref="ChatOptions"/> override.</param>
-    public Gpt2ChatClient(Gpt2Model model, ChatPromptFormat? format = null, string? modelId = null, TextGenerationOptions? defaults = null)
+    public Gpt2ChatClient(Gpt2Model model, ChatPromptFormat? format = null, string? modelId = null, GenerationOptions? defaults = null)
         : this(new Gpt2TextGenerationService(model), format, modelId, defaults, ownsService: true)
     {
     }
@@ -88,7 +88,7 @@ public sealed class Gpt2ChatClient : IChatClient
     /// <param name="device">Where the model runs; TorchSharp's default device when null.</param>
     /// <param name="defaults">Generation options that <see cref="ChatOptions"/> override.</param>
     /// <param name="onnxRuntime">Decode in ONNX Runtime (<see cref="OnnxRuntimeDecoding"/>: faster on a CPU); TorchSharp when null.</param>
-    public static Gpt2ChatClient Create(Gpt2ModelSource source, ChatPromptFormat? format = null, Device? device = null, TextGenerationOptions? defaults = null,
+    public static Gpt2ChatClient Create(Gpt2ModelSource source, ChatPromptFormat? format = null, Device? device = null, GenerationOptions? defaults = null,
         OnnxRuntimeDecoding? onnxRuntime = null)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -116,7 +116,7 @@ public sealed class Gpt2ChatClient : IChatClient
     /// <inheritdoc />
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        (string prompt, TextGenerationOptions textOptions) = Prepare(messages, options);
+        (string prompt, GenerationOptions textOptions) = Prepare(messages, options);
         TextGenerationResult result = await Service.GenerateAsync(prompt, textOptions, cancellationToken).ConfigureAwait(false);
         string id = NewId();
         var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id })
@@ -136,7 +136,7 @@ public sealed class Gpt2ChatClient : IChatClient
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        (string prompt, TextGenerationOptions textOptions) = Prepare(messages, options);   // refused options throw here, not at enumeration
+        (string prompt, GenerationOptions textOptions) = Prepare(messages, options);   // refused options throw here, not at enumeration
         return Stream(Service.GenerateStreamingAsync(prompt, textOptions, cancellationToken), cancellationToken);
     }
 
@@ -181,15 +181,15 @@ public sealed class Gpt2ChatClient : IChatClient
         yield return last;
     }
 
-    private (string Prompt, TextGenerationOptions Options) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    private (string Prompt, GenerationOptions Options) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        TextGenerationOptions textOptions = ToTextOptions(options);
+        GenerationOptions textOptions = ToTextOptions(options);
         textOptions.Validate(Service.Model.Config.ContextLength);
         return (Format.Render(messages, options?.Instructions), textOptions);
     }
 
-    private TextGenerationOptions ToTextOptions(ChatOptions? options)
+    private GenerationOptions ToTextOptions(ChatOptions? options)
     {
         if (options is null)
             return _defaults;
@@ -207,7 +207,7 @@ public sealed class Gpt2ChatClient : IChatClient
             $"no additional properties are understood (got {string.Join(", ", options.AdditionalProperties?.Keys ?? [])})");
         Refuse(options.ModelId is not null && options.ModelId != ModelId, nameof(ChatOptions.ModelId), $"this client serves the model '{ModelId}' only");
 
-        TextGenerationOptions start = options.RawRepresentationFactory?.Invoke(this) as TextGenerationOptions ?? _defaults;
+        GenerationOptions start = options.RawRepresentationFactory?.Invoke(this) as GenerationOptions ?? _defaults;
         return start with
         {
             MaxNewTokens = options.MaxOutputTokens ?? start.MaxNewTokens,

@@ -33,18 +33,18 @@ public sealed class ContinuousBatchingTests
     // The engine under test; the expected answers always come from TorchSharp without batching.
     private static OnnxRuntimeDecoding? Engine(bool onnxRuntime) => onnxRuntime ? new OnnxRuntimeDecoding() : null;
 
-    private static (string Prompt, TextGenerationOptions Options)[] Requests() =>
+    private static (string Prompt, GenerationOptions Options)[] Requests() =>
     [
         .. Enumerable.Range(0, 20).Select(i => (
             Prompt: string.Concat(Enumerable.Repeat($"Request {i} asks about things ", 1 + i % 4)),
-            Options: new TextGenerationOptions { MaxNewTokens = 5 + 7 * (i % 6) })),
-        ("A stop string ends this one", new TextGenerationOptions { MaxNewTokens = 40, StopStrings = ["e"] }),
-        ("Sampled with a seed", new TextGenerationOptions { MaxNewTokens = 30, Temperature = 0.9, TopP = 0.95, Seed = 11 }),
-        ("Sampled with top-k", new TextGenerationOptions { MaxNewTokens = 20, Temperature = 1.2, TopK = 5, Seed = 3 }),
+            Options: new GenerationOptions { MaxNewTokens = 5 + 7 * (i % 6) })),
+        ("A stop string ends this one", new GenerationOptions { MaxNewTokens = 40, StopStrings = ["e"] }),
+        ("Sampled with a seed", new GenerationOptions { MaxNewTokens = 30, Temperature = 0.9, TopP = 0.95, Seed = 11 }),
+        ("Sampled with top-k", new GenerationOptions { MaxNewTokens = 20, Temperature = 1.2, TopK = 5, Seed = 3 }),
     ];
 
     private static async Task<(string Text, TextGenerationResult Result)> StreamAsync(Gpt2TextGenerationService service, string prompt,
-        TextGenerationOptions options, int delayMilliseconds)
+        GenerationOptions options, int delayMilliseconds)
     {
         await Task.Delay(delayMilliseconds);
         TextGenerationStream stream = service.GenerateStreamingAsync(prompt, options);
@@ -59,7 +59,7 @@ public sealed class ContinuousBatchingTests
     [DataRow(true, DisplayName = "ONNX Runtime")]
     public async Task ConcurrentCallsJoinTheRunningBatchAndEachGetsItsSoloAnswer(bool onnxRuntime)
     {
-        (string Prompt, TextGenerationOptions Options)[] requests = Requests();
+        (string Prompt, GenerationOptions Options)[] requests = Requests();
         TextGenerationResult[] expected = [.. requests.Select(r => _solo.Generate(r.Prompt, r.Options))];
         using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true, onnxRuntime: Engine(onnxRuntime));
 
@@ -96,7 +96,7 @@ public sealed class ContinuousBatchingTests
         using OnnxRuntimeDecoderSession? session = onnxRuntime ? OnnxRuntimeDecoderSession.Create(model, new OnnxRuntimeDecoding()) : null;
         using var batcher = new ContinuousBatcher(model, Tokenization.Gpt2Tokenizer.Default, gate,
             session is null ? new TorchContinuousBatchEngine(model) : new OnnxRuntimeContinuousBatchEngine(session));
-        var options = new TextGenerationOptions { MaxNewTokens = 200, StopAtEndOfText = false };
+        var options = new GenerationOptions { MaxNewTokens = 200, StopAtEndOfText = false };
         string[] prompts = ["A long first prompt that runs for quite a few tokens before the others arrive", "Shorter one", "x", "Mid sized prompt here"];
         var results = new List<Task<TextGenerationResult>>();
         var readers = new List<Task>();
@@ -138,7 +138,7 @@ public sealed class ContinuousBatchingTests
     public async Task ACallerThatLeavesEarlyLeavesTheBatchAndTheOthersAreUndisturbed(bool onnxRuntime)
     {
         using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true, onnxRuntime: Engine(onnxRuntime));
-        var longOptions = new TextGenerationOptions { MaxNewTokens = 50, StopAtEndOfText = false };
+        var longOptions = new GenerationOptions { MaxNewTokens = 50, StopAtEndOfText = false };
         TextGenerationResult expected = _solo.Generate("The one that stays", longOptions);
 
         Task<(string, TextGenerationResult)> staying = StreamAsync(batched, "The one that stays", longOptions, 0);
@@ -168,7 +168,7 @@ public sealed class ContinuousBatchingTests
     public async Task TheSynchronousCallsStillWorkBesideTheBatch(bool onnxRuntime)
     {
         using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true, onnxRuntime: Engine(onnxRuntime));
-        var options = new TextGenerationOptions { MaxNewTokens = 20 };
+        var options = new GenerationOptions { MaxNewTokens = 20 };
         Task<TextGenerationResult> running = batched.GenerateAsync("Beside the batch", options);
         IReadOnlyList<TextGenerationResult> batch = batched.GenerateBatch(["one", "two two"], options);
         Assert.AreEqual(_solo.Generate("Beside the batch", options), await running);

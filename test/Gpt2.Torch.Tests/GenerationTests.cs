@@ -138,8 +138,7 @@ public sealed class GenerationTests
         var options = Greedy with
         {
             MaxNewTokens = 40,
-            EndOfTextId = free[0][prompts[0].Length + 2],
-            StopSequences = [[.. free[2].Skip(prompts[2].Length + 15).Take(2)]],
+            StopSequences = [[free[0][prompts[0].Length + 2]], [.. free[2].Skip(prompts[2].Length + 15).Take(2)]],
         };
         foreach (bool useCache in new[] { true, false })
         {
@@ -156,7 +155,7 @@ public sealed class GenerationTests
     {
         int[] free = Generated(_generator.Generate(Prompt, Greedy));
         int endOfText = free[7];
-        int[] stopped = Generated(_generator.Generate(Prompt, Greedy with { EndOfTextId = endOfText }));
+        int[] stopped = Generated(_generator.Generate(Prompt, Greedy with { StopSequences = [[endOfText]] }));
         CollectionAssert.AreEqual(free[..(Array.IndexOf(free, endOfText) + 1)], stopped);
     }
 
@@ -198,7 +197,7 @@ public sealed class GenerationTests
     public void MaxNewTokensBoundsTheOutput()
     {
         Assert.HasCount(Prompt.Length + 13, _generator.Generate(Prompt, Greedy with { MaxNewTokens = 13 }));
-        CollectionAssert.AreEqual(Prompt, _generator.Generate(Prompt, Greedy with { MaxNewTokens = 0 }));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _generator.Generate(Prompt, Greedy with { MaxNewTokens = 0 }));
     }
 
     [TestMethod]

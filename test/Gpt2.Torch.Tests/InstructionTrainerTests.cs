@@ -58,7 +58,7 @@ public sealed class InstructionTrainerTests
         Assert.HasCount(150, steps);
 
         var generator = new Gpt2Generator(model);
-        var options = new GenerationOptions { MaxNewTokens = 20, EndOfTextId = EndOfText };
+        var options = new GenerationOptions { MaxNewTokens = 20, StopSequences = [[EndOfText]] };
         int[][] prompts = [.. Rows.Select(row => Renumber(Gpt2Tokenizer.Default.Encode(InstructionPromptFormat.Alpaca.FormatPrompt(row.Instruction, row.Input))))];
         int[][] outputs = generator.GenerateBatch(prompts, options);
         for (int row = 0; row < Rows.Length; row++)

@@ -76,7 +76,7 @@ public sealed class OnnxRuntimeDecodingTests
         using var torch = new Gpt2Generator(Fixture.Model);
         using var onnx = new Gpt2Generator(Fixture.Model, onnxRuntime: new OnnxRuntimeDecoding { Threads = 1 });
         int stop = torch.Generate(prompts[1], new GenerationOptions { MaxNewTokens = 8 })[^3];
-        var options = new GenerationOptions { MaxNewTokens = 40, EndOfTextId = stop };
+        var options = new GenerationOptions { MaxNewTokens = 40, StopSequences = [[stop]] };
 
         int[][] expected = torch.GenerateBatch(prompts, options);
         var streamed = new List<int>[prompts.Length];

@@ -15,7 +15,7 @@ public sealed class TextGenerationServiceTests
 {
     private static Gpt2Model _model = null!;
     private static Gpt2TextGenerationService _service = null!;
-    private static readonly TextGenerationOptions Greedy = new() { MaxNewTokens = 12 };
+    private static readonly GenerationOptions Greedy = new() { MaxNewTokens = 12 };
     private static readonly string[] Prompts = ["Every effort moves you", "Emoji 😀🎉 and", "中文的句子是", "x"];
 
     [ClassInitialize]
@@ -29,7 +29,7 @@ public sealed class TextGenerationServiceTests
     [ClassCleanup]
     public static void Release() => _service.Dispose();
 
-    private static async Task<(List<string> Pieces, TextGenerationResult Result)> Stream(string prompt, TextGenerationOptions options,
+    private static async Task<(List<string> Pieces, TextGenerationResult Result)> Stream(string prompt, GenerationOptions options,
         CancellationToken cancellationToken = default)
     {
         TextGenerationStream stream = _service.GenerateStreamingAsync(prompt, options, cancellationToken);
@@ -81,7 +81,7 @@ public sealed class TextGenerationServiceTests
         foreach (string prompt in Prompts)
         {
             int[] ids = Gpt2Tokenizer.Default.Encode(prompt);
-            int[] output = new Gpt2Generator(_model).Generate(ids, Greedy.ToGenerationOptions());
+            int[] output = new Gpt2Generator(_model).Generate(ids, Greedy);
             TextGenerationResult result = _service.Generate(prompt, Greedy);
 
             Assert.AreEqual(Gpt2Tokenizer.Default.Decode(output[ids.Length..]), result.Text, prompt);
@@ -112,7 +112,7 @@ public sealed class TextGenerationServiceTests
     [DataRow("mixed é ü ß 😀 世界")]
     public void ByteTokensOfEmojiAndCjkAreReleasedOnlyAsWholeCharacters(string text)
     {
-        var decoder = new TextStreamDecoder(Gpt2Tokenizer.Default, new TextGenerationOptions());
+        var decoder = new TextStreamDecoder(Gpt2Tokenizer.Default, new GenerationOptions());
         var pieces = new List<string>();
         foreach (int token in ByteTokens(text))
         {
@@ -133,7 +133,7 @@ public sealed class TextGenerationServiceTests
     [TestMethod]
     public void AStopStringSpanningTokensIsNeverPartlyReleased()
     {
-        var options = new TextGenerationOptions { StopStrings = ["STOP😀", "zz"] };
+        var options = new GenerationOptions { StopStrings = ["STOP😀", "zz"] };
         var decoder = new TextStreamDecoder(Gpt2Tokenizer.Default, options);
         var released = new StringBuilder();
         foreach (int token in ByteTokens("abc STx STO STOP😀 tail"))
@@ -154,14 +154,14 @@ public sealed class TextGenerationServiceTests
     [TestMethod]
     public void EndOfTextEndsTheTextAndIsCounted()
     {
-        var decoder = new TextStreamDecoder(Gpt2Tokenizer.Default, new TextGenerationOptions());
+        var decoder = new TextStreamDecoder(Gpt2Tokenizer.Default, new GenerationOptions());
         int[] tokens = [.. Gpt2Tokenizer.Default.Encode("Hello there"), Gpt2Tokenizer.EndOfTextId];
         string text = string.Concat(tokens.Select(decoder.Add));
         Assert.AreEqual("Hello there", text);
         Assert.AreEqual(TextGenerationFinishReason.EndOfText, decoder.FinishReason);
         Assert.AreEqual(tokens.Length, decoder.TokenCount);
 
-        var keep = new TextStreamDecoder(Gpt2Tokenizer.Default, new TextGenerationOptions { StopAtEndOfText = false });
+        var keep = new TextStreamDecoder(Gpt2Tokenizer.Default, new GenerationOptions { StopAtEndOfText = false });
         Assert.AreEqual("Hello there<|endoftext|>", string.Concat(tokens.Select(keep.Add)) + keep.Complete());
     }
 
@@ -194,7 +194,7 @@ public sealed class TextGenerationServiceTests
         Assert.AreEqual(room, result.PromptTokenCount);
         Assert.AreEqual(ids.Length - room, result.DroppedPromptTokenCount);
         Assert.IsTrue(result.PromptWasTruncated);
-        int[] output = new Gpt2Generator(_model).Generate(ids[^room..], Greedy.ToGenerationOptions());
+        int[] output = new Gpt2Generator(_model).Generate(ids[^room..], Greedy);
         Assert.AreEqual(Gpt2Tokenizer.Default.Decode(output[room..]), result.Text);
     }
 

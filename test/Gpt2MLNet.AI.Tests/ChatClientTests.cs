@@ -40,7 +40,7 @@ public sealed class ChatClientTests
     [TestMethod]
     public async Task AGreedyAnswerEqualsTheGenerationServiceTextWithUsageAndFinishReason()
     {
-        TextGenerationResult expected = _service.Generate(Prompt, new TextGenerationOptions { MaxNewTokens = 10 });
+        TextGenerationResult expected = _service.Generate(Prompt, new GenerationOptions { MaxNewTokens = 10 });
         ChatResponse response = await _pipeline.GetResponseAsync(Prompt, Options());
 
         Assert.AreEqual(expected.Text, response.Text);
@@ -93,7 +93,7 @@ public sealed class ChatClientTests
     public async Task SamplingOptionsMapToTheService()
     {
         var chat = new ChatOptions { MaxOutputTokens = 12, Temperature = 0.8f, TopK = 20, TopP = 0.9f, Seed = 7 };
-        var text = new TextGenerationOptions { MaxNewTokens = 12, Temperature = 0.8f, TopK = 20, TopP = 0.9f, Seed = 7 };
+        var text = new GenerationOptions { MaxNewTokens = 12, Temperature = 0.8f, TopK = 20, TopP = 0.9f, Seed = 7 };
         Assert.AreEqual(_service.Generate(Prompt, text).Text, (await _pipeline.GetResponseAsync(Prompt, chat)).Text);
     }
 
@@ -163,7 +163,7 @@ public sealed class ChatClientTests
     public async Task ConcurrentCallersAreSerializedAndEachGetsItsOwnAnswer()
     {
         string[] prompts = ["Every effort moves you", "The quick brown fox", "中文的句子", "Emoji 😀 and", "Once upon a time"];
-        string[] alone = [.. prompts.Select(p => _service.Generate(p, new TextGenerationOptions { MaxNewTokens = 10 }).Text)];
+        string[] alone = [.. prompts.Select(p => _service.Generate(p, new GenerationOptions { MaxNewTokens = 10 }).Text)];
 
         Task<ChatResponse>[] whole = [.. prompts.Select(p => Task.Run(() => _pipeline.GetResponseAsync(p, Options())))];
         Task<ChatResponse>[] streamed = [.. prompts.Select(p => Task.Run(() => _pipeline.GetStreamingResponseAsync(p, Options()).ToChatResponseAsync()))];
@@ -226,7 +226,7 @@ public sealed class ChatClientTests
         ChatMessage[] messages = [new(ChatRole.System, "Be brief."), new(ChatRole.User, "Name a color.")];
         string prompt = ChatPromptFormat.Alpaca.Render(messages);
         ChatResponse response = await alpaca.GetResponseAsync(messages, Options());
-        Assert.AreEqual(_service.Generate(prompt, new TextGenerationOptions { MaxNewTokens = 10 }).Text, response.Text);
+        Assert.AreEqual(_service.Generate(prompt, new GenerationOptions { MaxNewTokens = 10 }).Text, response.Text);
         Assert.AreEqual(Gpt2Tokenizer.Default.Encode(prompt).Length, response.Usage!.InputTokenCount);
     }
 

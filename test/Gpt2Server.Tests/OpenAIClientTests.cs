@@ -38,7 +38,7 @@ public sealed class OpenAIClientTests
     }
 
     private static TextGenerationResult Expected(string prompt, int maxTokens, params string[] stops) =>
-        _reference.Generate(prompt, new TextGenerationOptions { MaxNewTokens = maxTokens, StopStrings = stops });
+        _reference.Generate(prompt, new GenerationOptions { MaxNewTokens = maxTokens, StopStrings = stops });
 
     [TestMethod]
     public async Task ModelsListsTheServedModelAndHealthSaysOk()

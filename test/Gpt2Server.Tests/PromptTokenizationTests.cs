@@ -36,7 +36,7 @@ public sealed class PromptTokenizationTests
     {
         string prompt = ChatPromptFormat.Phi3.Render([new ChatMessage(ChatRole.System, "Be brief."), new ChatMessage(ChatRole.User, "Name a colour.")]);
         int promptTokens = _reference.Tokenizer.Encode(prompt).Length;
-        TextGenerationResult expected = _reference.Generate(prompt, new TextGenerationOptions { MaxNewTokens = 6 });
+        TextGenerationResult expected = _reference.Generate(prompt, new GenerationOptions { MaxNewTokens = 6 });
         Assert.AreEqual(promptTokens, expected.PromptTokenCount);
 
         string body = $$"""

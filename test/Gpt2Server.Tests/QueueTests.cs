@@ -17,7 +17,7 @@ public sealed class QueueTests
     // time, so the server's requests wait until the returned enumerator is disposed.
     private static async Task<IAsyncEnumerator<string>> HoldTheModelAsync(Gpt2TextGenerationService service)
     {
-        IAsyncEnumerator<string> holder = service.GenerateStreamingAsync("Hold", new TextGenerationOptions { MaxNewTokens = 40, StopAtEndOfText = false })
+        IAsyncEnumerator<string> holder = service.GenerateStreamingAsync("Hold", new GenerationOptions { MaxNewTokens = 40, StopAtEndOfText = false })
             .GetAsyncEnumerator();
         Assert.IsTrue(await holder.MoveNextAsync());
         return holder;
@@ -48,7 +48,7 @@ public sealed class QueueTests
         }
         (int firstStatus, JsonElement firstJson, _) = await first;
         Assert.AreEqual(200, firstStatus, firstJson.ToString());
-        Assert.AreEqual(service.Generate("Waiting in line", new TextGenerationOptions { MaxNewTokens = 5 }).Text,
+        Assert.AreEqual(service.Generate("Waiting in line", new GenerationOptions { MaxNewTokens = 5 }).Text,
             firstJson.GetProperty("choices")[0].GetProperty("text").GetString());
         Assert.AreEqual(0, await server.AdmittedAsync());
     }

@@ -28,7 +28,7 @@ public sealed class ServerOptionsTests
     {
         await using ServerHost server = await ServerHost.StartAsync(null, "--engine", "onnxruntime");
         using Gpt2TextGenerationService service = Gpt2TextGenerationService.Load(ServerHost.TinyModelFolder);
-        TextGenerationResult expected = service.Generate("The weather today is", new TextGenerationOptions { MaxNewTokens = 12 });
+        TextGenerationResult expected = service.Generate("The weather today is", new GenerationOptions { MaxNewTokens = 12 });
 
         (int status, JsonElement json, _) = await server.PostAsync("v1/completions", $$"""
             {"model":"{{ServerHost.ModelId}}","max_tokens":12,"prompt":"The weather today is"}

@@ -46,7 +46,7 @@ internal sealed class ContinuousBatcher : IDisposable
     public int PeakBatchSize => Volatile.Read(ref _peak);
 
     /// <summary>Queues a generation; its pieces arrive on the returned reader, and <paramref name="done"/> gets its result.</summary>
-    public ChannelReader<string> Submit(int[] prompt, int dropped, TextGenerationOptions options, TaskCompletionSource<TextGenerationResult> done,
+    public ChannelReader<string> Submit(int[] prompt, int dropped, GenerationOptions options, TaskCompletionSource<TextGenerationResult> done,
         CancellationToken cancellationToken)
     {
         var row = new Row(prompt, dropped, options, new TextStreamDecoder(_tokenizer, options), done, cancellationToken, _model.Device);
@@ -182,25 +182,24 @@ internal sealed class ContinuousBatcher : IDisposable
             Volatile.Write(ref _peak, _rows.Count);
 
         Tensor all = _engine.Step([.. _rows.Select(r => (long)r.Last)], [.. _rows.Select(r => r.Cached)]);   // [rows, vocab]
-        long[]? greedy = _rows.Any(r => r.Options.Temperature == 0) ? all.argmax(-1).cpu().data<long>().ToArray() : null;
+        long[]? greedy = _rows.Any(r => r.Sampler.IsPlainGreedy) ? all.argmax(-1).cpu().data<long>().ToArray() : null;
         for (int i = 0; i < _rows.Count; i++)
         {
             Row row = _rows[i];
             row.Cached++;
-            row.Take(row.Options.Temperature == 0 ? (int)greedy![i] : Sample(row, all.narrow(0, i, 1)));
+            row.Take(row.Sampler.IsPlainGreedy ? (int)greedy![i] : Sample(row, all.narrow(0, i, 1)));
         }
     }
 
-    private int Sample(Row row, Tensor logits) =>
-        (int)TokenSampler.Next(logits, row.Generation, row.Random).cpu().data<long>()[0];
+    private static int Sample(Row row, Tensor logits) => row.Sampler.Next(logits, row.History, row.Prompt.Length).TokenId;
 
-    private sealed class Row(int[] prompt, int dropped, TextGenerationOptions options, TextStreamDecoder decoder,
+    private sealed class Row(int[] prompt, int dropped, GenerationOptions options, TextStreamDecoder decoder,
         TaskCompletionSource<TextGenerationResult> done, CancellationToken cancellationToken, Device device)
     {
         public int[] Prompt { get; } = prompt;
-        public TextGenerationOptions Options { get; } = options;
-        public GenerationOptions Generation { get; } = options.ToGenerationOptions();
-        public Generator? Random { get; } = options.Seed is long seed && options.Temperature > 0 ? new Generator((ulong)seed, device) : null;
+        public GenerationOptions Options { get; } = options;
+        public TokenSampler Sampler { get; } = new(options, device);
+        public List<int> History { get; } = [.. prompt];
         public CancellationToken CancellationToken { get; } = cancellationToken;
         public Channel<string> Pieces { get; } = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         public long Cached { get; set; }
@@ -211,6 +210,7 @@ internal sealed class ContinuousBatcher : IDisposable
         public void Take(int token)
         {
             Last = token;
+            History.Add(token);
             string piece = decoder.Add(token);
             if (piece.Length > 0)
                 Pieces.Writer.TryWrite(piece);
@@ -220,7 +220,7 @@ internal sealed class ContinuousBatcher : IDisposable
             if (rest.Length > 0)
                 Pieces.Writer.TryWrite(rest);
             Done = true;
-            Random?.Dispose();
+            Sampler.Dispose();
             done.TrySetResult(new TextGenerationResult(decoder.Text, decoder.FinishReason!.Value, Prompt.Length, decoder.TokenCount, dropped));
             Pieces.Writer.TryComplete();
         }
@@ -232,7 +232,7 @@ internal sealed class ContinuousBatcher : IDisposable
             if (Done)
                 return;
             Done = true;
-            Random?.Dispose();
+            Sampler.Dispose();
             if (e is OperationCanceledException)
                 done.TrySetCanceled(CancellationToken);
             else

@@ -90,26 +90,37 @@ public sealed class Gpt2Generator : IDisposable
         var finished = new bool[rows.Length];
 
         using var inference = new InferenceScope(_model);
-        using Generator? generator = options.Seed is long seed ? new Generator((ulong)seed, _model.Device) : null;
-        using IBatchDecoder decoder = _onnxRuntime is null
-            ? new BatchDecoder(_model, rows, finished, options.UseCache, options.MaxNewTokens)
-            : new OnnxRuntimeBatchDecoder(_onnxRuntime, rows, finished, options.UseCache);
-        for (int step = 0; step < options.MaxNewTokens; step++)
+        TokenSampler[] samplers = [.. rows.Select(_ => new TokenSampler(options, _model.Device))];
+        try
         {
-            using var scope = NewDisposeScope();
-            Tensor next = TokenSampler.Next(decoder.NextLogits(), options, generator);
-            long[] tokens = next.cpu().data<long>().ToArray();   // the step's one transfer to the host, for all rows
-            for (int row = 0; row < rows.Length; row++)
+            using IBatchDecoder decoder = _onnxRuntime is null
+                ? new BatchDecoder(_model, rows, finished, options.UseCache, options.MaxNewTokens)
+                : new OnnxRuntimeBatchDecoder(_onnxRuntime, rows, finished, options.UseCache);
+            for (int step = 0; step < options.MaxNewTokens; step++)
             {
-                if (finished[row])
-                    continue;
-                rows[row].Add((int)tokens[row]);
-                onToken?.Invoke(row, (int)tokens[row]);
-                finished[row] = stop.IsMet(rows[row], promptLengths[row]);
+                using var scope = NewDisposeScope();
+                Tensor logits = decoder.NextLogits();
+                long[] tokens = samplers.All(sampler => sampler.IsPlainGreedy)
+                    ? logits.argmax(-1).cpu().data<long>().ToArray()   // the step's one transfer to the host, for all rows
+                    : [.. Enumerable.Range(0, rows.Length).Select(row => finished[row] ? 0L
+                        : samplers[row].Next(logits.narrow(0, row, 1), rows[row], promptLengths[row]).TokenId)];
+                for (int row = 0; row < rows.Length; row++)
+                {
+                    if (finished[row])
+                        continue;
+                    rows[row].Add((int)tokens[row]);
+                    onToken?.Invoke(row, (int)tokens[row]);
+                    finished[row] = stop.IsMet(rows[row], promptLengths[row]);
+                }
+                if (finished.All(f => f))
+                    break;
+                decoder.Advance(tensor(tokens, device: _model.Device));
             }
-            if (finished.All(f => f))
-                break;
-            decoder.Advance(next);
+        }
+        finally
+        {
+            foreach (TokenSampler sampler in samplers)
+                sampler.Dispose();
         }
         return [.. rows.Select(row => row.ToArray())];
     }

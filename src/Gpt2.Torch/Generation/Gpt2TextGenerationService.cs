@@ -11,13 +11,13 @@ namespace Gpt2.Torch.Generation;
 /// one prompt or a batch. The ML.NET generators and the AI abstractions (Gpt2MLNet.AI) build on it.
 /// </summary>
 /// <remarks>
-/// <para>A prompt longer than the context length minus <see cref="TextGenerationOptions.MaxNewTokens"/> keeps its last
+/// <para>A prompt longer than the context length minus <see cref="GenerationOptions.MaxNewTokens"/> keeps its last
 /// tokens; <see cref="TextGenerationResult.DroppedPromptTokenCount"/> says how many were cut. Prompts are encoded as
 /// plain text: <c>&lt;|endoftext|&gt;</c> written in a prompt is text, not the special token.</para>
 /// <para>Concurrent calls are serialized (TorchSharp modules are not thread-safe): one generation, or one batch, runs at a
 /// time, and the others wait their turn. To generate for several prompts at once, pass them to <see cref="GenerateBatch"/>.
-/// With continuous batching (the constructor's <c>continuousBatching</c>), <see cref="GenerateAsync(string, TextGenerationOptions?, CancellationToken)"/> and
-/// <see cref="GenerateStreamingAsync(string, TextGenerationOptions?, CancellationToken)"/> calls instead join one running batch at its next step and leave it as they
+/// With continuous batching (the constructor's <c>continuousBatching</c>), <see cref="GenerateAsync(string, GenerationOptions?, CancellationToken)"/> and
+/// <see cref="GenerateStreamingAsync(string, GenerationOptions?, CancellationToken)"/> calls instead join one running batch at its next step and leave it as they
 /// finish, sharing each forward pass; each greedy answer equals what the call gets alone.</para>
 /// </remarks>
 public sealed class Gpt2TextGenerationService : IDisposable
@@ -32,7 +32,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
     /// <param name="tokenizer">GPT-2's tokenizer (<see cref="Gpt2Tokenizer.Default"/> when null).</param>
     /// <param name="ownsModel">Whether disposing the service disposes the model.</param>
     /// <param name="continuousBatching">
-    /// Whether concurrent <see cref="GenerateAsync(string, TextGenerationOptions?, CancellationToken)"/> and <see cref="GenerateStreamingAsync(string, TextGenerationOptions?, CancellationToken)"/> calls share a running batch
+    /// Whether concurrent <see cref="GenerateAsync(string, GenerationOptions?, CancellationToken)"/> and <see cref="GenerateStreamingAsync(string, GenerationOptions?, CancellationToken)"/> calls share a running batch
     /// (a background loop decodes them together) instead of waiting for each other.
     /// </param>
     /// <param name="onnxRuntime">
@@ -95,9 +95,9 @@ public sealed class Gpt2TextGenerationService : IDisposable
 
     /// <summary>The continuation of <paramref name="prompt"/>.</summary>
     /// <param name="prompt">At least one character.</param>
-    /// <param name="options">Sampling and stopping; <see cref="TextGenerationOptions"/>' defaults when null.</param>
+    /// <param name="options">Sampling and stopping; <see cref="GenerationOptions"/>' defaults when null.</param>
     /// <param name="cancellationToken">Stops generation at the next token (it throws <see cref="OperationCanceledException"/>).</param>
-    public TextGenerationResult Generate(string prompt, TextGenerationOptions? options = null, CancellationToken cancellationToken = default)
+    public TextGenerationResult Generate(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         return GenerateBatch([prompt], options, cancellationToken)[0];
@@ -105,12 +105,12 @@ public sealed class Gpt2TextGenerationService : IDisposable
 
     /// <summary>The continuation of <paramref name="prompt"/>, generated on a thread-pool thread.</summary>
     /// <param name="prompt">At least one character.</param>
-    /// <param name="options">Sampling and stopping; <see cref="TextGenerationOptions"/>' defaults when null.</param>
+    /// <param name="options">Sampling and stopping; <see cref="GenerationOptions"/>' defaults when null.</param>
     /// <param name="cancellationToken">Stops generation at the next token, or the wait for an earlier call to finish.</param>
-    public Task<TextGenerationResult> GenerateAsync(string prompt, TextGenerationOptions? options = null, CancellationToken cancellationToken = default)
+    public Task<TextGenerationResult> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        options ??= new TextGenerationOptions();
+        options ??= new GenerationOptions();
         int[][] ids = EncodePrompts([prompt], options, out int[] dropped);
         if (_batcher is not null)
             return Batched(ids[0], dropped[0], options, cancellationToken);
@@ -131,16 +131,16 @@ public sealed class Gpt2TextGenerationService : IDisposable
     /// <summary>
     /// The continuation of a prompt already tokenized with <see cref="Tokenizer"/>, generated on a thread-pool thread: for
     /// a caller that needs the token count before generating (to check it against the context), so that the prompt is
-    /// tokenized once. A prompt longer than the context minus <see cref="TextGenerationOptions.MaxNewTokens"/> keeps its
+    /// tokenized once. A prompt longer than the context minus <see cref="GenerationOptions.MaxNewTokens"/> keeps its
     /// last tokens, as with a text prompt.
     /// </summary>
     /// <param name="promptTokens">At least one token id of the tokenizer's vocabulary.</param>
-    /// <param name="options">Sampling and stopping; <see cref="TextGenerationOptions"/>' defaults when null.</param>
+    /// <param name="options">Sampling and stopping; <see cref="GenerationOptions"/>' defaults when null.</param>
     /// <param name="cancellationToken">Stops generation at the next token, or the wait for an earlier call to finish.</param>
-    public Task<TextGenerationResult> GenerateAsync(IReadOnlyList<int> promptTokens, TextGenerationOptions? options = null,
+    public Task<TextGenerationResult> GenerateAsync(IReadOnlyList<int> promptTokens, GenerationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        options ??= new TextGenerationOptions();
+        options ??= new GenerationOptions();
         int[] ids = CropTokens(promptTokens, options, out int dropped);
         if (_batcher is not null)
             return Batched(ids, dropped, options, cancellationToken);
@@ -163,12 +163,12 @@ public sealed class Gpt2TextGenerationService : IDisposable
     /// stops on its own. Greedy rows equal what <see cref="Generate"/> writes for each prompt alone.
     /// </summary>
     /// <param name="prompts">One or more prompts, each of at least one character.</param>
-    /// <param name="options">Sampling and stopping, shared by the rows; <see cref="TextGenerationOptions"/>' defaults when null.</param>
+    /// <param name="options">Sampling and stopping, shared by the rows; <see cref="GenerationOptions"/>' defaults when null.</param>
     /// <param name="cancellationToken">Stops generation at the next token (it throws <see cref="OperationCanceledException"/>).</param>
-    public IReadOnlyList<TextGenerationResult> GenerateBatch(IReadOnlyList<string> prompts, TextGenerationOptions? options = null,
+    public IReadOnlyList<TextGenerationResult> GenerateBatch(IReadOnlyList<string> prompts, GenerationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        options ??= new TextGenerationOptions();
+        options ??= new GenerationOptions();
         int[][] ids = EncodePrompts(prompts, options, out int[] dropped);
         _gate.Wait(cancellationToken);
         try
@@ -188,12 +188,12 @@ public sealed class Gpt2TextGenerationService : IDisposable
     /// reason once it has been enumerated.
     /// </summary>
     /// <param name="prompt">At least one character.</param>
-    /// <param name="options">Sampling and stopping; <see cref="TextGenerationOptions"/>' defaults when null. Checked now, not at enumeration.</param>
+    /// <param name="options">Sampling and stopping; <see cref="GenerationOptions"/>' defaults when null. Checked now, not at enumeration.</param>
     /// <param name="cancellationToken">Stops generation at the next token; leaving the loop early stops it too.</param>
-    public TextGenerationStream GenerateStreamingAsync(string prompt, TextGenerationOptions? options = null, CancellationToken cancellationToken = default)
+    public TextGenerationStream GenerateStreamingAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        options ??= new TextGenerationOptions();
+        options ??= new GenerationOptions();
         int[] ids = EncodePrompts([prompt], options, out int[] dropped)[0];
         if (_batcher is not null)
             return new TextGenerationStream((stream, enumeratorToken) => BatchedStream(stream, ids, dropped[0], options, cancellationToken, enumeratorToken));
@@ -202,15 +202,15 @@ public sealed class Gpt2TextGenerationService : IDisposable
 
     /// <summary>
     /// The continuation of a prompt already tokenized with <see cref="Tokenizer"/>, streamed as
-    /// <see cref="GenerateStreamingAsync(string, TextGenerationOptions?, CancellationToken)"/> streams a text prompt's.
+    /// <see cref="GenerateStreamingAsync(string, GenerationOptions?, CancellationToken)"/> streams a text prompt's.
     /// </summary>
     /// <param name="promptTokens">At least one token id of the tokenizer's vocabulary.</param>
-    /// <param name="options">Sampling and stopping; <see cref="TextGenerationOptions"/>' defaults when null. Checked now, not at enumeration.</param>
+    /// <param name="options">Sampling and stopping; <see cref="GenerationOptions"/>' defaults when null. Checked now, not at enumeration.</param>
     /// <param name="cancellationToken">Stops generation at the next token; leaving the loop early stops it too.</param>
-    public TextGenerationStream GenerateStreamingAsync(IReadOnlyList<int> promptTokens, TextGenerationOptions? options = null,
+    public TextGenerationStream GenerateStreamingAsync(IReadOnlyList<int> promptTokens, GenerationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        options ??= new TextGenerationOptions();
+        options ??= new GenerationOptions();
         int[] ids = CropTokens(promptTokens, options, out int dropped);
         if (_batcher is not null)
             return new TextGenerationStream((stream, enumeratorToken) => BatchedStream(stream, ids, dropped, options, cancellationToken, enumeratorToken));
@@ -230,7 +230,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
         _gate.Dispose();
     }
 
-    private async IAsyncEnumerable<string> Stream(TextGenerationStream stream, int[] ids, int dropped, TextGenerationOptions options,
+    private async IAsyncEnumerable<TextGenerationUpdate> Stream(TextGenerationStream stream, int[] ids, int dropped, GenerationOptions options,
         CancellationToken callToken, [EnumeratorCancellation] CancellationToken enumeratorToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(callToken, enumeratorToken);
@@ -239,17 +239,17 @@ public sealed class Gpt2TextGenerationService : IDisposable
         try
         {
             var decoder = new TextStreamDecoder(Tokenizer, options);
-            await foreach (int token in _generator.GenerateStreamingAsync(ids, options.ToGenerationOptions(), cancellationToken).ConfigureAwait(false))
+            await foreach (int token in _generator.GenerateStreamingAsync(ids, options, cancellationToken).ConfigureAwait(false))
             {
                 string piece = decoder.Add(token);
                 if (piece.Length > 0)
-                    yield return piece;
+                    yield return new TextGenerationUpdate(piece, []);
                 if (decoder.FinishReason is not null)
                     break;
             }
             string rest = decoder.Complete();
             if (rest.Length > 0)
-                yield return rest;
+                yield return new TextGenerationUpdate(rest, []);
             stream.Result = Result(decoder, ids.Length, dropped);
         }
         finally
@@ -258,7 +258,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
         }
     }
 
-    private async Task<TextGenerationResult> Batched(int[] ids, int dropped, TextGenerationOptions options, CancellationToken cancellationToken)
+    private async Task<TextGenerationResult> Batched(int[] ids, int dropped, GenerationOptions options, CancellationToken cancellationToken)
     {
         var done = new TaskCompletionSource<TextGenerationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         var pieces = _batcher!.Submit(ids, dropped, options, done, cancellationToken);
@@ -268,7 +268,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
         return await done.Task.ConfigureAwait(false);
     }
 
-    private async IAsyncEnumerable<string> BatchedStream(TextGenerationStream stream, int[] ids, int dropped, TextGenerationOptions options,
+    private async IAsyncEnumerable<TextGenerationUpdate> BatchedStream(TextGenerationStream stream, int[] ids, int dropped, GenerationOptions options,
         CancellationToken callToken, [EnumeratorCancellation] CancellationToken enumeratorToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(callToken, enumeratorToken);
@@ -277,7 +277,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
         try
         {
             await foreach (string piece in pieces.ReadAllAsync(linked.Token).ConfigureAwait(false))
-                yield return piece;
+                yield return new TextGenerationUpdate(piece, []);
             stream.Result = await done.Task.ConfigureAwait(false);
         }
         finally
@@ -287,10 +287,10 @@ public sealed class Gpt2TextGenerationService : IDisposable
     }
 
     // Called under the gate.
-    private TextGenerationResult[] Run(int[][] ids, int[] dropped, TextGenerationOptions options, CancellationToken cancellationToken)
+    private TextGenerationResult[] Run(int[][] ids, int[] dropped, GenerationOptions options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        int[][] rows = _generator.GenerateBatch(ids, options.ToGenerationOptions(), (_, _) => cancellationToken.ThrowIfCancellationRequested());
+        int[][] rows = _generator.GenerateBatch(ids, options, (_, _) => cancellationToken.ThrowIfCancellationRequested());
         var results = new TextGenerationResult[rows.Length];
         for (int row = 0; row < rows.Length; row++)
         {
@@ -307,7 +307,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
         new(decoder.Text, decoder.FinishReason!.Value, promptTokens, decoder.TokenCount, dropped);
 
     // Validates the options and tokenizes the prompts, keeping each one's last context length minus MaxNewTokens tokens.
-    private int[][] EncodePrompts(IReadOnlyList<string> prompts, TextGenerationOptions options, out int[] dropped)
+    private int[][] EncodePrompts(IReadOnlyList<string> prompts, GenerationOptions options, out int[] dropped)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(options);
@@ -331,7 +331,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
 
     // Validates the options and the ids, and keeps the last context length minus MaxNewTokens of them (a copy, so that
     // the caller may reuse its list while the generation runs).
-    private int[] CropTokens(IReadOnlyList<int> promptTokens, TextGenerationOptions options, out int dropped)
+    private int[] CropTokens(IReadOnlyList<int> promptTokens, GenerationOptions options, out int dropped)
     {
         ArgumentNullException.ThrowIfNull(promptTokens);
         ArgumentNullException.ThrowIfNull(options);

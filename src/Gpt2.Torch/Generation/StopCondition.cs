@@ -1,3 +1,4 @@
+using Gpt2.Torch.Tokenization;
 using Microsoft.ML.Tokenizers;
 
 namespace Gpt2.Torch.Generation;
@@ -28,7 +29,7 @@ internal sealed class StopCondition
         int generated = tokens.Count - promptLength;
         if (generated == 0)
             return false;
-        if (tokens[^1] == _options.EndOfTextId)
+        if (_options.StopAtEndOfText && tokens[^1] == Gpt2Tokenizer.EndOfTextId)
             return true;
         foreach (IReadOnlyList<int> stop in _options.StopSequences)
         {

@@ -26,7 +26,7 @@ internal sealed class TextStreamDecoder
     private char[] _chars = new char[16];
     private int _released;
 
-    public TextStreamDecoder(Gpt2Tokenizer tokenizer, TextGenerationOptions options)
+    public TextStreamDecoder(Gpt2Tokenizer tokenizer, GenerationOptions options)
     {
         _tokenizer = tokenizer;
         _endOfTextId = options.StopAtEndOfText ? Gpt2Tokenizer.EndOfTextId : null;

@@ -41,7 +41,7 @@ public sealed class Gpt2GenerationOptions
     /// </summary>
     public OnnxRuntimeDecoding? OnnxRuntime;
 
-    internal TextGenerationOptions ToTextOptions() => new()
+    internal GenerationOptions ToTextOptions() => new()
     {
         MaxNewTokens = MaxNewTokens,
         Temperature = Temperature,

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Gpt2.Generation;
 
 /// <summary>
 /// Turns prompts into continuations with a model, a batch of rows at a time, through <see cref="Gpt2TextGenerationService"/>
-/// (which crops each prompt to its last context length minus <see cref="TextGenerationOptions.MaxNewTokens"/> tokens and
+/// (which crops each prompt to its last context length minus <see cref="GenerationOptions.MaxNewTokens"/> tokens and
 /// ends a continuation before <c>&lt;|endoftext|&gt;</c> or the first stop string), adding ML.NET's cancellation and
 /// progress. One batch runs at a time (TorchSharp modules are not thread-safe).
 /// </summary>
@@ -61,7 +61,7 @@ internal sealed class TextGenerationEngine : IDisposable
     /// <summary>The service that generates; its requests and this engine's batches run one at a time.</summary>
     public Gpt2TextGenerationService Service => _service.Value;
 
-    public TextGenerationOptions Options { get; }
+    public GenerationOptions Options { get; }
 
     public int BatchSize { get; }
 
