@@ -16,7 +16,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
 
     private async Task AnswerAsync(HttpContext context, JsonElement body)
     {
-        OpenAIRequest request = OpenAIRequest.Read(body, chat: true);
+        OpenAIRequest request = OpenAIRequest.Read(body, chat: true, served.VocabularySize);
         served.CheckModel(request);
         IReadOnlyList<ChatMessage> messages = request.Messages();
         string prompt;
@@ -38,20 +38,28 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
         if (!request.Stream)
         {
             TextGenerationResult result = await served.Service.GenerateAsync(budget.PromptTokens, options, aborted);
+            ChatCompletionLogprobs? logprobs = request.LogProbabilities is null ? null
+                : ChatCompletionLogprobs.Of(result.LogProbabilities ?? [], new TokenTexts(served.Service.Tokenizer));
             var completion = new ChatCompletion(id, created, served.ModelId,
-                [new ChatCompletionChoice(0, new ChatCompletionMessage("assistant", result.Text), FinishReasons.Of(result))], Usage.Of(result));
+                [new ChatCompletionChoice(0, new ChatCompletionMessage("assistant", result.Text), FinishReasons.Of(result), logprobs)], Usage.Of(result));
             await JsonResponses.WriteAsync(context, 200, completion, Gpt2ServerJsonContext.Default.ChatCompletion);
             return;
         }
 
-        Task WriteChunkAsync(ChatCompletionDelta delta, string? finishReason) => ServerSentEvents.WriteEventAsync(context,
-            new ChatCompletionChunk(id, created, served.ModelId, [new ChatCompletionChunkChoice(0, delta, finishReason)]),
+        Task WriteChunkAsync(ChatCompletionDelta delta, string? finishReason, ChatCompletionLogprobs? logprobs = null) => ServerSentEvents.WriteEventAsync(context,
+            new ChatCompletionChunk(id, created, served.ModelId, [new ChatCompletionChunkChoice(0, delta, finishReason, logprobs)]),
             Gpt2ServerJsonContext.Default.ChatCompletionChunk);
         TextGenerationStream stream = served.Service.GenerateStreamingAsync(budget.PromptTokens, options, aborted);
+        var texts = new TokenTexts(served.Service.Tokenizer);
         await ServerSentEvents.StartAsync(context);
         await WriteChunkAsync(new ChatCompletionDelta(Role: "assistant", Content: ""), null);
-        await foreach (string piece in stream.WithCancellation(aborted))
-            await WriteChunkAsync(new ChatCompletionDelta(Content: piece), null);
+        await foreach (TextGenerationUpdate update in stream.Updates.WithCancellation(aborted))
+        {
+            // A token whose text is held back (part of a character or of a possible stop string) still reports its log-probability here.
+            bool logprobs = request.LogProbabilities is not null && update.LogProbabilities.Count > 0;
+            if (update.Text.Length > 0 || logprobs)
+                await WriteChunkAsync(new ChatCompletionDelta(Content: update.Text), null, logprobs ? ChatCompletionLogprobs.Of(update.LogProbabilities, texts) : null);
+        }
         TextGenerationResult final = stream.Result!;
         await WriteChunkAsync(new ChatCompletionDelta(), FinishReasons.Of(final));
         if (request.IncludeUsage)
