@@ -1,4 +1,5 @@
 using Gpt2.Torch.Generation;
+using static System.FormattableString;
 
 namespace Gpt2.Torch.Onnx;
 
@@ -23,16 +24,16 @@ internal static class OnnxGeneratorSupport
         void Refuse(bool condition, string option, string what) { if (condition) reasons.Add($"{prefix}{option} is {what}"); }
 
         // Greedy decoding takes the most likely token, which top-k, top-p and min-p always keep: they matter only when sampling.
-        Refuse(sampling && options.TopK is not null, nameof(GenerationOptions.TopK), $"{options.TopK}, which ONNX Runtime's Sampling operator does not offer");
-        Refuse(sampling && options.MinP is > 0, nameof(GenerationOptions.MinP), $"{options.MinP}, which ONNX Runtime's Sampling operator does not offer");
+        Refuse(sampling && options.TopK is not null, nameof(GenerationOptions.TopK), Invariant($"{options.TopK}, which ONNX Runtime's Sampling operator does not offer"));
+        Refuse(sampling && options.MinP is > 0, nameof(GenerationOptions.MinP), Invariant($"{options.MinP}, which ONNX Runtime's Sampling operator does not offer"));
         Refuse(options.RepetitionPenalty is double repetition && repetition != 1, nameof(GenerationOptions.RepetitionPenalty),
-            $"{options.RepetitionPenalty}, which the exported generator does not apply");
+            Invariant($"{options.RepetitionPenalty}, which the exported generator does not apply"));
         Refuse(options.FrequencyPenalty is double frequency && frequency != 0, nameof(GenerationOptions.FrequencyPenalty),
-            $"{options.FrequencyPenalty}, which ONNX Runtime's GreedySearch and Sampling do not offer");
+            Invariant($"{options.FrequencyPenalty}, which ONNX Runtime's GreedySearch and Sampling do not offer"));
         Refuse(options.PresencePenalty is double presence && presence != 0, nameof(GenerationOptions.PresencePenalty),
-            $"{options.PresencePenalty}, which ONNX Runtime's GreedySearch and Sampling do not offer");
+            Invariant($"{options.PresencePenalty}, which ONNX Runtime's GreedySearch and Sampling do not offer"));
         Refuse(options.LogitBias.Count > 0, nameof(GenerationOptions.LogitBias),
-            $"set ({string.Join(", ", options.LogitBias.Select(pair => $"{pair.Key}: {pair.Value}"))}), which ONNX Runtime's GreedySearch and Sampling do not offer");
+            $"set ({string.Join(", ", options.LogitBias.Select(pair => Invariant($"{pair.Key}: {pair.Value}")))}), which ONNX Runtime's GreedySearch and Sampling do not offer");
         Refuse(options.StopStrings.Count > 0, nameof(GenerationOptions.StopStrings),
             $"set ({string.Join(", ", options.StopStrings.Select(s => $"'{s}'"))}), which ONNX Runtime's GreedySearch and Sampling do not offer");
         Refuse(options.StopSequences.Count > 0, nameof(GenerationOptions.StopSequences),
