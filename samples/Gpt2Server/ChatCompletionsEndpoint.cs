@@ -8,7 +8,8 @@ namespace Gpt2Server;
 
 /// <summary>
 /// <c>POST /v1/chat/completions</c>: the messages rendered with the served prompt format, tokenized once, checked
-/// against the context and generated whole or streamed as <c>chat.completion.chunk</c> events.
+/// against the context and generated whole or streamed as <c>chat.completion.chunk</c> events; with <c>logprobs</c>, each
+/// choice (each chunk, for its tokens) carries OpenAI's <c>logprobs.content</c>.
 /// </summary>
 internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionControl admission)
 {

@@ -6,7 +6,8 @@ namespace Gpt2Server;
 
 /// <summary>
 /// <c>POST /v1/completions</c>: the prompt continued as it is (tokenized once and checked against the context), whole
-/// or streamed as <c>text_completion</c> events.
+/// or streamed as <c>text_completion</c> events; with <c>logprobs</c> (0 to 20 alternatives), each choice (each chunk,
+/// for its tokens) carries OpenAI's legacy <c>logprobs</c> (tokens, token_logprobs, top_logprobs, text_offset).
 /// </summary>
 internal sealed class CompletionsEndpoint(ServedModel served, AdmissionControl admission)
 {

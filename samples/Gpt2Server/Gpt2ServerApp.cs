@@ -6,7 +6,10 @@ namespace Gpt2Server;
 /// The OpenAI-compatible server: <c>POST /v1/chat/completions</c>, <c>POST /v1/completions</c>, <c>GET /v1/models</c>,
 /// <c>GET /health</c> and, with a classifier zip, <c>POST /v1/classify</c>. Generation goes through one
 /// <see cref="Gpt2TextGenerationService"/>, with continuous batching unless <c>--batching off</c>;
-/// <see cref="Gpt2ServerOptions.MaxQueue"/> bounds the requests admitted (running or waiting), more get 429.
+/// <see cref="Gpt2ServerOptions.MaxQueue"/> bounds the requests admitted (running or waiting), more get 429. Both
+/// generation endpoints read their sampling fields (OpenAI's and vLLM's) into <see cref="OpenAIRequest"/> and map them
+/// with <see cref="Gpt2MLNet.AI.Gpt2ChatOptions"/>, the mapping the chat client uses, and return log-probabilities in
+/// OpenAI's shapes when asked (<see cref="Wire.ChatCompletionLogprobs"/>, <see cref="Wire.TextCompletionLogprobs"/>).
 /// </summary>
 public static class Gpt2ServerApp
 {
