@@ -173,6 +173,7 @@ public static class Gpt2ChatOptions
         float f when f == MathF.Floor(f) && Math.Abs(f) < 1e7 => (long)f,
         decimal m when m == decimal.Floor(m) && Math.Abs(m) < 1e15m => (long)m,
         JsonElement { ValueKind: JsonValueKind.Number } json when json.TryGetInt64(out long l) => l,
+        JsonElement { ValueKind: JsonValueKind.Number } json when json.TryGetDouble(out double d) && d == Math.Floor(d) && Math.Abs(d) < 1e15 => (long)d,
         _ => throw WrongType(where, value, $"an integer: {meaning}"),
     };
 

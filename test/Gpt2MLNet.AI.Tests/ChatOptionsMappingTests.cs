@@ -59,6 +59,7 @@ public sealed class ChatOptionsMappingTests
     public static IEnumerable<object[]> Integers(int value) =>
     [
         [value], [(long)value], [(double)value], [(float)value], [(decimal)value], [Json(value.ToString(System.Globalization.CultureInfo.InvariantCulture))],
+        [Json(value.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".0")],
     ];
 
     public static IEnumerable<object[]> MinPs => Numbers(0.125);
@@ -148,6 +149,7 @@ public sealed class ChatOptionsMappingTests
     [DataRow("logprobs", 1, "a bool")]
     [DataRow("logprobs", "true", "a bool")]
     [DataRow("top_logprobs", 1.5, "an integer")]
+    [DataRow("top_logprobs", "2", "an integer")]
     [DataRow("logit_bias", "11:100", "a map of token id to bias")]
     [DataRow("logit_bias", 100, "a map of token id to bias")]
     public void AValueOfTheWrongTypeIsRefusedNamingTheKeyAndTheType(string key, object value, string expected)
