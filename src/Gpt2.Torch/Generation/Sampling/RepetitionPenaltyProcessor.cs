@@ -1,0 +1,17 @@
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Generation.Sampling;
+
+/// <summary>
+/// Hugging Face's repetition penalty (from the CTRL paper): the logit of every token that occurs in the row, prompt or
+/// output, is divided by the penalty when positive and multiplied by it otherwise, so that a penalty above 1 always
+/// makes a seen token less likely.
+/// </summary>
+internal sealed class RepetitionPenaltyProcessor(double penalty) : ILogitsProcessor
+{
+    public Tensor Process(Tensor logits, RowHistory history)
+    {
+        Tensor penalized = where(logits > 0, logits / penalty, logits * penalty);
+        return where(history.Present(logits), penalized, logits);
+    }
+}
