@@ -115,6 +115,46 @@ public sealed class LogitsProcessorTests
     }
 
     [TestMethod]
+    [DataRow(8.0, 0.5)]     // peaked: the 256 most likely tokens hold p, so only they are sorted
+    [DataRow(8.0, 0.9)]
+    [DataRow(0.2, 0.5)]     // flat: they do not, so the whole vocabulary is sorted
+    [DataRow(0.2, 0.9)]
+    public void TopPOverALargeVocabularyKeepsTheSameNucleusWhicheverTokensItSorts(double spread, double p)
+    {
+        var random = new Random(23);
+        double[] logits = [.. Enumerable.Range(0, 1000).Select(_ => (random.NextDouble() * 2 - 1) * spread)];
+        double[] probabilities = Softmax(logits);
+        double top256 = probabilities.OrderDescending().Take(256).Sum();
+        Assert.AreEqual(spread > 1, top256 >= p, $"the case tests the path it names ({top256:F3} in the top 256)");
+        var options = new GenerationOptions { Temperature = 1, TopP = p };
+        double[] ours = Processed(logits, [0], 1, options);
+        double[] expected = HandProcessed(logits, [0], 1, options);
+        CollectionAssert.AreEqual(expected.Select(double.IsFinite).ToArray(), ours.Select(double.IsFinite).ToArray());
+        Assert.IsGreaterThan(1, expected.Count(double.IsFinite));
+    }
+
+    [TestMethod]
+    public void DrawsFollowTheProcessedDistributionAndNeverPickAFilteredToken()
+    {
+        // Top-k 3 leaves [0.5, 0.3, 0.2] (the logits are their logarithms); tokens 3 and 4 are filtered out.
+        double[] logits = [Math.Log(0.5), Math.Log(0.3), Math.Log(0.2), -5, -5];
+        using var sampler = new TokenSampler(new GenerationOptions { Temperature = 1, TopK = 3, Seed = 9 }, CPU);
+        var counts = new int[logits.Length];
+        using (var scope = NewDisposeScope())
+        {
+            Tensor row = tensor(logits).to(float32).unsqueeze(0);
+            int[] prompt = [0];
+            for (int draw = 0; draw < 4000; draw++)
+                counts[sampler.Next(row, prompt, 1).TokenId]++;
+        }
+        // Five standard deviations of a frequency over 4000 draws is at most 0.04.
+        Assert.AreEqual(0.5, counts[0] / 4000.0, 0.04);
+        Assert.AreEqual(0.3, counts[1] / 4000.0, 0.04);
+        Assert.AreEqual(0.2, counts[2] / 4000.0, 0.04);
+        Assert.AreEqual(0, counts[3] + counts[4]);
+    }
+
+    [TestMethod]
     public void ThePipelineRunsInTheDocumentedOrderAndLeavesOutProcessorsThatDoNothing()
     {
         var all = new GenerationOptions

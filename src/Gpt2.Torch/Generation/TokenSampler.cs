@@ -45,9 +45,7 @@ internal sealed class TokenSampler : IDisposable
         using var scope = NewDisposeScope();
         _history.Update(history, promptLength);
         Tensor processed = _pipeline.Process(logits.to(float32), _history);
-        Tensor chosen = _options.IsGreedy
-            ? processed.argmax(-1, keepdim: true)
-            : softmax(processed, -1).multinomial(1, generator: _random);   // [1, 1]
+        Tensor chosen = _options.IsGreedy ? processed.argmax(-1, keepdim: true) : Draw(softmax(processed, -1));   // [1, 1]
         if (_options.LogProbabilities is not int top)
             return new SampledToken((int)chosen.cpu().item<long>(), null);
 
@@ -60,6 +58,18 @@ internal sealed class TokenSampler : IDisposable
         int token = (int)host[0];
         return new SampledToken(token, new GeneratedTokenLogProbability(token, host[1],
             [.. Enumerable.Range(0, top).Select(i => new TokenLogProbability((int)host[2 + top + i], host[2 + i]))]));
+    }
+
+    // Inverse transform sampling: one uniform draw from the row's generator against the cumulative distribution, where
+    // torch's multinomial draws one exponential per vocabulary entry. A draw that rounding puts at the very top goes to
+    // the last token with any probability, so a filtered-out token is never chosen.
+    private Tensor Draw(Tensor probabilities)
+    {
+        Tensor cumulative = probabilities.cumsum(-1);
+        Tensor total = cumulative.narrow(-1, cumulative.shape[^1] - 1, 1);
+        Tensor target = rand(1, 1, device: probabilities.device, generator: _random) * total;
+        Tensor lastLikely = (cumulative < total).sum(-1, keepdim: true);
+        return minimum(searchsorted(cumulative, target, right: true), lastLikely);
     }
 
     /// <summary>

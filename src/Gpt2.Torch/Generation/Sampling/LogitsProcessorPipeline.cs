@@ -58,7 +58,7 @@ internal sealed class LogitsProcessorPipeline : IDisposable
         if (options.TopK is int k)
             yield return new TopKProcessor(k);
         if (options.TopP is double p && p < 1)
-            yield return new TopPProcessor(p);
+            yield return new TopPProcessor(p, options.TopK);
         if (options.MinP is double minP && minP > 0)
             yield return new MinPProcessor(minP);
     }

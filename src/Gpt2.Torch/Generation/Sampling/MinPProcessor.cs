@@ -9,10 +9,9 @@ namespace Gpt2.Torch.Generation.Sampling;
 /// </summary>
 internal sealed class MinPProcessor(double minP) : ILogitsProcessor
 {
-    public Tensor Process(Tensor logits, RowHistory history)
-    {
-        Tensor probabilities = softmax(logits, -1);
-        Tensor threshold = probabilities.amax([-1], keepdim: true) * minP;
-        return logits.masked_fill(probabilities < threshold, double.NegativeInfinity);
-    }
+    // p_i >= minP * p_max is logit_i >= logit_max + ln(minP): the softmax's normalizer cancels out.
+    private readonly double _logMinP = Math.Log(minP);
+
+    public Tensor Process(Tensor logits, RowHistory history) =>
+        logits.masked_fill(logits < logits.amax([-1], keepdim: true) + _logMinP, double.NegativeInfinity);
 }

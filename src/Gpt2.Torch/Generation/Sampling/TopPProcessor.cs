@@ -1,19 +1,39 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Generation.Sampling;
 
 /// <summary>
 /// Nucleus sampling: keeps the smallest set of most likely tokens whose probabilities (softmax of the logits as they
-/// arrive, temperature applied) add up to <c>p</c>, and sets every other logit to minus infinity.
+/// arrive, temperature applied) add up to <c>p</c>, and sets every other logit to minus infinity. Tokens tied with the
+/// least likely kept token stay too.
 /// </summary>
-internal sealed class TopPProcessor(double p) : ILogitsProcessor
+/// <param name="p">The probability mass to keep, below 1.</param>
+/// <param name="candidates">
+/// When an earlier processor (top-k) left at most this many likely tokens, only they are sorted instead of the whole
+/// vocabulary.
+/// </param>
+internal sealed class TopPProcessor(double p, int? candidates = null) : ILogitsProcessor
 {
+    // On the CPU, where reading a value back costs nothing, the most likely tokens are tried first: when they already
+    // hold p of the mass, the nucleus lies among them and the vocabulary need not be sorted.
+    private const int LikelyFirst = 256;
+
     public Tensor Process(Tensor logits, RowHistory history)
     {
-        (Tensor sorted, Tensor order) = logits.sort(-1, descending: true);
-        Tensor probabilities = softmax(sorted, -1);
+        long vocabulary = logits.shape[^1];
+        Tensor probabilities = softmax(logits, -1);
+        Tensor sorted;
+        if (candidates is int k && k < vocabulary)
+            sorted = probabilities.topk(k, -1).values;
+        else if (logits.device_type == DeviceType.CPU && LikelyFirst < vocabulary
+            && probabilities.topk(LikelyFirst, -1).values is var likely && likely.sum().to(float64).item<double>() >= p)
+            sorted = likely;
+        else
+            sorted = probabilities.sort(-1, descending: true).Values;
         // A token goes when the more likely tokens before it already reach p; so the most likely token always stays.
-        Tensor drop = probabilities.cumsum(-1) - probabilities >= p;
-        return logits.scatter(-1, order, sorted.masked_fill(drop, double.NegativeInfinity));
+        Tensor drop = sorted.cumsum(-1) - sorted >= p;
+        Tensor least = sorted.masked_fill(drop, double.PositiveInfinity).amin([-1], keepdim: true);
+        return logits.masked_fill(probabilities < least, double.NegativeInfinity);
     }
 }
