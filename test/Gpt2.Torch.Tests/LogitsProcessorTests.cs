@@ -105,8 +105,9 @@ public sealed class LogitsProcessorTests
         // At 0.5: p^2 normalized = [0.658, 0.237, 0.105], threshold 0.329, tokens 1 and 2 go.
         // At 2: sqrt(p) normalized = [0.415, 0.322, 0.263], threshold 0.208, all stay.
         AssertLogits([logits[0], logits[1], minusInfinity], Processed(logits, [0], 1, new() { Temperature = 1, MinP = 0.5 }), "temperature 1");
-        AssertLogits([logits[0] / 0.5, minusInfinity, minusInfinity], Processed(logits, [0], 1, new() { Temperature = 0.5, MinP = 0.5 }), "temperature 0.5");
-        AssertLogits([logits[0] / 2, logits[1] / 2, logits[2] / 2], Processed(logits, [0], 1, new() { Temperature = 2, MinP = 0.5 }), "temperature 2");
+        // (Temperature subtracts the largest logit, token 0's, before dividing.)
+        AssertLogits([0, minusInfinity, minusInfinity], Processed(logits, [0], 1, new() { Temperature = 0.5, MinP = 0.5 }), "temperature 0.5");
+        AssertLogits([0, (logits[1] - logits[0]) / 2, (logits[2] - logits[0]) / 2], Processed(logits, [0], 1, new() { Temperature = 2, MinP = 0.5 }), "temperature 2");
 
         // Top-k 2 then top-p 0.5: [0.4, 0.3] renormalized is [0.571, 0.429]; 0.571 already reaches 0.5, so token 1 goes
         // too. Top-p first would have kept tokens 0 and 1 (0.4 < 0.5).
@@ -152,6 +153,44 @@ public sealed class LogitsProcessorTests
         Assert.AreEqual(0.3, counts[1] / 4000.0, 0.04);
         Assert.AreEqual(0.2, counts[2] / 4000.0, 0.04);
         Assert.AreEqual(0, counts[3] + counts[4]);
+    }
+
+    [TestMethod]
+    public void ATinyTemperatureNeitherOverflowsNorGivesNaN()
+    {
+        // 50 / 1e-37 is beyond float32's range: dividing first would give +infinity, and the softmax NaN.
+        SampledToken next = Next(new GenerationOptions { Temperature = 1e-37, Seed = 1, LogProbabilities = 2 }, [49.0, 50.0, -50.0], [0], 1);
+        Assert.AreEqual(1, next.TokenId);
+        Assert.AreEqual(0, next.LogProbabilities!.LogProbability, Tolerance);
+        Assert.IsFalse(next.LogProbabilities.TopLogProbabilities.Any(t => double.IsNaN(t.LogProbability) || t.LogProbability > 0));
+    }
+
+    [TestMethod]
+    public void RowHistoryFollowsAHistoryGrowingOneTokenAtATimeAndRebuildsAfterAnyOther()
+    {
+        using var scope = NewDisposeScope();
+        Tensor logits = zeros(1, 500);
+        using var history = new RowHistory();
+        var tokens = new List<int> { 5, 5, 7 };
+        void Check(string when, int promptLength)
+        {
+            history.Update(tokens, promptLength);
+            CollectionAssert.AreEquivalent(tokens.Distinct().ToArray(), history.DistinctTokens(logits).data<long>().ToArray().Select(t => (int)t).ToArray(), when);
+            float[] counts = history.OutputCounts(logits).data<float>().ToArray();
+            for (int token = 0; token < 500; token++)
+                Assert.AreEqual(tokens.Skip(promptLength).Count(t => t == token), counts[token], $"{when}: count of {token}");
+        }
+        Check("the prompt", 3);
+        // 60 steps, some tokens repeated (every 7th is a 5), more distinct tokens than the device list first holds.
+        for (int step = 0; step < 60; step++)
+        {
+            tokens.Add(step % 7 == 0 ? 5 : step * 37 % 500);
+            Check($"step {step}", 3);
+        }
+        tokens = [1, 2, 3, 4];
+        Check("another row's history", 2);
+        tokens.AddRange([9, 9]);
+        Check("two tokens later", 2);
     }
 
     [TestMethod]
