@@ -116,17 +116,18 @@ public sealed class LogitsProcessorTests
     }
 
     [TestMethod]
-    [DataRow(8.0, 0.5)]     // peaked: the 256 most likely tokens hold p, so only they are sorted
-    [DataRow(8.0, 0.9)]
-    [DataRow(0.2, 0.5)]     // flat: they do not, so the whole vocabulary is sorted
-    [DataRow(0.2, 0.9)]
-    public void TopPOverALargeVocabularyKeepsTheSameNucleusWhicheverTokensItSorts(double spread, double p)
+    [DataRow(1000, 8.0, 0.5, 256)]      // peaked: the 256 most likely tokens hold p, so only they are sorted
+    [DataRow(1000, 8.0, 0.9, 256)]
+    [DataRow(10000, 8.0, 0.5, 4096)]    // less peaked: the 4096 most likely do
+    [DataRow(1000, 0.2, 0.5, 1000)]     // flat: neither, so the whole vocabulary is sorted
+    [DataRow(10000, 0.2, 0.9, 10000)]
+    public void TopPOverALargeVocabularyKeepsTheSameNucleusWhicheverTokensItSorts(int vocabulary, double spread, double p, int sortedTokens)
     {
         var random = new Random(23);
-        double[] logits = [.. Enumerable.Range(0, 1000).Select(_ => (random.NextDouble() * 2 - 1) * spread)];
-        double[] probabilities = Softmax(logits);
-        double top256 = probabilities.OrderDescending().Take(256).Sum();
-        Assert.AreEqual(spread > 1, top256 >= p, $"the case tests the path it names ({top256:F3} in the top 256)");
+        double[] logits = [.. Enumerable.Range(0, vocabulary).Select(_ => (random.NextDouble() * 2 - 1) * spread)];
+        double[] descending = [.. Softmax(logits).OrderDescending()];
+        int holdingP = new[] { 256, 4096 }.FirstOrDefault(count => count < vocabulary && descending.Take(count).Sum() >= p, vocabulary);
+        Assert.AreEqual(sortedTokens, holdingP, "the case takes the path it names");
         var options = new GenerationOptions { Temperature = 1, TopP = p };
         double[] ours = Processed(logits, [0], 1, options);
         double[] expected = HandProcessed(logits, [0], 1, options);

@@ -46,8 +46,9 @@ internal sealed class TokenSampler : IDisposable
         _history.Update(history, promptLength);
         Tensor processed = _pipeline.Process(logits.to(float32), _history);
         Tensor chosen = _options.IsGreedy ? processed.argmax(-1, keepdim: true) : Draw(softmax(processed, -1));   // [1, 1]
-        if (_options.LogProbabilities is not int top)
+        if (_options.LogProbabilities is not int requested)
             return new SampledToken((int)chosen.cpu().item<long>(), null);
+        int top = (int)Math.Min(requested, logits.shape[^1]);
 
         // Log-probabilities of the distribution the token was drawn from; a filtered token's is minus infinity.
         Tensor logProbabilities = processed.log_softmax(-1);
