@@ -31,13 +31,13 @@ public sealed record GenerationOptions
     /// <summary>Softmax temperature; 0 (the default) picks the most likely token (greedy decoding).</summary>
     public double Temperature { get; init; }
 
-    /// <summary>When set, sample only among the <c>TopK</c> most likely tokens.</summary>
+    /// <summary>When set, sample only among the <c>TopK</c> most likely tokens (and any tied with the last of them).</summary>
     public int? TopK { get; init; }
 
-    /// <summary>When set, sample only among the most likely tokens whose probabilities add up to <c>TopP</c> (nucleus sampling).</summary>
+    /// <summary>When set, sample only among the most likely tokens whose probabilities, after <see cref="Temperature"/> and <see cref="TopK"/>, add up to <c>TopP</c> (nucleus sampling).</summary>
     public double? TopP { get; init; }
 
-    /// <summary>When set, sample only among tokens at least <c>MinP</c> times as likely as the most likely one (0 to 1).</summary>
+    /// <summary>When set, sample only among tokens at least <c>MinP</c> times as likely as the most likely one, after <see cref="Temperature"/> (0 to 1).</summary>
     public double? MinP { get; init; }
 
     /// <summary>
