@@ -34,6 +34,8 @@ internal sealed class DecodeScheduler : IDisposable
     private bool _running;
     private bool _disposed;
     private int _peak;
+    private Thread? _thread;
+    private const string ThreadName = "LanguageModelHost scheduler";
 
     /// <param name="model">The model (its lock, and evaluation mode during steps).</param>
     /// <param name="engine">The forward passes; owned and disposed by the scheduler.</param>
@@ -64,13 +66,23 @@ internal sealed class DecodeScheduler : IDisposable
     /// <summary>Stops the loop after its current step; unfinished rows and queued work fail with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
+        bool running;
         lock (_sync)
         {
             if (_disposed)
                 return;
             _disposed = true;
+            running = _running;
         }
-        _idle.Wait();
+        if (!running)
+            Shutdown();
+        else if (!ReferenceEquals(_thread, Thread.CurrentThread))
+            _idle.Wait();   // the loop shuts down when it sees _disposed (a callback disposing the host returns at once)
+    }
+
+    // Fails what is left and frees the engine; run once, by the loop or by Dispose when no loop runs.
+    private void Shutdown()
+    {
         var disposed = new ObjectDisposedException(nameof(LanguageModelHost), "The model host was disposed before this work finished.");
         foreach (GenerationRow row in _rows)
             row.FailNow(disposed);
@@ -88,7 +100,6 @@ internal sealed class DecodeScheduler : IDisposable
             }
         }
         _engine.Dispose();
-        _idle.Dispose();
     }
 
     private void Enqueue(object item)
@@ -102,7 +113,8 @@ internal sealed class DecodeScheduler : IDisposable
             _running = true;
             _idle.Reset();
         }
-        new Thread(Loop) { IsBackground = true, Name = "LanguageModelHost scheduler" }.Start();
+        _thread = new Thread(Loop) { IsBackground = true, Name = ThreadName };
+        _thread.Start();
     }
 
     private void Loop()
@@ -113,6 +125,8 @@ internal sealed class DecodeScheduler : IDisposable
             {
                 if (_disposed || (_rows.Count == 0 && _queue.IsEmpty))
                 {
+                    if (_disposed)
+                        Shutdown();
                     _running = false;
                     _idle.Set();
                     return;

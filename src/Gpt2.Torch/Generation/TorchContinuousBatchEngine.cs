@@ -89,7 +89,9 @@ internal sealed class TorchContinuousBatchEngine(Gpt2Model model) : IContinuousB
             throw new InvalidOperationException($"The batch's keys and values are full ({past} positions); the decode loop composes a larger cache before this.");
         _mask!.narrow(1, past, 1).fill_(true);
         using Tensor ids = tensor(pending, [pending.Length, 1], int64, model.Device);
-        Tensor states = model.ComputeHiddenStates(ids, _cache, _mask.narrow(1, 0, past + 1));
+        // Without padding (one row, or rows of equal lengths) the mask is all true: leaving it out keeps the unmasked attention kernel.
+        bool padded = cached.Any(count => count != past);
+        Tensor states = model.ComputeHiddenStates(ids, _cache, padded ? _mask.narrow(1, 0, past + 1) : null);
         return model.ComputeLogits(states).squeeze(1);
     }
 
