@@ -69,7 +69,7 @@ public sealed class Gpt2Generator : IDisposable
         int[][] ids = Check(prompts, options);
         using var group = new CancellationTokenSource();
         GenerationRow[] rows = _host.Submit(ids, options, onToken is null ? null : row => token => onToken(row, token), streamed: false, group.Token);
-        GenerationOutcome[] outcomes = LanguageModelHost.Wait(rows, group);
+        GenerationOutcome[] outcomes = LanguageModelHost.Wait(rows, group, CancellationToken.None);
         return [.. ids.Select((prompt, row) => (int[])[.. prompt, .. outcomes[row].Tokens])];
     }
 

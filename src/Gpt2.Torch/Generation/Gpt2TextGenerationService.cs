@@ -128,7 +128,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
         int[][] ids = EncodePrompts(prompts, options, out int[] dropped);
         using var group = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         GenerationRow[] rows = Host.Submit(ids, options, onToken: null, streamed: false, group.Token);
-        GenerationOutcome[] outcomes = LanguageModelHost.Wait(rows, group);
+        GenerationOutcome[] outcomes = LanguageModelHost.Wait(rows, group, cancellationToken);
         return [.. outcomes.Select((outcome, row) => outcome.Result with { DroppedPromptTokenCount = dropped[row] })];
     }
 
@@ -174,7 +174,8 @@ public sealed class Gpt2TextGenerationService : IDisposable
     private async Task<TextGenerationResult> Whole(int[] ids, int dropped, GenerationOptions options, CancellationToken cancellationToken)
     {
         GenerationRow row = Host.Submit([ids], options, onToken: null, streamed: false, cancellationToken)[0];
-        GenerationOutcome outcome = await row.Outcome.ConfigureAwait(false);
+        // A cancelled call returns at once, even while the model is busy; its row leaves the batch at the next step.
+        GenerationOutcome outcome = await row.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
         return outcome.Result with { DroppedPromptTokenCount = dropped };
     }
 
@@ -195,8 +196,6 @@ public sealed class Gpt2TextGenerationService : IDisposable
         finally
         {
             linked.Cancel();   // a caller that leaves early takes its row out of the batch at the next step
-            await row.Outcome.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
-                .ConfigureAwait(false);   // the row has left, and the model is as it was
         }
     }
 

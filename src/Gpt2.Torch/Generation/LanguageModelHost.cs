@@ -150,9 +150,10 @@ public sealed class LanguageModelHost : IDisposable
 
     /// <summary>
     /// The outcomes of rows submitted together, waited for synchronously; the first failure cancels the others (through
-    /// <paramref name="group"/>, the rows' cancellation source) and is rethrown.
+    /// <paramref name="group"/>, the rows' cancellation source) and is rethrown; <paramref name="cancellationToken"/>
+    /// ends the wait at once (the rows leave the batch at its next step).
     /// </summary>
-    internal static GenerationOutcome[] Wait(GenerationRow[] rows, CancellationTokenSource group)
+    internal static GenerationOutcome[] Wait(GenerationRow[] rows, CancellationTokenSource group, CancellationToken cancellationToken)
     {
         foreach (GenerationRow row in rows)
             row.Outcome.ContinueWith(task =>
@@ -167,7 +168,7 @@ public sealed class LanguageModelHost : IDisposable
             }, CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            return Task.WhenAll(rows.Select(row => row.Outcome)).GetAwaiter().GetResult();
+            return Task.WhenAll(rows.Select(row => row.Outcome)).WaitAsync(cancellationToken).GetAwaiter().GetResult();
         }
         catch (TaskCanceledException e)
         {
