@@ -41,9 +41,6 @@ public sealed class Gpt2Generator : IDisposable
     /// <summary>Whether the forward passes run in ONNX Runtime (<see cref="OnnxRuntimeDecoding"/>).</summary>
     public bool UsesOnnxRuntime => _host.UsesOnnxRuntime;
 
-    /// <summary>The generator's host (its peak batch size, and what runs its steps).</summary>
-    internal LanguageModelHost Host => _host;
-
     /// <summary>Frees the host's ONNX Runtime session, if any, and fails unfinished calls; the model stays its owner's.</summary>
     public void Dispose() => _host.Dispose();
 
