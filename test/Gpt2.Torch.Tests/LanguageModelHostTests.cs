@@ -118,6 +118,27 @@ public sealed class LanguageModelHostTests
     }
 
     [TestMethod]
+    public async Task HostsOverOneModelHoldItsLockForEveryStepAndGetTheirSoloAnswersAtOnce()
+    {
+        using var first = new Gpt2TextGenerationService(_model);
+        using var second = new Gpt2TextGenerationService(_model);
+        using var generator = new Gpt2Generator(_model);
+        GenerationOptions options = Greedy with { MaxNewTokens = 30 };
+        TextGenerationResult expected = first.Generate("Two hosts, one model", options);
+        int[] prompt = [3, 4, 5];
+        int[] expectedTokens = generator.Generate(prompt, options);
+
+        bool everyStepHeldTheLock = true;
+        Task<int[]> tokens = Task.Run(() => generator.Generate(prompt, options, _ => everyStepHeldTheLock &= ModelGate.For(_model).IsHeldByCurrentThread));
+        TextGenerationResult[] answers = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => (i % 2 == 0 ? first : second).GenerateAsync("Two hosts, one model", options)));
+
+        CollectionAssert.AreEqual(expectedTokens, await tokens);
+        Assert.IsTrue(everyStepHeldTheLock, "each step of a host holds the model's lock, so hosts over one model never run it at once");
+        foreach (TextGenerationResult answer in answers)
+            Assert.AreEqual(expected, answer);
+    }
+
+    [TestMethod]
     public async Task DisposingTheHostFailsUnfinishedWorkWithObjectDisposedException()
     {
         var host = new LanguageModelHost(_model);
