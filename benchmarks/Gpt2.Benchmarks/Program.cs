@@ -11,7 +11,7 @@ var seq = new Option<int[]>("--seq") { Description = "Training sequence lengths,
 var microBatches = new Option<int>("--micro-batches") { Description = "Batches accumulated per trainer step.", DefaultValueFactory = _ => 4 };
 var newTokens = new Option<int>("--new-tokens") { Description = "Tokens to decode.", DefaultValueFactory = _ => 100 };
 var repeats = new Option<int>("--repeat") { Description = "Timed runs of each decode row, after one warm-up; the median is reported.", DefaultValueFactory = _ => 1 };
-var prompts = new Option<int[]>("--prompt") { Description = "Decoding prompt lengths (default: 16 256 900); the first is also timed without the KV cache.", AllowMultipleArgumentsPerToken = true };
+var prompts = new Option<int[]>("--prompt") { Description = "Decoding prompt lengths (default: 16 256 900).", AllowMultipleArgumentsPerToken = true };
 var device = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
 var precisions = new Option<string[]>("--precision") { Description = "Precisions for train and decode: float32, bfloat16 (default: both).", AllowMultipleArgumentsPerToken = true };
 var decodeBatches = new Option<int[]>("--decode-batch") { Description = "Prompts decoded together (default: 1 8).", AllowMultipleArgumentsPerToken = true };

@@ -92,7 +92,7 @@ public sealed class Gpt2ChatClient : IChatClient
         OnnxRuntimeDecoding? onnxRuntime = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        var service = Gpt2TextGenerationService.Load(source, device, continuousBatching: false, onnxRuntime);
+        var service = Gpt2TextGenerationService.Load(source, device, onnxRuntime);
         try
         {
             return new Gpt2ChatClient(service, format, source.NameOrPath, defaults, ownsService: true);

@@ -78,9 +78,6 @@ public sealed record GenerationOptions
     /// </summary>
     public int? LogProbabilities { get; init; }
 
-    /// <summary>Whether to reuse keys and values of earlier tokens (much faster; the same output).</summary>
-    public bool UseCache { get; init; } = true;
-
     /// <summary>Whether decoding is greedy (temperature 0).</summary>
     public bool IsGreedy => Temperature == 0;
 
