@@ -3,7 +3,7 @@ using Gpt2.Benchmarks;
 using Gpt2.Torch;
 using static TorchSharp.torch;
 
-var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), loss, trainer, kernels, perplexity, score, quantized, serve.", AllowMultipleArgumentsPerToken = true };
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), loss, trainer, kernels, perplexity, score, quantized, serve, sampling.", AllowMultipleArgumentsPerToken = true };
 var preset = new Option<string>("--preset") { Description = "Model preset: 124M, 355M, 774M, 1558M, book-124M.", DefaultValueFactory = _ => "124M" };
 var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
 var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
@@ -11,7 +11,7 @@ var seq = new Option<int[]>("--seq") { Description = "Training sequence lengths,
 var microBatches = new Option<int>("--micro-batches") { Description = "Batches accumulated per trainer step.", DefaultValueFactory = _ => 4 };
 var newTokens = new Option<int>("--new-tokens") { Description = "Tokens to decode.", DefaultValueFactory = _ => 100 };
 var repeats = new Option<int>("--repeat") { Description = "Timed runs of each decode row, after one warm-up; the median is reported.", DefaultValueFactory = _ => 1 };
-var prompts = new Option<int[]>("--prompt") { Description = "Decoding prompt lengths (default: 16 256 900); the first is also timed without the KV cache.", AllowMultipleArgumentsPerToken = true };
+var prompts = new Option<int[]>("--prompt") { Description = "Decoding prompt lengths (default: 16 256 900).", AllowMultipleArgumentsPerToken = true };
 var device = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
 var precisions = new Option<string[]>("--precision") { Description = "Precisions for train and decode: float32, bfloat16 (default: both).", AllowMultipleArgumentsPerToken = true };
 var decodeBatches = new Option<int[]>("--decode-batch") { Description = "Prompts decoded together (default: 1 8).", AllowMultipleArgumentsPerToken = true };
@@ -63,6 +63,8 @@ root.SetAction(result =>
         new QuantizedBenchmark(on, model).Run(result.GetValue(text)!, result.GetValue(newTokens));
     if (selected.Contains("serve"))
         ServingBenchmark.RunAsync(model, result.GetValue(newTokens), [1, 4, 16]).GetAwaiter().GetResult();
+    if (selected.Contains("sampling"))
+        new SamplingBenchmark(on, model).Run();
     if (selected.Contains("score"))
         ScoringBenchmark.Run(on);
     return 0;

@@ -7,6 +7,6 @@ internal sealed class HealthEndpoint(ServedModel served, AdmissionControl admiss
 {
     public Task HandleAsync(HttpContext context) => JsonResponses.WriteAsync(context, 200,
         new HealthReport("ok", served.ModelId, admission.Admitted, admission.MaxQueue, served.Service.UsesOnnxRuntime ? "onnxruntime" : "torchsharp",
-            served.Service.ContinuousBatching, served.Service.PeakContinuousBatchSize, served.Classifier is not null),
+            true, served.Service.PeakContinuousBatchSize, served.Classifier is not null),
         Gpt2ServerJsonContext.Default.HealthReport);
 }

@@ -37,8 +37,8 @@ namespace Gpt2MLNet.AI;
 /// <see cref="GenerationOptions"/>). Whether asked or not, <see cref="ChatResponse.RawRepresentation"/> is the
 /// <see cref="TextGenerationResult"/> and <see cref="ChatResponseUpdate.RawRepresentation"/> the
 /// <see cref="TextGenerationUpdate"/> (the last update's: the <see cref="TextGenerationResult"/>).</para>
-/// <para>Concurrent callers are <b>serialized</b>: the generation service runs one request at a time (TorchSharp
-/// modules are not thread-safe) and the others wait for it, each getting exactly the answer it would get alone.</para>
+/// <para>Concurrent callers join one running batch on the service's <see cref="LanguageModelHost"/> at its next decode
+/// step and leave it as they finish, each getting exactly the answer it would get alone.</para>
 /// </remarks>
 public sealed class Gpt2ChatClient : IChatClient
 {
@@ -104,7 +104,7 @@ public sealed class Gpt2ChatClient : IChatClient
         OnnxRuntimeDecoding? onnxRuntime = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        var service = Gpt2TextGenerationService.Load(source, device, continuousBatching: false, onnxRuntime);
+        var service = Gpt2TextGenerationService.Load(source, device, onnxRuntime);
         try
         {
             return new Gpt2ChatClient(service, format, source.NameOrPath, defaults, ownsService: true);

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Tests;
 
 /// <summary>
-/// <see cref="Gpt2TextGenerationService"/> with continuous batching, in TorchSharp and in ONNX Runtime: concurrent calls
-/// join the running batch and leave it as they finish, and each gets exactly what it gets from TorchSharp without batching.
+/// <see cref="Gpt2TextGenerationService"/>'s host (<see cref="LanguageModelHost"/>), in TorchSharp and in ONNX Runtime:
+/// concurrent calls join the running batch and leave it as they finish, and each gets exactly what it gets alone.
 /// </summary>
 [TestClass]
 public sealed class ContinuousBatchingTests
@@ -61,7 +61,7 @@ public sealed class ContinuousBatchingTests
     {
         (string Prompt, GenerationOptions Options)[] requests = Requests();
         TextGenerationResult[] expected = [.. requests.Select(r => _solo.Generate(r.Prompt, r.Options))];
-        using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true, onnxRuntime: Engine(onnxRuntime));
+        using var batched = new Gpt2TextGenerationService(_model, onnxRuntime: Engine(onnxRuntime));
 
         // Streaming and whole calls, arriving at staggered times while earlier ones are decoding.
         Task<(string Text, TextGenerationResult Result)>[] calls = [.. requests.Select((r, i) => i % 3 == 0
@@ -76,7 +76,6 @@ public sealed class ContinuousBatchingTests
         }
         Assert.AreEqual(TextGenerationFinishReason.StopString, actual[20].Result.FinishReason);
         Assert.IsTrue(batched.PeakContinuousBatchSize > 1, $"peak batch {batched.PeakContinuousBatchSize}: requests were decoded together");
-        Assert.IsTrue(batched.ContinuousBatching);
         Assert.AreEqual(onnxRuntime, batched.UsesOnnxRuntime);
     }
 
@@ -92,34 +91,24 @@ public sealed class ContinuousBatchingTests
         manual_seed(99);
         using var model = new Gpt2Model(new Gpt2Config { ContextLength = 512, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 }, CPU);
         using var solo = new Gpt2TextGenerationService(model);
-        using var gate = new SemaphoreSlim(1, 1);
-        using OnnxRuntimeDecoderSession? session = onnxRuntime ? OnnxRuntimeDecoderSession.Create(model, new OnnxRuntimeDecoding()) : null;
-        using var batcher = new ContinuousBatcher(model, Tokenization.Gpt2Tokenizer.Default, gate,
-            session is null ? new TorchContinuousBatchEngine(model) : new OnnxRuntimeContinuousBatchEngine(session));
+        using var batched = new Gpt2TextGenerationService(model, onnxRuntime: Engine(onnxRuntime));
         var options = new GenerationOptions { MaxNewTokens = 200, StopAtEndOfText = false };
         string[] prompts = ["A long first prompt that runs for quite a few tokens before the others arrive", "Shorter one", "x", "Mid sized prompt here"];
         var results = new List<Task<TextGenerationResult>>();
-        var readers = new List<Task>();
         // The first prompt runs alone for a step; the shorter ones are then submitted together while the test holds the
-        // batch's gate, so that they join the running batch at one step (their caches right-aligned into its longer one).
-        void Submit(string prompt)
+        // model's lock (which every step takes), so that they join the running batch together (their caches right-aligned
+        // into its longer one).
+        results.Add(batched.GenerateAsync(prompts[0], options));
+        await WaitUntilAsync(() => batched.PeakContinuousBatchSize >= 1);
+        using (ModelGate.For(model).EnterScope())
         {
-            var done = new TaskCompletionSource<TextGenerationResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var pieces = batcher.Submit(Tokenization.Gpt2Tokenizer.Default.Encode(prompt), 0, options, done, CancellationToken.None);
-            results.Add(done.Task);
-            readers.Add(Task.Run(async () => { await foreach (string _ in pieces.ReadAllAsync()) { } }));
+            foreach (string prompt in prompts[1..])
+                results.Add(batched.GenerateAsync(prompt, options));
         }
-        Submit(prompts[0]);
-        await WaitUntilAsync(() => batcher.PeakBatchSize >= 1);
-        await gate.WaitAsync();
-        foreach (string prompt in prompts[1..])
-            Submit(prompt);
-        gate.Release();
         TextGenerationResult[] actual = await Task.WhenAll(results).WaitAsync(TimeSpan.FromMinutes(2));
-        await Task.WhenAll(readers);
         for (int i = 0; i < prompts.Length; i++)
             Assert.AreEqual(solo.Generate(prompts[i], options), actual[i], $"prompt {i}");
-        Assert.IsGreaterThanOrEqualTo(prompts.Length - 1, batcher.PeakBatchSize, "the shorter prompts were decoded together");
+        Assert.IsGreaterThanOrEqualTo(prompts.Length - 1, batched.PeakContinuousBatchSize, "the shorter prompts were decoded together");
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
@@ -137,7 +126,7 @@ public sealed class ContinuousBatchingTests
     [DataRow(true, DisplayName = "ONNX Runtime")]
     public async Task ACallerThatLeavesEarlyLeavesTheBatchAndTheOthersAreUndisturbed(bool onnxRuntime)
     {
-        using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true, onnxRuntime: Engine(onnxRuntime));
+        using var batched = new Gpt2TextGenerationService(_model, onnxRuntime: Engine(onnxRuntime));
         var longOptions = new GenerationOptions { MaxNewTokens = 50, StopAtEndOfText = false };
         TextGenerationResult expected = _solo.Generate("The one that stays", longOptions);
 
@@ -167,7 +156,7 @@ public sealed class ContinuousBatchingTests
     [DataRow(true, DisplayName = "ONNX Runtime")]
     public async Task TheSynchronousCallsStillWorkBesideTheBatch(bool onnxRuntime)
     {
-        using var batched = new Gpt2TextGenerationService(_model, continuousBatching: true, onnxRuntime: Engine(onnxRuntime));
+        using var batched = new Gpt2TextGenerationService(_model, onnxRuntime: Engine(onnxRuntime));
         var options = new GenerationOptions { MaxNewTokens = 20 };
         Task<TextGenerationResult> running = batched.GenerateAsync("Beside the batch", options);
         IReadOnlyList<TextGenerationResult> batch = batched.GenerateBatch(["one", "two two"], options);

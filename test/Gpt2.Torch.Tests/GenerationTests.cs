@@ -105,14 +105,13 @@ public sealed class GenerationTests
     }
 
     [TestMethod]
-    public void GreedyDecodingFollowsTheWindowRulePastTheContextWithAndWithoutTheCache()
+    public void GreedyDecodingFollowsTheWindowRulePastTheContext()
     {
         // 6 + 50 tokens outgrow the 32-token context twice; a 40-token prompt is longer than the context from the start.
         foreach (int[] prompt in new[] { Prompt, RandomPrompt(40, 1) })
         {
             int[] expected = GreedyReference(prompt, 50);
             CollectionAssert.AreEqual(expected, _generator.Generate(prompt, Greedy with { MaxNewTokens = 50 }));
-            CollectionAssert.AreEqual(expected, _generator.Generate(prompt, Greedy with { MaxNewTokens = 50, UseCache = false }));
         }
     }
 
@@ -120,13 +119,10 @@ public sealed class GenerationTests
     public void EachRowOfABatchEqualsItsSinglePromptResult()
     {
         int[][] prompts = [RandomPrompt(1, 2), RandomPrompt(5, 3), RandomPrompt(12, 4), RandomPrompt(31, 5), RandomPrompt(40, 6)];
-        foreach (bool useCache in new[] { true, false })
-        {
-            GenerationOptions options = Greedy with { MaxNewTokens = 45, UseCache = useCache };
-            int[][] batch = _generator.GenerateBatch(prompts, options);
-            for (int row = 0; row < prompts.Length; row++)
-                CollectionAssert.AreEqual(GreedyReference(prompts[row], 45), batch[row], $"row {row}, cache {useCache}");
-        }
+        GenerationOptions options = Greedy with { MaxNewTokens = 45 };
+        int[][] batch = _generator.GenerateBatch(prompts, options);
+        for (int row = 0; row < prompts.Length; row++)
+            CollectionAssert.AreEqual(GreedyReference(prompts[row], 45), batch[row], $"row {row}");
     }
 
     [TestMethod]
@@ -140,14 +136,15 @@ public sealed class GenerationTests
             MaxNewTokens = 40,
             StopSequences = [[free[0][prompts[0].Length + 2]], [.. free[2].Skip(prompts[2].Length + 15).Take(2)]],
         };
-        foreach (bool useCache in new[] { true, false })
+        int[][] batch = _generator.GenerateBatch(prompts, options);
+        for (int row = 0; row < prompts.Length; row++)
         {
-            int[][] batch = _generator.GenerateBatch(prompts, options with { UseCache = useCache });
-            for (int row = 0; row < prompts.Length; row++)
-                CollectionAssert.AreEqual(_generator.Generate(prompts[row], options with { UseCache = useCache }), batch[row], $"row {row}, cache {useCache}");
-            Assert.IsLessThanOrEqualTo(prompts[0].Length + 3, batch[0].Length);
-            Assert.IsLessThan(free[2].Length, batch[2].Length);
+            CollectionAssert.AreEqual(_generator.Generate(prompts[row], options), batch[row], $"row {row}");
+            // The uncached oracle: a row that stops early is a prefix of its full greedy continuation.
+            CollectionAssert.AreEqual(GreedyReference(prompts[row], 40)[..batch[row].Length], batch[row], $"row {row} against the uncached reference");
         }
+        Assert.IsLessThanOrEqualTo(prompts[0].Length + 3, batch[0].Length);
+        Assert.IsLessThan(free[2].Length, batch[2].Length);
     }
 
     [TestMethod]

@@ -28,44 +28,81 @@ public sealed class OnnxRuntimeDecodingTests
     }
 
     [TestMethod]
-    [DataRow(true)]
-    [DataRow(false)]
-    public void EachStepsLogitsEqualTheTorchSharpEnginesForALeftPaddedBatchPastTheContext(bool useCache)
+    public void EachStepsLogitsEqualTheTorchSharpEnginesForALeftPaddedBatchPastTheContext()
     {
-        int context = Fixture.Model.Config.ContextLength;
-        // Rows of 3, 12 and context - 2 tokens: the long one's window jumps within a few steps, the others' later.
+        int context = Fixture.Model.Config.ContextLength, kept = context / 2;
+        // Rows of 3, 12 and context - 2 tokens, read in one left-padded prefill: the long one's window jumps within a few
+        // steps (read again as a prefill and composed back), the middle row leaves halfway, and the others go on.
         int[][] prompts = [[5, 17, 300], [.. Enumerable.Range(0, 12).Select(i => (i * 53 + 7) % 1000)],
             [.. Enumerable.Range(0, context - 2).Select(i => (i * 37 + 11) % 1000)]];
         int steps = context + 6;
-        List<int>[] torchRows = [.. prompts.Select(p => p.ToList())], onnxRows = [.. prompts.Select(p => p.ToList())];
-        var torchFinished = new bool[prompts.Length];
-        var onnxFinished = new bool[prompts.Length];
+        List<int>[] rows = [.. prompts.Select(p => p.ToList())];
+        var cached = new long[prompts.Length];
         using var session = OnnxRuntimeDecoderSession.Create(Fixture.Model, new OnnxRuntimeDecoding());
         using var inference = new InferenceScope(Fixture.Model);
-        using var torchDecoder = new BatchDecoder(Fixture.Model, torchRows, torchFinished, useCache, steps);
-        using var onnxDecoder = new OnnxRuntimeBatchDecoder(session, onnxRows, onnxFinished, useCache);
+        using var torch = new TorchContinuousBatchEngine(Fixture.Model);
+        using var onnx = new OnnxRuntimeContinuousBatchEngine(session);
+        IContinuousBatchEngine[] engines = [torch, onnx];
 
+        // Both engines' logits for the same input; the tokens (TorchSharp's argmax) go to the rows.
+        void TakeAndCompare(Tensor[] logits, int[] batchRows, string what)
+        {
+            double difference = (logits[1] - logits[0]).abs().max().item<float>();
+            Assert.IsTrue(difference < 1e-4, $"{what}: largest logit difference {difference}");
+            long[] tokens = logits[0].argmax(-1).data<long>().ToArray();
+            for (int i = 0; i < batchRows.Length; i++)
+                rows[batchRows[i]].Add((int)tokens[i]);
+        }
+        // Reads windows in one prefill per engine and composes the batch as `keptRows` (positions in `batch`) then `joining`.
+        int[] Prefill(int[] batch, int[] keptRows, int[] joining, Func<int, int[]> window)
+        {
+            var caches = new List<IDisposable>();
+            try
+            {
+                Tensor[] logits = [.. engines.Select(engine =>
+                {
+                    Tensor result = engine.Prefill([.. joining.Select(window)], out IDisposable cache);
+                    caches.Add(cache);
+                    return result;
+                })];
+                foreach (int row in joining)
+                    cached[row] = window(row).Length;
+                TakeAndCompare(logits, joining, $"prefill of rows {string.Join(", ", joining)}");
+                int[] composed = [.. keptRows.Select(i => batch[i]), .. joining];
+                for (int e = 0; e < engines.Length; e++)
+                    engines[e].Compose(keptRows, [.. keptRows.Select(i => cached[batch[i]])], [.. joining.Select((_, j) => (caches[e], j))],
+                        [.. joining.Select(row => cached[row])], composed.Max(row => cached[row]), context);
+                return composed;
+            }
+            finally
+            {
+                foreach (IDisposable cache in caches)
+                    cache.Dispose();
+            }
+        }
+
+        int[] batch = Prefill([], [], [0, 1, 2], row => [.. rows[row].TakeLast(context)]);
         for (int step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
-            Tensor expected = torchDecoder.NextLogits();
-            Tensor actual = onnxDecoder.NextLogits();
-            Tensor live = tensor(torchFinished.Select(f => !f).ToArray());
-            double difference = (actual - expected).abs().index(live).max().item<float>();   // finished rows' logits are ignored
-            Assert.IsTrue(difference < 1e-4, $"step {step}: largest logit difference {difference}");
-            Tensor next = expected.argmax(-1);
-            long[] tokens = next.data<long>().ToArray();
-            for (int row = 0; row < prompts.Length; row++)
-            {
-                if (torchFinished[row])
-                    continue;
-                torchRows[row].Add((int)tokens[row]);
-                onnxRows[row].Add((int)tokens[row]);
-            }
-            // The middle row stops halfway: the others go on beside it.
-            torchFinished[1] = onnxFinished[1] = step >= steps / 2;
-            torchDecoder.Advance(next);
-            onnxDecoder.Advance(next);
+            int[] stays = [.. Enumerable.Range(0, batch.Length).Where(i => !(batch[i] == 1 && step == steps / 2) && cached[batch[i]] + 1 <= context)];
+            int[] jumping = [.. batch.Where(row => cached[row] + 1 > context)];
+            if (stays.Length < batch.Length)
+                batch = jumping.Length > 0
+                    ? Prefill(batch, stays, jumping, row => [.. rows[row].TakeLast(kept)])
+                    : ComposeKept(batch, stays);
+            Tensor[] logits = [.. engines.Select(engine => engine.Step([.. batch.Select(row => (long)rows[row][^1])], [.. batch.Select(row => cached[row])]))];
+            foreach (int row in batch)
+                cached[row]++;
+            TakeAndCompare(logits, batch, $"step {step}");
+        }
+        Assert.IsFalse(batch.Contains(1), "the middle row left");
+
+        int[] ComposeKept(int[] current, int[] stays)
+        {
+            foreach (IContinuousBatchEngine engine in engines)
+                engine.Compose(stays, [.. stays.Select(i => cached[current[i]])], [], [], stays.Max(i => cached[current[i]]), context);
+            return [.. stays.Select(i => current[i])];
         }
     }
 
@@ -145,7 +182,9 @@ public sealed class OnnxRuntimeDecodingTests
     private static Tensor FirstLogits(OnnxRuntimeDecoding options, int[][] prompts)
     {
         using var session = OnnxRuntimeDecoderSession.Create(Fixture.Model, options);
-        using var decoder = new OnnxRuntimeBatchDecoder(session, [.. prompts.Select(p => p.ToList())], new bool[prompts.Length], useCache: true);
-        return decoder.NextLogits();
+        using var engine = new OnnxRuntimeContinuousBatchEngine(session);
+        Tensor logits = engine.Prefill(prompts, out IDisposable cache);
+        cache.Dispose();
+        return logits;
     }
 }

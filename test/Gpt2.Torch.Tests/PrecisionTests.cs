@@ -93,7 +93,18 @@ public sealed class PrecisionTests
         int[] prompt = ReferenceFixture.Shared.Tokens("greedy.prompt");
         var options = new GenerationOptions { MaxNewTokens = 32 - prompt.Length };
         int[] cached = new Gpt2Generator(model).Generate(prompt, options);
-        int[] uncached = new Gpt2Generator(model).Generate(prompt, options with { UseCache = false });
+        // The uncached oracle: a full forward pass over all the tokens at each step, greedy argmax.
+        var uncached = new List<int>(prompt);
+        using (no_grad())
+        {
+            model.eval();
+            for (int step = 0; step < options.MaxNewTokens; step++)
+            {
+                using var stepScope = NewDisposeScope();
+                Tensor window = tensor(uncached.Select(t => (long)t).ToArray(), int64).unsqueeze(0);
+                uncached.Add((int)model.Forward(window)[0, -1].argmax().item<long>());
+            }
+        }
         CollectionAssert.AreEqual(uncached, cached);
         long[] reference = ReferenceFixture.Shared.Expected.ReadTensor("greedy.output").data<long>().ToArray();
         int agreeing = cached.Zip(reference).Skip(prompt.Length).TakeWhile(pair => pair.First == pair.Second).Count();

@@ -112,7 +112,7 @@ public sealed class TextGenerationServiceTests
     [DataRow("mixed é ü ß 😀 世界")]
     public void ByteTokensOfEmojiAndCjkAreReleasedOnlyAsWholeCharacters(string text)
     {
-        var decoder = new TextStreamDecoder(Gpt2Tokenizer.Default, new GenerationOptions());
+        var decoder = new StopChecker(Gpt2Tokenizer.Default, new GenerationOptions());
         var pieces = new List<string>();
         foreach (int token in ByteTokens(text))
         {
@@ -134,7 +134,7 @@ public sealed class TextGenerationServiceTests
     public void AStopStringSpanningTokensIsNeverPartlyReleased()
     {
         var options = new GenerationOptions { StopStrings = ["STOP😀", "zz"] };
-        var decoder = new TextStreamDecoder(Gpt2Tokenizer.Default, options);
+        var decoder = new StopChecker(Gpt2Tokenizer.Default, options);
         var released = new StringBuilder();
         foreach (int token in ByteTokens("abc STx STO STOP😀 tail"))
         {
@@ -154,14 +154,14 @@ public sealed class TextGenerationServiceTests
     [TestMethod]
     public void EndOfTextEndsTheTextAndIsCounted()
     {
-        var decoder = new TextStreamDecoder(Gpt2Tokenizer.Default, new GenerationOptions());
+        var decoder = new StopChecker(Gpt2Tokenizer.Default, new GenerationOptions());
         int[] tokens = [.. Gpt2Tokenizer.Default.Encode("Hello there"), Gpt2Tokenizer.EndOfTextId];
         string text = string.Concat(tokens.Select(decoder.Add));
         Assert.AreEqual("Hello there", text);
         Assert.AreEqual(TextGenerationFinishReason.EndOfText, decoder.FinishReason);
         Assert.AreEqual(tokens.Length, decoder.TokenCount);
 
-        var keep = new TextStreamDecoder(Gpt2Tokenizer.Default, new GenerationOptions { StopAtEndOfText = false });
+        var keep = new StopChecker(Gpt2Tokenizer.Default, new GenerationOptions { StopAtEndOfText = false });
         Assert.AreEqual("Hello there<|endoftext|>", string.Concat(tokens.Select(keep.Add)) + keep.Complete());
     }
 

@@ -158,7 +158,7 @@ public sealed class ChatClientTests
     }
 
     [TestMethod]
-    public async Task ConcurrentCallersAreSerializedAndEachGetsItsOwnAnswer()
+    public async Task ConcurrentCallersEachGetTheirOwnAnswer()
     {
         string[] prompts = ["Every effort moves you", "The quick brown fox", "中文的句子", "Emoji 😀 and", "Once upon a time"];
         string[] alone = [.. prompts.Select(p => _service.Generate(p, new GenerationOptions { MaxNewTokens = 10 }).Text)];

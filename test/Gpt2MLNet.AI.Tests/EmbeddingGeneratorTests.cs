@@ -1,4 +1,5 @@
 using Gpt2.Torch.Checkpoints;
+using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
 using Microsoft.Extensions.AI;

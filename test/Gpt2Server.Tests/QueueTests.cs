@@ -4,8 +4,8 @@ using Gpt2.Torch.Generation;
 namespace Gpt2Server.Tests;
 
 /// <summary>
-/// The bounded queue, disconnecting clients and graceful shutdown. Each test holds the model itself (a generation on
-/// the same service, paused mid-stream), so that the server's requests wait for the model for as long as the test says.
+/// The bounded queue, disconnecting clients and graceful shutdown. Each test holds the model itself (its lock, which
+/// every decode step takes), so that the server's requests wait for the model for as long as the test says.
 /// </summary>
 [TestClass]
 public sealed class QueueTests
@@ -13,14 +13,41 @@ public sealed class QueueTests
     private static string Completion(int maxTokens) =>
         $$$"""{"model":"{{{ServerHost.ModelId}}}","prompt":"Waiting in line","max_tokens":{{{maxTokens}}}}""";
 
-    // Starts a generation on the service and pauses it after its first piece: the service runs one generation at a
-    // time, so the server's requests wait until the returned enumerator is disposed.
-    private static async Task<IAsyncEnumerator<string>> HoldTheModelAsync(Gpt2TextGenerationService service)
+    // Holds the model's lock (which every decode step takes) on a thread of its own until the returned holder is
+    // disposed: the server's requests join the host's batch but wait for the model for as long as the test says.
+    private static Task<IAsyncDisposable> HoldTheModelAsync(Gpt2TextGenerationService service)
     {
-        IAsyncEnumerator<string> holder = service.GenerateStreamingAsync("Hold", new GenerationOptions { MaxNewTokens = 40, StopAtEndOfText = false })
-            .GetAsyncEnumerator();
-        Assert.IsTrue(await holder.MoveNextAsync());
-        return holder;
+        var holder = new ModelHolder(service.Model);
+        return Task.FromResult<IAsyncDisposable>(holder);
+    }
+
+    private sealed class ModelHolder : IAsyncDisposable
+    {
+        private readonly ManualResetEventSlim _release = new();
+        private readonly Thread _thread;
+
+        public ModelHolder(Gpt2.Torch.Model.Gpt2Model model)
+        {
+            using var held = new ManualResetEventSlim();
+            _thread = new Thread(() =>
+            {
+                using (ModelGate.For(model).EnterScope())
+                {
+                    held.Set();
+                    _release.Wait();
+                }
+            });
+            _thread.Start();
+            held.Wait();
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _release.Set();
+            _thread.Join();
+            _release.Dispose();
+            return ValueTask.CompletedTask;
+        }
     }
 
     [TestMethod]
@@ -28,7 +55,7 @@ public sealed class QueueTests
     {
         using Gpt2TextGenerationService service = Gpt2TextGenerationService.Load(ServerHost.TinyModelFolder);
         await using ServerHost server = await ServerHost.StartAsync(service, "--max-queue", "1");
-        IAsyncEnumerator<string> holder = await HoldTheModelAsync(service);
+        IAsyncDisposable holder = await HoldTheModelAsync(service);
         Task<(int, JsonElement, HttpResponseMessage)> first;
         try
         {
@@ -58,7 +85,7 @@ public sealed class QueueTests
     {
         using Gpt2TextGenerationService service = Gpt2TextGenerationService.Load(ServerHost.TinyModelFolder);
         await using ServerHost server = await ServerHost.StartAsync(service, "--max-queue", "4");
-        IAsyncEnumerator<string> holder = await HoldTheModelAsync(service);
+        IAsyncDisposable holder = await HoldTheModelAsync(service);
         try
         {
             using var disconnect = new CancellationTokenSource();
@@ -82,7 +109,7 @@ public sealed class QueueTests
     {
         using Gpt2TextGenerationService service = Gpt2TextGenerationService.Load(ServerHost.TinyModelFolder);
         ServerHost server = await ServerHost.StartAsync(service);
-        IAsyncEnumerator<string> holder = await HoldTheModelAsync(service);
+        IAsyncDisposable holder = await HoldTheModelAsync(service);
         Task<(int Status, JsonElement Json, HttpResponseMessage)> running;
         Task stopping;
         try

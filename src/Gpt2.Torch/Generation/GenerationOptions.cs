@@ -31,13 +31,13 @@ public sealed record GenerationOptions
     /// <summary>Softmax temperature; 0 (the default) picks the most likely token (greedy decoding).</summary>
     public double Temperature { get; init; }
 
-    /// <summary>When set, sample only among the <c>TopK</c> most likely tokens.</summary>
+    /// <summary>When set, sample only among the <c>TopK</c> most likely tokens (and any tied with the last of them).</summary>
     public int? TopK { get; init; }
 
-    /// <summary>When set, sample only among the most likely tokens whose probabilities add up to <c>TopP</c> (nucleus sampling).</summary>
+    /// <summary>When set, sample only among the most likely tokens whose probabilities, after <see cref="Temperature"/> and <see cref="TopK"/>, add up to <c>TopP</c> (nucleus sampling).</summary>
     public double? TopP { get; init; }
 
-    /// <summary>When set, sample only among tokens at least <c>MinP</c> times as likely as the most likely one (0 to 1).</summary>
+    /// <summary>When set, sample only among tokens at least <c>MinP</c> times as likely as the most likely one, after <see cref="Temperature"/> (0 to 1).</summary>
     public double? MinP { get; init; }
 
     /// <summary>
@@ -77,9 +77,6 @@ public sealed record GenerationOptions
     /// Null (the default) computes none.
     /// </summary>
     public int? LogProbabilities { get; init; }
-
-    /// <summary>Whether to reuse keys and values of earlier tokens (much faster; the same output).</summary>
-    public bool UseCache { get; init; } = true;
 
     /// <summary>Whether decoding is greedy (temperature 0).</summary>
     public bool IsGreedy => Temperature == 0;

@@ -4,9 +4,10 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Generation;
 
 /// <summary>
-/// A continuous batch's forward passes in ONNX Runtime (<see cref="OnnxRuntimeDecoding"/>): the batch's keys and values
-/// are the last step's present ones; when rows join or leave, each kept row's and each joining prompt's real positions
-/// are copied, right-aligned, into new zeroed buffers on the host.
+/// The host's decode steps in ONNX Runtime (<see cref="OnnxRuntimeDecoding"/>): the batch's keys and values are the last
+/// step's present ones; when rows join or leave, each kept row's and each joining row's real positions are copied,
+/// right-aligned, into new zeroed buffers on the host. ONNX Runtime's presents grow by themselves, so the capacity a
+/// composition asks for needs no room reserved.
 /// </summary>
 internal sealed class OnnxRuntimeContinuousBatchEngine(OnnxRuntimeDecoderSession decoder) : IContinuousBatchEngine
 {
@@ -17,14 +18,28 @@ internal sealed class OnnxRuntimeContinuousBatchEngine(OnnxRuntimeDecoderSession
     public long Length { get; private set; }
 
     /// <inheritdoc/>
-    public Tensor Prefill(int[] prompt, out IDisposable promptCache)
+    public Tensor Prefill(IReadOnlyList<int[]> windows, out IDisposable prefillCache)
     {
-        OrtValue[] empty = decoder.EmptyPasts(1);
+        int rows = windows.Count, width = windows.Max(window => window.Length);
+        var ids = new int[rows * width];
+        var mask = new int[rows * width];
+        var positions = new int[rows * width];
+        for (int row = 0; row < rows; row++)
+        {
+            int padding = width - windows[row].Length;
+            for (int t = 0; t < windows[row].Length; t++)
+            {
+                int i = row * width + padding + t;
+                ids[i] = windows[row][t];
+                mask[i] = 1;
+                positions[i] = t;
+            }
+        }
+        OrtValue[] empty = decoder.EmptyPasts(rows);
         try
         {
-            (Tensor logits, OrtValue[] presents) = decoder.Run(1, prompt, [.. Enumerable.Range(0, prompt.Length)], [.. Enumerable.Repeat(1, prompt.Length)],
-                prompt.Length, empty);
-            promptCache = new PromptCache(presents);
+            (Tensor logits, OrtValue[] presents) = decoder.Run(rows, ids, positions, mask, width, empty);
+            prefillCache = new PrefillCache(presents, rows, width);
             return logits;
         }
         finally
@@ -34,7 +49,7 @@ internal sealed class OnnxRuntimeContinuousBatchEngine(OnnxRuntimeDecoderSession
     }
 
     /// <inheritdoc/>
-    public void Compose(int[] kept, long[] keptCached, IReadOnlyList<IDisposable> joining, long[] joiningCached, long length)
+    public void Compose(int[] kept, long[] keptCached, IReadOnlyList<(IDisposable Cache, int Row)> joining, long[] joiningCached, long length, long capacity)
     {
         int rows = kept.Length + joining.Count;
         OrtValue[]? next = rows == 0 ? null : decoder.NewPasts(rows, length);
@@ -46,8 +61,11 @@ internal sealed class OnnxRuntimeContinuousBatchEngine(OnnxRuntimeDecoderSession
                 for (int i = 0; i < kept.Length; i++)
                     CopyRow(_pasts![layer].GetTensorDataAsSpan<float>(), _rows, kept[i], Length, target, rows, i, length, keptCached[i]);
                 for (int j = 0; j < joining.Count; j++)
-                    CopyRow(((PromptCache)joining[j]).Values[layer].GetTensorDataAsSpan<float>(), 1, 0, joiningCached[j], target, rows, kept.Length + j,
+                {
+                    var cache = (PrefillCache)joining[j].Cache;
+                    CopyRow(cache.Values[layer].GetTensorDataAsSpan<float>(), cache.Rows, joining[j].Row, cache.Length, target, rows, kept.Length + j,
                         length, joiningCached[j]);
+                }
             }
         }
         catch
@@ -106,10 +124,14 @@ internal sealed class OnnxRuntimeContinuousBatchEngine(OnnxRuntimeDecoderSession
             value.Dispose();
     }
 
-    // A prompt's present keys and values, until it joins the batch.
-    private sealed class PromptCache(OrtValue[] values) : IDisposable
+    // A prefill's present keys and values ([2, rows, heads, length, head size] per layer), until its rows join the batch.
+    private sealed class PrefillCache(OrtValue[] values, int rows, long length) : IDisposable
     {
         public OrtValue[] Values { get; } = values;
+
+        public int Rows { get; } = rows;
+
+        public long Length { get; } = length;
 
         public void Dispose() => Free(Values);
     }

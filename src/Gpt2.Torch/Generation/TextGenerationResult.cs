@@ -6,7 +6,7 @@ public enum TextGenerationFinishReason
     /// <summary>The model wrote <c>&lt;|endoftext|&gt;</c> (not part of the text).</summary>
     EndOfText,
 
-    /// <summary>The text reached one of <see cref="GenerationOptions.StopStrings"/> (not part of the text).</summary>
+    /// <summary>The text reached one of <see cref="GenerationOptions.StopStrings"/>, or the tokens one of <see cref="GenerationOptions.StopSequences"/> (not part of the text).</summary>
     StopString,
 
     /// <summary><see cref="GenerationOptions.MaxNewTokens"/> tokens were written.</summary>
@@ -14,7 +14,7 @@ public enum TextGenerationFinishReason
 }
 
 /// <summary>The text written for one prompt, with its token counts and why it ended.</summary>
-/// <param name="Text">The continuation of the prompt (not the prompt), before any stop string or <c>&lt;|endoftext|&gt;</c>.</param>
+/// <param name="Text">The continuation of the prompt (not the prompt), before any stop string, stop sequence or <c>&lt;|endoftext|&gt;</c>.</param>
 /// <param name="FinishReason">Why generation stopped.</param>
 /// <param name="PromptTokenCount">Tokens of the prompt the model read (after <paramref name="DroppedPromptTokenCount"/> were dropped).</param>
 /// <param name="CompletionTokenCount">Tokens the model generated, including the one that completed a stop string or was <c>&lt;|endoftext|&gt;</c>.</param>

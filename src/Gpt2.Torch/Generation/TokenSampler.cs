@@ -1,3 +1,4 @@
+using Gpt2.Torch.Generation.Sampling;
 using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Generation;
@@ -6,12 +7,15 @@ namespace Gpt2.Torch.Generation;
 internal readonly record struct SampledToken(int TokenId, GeneratedTokenLogProbability? LogProbabilities);
 
 /// <summary>
-/// One generation row's sampling: its logits processors, its seeded generator, and the choice of the next token from
-/// the row's logits and its token history (see <see cref="GenerationOptions"/> for the order of the processors).
+/// One generation row's sampling: its logits processors (see <see cref="LogitsProcessorPipeline"/> and the order
+/// <see cref="GenerationOptions"/> gives), its seeded generator, and the choice of the next token from the row's
+/// logits and its token history.
 /// </summary>
 internal sealed class TokenSampler : IDisposable
 {
     private readonly GenerationOptions _options;
+    private readonly LogitsProcessorPipeline _pipeline;
+    private readonly RowHistory _history = new();
     private readonly Generator? _random;
 
     /// <param name="options">The row's options (validated).</param>
@@ -19,62 +23,88 @@ internal sealed class TokenSampler : IDisposable
     public TokenSampler(GenerationOptions options, Device device)
     {
         _options = options;
+        _pipeline = LogitsProcessorPipeline.For(options);
         _random = options.Seed is long seed && !options.IsGreedy ? new Generator((ulong)seed, device) : null;
     }
 
     /// <summary>
-    /// Whether the next token is the argmax of the raw logits and nothing else is asked (no processor that changes the
-    /// ranking, no log-probabilities): such rows of a batch can share one argmax.
+    /// Whether the next token is the argmax of the raw logits and nothing else is asked (greedy, no bias, no penalty,
+    /// no log-probabilities): such rows of a batch can share one argmax without calling <see cref="Next"/>.
     /// </summary>
-    public bool IsPlainGreedy => _options.IsGreedy && _options.LogProbabilities is null;
+    public bool IsPlainGreedy => _options.IsGreedy && _pipeline.IsEmpty && _options.LogProbabilities is null;
 
-    /// <summary>The next token for logits [1, vocab] of a row whose tokens so far are <paramref name="history"/>, of which the first <paramref name="promptLength"/> are the prompt.</summary>
+    /// <summary>
+    /// The next token for logits [1, vocabulary] (any floating type) of a row whose tokens so far are
+    /// <paramref name="history"/>, of which the first <paramref name="promptLength"/> are the prompt. Between two calls
+    /// the history is expected to grow by the token the first returned; any other history is read afresh.
+    /// </summary>
     public SampledToken Next(Tensor logits, IReadOnlyList<int> history, int promptLength)
     {
+        if (logits.dim() != 2 || logits.shape[0] != 1)
+            throw new ArgumentException($"Expected one row of logits, [1, vocabulary]; got [{string.Join(", ", logits.shape)}].", nameof(logits));
         using var scope = NewDisposeScope();
-        Tensor processed = Filter(logits.to(float32), _options);
-        Tensor chosen = _options.IsGreedy
-            ? processed.argmax(-1)
-            : softmax(processed / _options.Temperature, -1).multinomial(1, generator: _random).squeeze(-1);
-        int token = (int)chosen.cpu().data<long>()[0];
-        if (_options.LogProbabilities is not int top)
-            return new SampledToken(token, null);
-        Tensor logProbabilities = (_options.IsGreedy ? processed : processed / _options.Temperature).log_softmax(-1).squeeze(0).to(float64);
-        (Tensor values, Tensor indices) = logProbabilities.topk(top);
-        double[] topValues = values.cpu().data<double>().ToArray();
-        long[] topIndices = indices.cpu().data<long>().ToArray();
-        double chosenValue = logProbabilities[token].cpu().item<double>();
-        return new SampledToken(token, new GeneratedTokenLogProbability(token, chosenValue,
-            [.. topIndices.Select((id, i) => new TokenLogProbability((int)id, topValues[i]))]));
+        _history.Update(history, promptLength);
+        Tensor processed = _pipeline.Process(logits.to(float32), _history);
+        Tensor chosen = _options.IsGreedy ? processed.argmax(-1, keepdim: true) : Draw(softmax(processed, -1));   // [1, 1]
+        if (_options.LogProbabilities is not int requested)
+            return new SampledToken((int)chosen.cpu().item<long>(), null);
+        int top = (int)Math.Min(requested, logits.shape[^1]);
+
+        // Log-probabilities of the distribution the token was drawn from; a filtered token's is minus infinity.
+        Tensor logProbabilities = processed.log_softmax(-1);
+        (Tensor values, Tensor indices) = logProbabilities.topk(top, -1);
+        // One transfer to the host: the token, its log-probability, then the alternatives' log-probabilities and ids.
+        double[] host = cat([chosen.to(float64), logProbabilities.gather(-1, chosen).to(float64), values.to(float64), indices.to(float64)], -1)
+            .cpu().data<double>().ToArray();
+        int token = (int)host[0];
+        return new SampledToken(token, new GeneratedTokenLogProbability(token, host[1],
+            [.. Enumerable.Range(0, top).Select(i => new TokenLogProbability((int)host[2 + top + i], host[2 + i]))]));
     }
 
-    /// <summary>The sampling distribution: softmax of the filtered logits divided by the temperature (which must be positive).</summary>
+    // Inverse transform sampling: one uniform draw from the row's generator against the cumulative distribution, where
+    // torch's multinomial draws one exponential per vocabulary entry. A draw that rounding puts at the very top goes to
+    // the last token with any probability, so a filtered-out token is never chosen.
+    private Tensor Draw(Tensor probabilities)
+    {
+        Tensor cumulative = probabilities.cumsum(-1);
+        Tensor total = cumulative.narrow(-1, cumulative.shape[^1] - 1, 1);
+        Tensor target = rand(1, 1, device: probabilities.device, generator: _random) * total;
+        Tensor lastLikely = (cumulative < total).sum(-1, keepdim: true);
+        return minimum(searchsorted(cumulative, target, right: true), lastLikely);
+    }
+
+    /// <summary>
+    /// The sampling distribution of logits with no history: the softmax of the logits after temperature, top-k, top-p
+    /// and min-p (the temperature must be positive).
+    /// </summary>
     public static Tensor Probabilities(Tensor logits, GenerationOptions options)
     {
         if (options.IsGreedy)
             throw new ArgumentException("Greedy decoding has no sampling distribution; set a positive Temperature.", nameof(options));
-        return softmax(Filter(logits, options) / options.Temperature, -1);
+        using var scope = NewDisposeScope();
+        using var pipeline = LogitsProcessorPipeline.SamplingWarpers(options);
+        using var history = new RowHistory();
+        return softmax(pipeline.Process(logits, history), -1).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Logits with every token outside the top-k and the top-p nucleus set to minus infinity.</summary>
+    /// <summary>
+    /// The logits unchanged, except that every token top-k, top-p or min-p leave out (at the options' temperature, 1
+    /// for greedy options) is set to minus infinity.
+    /// </summary>
     public static Tensor Filter(Tensor logits, GenerationOptions options)
     {
-        if (options.TopK is int k && k < logits.shape[^1])
-        {
-            Tensor kth = logits.topk(k, -1).values.narrow(-1, k - 1, 1);
-            logits = logits.masked_fill(logits < kth, double.NegativeInfinity);
-        }
-        if (options.TopP is double p && p < 1)
-        {
-            (Tensor sorted, Tensor order) = logits.sort(-1, descending: true);
-            Tensor probabilities = softmax(options.IsGreedy ? sorted : sorted / options.Temperature, -1);
-            // Drop a token when the tokens before it already reach p; the most likely token always stays.
-            Tensor drop = probabilities.cumsum(-1) - probabilities >= p;
-            logits = logits.scatter(-1, order, sorted.masked_fill(drop, double.NegativeInfinity));
-        }
-        return logits;
+        using var scope = NewDisposeScope();
+        using var pipeline = LogitsProcessorPipeline.SamplingWarpers(options.IsGreedy ? options with { Temperature = 1 } : options);
+        using var history = new RowHistory();
+        Tensor warped = pipeline.Process(logits, history);
+        return logits.masked_fill(warped.eq(double.NegativeInfinity), double.NegativeInfinity).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Frees the seeded generator.</summary>
-    public void Dispose() => _random?.Dispose();
+    /// <summary>Frees the seeded generator and what the processors keep between steps.</summary>
+    public void Dispose()
+    {
+        _random?.Dispose();
+        _pipeline.Dispose();
+        _history.Dispose();
+    }
 }

@@ -85,12 +85,13 @@ public sealed class KeyValueCache : IDisposable
 
     /// <summary>
     /// A new cache of <paramref name="capacity"/> positions holding, in order, the rows <paramref name="rows"/> of
-    /// <paramref name="source"/> and then the single-row caches <paramref name="joining"/>, all right-aligned at
-    /// <paramref name="length"/> positions: a source row keeps its distance from the end, and a joining cache's tokens
-    /// take the last positions. Positions before a row's tokens are left as zeros (the caller masks them out).
+    /// <paramref name="source"/> and then the <paramref name="joining"/> rows (a row of a prefill cache and how many of its
+    /// last positions hold real tokens), all right-aligned at <paramref name="length"/> positions: a source row keeps its
+    /// distance from the end, and a joining row's tokens take the last positions. Positions before a row's tokens are
+    /// left as zeros (the caller masks them out).
     /// </summary>
     internal static KeyValueCache Compose(Gpt2Config config, int capacity, Device device, ScalarType dtype, KeyValueCache? source, Tensor? rows,
-        long sourceFirst, IReadOnlyList<KeyValueCache> joining, long length)
+        long sourceFirst, IReadOnlyList<(KeyValueCache Cache, int Row, long Count)> joining, long length)
     {
         int kept = rows is null ? 0 : (int)rows.shape[0];
         var result = new KeyValueCache(config, kept + joining.Count, capacity, device, dtype) { Length = length };
@@ -106,9 +107,10 @@ public sealed class KeyValueCache : IDisposable
             }
             for (int j = 0; j < joining.Count; j++)
             {
-                long span = joining[j].Length;
-                result._keys[layer].narrow(0, kept + j, 1).narrow(2, length - span, span).copy_(joining[j]._keys[layer].narrow(2, 0, span));
-                result._values[layer].narrow(0, kept + j, 1).narrow(2, length - span, span).copy_(joining[j]._values[layer].narrow(2, 0, span));
+                (KeyValueCache cache, int row, long span) = joining[j];
+                long first = cache.Length - span;
+                result._keys[layer].narrow(0, kept + j, 1).narrow(2, length - span, span).copy_(cache._keys[layer].narrow(0, row, 1).narrow(2, first, span));
+                result._values[layer].narrow(0, kept + j, 1).narrow(2, length - span, span).copy_(cache._values[layer].narrow(0, row, 1).narrow(2, first, span));
             }
         }
         return result;

@@ -1,3 +1,4 @@
+using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Onnx;
 using Microsoft.ML.Data;
@@ -33,7 +34,6 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     private readonly MLContext _mlContext;
     private readonly ClassLabels _labels;
     private readonly CustomMappingTransformer<TextRow, PredictionRow> _mapper;
-    private readonly Lock _modelLock = new();
 
     internal Gpt2TextClassificationTransformer(MLContext mlContext, Gpt2SequenceClassifier model, ClassLabels labels,
         string[] sentenceColumnNames, string labelColumnName, string scoreColumnName, string predictedLabelColumnName, int maxLength, long trainedParameterCount,
@@ -162,7 +162,8 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
         string onnxPath = Path.Combine(Path.GetTempPath(), $"gpt2mlnet-{Guid.NewGuid():N}.onnx");
         try
         {
-            lock (_modelLock)
+            ModelGate.Run(Model.Transformer, () =>
+            {
                 Gpt2OnnxExporter.Export(Model.Transformer, onnxPath, new Gpt2OnnxExportOptions
                 {
                     ClassifierWeight = Model.HeadWeight,
@@ -170,6 +171,8 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
                     WeightQuantization = SavedWeightQuantization,
                     MaxSequenceLength = MaxLength,
                 });
+                return true;
+            });
             using var chain = (IDisposable)SavedClassifierChain.Fit(_mlContext, onnxPath, _labels, Sentence1ColumnName, Sentence2ColumnName,
                 MaxLength, ScoreColumnName, PredictedLabelColumnName);
             ((ICanSaveModel)chain).Save(ctx);
@@ -205,9 +208,8 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
             ? Gpt2TextEncoding.Encode(row[0], Sentence1ColumnName, MaxLength)
             : Gpt2TextEncoding.EncodePair(row[0], row[1], Sentence1ColumnName, Sentence2ColumnName, MaxLength))];
         int[] shortestFirst = [.. Enumerable.Range(0, ids.Length).OrderBy(row => ids[row].Length)];
-        float[][] sorted;
-        lock (_modelLock)
-            sorted = Model.PredictProbabilities([.. shortestFirst.Select(row => ids[row])], RowsPerPass);
+        // The model's lock (ModelGate), which every LanguageModelHost over the same model takes for its steps too.
+        float[][] sorted = ModelGate.Run(Model.Transformer, () => Model.PredictProbabilities([.. shortestFirst.Select(row => ids[row])], RowsPerPass));
         var probabilities = new float[ids.Length][];
         for (int i = 0; i < shortestFirst.Length; i++)
             probabilities[shortestFirst[i]] = sorted[i];

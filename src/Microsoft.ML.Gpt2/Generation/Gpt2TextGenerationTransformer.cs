@@ -23,9 +23,9 @@ public sealed class Gpt2TextGenerationTransformer : ITransformer, IDisposable
 
     /// <summary>
     /// The service that writes this transformer's text, owned by the transformer, to use the model from other front ends
-    /// without racing the transformer: for example Gpt2MLNet.AI's chat client,
-    /// <c>new Gpt2ChatClient(transformer.GenerationService, ChatPromptFormat.RawText)</c>. Its requests and the transformer's batches run
-    /// one at a time.
+    /// beside the transformer: for example Gpt2MLNet.AI's chat client,
+    /// <c>new Gpt2ChatClient(transformer.GenerationService, ChatPromptFormat.RawText)</c>. Its requests and the transformer's batches share
+    /// one running batch on its host (<see cref="Gpt2TextGenerationService.Host"/>), which an embedding generator can share too.
     /// </summary>
     public Gpt2TextGenerationService GenerationService => _mapper.Engine.Service;
 

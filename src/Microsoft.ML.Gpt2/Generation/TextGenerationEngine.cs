@@ -11,16 +11,15 @@ namespace Microsoft.ML.Gpt2.Generation;
 /// Turns prompts into continuations with a model, a batch of rows at a time, through <see cref="Gpt2TextGenerationService"/>
 /// (which crops each prompt to its last context length minus <see cref="GenerationOptions.MaxNewTokens"/> tokens and
 /// ends a continuation before <c>&lt;|endoftext|&gt;</c> or the first stop string), adding ML.NET's cancellation and
-/// progress. One batch runs at a time (TorchSharp modules are not thread-safe).
+/// progress. Batches from several cursors run at once: each joins the service's host (<see cref="LanguageModelHost"/>)
+/// at its next decode step, beside any chat client or embedding generator over <see cref="Service"/>'s host.
 /// </summary>
 internal sealed class TextGenerationEngine : IDisposable
 {
     // Made at the first generation, after any training: an ONNX Runtime session copies the weights it is made from.
     private readonly Lazy<Gpt2TextGenerationService> _service;
     private readonly MLContextCancellation _mlContextCancellation;
-    private readonly Lock _lock = new();
-    private readonly Stopwatch _clock = new();
-    private long _rowsCompleted, _tokensGenerated;
+    private long _rowsCompleted, _tokensGenerated, _generatingTicks;
 
     public TextGenerationEngine(MLContext mlContext, Gpt2Model model, Gpt2GenerationOptions options, CancellationToken cancellationToken,
         OnnxWeightQuantization? savedWeightQuantization)
@@ -58,7 +57,7 @@ internal sealed class TextGenerationEngine : IDisposable
     /// <summary>How a saved zip stores the weights; float32 when null.</summary>
     public OnnxWeightQuantization? SavedWeightQuantization { get; }
 
-    /// <summary>The service that generates; its requests and this engine's batches run one at a time.</summary>
+    /// <summary>The service that generates; its requests and this engine's batches share its host's running batch.</summary>
     public Gpt2TextGenerationService Service => _service.Value;
 
     public GenerationOptions Options { get; }
@@ -79,24 +78,14 @@ internal sealed class TextGenerationEngine : IDisposable
             throw new InvalidOperationException(
                 $"Column '{columnName}' holds an empty or missing text; GPT-2 needs at least one token. Filter out empty rows first " +
                 "(for example with mlContext.Data.FilterByCustomPredicate).");
-        lock (_lock)
-        {
-            _mlContextCancellation.ThrowIfCancelled();
-            _clock.Start();
-            IReadOnlyList<TextGenerationResult> results;
-            try
-            {
-                results = Service.GenerateBatch([.. prompts.Select(prompt => prompt!)], Options, CancellationToken);
-            }
-            finally
-            {
-                _clock.Stop();
-            }
-            _rowsCompleted += prompts.Count;
-            _tokensGenerated += results.Sum(result => result.CompletionTokenCount);
-            Progress?.Invoke(new TextGenerationProgress(_rowsCompleted, _tokensGenerated, _clock.Elapsed));
-            return [.. results.Select(result => result.Text)];
-        }
+        _mlContextCancellation.ThrowIfCancelled();
+        long started = Stopwatch.GetTimestamp();
+        IReadOnlyList<TextGenerationResult> results = Service.GenerateBatch([.. prompts.Select(prompt => prompt!)], Options, CancellationToken);
+        long ticks = Interlocked.Add(ref _generatingTicks, Stopwatch.GetElapsedTime(started).Ticks);
+        long rows = Interlocked.Add(ref _rowsCompleted, prompts.Count);
+        long tokens = Interlocked.Add(ref _tokensGenerated, results.Sum(result => result.CompletionTokenCount));
+        Progress?.Invoke(new TextGenerationProgress(rows, tokens, TimeSpan.FromTicks(ticks)));
+        return [.. results.Select(result => result.Text)];
     }
 
     /// <summary>Writes the model as ONNX Runtime's GreedySearch or Sampling with this engine's settings (see <see cref="WhyNotSaveable"/>).</summary>
@@ -104,9 +93,13 @@ internal sealed class TextGenerationEngine : IDisposable
     {
         OnnxSampling? sampling = Options.Temperature == 0 ? null
             : new OnnxSampling((float)Options.Temperature, (float)(Options.TopP ?? 1), Options.Seed is long seed ? checked((int)seed) : null);
-        lock (_lock)
+        // Under the model's lock, so that no decode step of the service runs while the weights are read.
+        ModelGate.Run(Model, () =>
+        {
             Gpt2OnnxExporter.ExportGenerator(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextId, padTokenId: Gpt2Tokenizer.EndOfTextId, sampling,
                 SavedWeightQuantization);
+            return true;
+        });
     }
 
     public void Dispose()

@@ -4,59 +4,76 @@ using Gpt2.Torch.Tokenization;
 namespace Gpt2.Torch.Generation;
 
 /// <summary>
-/// Turns generated tokens, one at a time, into text that is safe to hand out: the one place where
-/// <see cref="Gpt2TextGenerationService"/> detokenizes, for its streaming and its non-streaming results alike, so the
-/// two agree by construction.
+/// The one stop checker of a generation row: takes its generated tokens one at a time, says when a stop of
+/// <see cref="GenerationOptions"/> is met (the end-of-text token, a token stop sequence, or a stop string in the decoded
+/// text), and turns the tokens into text that is safe to hand out. Token results keep every token taken (the stop at
+/// the end); text results are <see cref="Text"/>, which ends before the stop.
 /// </summary>
 /// <remarks>
 /// <para>Bytes are gathered until they form whole UTF-8 characters (a byte-level token may hold part of one; a surrogate
 /// pair is released whole). Bytes that cannot form UTF-8 become U+FFFD, as <see cref="Gpt2Tokenizer.Decode"/> does.</para>
-/// <para>Text that could be the beginning of a stop string is held back until the next tokens show it is not one, so a
-/// stop string that spans token boundaries is never partly released. Text ends before the first stop string and before
-/// <c>&lt;|endoftext|&gt;</c>.</para>
+/// <para>Text that could be the beginning of a stop string, and the text of trailing tokens that could begin a stop
+/// sequence, are held back until the next tokens show they are not one, so a streamed piece never holds part of a
+/// stop; the pieces concatenate to <see cref="Text"/>.</para>
 /// </remarks>
-internal sealed class TextStreamDecoder
+internal sealed class StopChecker
 {
     private readonly Gpt2Tokenizer _tokenizer;
     private readonly int? _endOfTextId;
     private readonly IReadOnlyList<string> _stopStrings;
+    private readonly IReadOnlyList<IReadOnlyList<int>> _stopSequences;
     private readonly int _longestStop;
     private readonly Decoder _utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false).GetDecoder();
     private readonly StringBuilder _text = new();
+    private readonly List<int> _tokens = [];
+    private readonly List<int> _textEnds = [];   // the text's length after each token
     private char[] _chars = new char[16];
     private int _released;
 
-    public TextStreamDecoder(Gpt2Tokenizer tokenizer, GenerationOptions options)
+    /// <param name="tokenizer">Turns tokens into bytes.</param>
+    /// <param name="options">The stops (validated).</param>
+    /// <param name="endOfTextId">The model family's end-of-text token (GPT-2's <see cref="Gpt2Tokenizer.EndOfTextId"/>).</param>
+    public StopChecker(Gpt2Tokenizer tokenizer, GenerationOptions options, int endOfTextId = Gpt2Tokenizer.EndOfTextId)
     {
         _tokenizer = tokenizer;
-        _endOfTextId = options.StopAtEndOfText ? Gpt2Tokenizer.EndOfTextId : null;
+        _endOfTextId = options.StopAtEndOfText ? endOfTextId : null;
         _stopStrings = options.StopStrings;
+        _stopSequences = options.StopSequences;
         _longestStop = _stopStrings.Count == 0 ? 0 : _stopStrings.Max(stop => stop.Length);
     }
 
-    /// <summary>Why the text ended, or null while it goes on.</summary>
+    /// <summary>Why the row ended, or null while it goes on.</summary>
     public TextGenerationFinishReason? FinishReason { get; private set; }
 
-    /// <summary>Tokens taken, including the one that ended the text.</summary>
-    public int TokenCount { get; private set; }
+    /// <summary>Tokens taken, including the one that met a stop.</summary>
+    public int TokenCount => _tokens.Count;
 
-    /// <summary>All text released so far (the final text once <see cref="Complete"/> has been called).</summary>
+    /// <summary>All text released so far (the final text once the row has ended).</summary>
     public string Text => _text.ToString(0, _released);
 
     /// <summary>Takes the next generated token; returns the text it releases (often empty). Call only while <see cref="FinishReason"/> is null.</summary>
     public string Add(int token)
     {
         if (FinishReason is not null)
-            throw new InvalidOperationException("The text has already ended; no more tokens can be added.");
-        TokenCount++;
+            throw new InvalidOperationException("The row has already ended; no more tokens can be added.");
+        _tokens.Add(token);
         if (token == _endOfTextId)
         {
             Flush();
+            _textEnds.Add(_text.Length);
             FinishReason ??= TextGenerationFinishReason.EndOfText;
             return Release(_text.Length);
         }
         Append(_tokenizer.TokenBytes(token), flush: false);
-        return FinishReason is null ? Release(_text.Length - HeldBack()) : Release(_text.Length);
+        _textEnds.Add(_text.Length);
+        if (FinishReason is null && EndingStopSequence() is int start)
+        {
+            _text.Length = Math.Max(_released, TextBefore(start));
+            FinishReason = TextGenerationFinishReason.StopString;
+        }
+        if (FinishReason is not null)
+            return Release(_text.Length);
+        return Release(Math.Min(_text.Length - HeldBackCharacters(), TextBefore(_tokens.Count - HeldBackTokens())));
     }
 
     /// <summary>Ends the text when generation stopped without a stop (its length limit): releases whatever is left.</summary>
@@ -65,11 +82,14 @@ internal sealed class TextStreamDecoder
         if (FinishReason is not null)
             return "";
         Flush();
-        FinishReason ??= TextGenerationFinishReason.Length;
+        FinishReason = TextGenerationFinishReason.Length;
         return Release(_text.Length);
     }
 
     private void Flush() => Append([], flush: true);
+
+    // The text's length before token `index`.
+    private int TextBefore(int index) => index <= 0 ? 0 : _textEnds[index - 1];
 
     // Decodes bytes into the text and cuts it at the first stop string the new characters complete.
     private void Append(ReadOnlySpan<byte> bytes, bool flush)
@@ -99,8 +119,48 @@ internal sealed class TextStreamDecoder
         }
     }
 
+    // The index of the first token of a stop sequence the generated tokens now end with, or null.
+    private int? EndingStopSequence()
+    {
+        foreach (IReadOnlyList<int> stop in _stopSequences)
+        {
+            if (stop.Count <= _tokens.Count && EndsWith(stop, stop.Count))
+                return _tokens.Count - stop.Count;
+        }
+        return null;
+    }
+
+    // How many trailing tokens could begin a stop sequence (its longest proper prefix that the tokens end with).
+    private int HeldBackTokens()
+    {
+        int held = 0;
+        foreach (IReadOnlyList<int> stop in _stopSequences)
+        {
+            for (int length = Math.Min(stop.Count - 1, _tokens.Count); length > held; length--)
+            {
+                if (EndsWith(stop, length))
+                {
+                    held = length;
+                    break;
+                }
+            }
+        }
+        return held;
+    }
+
+    private bool EndsWith(IReadOnlyList<int> stop, int length)
+    {
+        int offset = _tokens.Count - length;
+        for (int i = 0; i < length; i++)
+        {
+            if (_tokens[offset + i] != stop[i])
+                return false;
+        }
+        return true;
+    }
+
     // How many trailing characters could begin a stop string (its longest proper prefix that the text ends with).
-    private int HeldBack()
+    private int HeldBackCharacters()
     {
         int held = 0;
         foreach (string stop in _stopStrings)
