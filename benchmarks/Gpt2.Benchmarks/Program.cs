@@ -3,7 +3,7 @@ using Gpt2.Benchmarks;
 using Gpt2.Torch;
 using static TorchSharp.torch;
 
-var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), loss, trainer, kernels, perplexity, score, quantized, serve, sampling.", AllowMultipleArgumentsPerToken = true };
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), loss, trainer, kernels, perplexity, score, quantized, serve, sampling, engines, mixed.", AllowMultipleArgumentsPerToken = true };
 var preset = new Option<string>("--preset") { Description = "Model preset: 124M, 355M, 774M, 1558M, book-124M.", DefaultValueFactory = _ => "124M" };
 var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
 var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
@@ -63,6 +63,10 @@ root.SetAction(result =>
         new QuantizedBenchmark(on, model).Run(result.GetValue(text)!, result.GetValue(newTokens));
     if (selected.Contains("serve"))
         ServingBenchmark.RunAsync(model, result.GetValue(newTokens), [1, 4, 16]).GetAwaiter().GetResult();
+    if (selected.Contains("engines"))
+        new EngineBenchmark(on, model).Run(result.GetValue(newTokens), Math.Max(3, result.GetValue(repeats)));
+    if (selected.Contains("mixed"))
+        new MixedLoadBenchmark(on, model).Run(result.GetValue(newTokens));
     if (selected.Contains("sampling"))
         new SamplingBenchmark(on, model).Run();
     if (selected.Contains("score"))

@@ -36,7 +36,7 @@ internal static class ServingBenchmark
 
     private static async Task ServeAsync(string folder, string engine, string preset, int newTokens, int[] clientCounts)
     {
-        var app = Gpt2ServerApp.Build(["--model", folder, "--engine", engine, "--batching", "on", "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"]);
+        var app = Gpt2ServerApp.Build(["--model", folder, "--engine", engine, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"]);
         await app.StartAsync();
         try
         {

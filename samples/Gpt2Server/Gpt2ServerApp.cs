@@ -5,7 +5,9 @@ namespace Gpt2Server;
 /// <summary>
 /// The OpenAI-compatible server: <c>POST /v1/chat/completions</c>, <c>POST /v1/completions</c>, <c>GET /v1/models</c>,
 /// <c>GET /health</c> and, with a classifier zip, <c>POST /v1/classify</c>. Generation goes through one
-/// <see cref="Gpt2TextGenerationService"/>, with continuous batching unless <c>--batching off</c>;
+/// <see cref="Gpt2TextGenerationService"/>, whose host decodes concurrent requests together in one running batch
+/// (continuous batching) with the engine <c>--engine</c> names (by default the fastest for the device, which the server
+/// prints at start and <c>/health</c> names);
 /// <see cref="Gpt2ServerOptions.MaxQueue"/> bounds the requests admitted (running or waiting), more get 429. Both
 /// generation endpoints read their sampling fields (OpenAI's and vLLM's) into <see cref="OpenAIRequest"/> and map them
 /// with <see cref="Gpt2MLNet.AI.Gpt2ChatOptions"/>, the mapping the chat client uses, and return log-probabilities in
@@ -38,6 +40,8 @@ public static class Gpt2ServerApp
             throw;
         }
         app.Lifetime.ApplicationStopped.Register(served.Dispose);
+        app.Lifetime.ApplicationStarted.Register(() => app.Logger.LogInformation("Serving '{Model}' ({Parameters:N0} parameters, context {Context}) on {Device} with the {Engine} engine",
+            served.ModelId, served.Service.Model.ParameterCount, served.ContextLength, served.Service.Model.Device, served.Service.EngineName));
         app.UseStatusCodePages(pages => UnmatchedRequests.WriteErrorAsync(pages.HttpContext));
         var admission = new AdmissionControl(options.MaxQueue);
         app.MapPost("/v1/chat/completions", new ChatCompletionsEndpoint(served, admission).HandleAsync);

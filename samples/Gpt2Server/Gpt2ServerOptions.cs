@@ -8,7 +8,7 @@ namespace Gpt2Server;
 public sealed class Gpt2ServerOptionsException(string message) : Exception(message);
 
 /// <summary>
-/// The server's settings, read from its command line (<c>--model</c>, <c>--classifier</c>, <c>--prompt-format</c>, <c>--engine</c>, <c>--batching</c>,
+/// The server's settings, read from its command line (<c>--model</c>, <c>--classifier</c>, <c>--prompt-format</c>, <c>--engine</c>,
 /// <c>--model-id</c>, <c>--max-queue</c>, <c>--max-body-bytes</c>, <c>--shutdown-timeout</c>; <c>--urls</c> is ASP.NET Core's own).
 /// </summary>
 public sealed record Gpt2ServerOptions
@@ -19,7 +19,7 @@ public sealed record Gpt2ServerOptions
     /// <summary>What <c>--help</c> and a bad command line print.</summary>
     public const string Usage =
         "usage: Gpt2Server --model PRESET|HF_ID|FOLDER|CHECKPOINT_DIR [--classifier ZIP] [--prompt-format raw|alpaca|phi3] [--model-id NAME]\n" +
-        "                  [--engine torchsharp|onnxruntime|onnxruntime-int8|onnxruntime-int4 (torchsharp)] [--batching on|off (on)]\n" +
+        "                  [--engine auto|torchsharp|onnxruntime|onnxruntime-int8|onnxruntime-int4 (auto)]\n" +
         "                  [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]";
 
     /// <summary>What <c>Gpt2ModelSource</c> takes: a preset (124M), a Hugging Face id, a checkpoint folder or a trainer's checkpoint directory.</summary>
@@ -34,14 +34,11 @@ public sealed record Gpt2ServerOptions
     /// <summary>How chat messages become a prompt.</summary>
     public ChatPromptFormat PromptFormat { get; init; } = ChatPromptFormat.RawText;
 
-    /// <summary>Whether concurrent requests share a running batch (continuous batching); off serializes them.</summary>
-    public bool ContinuousBatching { get; init; } = true;
-
     /// <summary>
-    /// Decode in ONNX Runtime (<c>--engine onnxruntime</c>, with weight-only int8 or int4 matrices for <c>-int8</c>/<c>-int4</c>):
-    /// faster on a CPU. TorchSharp when null.
+    /// Which engine decodes (<c>--engine</c>): <c>auto</c> (the default: ONNX Runtime float32 on a CPU, TorchSharp on
+    /// CUDA), <c>torchsharp</c>, or <c>onnxruntime</c> with float32, int8 or int4 weights (<c>-int8</c>/<c>-int4</c>).
     /// </summary>
-    public OnnxRuntimeDecoding? OnnxRuntime { get; init; }
+    public DecodingEngine Engine { get; init; } = DecodingEngine.Auto;
 
     /// <summary>Most generation requests admitted at once (running or waiting for the model); more get 429.</summary>
     public int MaxQueue { get; init; } = 64;
@@ -67,22 +64,16 @@ public sealed record Gpt2ServerOptions
             "phi3" => ChatPromptFormat.Phi3,
             string other => throw new Gpt2ServerOptionsException($"--prompt-format: '{other}' is not one of raw, alpaca, phi3."),
         };
-        string engine = configuration["engine"] ?? "torchsharp";
-        OnnxRuntimeDecoding? onnxRuntime;
+        string engineName = configuration["engine"] ?? DecodingEngine.Auto.Name;
+        DecodingEngine engine;
         try
         {
-            onnxRuntime = OnnxRuntimeDecoding.ParseEngine(engine);
+            engine = DecodingEngine.Parse(engineName);
         }
         catch (ArgumentException)
         {
-            throw new Gpt2ServerOptionsException($"--engine: '{engine}' is not one of {string.Join(", ", OnnxRuntimeDecoding.EngineNames)}.");
+            throw new Gpt2ServerOptionsException($"--engine: '{engineName}' is not one of {string.Join(", ", DecodingEngine.Names)}.");
         }
-        bool batching = (configuration["batching"] ?? "on").ToLowerInvariant() switch
-        {
-            "on" => true,
-            "off" => false,
-            string other => throw new Gpt2ServerOptionsException($"--batching: '{other}' is not on or off."),
-        };
         string modelId = configuration["model-id"] is { Length: > 0 } id ? id
             : Directory.Exists(model) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model)))
             : model;
@@ -92,8 +83,7 @@ public sealed record Gpt2ServerOptions
             ModelId = modelId,
             ClassifierPath = classifier,
             PromptFormat = format,
-            ContinuousBatching = batching,
-            OnnxRuntime = onnxRuntime,
+            Engine = engine,
             MaxQueue = Int(configuration, "max-queue", 64, 1),
             MaxRequestBodyBytes = Int(configuration, "max-body-bytes", 1 << 20, 1024),
             ShutdownTimeout = TimeSpan.FromSeconds(Int(configuration, "shutdown-timeout", 30, 0)),

@@ -6,7 +6,7 @@ namespace Gpt2Server;
 internal sealed class HealthEndpoint(ServedModel served, AdmissionControl admission)
 {
     public Task HandleAsync(HttpContext context) => JsonResponses.WriteAsync(context, 200,
-        new HealthReport("ok", served.ModelId, admission.Admitted, admission.MaxQueue, served.Service.UsesOnnxRuntime ? "onnxruntime" : "torchsharp",
-            true, served.Service.PeakContinuousBatchSize, served.Classifier is not null),
+        new HealthReport("ok", served.ModelId, admission.Admitted, admission.MaxQueue, served.Service.EngineName,
+            served.Service.PeakContinuousBatchSize, served.Classifier is not null),
         Gpt2ServerJsonContext.Default.HealthReport);
 }

@@ -99,12 +99,15 @@ public sealed class Gpt2ChatClient : IChatClient
     /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> (plain GPT-2) when null.</param>
     /// <param name="device">Where the model runs; TorchSharp's default device when null.</param>
     /// <param name="defaults">Generation options that <see cref="ChatOptions"/> override.</param>
-    /// <param name="onnxRuntime">Decode in ONNX Runtime (<see cref="OnnxRuntimeDecoding"/>: faster on a CPU); TorchSharp when null.</param>
+    /// <param name="engine">
+    /// Which engine decodes; when null, the fastest correct one for the device (<see cref="DecodingEngine.Auto"/>: ONNX
+    /// Runtime float32 on a CPU, TorchSharp on CUDA; TorchSharp for a model in memory).
+    /// </param>
     public static Gpt2ChatClient Create(Gpt2ModelSource source, ChatPromptFormat? format = null, Device? device = null, GenerationOptions? defaults = null,
-        OnnxRuntimeDecoding? onnxRuntime = null)
+        DecodingEngine? engine = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        var service = Gpt2TextGenerationService.Load(source, device, onnxRuntime);
+        var service = Gpt2TextGenerationService.Load(source, device, engine);
         try
         {
             return new Gpt2ChatClient(service, format, source.NameOrPath, defaults, ownsService: true);

@@ -197,22 +197,26 @@ public sealed class ChatClientTests
     public async Task OneLineBuildsAClientFromAModelSource()
     {
         string expected;
-        using (Gpt2ChatClient client = Gpt2ChatClient.Create(TinyModels.FixturePath))
+        using (Gpt2ChatClient client = Gpt2ChatClient.Create(TinyModels.FixturePath, engine: DecodingEngine.TorchSharp))
         {
+            Assert.AreEqual("torchsharp", client.Service.EngineName);
             Assert.AreEqual(TinyModels.FixturePath, client.GetService<ChatClientMetadata>()!.DefaultModelId);
             ChatResponse response = await client.GetResponseAsync("in the of and to", new ChatOptions { MaxOutputTokens = 5 });
             Assert.AreEqual(5, response.Usage!.OutputTokenCount);
             expected = response.Text;
         }
-        using (Gpt2ChatClient client = Gpt2ChatClient.Create(TinyModels.FixturePath, onnxRuntime: new OnnxRuntimeDecoding()))
+        using (Gpt2ChatClient client = Gpt2ChatClient.Create(TinyModels.FixturePath))
         {
-            Assert.IsTrue(client.Service.UsesOnnxRuntime);
+            Assert.AreEqual("onnxruntime", client.Service.EngineName, "a model loaded on the CPU decodes in ONNX Runtime unless told otherwise");
             Assert.AreEqual(expected, (await client.GetResponseAsync("in the of and to", new ChatOptions { MaxOutputTokens = 5 })).Text);
         }
 
         using Gpt2Model model = TinyModels.NewRandom();
         using (Gpt2ChatClient client = Gpt2ChatClient.Create(Gpt2ModelSource.FromModel(model), ChatPromptFormat.Alpaca))
+        {
+            Assert.AreEqual("torchsharp", client.Service.EngineName, "a model in memory keeps TorchSharp unless told otherwise");
             Assert.AreEqual(ChatFinishReason.Length, (await client.GetResponseAsync("Name a color.", Options(3))).FinishReason);
+        }
         Assert.AreEqual(64, model.Config.ContextLength);
         Assert.IsFalse(model.TokenEmbedding.IsInvalid, "a model in memory stays its owner's");
     }

@@ -13,7 +13,6 @@ public sealed class ServerOptionsTests
     [DataRow(new[] { "--urls", "http://127.0.0.1:0" }, "--model", DisplayName = "no model")]
     [DataRow(new[] { "--model", "x", "--prompt-format", "chatml" }, "--prompt-format", DisplayName = "unknown prompt format")]
     [DataRow(new[] { "--model", "x", "--classifier", "/no/such/classifier.zip" }, "--classifier", DisplayName = "missing classifier")]
-    [DataRow(new[] { "--model", "x", "--batching", "maybe" }, "--batching", DisplayName = "batching neither on nor off")]
     [DataRow(new[] { "--model", "x", "--engine", "tensorrt" }, "--engine", DisplayName = "unknown engine")]
     [DataRow(new[] { "--model", "x", "--max-queue", "0" }, "--max-queue", DisplayName = "queue of 0")]
     [DataRow(new[] { "--model", "x", "--max-body-bytes", "lots" }, "--max-body-bytes", DisplayName = "body limit not a number")]
@@ -27,7 +26,7 @@ public sealed class ServerOptionsTests
     public async Task TheOnnxRuntimeEngineAnswersAsTheTorchSharpServiceDoesInProcess()
     {
         await using ServerHost server = await ServerHost.StartAsync(null, "--engine", "onnxruntime");
-        using Gpt2TextGenerationService service = Gpt2TextGenerationService.Load(ServerHost.TinyModelFolder);
+        using Gpt2TextGenerationService service = Gpt2TextGenerationService.Load(ServerHost.TinyModelFolder, engine: DecodingEngine.TorchSharp);
         TextGenerationResult expected = service.Generate("The weather today is", new GenerationOptions { MaxNewTokens = 12 });
 
         (int status, JsonElement json, _) = await server.PostAsync("v1/completions", $$"""
@@ -37,8 +36,19 @@ public sealed class ServerOptionsTests
 
         Assert.AreEqual(200, status, json.ToString());
         Assert.AreEqual(expected.Text, json.GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.AreEqual("torchsharp", service.EngineName);
         Assert.AreEqual("onnxruntime", health.GetProperty("engine").GetString());
-        Assert.IsTrue(health.GetProperty("continuous_batching").GetBoolean(), "continuous batching stays on with ONNX Runtime");
+    }
+
+    [TestMethod]
+    [DataRow(null, "onnxruntime", DisplayName = "auto, the default, on a CPU")]
+    [DataRow("torchsharp", "torchsharp", DisplayName = "torchsharp when asked")]
+    [DataRow("onnxruntime-int8", "onnxruntime-int8", DisplayName = "int8 when asked")]
+    public async Task HealthNamesTheEngineTheServerDecodesWith(string? engine, string expected)
+    {
+        await using ServerHost server = await ServerHost.StartAsync(null, engine is null ? [] : ["--engine", engine]);
+        JsonElement health = JsonDocument.Parse(await server.Http.GetStringAsync("health")).RootElement;
+        Assert.AreEqual(expected, health.GetProperty("engine").GetString());
     }
 
     [TestMethod]

@@ -46,12 +46,18 @@ public sealed class Gpt2TextGenerationService : IDisposable
 
     /// <summary>
     /// A service over the model of <paramref name="source"/> (a preset, Hugging Face id or folder, random weights, or a
-    /// model in memory), in TorchSharp or ONNX Runtime (see the constructor): a loaded model is owned by the service; a
-    /// model in memory stays its owner's.
+    /// model in memory), decoding with <paramref name="engine"/>: a loaded model is owned by the service; a model in memory
+    /// stays its owner's.
     /// </summary>
-    public static Gpt2TextGenerationService Load(Gpt2ModelSource source, Device? device = null, OnnxRuntimeDecoding? onnxRuntime = null)
+    /// <param name="source">Where the model comes from.</param>
+    /// <param name="device">Where the model runs; TorchSharp's default device when null.</param>
+    /// <param name="engine">
+    /// Which engine decodes; when null, the fastest correct one for a loaded model (<see cref="DecodingEngine.Auto"/>:
+    /// ONNX Runtime float32 on a CPU, TorchSharp on CUDA) and TorchSharp for a model in memory (see <see cref="LanguageModelHost.Load"/>).
+    /// </param>
+    public static Gpt2TextGenerationService Load(Gpt2ModelSource source, Device? device = null, DecodingEngine? engine = null)
     {
-        LanguageModelHost host = LanguageModelHost.Load(source, device, onnxRuntime);
+        LanguageModelHost host = LanguageModelHost.Load(source, device, engine);
         return new Gpt2TextGenerationService(host, ownsHost: true);
     }
 
@@ -66,6 +72,9 @@ public sealed class Gpt2TextGenerationService : IDisposable
 
     /// <summary>Whether the forward passes run in ONNX Runtime (see the constructor).</summary>
     public bool UsesOnnxRuntime => Host.UsesOnnxRuntime;
+
+    /// <summary>The engine that decodes (<see cref="LanguageModelHost.EngineName"/>).</summary>
+    public string EngineName => Host.EngineName;
 
     /// <summary>The most generations the host has decoded together so far.</summary>
     public int PeakContinuousBatchSize => Host.PeakBatchSize;

@@ -41,6 +41,7 @@ public sealed class LanguageModelHost : IDisposable
         Model = model ?? throw new ArgumentNullException(nameof(model));
         Tokenizer = tokenizer ?? Gpt2Tokenizer.Default;
         _onnxRuntime = onnxRuntime is null ? null : OnnxRuntimeDecoderSession.Create(model, onnxRuntime);
+        EngineName = onnxRuntime is null ? DecodingEngine.TorchSharp.Name : DecodingEngine.OnnxRuntime(onnxRuntime).Name;
         _scheduler = new DecodeScheduler(model, _onnxRuntime is null ? new TorchContinuousBatchEngine(model) : new OnnxRuntimeContinuousBatchEngine(_onnxRuntime));
         _ownsModel = ownsModel;
     }
@@ -49,13 +50,21 @@ public sealed class LanguageModelHost : IDisposable
     /// A host over the model of <paramref name="source"/> (a preset, Hugging Face id or folder, random weights, or a model
     /// in memory): a loaded model is owned by the host; a model in memory stays its owner's.
     /// </summary>
-    public static LanguageModelHost Load(Gpt2ModelSource source, Device? device = null, OnnxRuntimeDecoding? onnxRuntime = null)
+    /// <param name="source">Where the model comes from.</param>
+    /// <param name="device">Where the model runs; TorchSharp's default device when null.</param>
+    /// <param name="engine">
+    /// Which engine decodes. When null: <see cref="DecodingEngine.Auto"/> (ONNX Runtime float32 on a CPU, TorchSharp on
+    /// CUDA) for a loaded model, <see cref="DecodingEngine.TorchSharp"/> for a model in memory (which may go on training,
+    /// where ONNX Runtime would decode with a snapshot of its weights).
+    /// </param>
+    public static LanguageModelHost Load(Gpt2ModelSource source, Device? device = null, DecodingEngine? engine = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         Gpt2Model model = source.Load(device);
         try
         {
-            return new LanguageModelHost(model, ownsModel: !source.IsInMemory, onnxRuntime: onnxRuntime);
+            engine ??= source.IsInMemory ? DecodingEngine.TorchSharp : DecodingEngine.Auto;
+            return new LanguageModelHost(model, ownsModel: !source.IsInMemory, onnxRuntime: engine.Resolve(model));
         }
         catch
         {
@@ -73,6 +82,9 @@ public sealed class LanguageModelHost : IDisposable
 
     /// <summary>Whether the decode steps run in ONNX Runtime (see the constructor).</summary>
     public bool UsesOnnxRuntime => _onnxRuntime is not null;
+
+    /// <summary>The engine that decodes, by its <see cref="DecodingEngine.Name"/>: <c>torchsharp</c>, <c>onnxruntime</c>, <c>onnxruntime-int8</c> or <c>onnxruntime-int4</c>.</summary>
+    public string EngineName { get; private init; } = DecodingEngine.TorchSharp.Name;
 
     /// <summary>The most generations decoded together in one step so far.</summary>
     public int PeakBatchSize => _scheduler.PeakBatchSize;
