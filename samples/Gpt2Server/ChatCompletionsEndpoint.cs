@@ -8,7 +8,8 @@ namespace Gpt2Server;
 
 /// <summary>
 /// <c>POST /v1/chat/completions</c>: the messages rendered with the served prompt format, tokenized once, checked
-/// against the context and generated whole or streamed as <c>chat.completion.chunk</c> events.
+/// against the context and generated whole or streamed as <c>chat.completion.chunk</c> events; with <c>logprobs</c>, each
+/// choice (each chunk, for its tokens) carries OpenAI's <c>logprobs.content</c>.
 /// </summary>
 internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionControl admission)
 {
@@ -16,7 +17,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
 
     private async Task AnswerAsync(HttpContext context, JsonElement body)
     {
-        OpenAIRequest request = OpenAIRequest.Read(body, chat: true);
+        OpenAIRequest request = OpenAIRequest.Read(body, chat: true, served.VocabularySize);
         served.CheckModel(request);
         IReadOnlyList<ChatMessage> messages = request.Messages();
         string prompt;
@@ -38,20 +39,28 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
         if (!request.Stream)
         {
             TextGenerationResult result = await served.Service.GenerateAsync(budget.PromptTokens, options, aborted);
+            ChatCompletionLogprobs? logprobs = request.LogProbabilities is null ? null
+                : ChatCompletionLogprobs.Of(result.LogProbabilities ?? [], new TokenTexts(served.Service.Tokenizer));
             var completion = new ChatCompletion(id, created, served.ModelId,
-                [new ChatCompletionChoice(0, new ChatCompletionMessage("assistant", result.Text), FinishReasons.Of(result))], Usage.Of(result));
+                [new ChatCompletionChoice(0, new ChatCompletionMessage("assistant", result.Text), FinishReasons.Of(result), logprobs)], Usage.Of(result));
             await JsonResponses.WriteAsync(context, 200, completion, Gpt2ServerJsonContext.Default.ChatCompletion);
             return;
         }
 
-        Task WriteChunkAsync(ChatCompletionDelta delta, string? finishReason) => ServerSentEvents.WriteEventAsync(context,
-            new ChatCompletionChunk(id, created, served.ModelId, [new ChatCompletionChunkChoice(0, delta, finishReason)]),
+        Task WriteChunkAsync(ChatCompletionDelta delta, string? finishReason, ChatCompletionLogprobs? logprobs = null) => ServerSentEvents.WriteEventAsync(context,
+            new ChatCompletionChunk(id, created, served.ModelId, [new ChatCompletionChunkChoice(0, delta, finishReason, logprobs)]),
             Gpt2ServerJsonContext.Default.ChatCompletionChunk);
         TextGenerationStream stream = served.Service.GenerateStreamingAsync(budget.PromptTokens, options, aborted);
+        var texts = new TokenTexts(served.Service.Tokenizer);
         await ServerSentEvents.StartAsync(context);
         await WriteChunkAsync(new ChatCompletionDelta(Role: "assistant", Content: ""), null);
-        await foreach (string piece in stream.WithCancellation(aborted))
-            await WriteChunkAsync(new ChatCompletionDelta(Content: piece), null);
+        await foreach (TextGenerationUpdate update in stream.Updates.WithCancellation(aborted))
+        {
+            // A token whose text is held back (part of a character or of a possible stop string) still reports its log-probability here.
+            bool logprobs = request.LogProbabilities is not null && update.LogProbabilities.Count > 0;
+            if (update.Text.Length > 0 || logprobs)
+                await WriteChunkAsync(new ChatCompletionDelta(Content: update.Text), null, logprobs ? ChatCompletionLogprobs.Of(update.LogProbabilities, texts) : null);
+        }
         TextGenerationResult final = stream.Result!;
         await WriteChunkAsync(new ChatCompletionDelta(), FinishReasons.Of(final));
         if (request.IncludeUsage)

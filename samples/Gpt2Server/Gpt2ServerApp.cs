@@ -8,7 +8,10 @@ namespace Gpt2Server;
 /// <see cref="Gpt2TextGenerationService"/>, whose host decodes concurrent requests together in one running batch
 /// (continuous batching) with the engine <c>--engine</c> names (by default the fastest for the device, which the server
 /// prints at start and <c>/health</c> names);
-/// <see cref="Gpt2ServerOptions.MaxQueue"/> bounds the requests admitted (running or waiting), more get 429.
+/// <see cref="Gpt2ServerOptions.MaxQueue"/> bounds the requests admitted (running or waiting), more get 429. Both
+/// generation endpoints read their sampling fields (OpenAI's and vLLM's) into <see cref="OpenAIRequest"/> and map them
+/// with <see cref="Gpt2MLNet.AI.Gpt2ChatOptions"/>, the mapping the chat client uses, and return log-probabilities in
+/// OpenAI's shapes when asked (<see cref="Wire.ChatCompletionLogprobs"/>, <see cref="Wire.TextCompletionLogprobs"/>).
 /// </summary>
 public static class Gpt2ServerApp
 {

@@ -1,15 +1,25 @@
+using System.Globalization;
 using System.Text.Json;
 using Gpt2.Torch.Generation;
+using Gpt2MLNet.AI;
 using Microsoft.Extensions.AI;
 
 namespace Gpt2Server;
 
 /// <summary>
 /// The fields of an OpenAI chat or completions request body the server understands, read and checked strictly: a
-/// field of the wrong type or out of range, or one that would change generation and is not supported (tools, n &gt; 1,
-/// best_of &gt; 1, echo, suffix, log-probabilities, logit_bias, penalties, min_p, JSON mode), is refused with a 400
-/// naming the field rather than ignored.
+/// field of the wrong type or out of range is refused with a 400 naming the field (<c>param</c>) and the fix, and a field
+/// that would change generation and is not supported (tools, n &gt; 1, best_of &gt; 1, echo, suffix, JSON mode) is refused
+/// by name rather than ignored.
 /// </summary>
+/// <remarks>
+/// Honoured on both endpoints: <c>max_tokens</c> (or <c>max_completion_tokens</c>), <c>temperature</c>, <c>top_p</c>,
+/// <c>stop</c>, <c>seed</c>, <c>frequency_penalty</c>, <c>presence_penalty</c>, <c>logit_bias</c>, and vLLM's <c>top_k</c>,
+/// <c>min_p</c> and <c>repetition_penalty</c>; log-probabilities as each endpoint asks for them (chat: <c>logprobs</c>
+/// true and <c>top_logprobs</c> 0 to 20; completions: <c>logprobs</c> 0 to 20, vLLM's limit). The fields become a
+/// <see cref="ChatOptions"/> that <see cref="Gpt2ChatOptions.ToGenerationOptions"/> maps, the one mapping the chat
+/// client uses too.
+/// </remarks>
 public sealed class OpenAIRequest
 {
     private OpenAIRequest(JsonElement body) => Body = body;
@@ -32,6 +42,27 @@ public sealed class OpenAIRequest
     /// <summary><c>top_k</c> (vLLM's): sample among this many most likely tokens; null for no limit (-1, 0 or absent).</summary>
     public int? TopK { get; private init; }
 
+    /// <summary><c>frequency_penalty</c>, -2 to 2.</summary>
+    public double? FrequencyPenalty { get; private init; }
+
+    /// <summary><c>presence_penalty</c>, -2 to 2.</summary>
+    public double? PresencePenalty { get; private init; }
+
+    /// <summary><c>repetition_penalty</c> (vLLM's), above 0; 1 for none.</summary>
+    public double? RepetitionPenalty { get; private init; }
+
+    /// <summary><c>min_p</c> (vLLM's), 0 to 1.</summary>
+    public double? MinP { get; private init; }
+
+    /// <summary><c>logit_bias</c>: token id to a bias from -100 to 100.</summary>
+    public IReadOnlyDictionary<int, double> LogitBias { get; private init; } = new Dictionary<int, double>();
+
+    /// <summary>
+    /// How many alternatives each generated token reports with its log-probability (chat: <c>top_logprobs</c> when
+    /// <c>logprobs</c> is true, 0 when it is not sent; completions: <c>logprobs</c>); null when none were asked for.
+    /// </summary>
+    public int? LogProbabilities { get; private init; }
+
     /// <summary><c>stop</c>: a string or up to 4 strings.</summary>
     public IReadOnlyList<string> Stop { get; private init; } = [];
 
@@ -44,8 +75,12 @@ public sealed class OpenAIRequest
     /// <summary><c>stream_options.include_usage</c>.</summary>
     public bool IncludeUsage { get; private init; }
 
-    /// <summary>Reads the fields both endpoints share; <paramref name="chat"/> is false for the completions endpoint, which also refuses <c>suffix</c>.</summary>
-    public static OpenAIRequest Read(JsonElement body, bool chat)
+    /// <summary>
+    /// Reads the fields both endpoints share; <paramref name="chat"/> is false for the completions endpoint, which also
+    /// refuses <c>suffix</c> and reads <c>logprobs</c> as a count; <c>logit_bias</c> token ids must be below
+    /// <paramref name="vocabularySize"/>.
+    /// </summary>
+    public static OpenAIRequest Read(JsonElement body, bool chat, int vocabularySize)
     {
         if (body.ValueKind != JsonValueKind.Object)
             throw new OpenAIErrorException(400, "The request body must be a JSON object.", code: "invalid_json");
@@ -60,14 +95,8 @@ public sealed class OpenAIRequest
         RefuseUnless(body, "functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "GPT-2 cannot call functions; leave it out");
         RefuseUnless(body, "tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call tools; send \"none\" or leave it out");
         RefuseUnless(body, "function_call", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call functions; send \"none\" or leave it out");
-        RefuseUnless(body, "logprobs", v => v.ValueKind == JsonValueKind.False, "log-probabilities are not returned; send false or leave it out");
-        RefuseUnless(body, "top_logprobs", v => false, "log-probabilities are not returned; leave it out");
-        RefuseUnless(body, "logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "the decoder cannot bias tokens; send {} or leave it out");
-        RefuseUnless(body, "frequency_penalty", IsZero, "the decoder has no repetition penalties; send 0 or leave it out");
-        RefuseUnless(body, "presence_penalty", IsZero, "the decoder has no repetition penalties; send 0 or leave it out");
-        RefuseUnless(body, "repetition_penalty", v => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double p) && p == 1,
-            "the decoder has no repetition penalties; send 1 or leave it out");
-        RefuseUnless(body, "min_p", IsZero, "the decoder has no min-p sampling; send 0 or leave it out, and use top_p");
+        if (!chat)
+            RefuseUnless(body, "top_logprobs", v => false, "the completions endpoint takes the number of alternatives in 'logprobs' (0 to 20); leave it out");
         RefuseUnless(body, "response_format", v => v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out JsonElement t)
             && t.ValueKind == JsonValueKind.String && t.GetString() == "text",
             "GPT-2's decoding cannot be constrained to JSON; send {\"type\":\"text\"} or leave it out");
@@ -89,6 +118,10 @@ public sealed class OpenAIRequest
                 ? (value > 0 ? value : null)
                 : throw new OpenAIErrorException(400, "top_k must be an integer: the number of most likely tokens to sample among, or -1 (or 0) for no limit.", "top_k", "invalid_value");
         }
+        double? frequencyPenalty = Number(body, "frequency_penalty", -2, 2, minInclusive: true);
+        double? presencePenalty = Number(body, "presence_penalty", -2, 2, minInclusive: true);
+        double? minP = Number(body, "min_p", 0, 1, minInclusive: true);
+        double? repetitionPenalty = Number(body, "repetition_penalty", 0, double.MaxValue, minInclusive: false);
         long? seed = null;
         if (Present(body, "seed", out JsonElement s))
             seed = s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long v) ? v
@@ -106,6 +139,12 @@ public sealed class OpenAIRequest
         }
         return new OpenAIRequest(body)
         {
+            FrequencyPenalty = frequencyPenalty,
+            PresencePenalty = presencePenalty,
+            RepetitionPenalty = repetitionPenalty,
+            MinP = minP,
+            LogitBias = LogitBiasOf(body, vocabularySize),
+            LogProbabilities = chat ? ChatLogProbabilities(body) : CompletionLogProbabilities(body),
             Model = model,
             MaxTokens = maxTokens,
             Temperature = temperature,
@@ -118,16 +157,43 @@ public sealed class OpenAIRequest
         };
     }
 
-    /// <summary>How to generate for this request, writing at most <paramref name="maxTokens"/> tokens (greedy unless a temperature above 0 was sent).</summary>
-    public GenerationOptions GenerationOptions(int maxTokens) => new()
+    /// <summary>
+    /// How to generate for this request, writing at most <paramref name="maxTokens"/> tokens (greedy unless a temperature
+    /// above 0 was sent): the fields as <see cref="ChatOptions"/>, mapped as <see cref="Gpt2ChatClient"/> maps them.
+    /// </summary>
+    public GenerationOptions GenerationOptions(int maxTokens) =>
+        Gpt2ChatOptions.ToGenerationOptions(ChatOptions(maxTokens), new GenerationOptions { MaxNewTokens = maxTokens });
+
+    /// <summary>The fields as Microsoft.Extensions.AI options: what <see cref="ChatOptions"/> has, and the rest in its additional properties.</summary>
+    public ChatOptions ChatOptions(int maxTokens)
     {
-        MaxNewTokens = maxTokens,
-        Temperature = Temperature ?? 0,
-        TopP = TopP,
-        TopK = TopK,
-        StopStrings = Stop,
-        Seed = Seed,
-    };
+        var options = new ChatOptions
+        {
+            MaxOutputTokens = maxTokens,
+            Temperature = (float)(Temperature ?? 0),
+            TopP = (float?)TopP,
+            TopK = TopK,
+            FrequencyPenalty = (float?)FrequencyPenalty,
+            PresencePenalty = (float?)PresencePenalty,
+            Seed = Seed,
+            StopSequences = [.. Stop],
+        };
+        var additional = new AdditionalPropertiesDictionary();
+        if (MinP is double minP)
+            additional[Gpt2ChatOptions.MinPKey] = minP;
+        if (RepetitionPenalty is double repetitionPenalty)
+            additional[Gpt2ChatOptions.RepetitionPenaltyKey] = repetitionPenalty;
+        if (LogitBias.Count > 0)
+            additional[Gpt2ChatOptions.LogitBiasKey] = LogitBias;
+        if (LogProbabilities is int top)
+        {
+            additional[Gpt2ChatOptions.LogProbabilitiesKey] = true;
+            additional[Gpt2ChatOptions.TopLogProbabilitiesKey] = top;
+        }
+        if (additional.Count > 0)
+            options.AdditionalProperties = additional;
+        return options;
+    }
 
     /// <summary>The chat <c>messages</c> as Microsoft.Extensions.AI messages (text only; system, developer, user, assistant).</summary>
     public IReadOnlyList<ChatMessage> Messages()
@@ -206,7 +272,57 @@ public sealed class OpenAIRequest
     private static bool Present(JsonElement body, string name, out JsonElement value) =>
         body.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
 
-    private static bool IsZero(JsonElement v) => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && d == 0;
+    // OpenAI's logit_bias: an object of token ids (as strings, JSON's only keys) to biases from -100 to 100.
+    private static Dictionary<int, double> LogitBiasOf(JsonElement body, int vocabularySize)
+    {
+        var bias = new Dictionary<int, double>();
+        if (!Present(body, "logit_bias", out JsonElement value))
+            return bias;
+        if (value.ValueKind != JsonValueKind.Object)
+            throw new OpenAIErrorException(400, "logit_bias must be an object mapping token ids to biases, for example {\"50256\": -100}.", "logit_bias", "invalid_type");
+        foreach (JsonProperty entry in value.EnumerateObject())
+        {
+            if (!int.TryParse(entry.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int token) || token >= vocabularySize)
+                throw new OpenAIErrorException(400,
+                    $"logit_bias has the key '{Shorten(entry.Name)}'; each key must be a token id from 0 to {vocabularySize - 1} (GPT-2's ids, as tiktoken's r50k_base encodes).",
+                    "logit_bias", "invalid_value");
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetDouble(out double b) || !double.IsFinite(b))
+                throw new OpenAIErrorException(400, $"logit_bias[\"{token}\"] must be a number from -100 to 100.", "logit_bias", "invalid_type");
+            if (b is < -100 or > 100)
+                throw new OpenAIErrorException(400, $"logit_bias[\"{token}\"] is {b}; it must be from -100 to 100.", "logit_bias", "invalid_value");
+            bias[token] = b;
+        }
+        return bias;
+    }
+
+    // Chat: logprobs true asks for the chosen tokens' log-probabilities, top_logprobs (0 to 20) for that many alternatives.
+    private static int? ChatLogProbabilities(JsonElement body)
+    {
+        bool logprobs = Present(body, "logprobs", out JsonElement value) && (value.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? value.GetBoolean()
+            : throw new OpenAIErrorException(400, "logprobs must be true or false on the chat endpoint (send top_logprobs for alternatives).", "logprobs", "invalid_type"));
+        int? top = Int(body, "top_logprobs");
+        if (top is < 0 or > GenerationOptionsLimit)
+            throw new OpenAIErrorException(400, $"top_logprobs must be from 0 to {GenerationOptionsLimit}, not {top}.", "top_logprobs", "invalid_value");
+        if (top is not null && !logprobs)
+            throw new OpenAIErrorException(400, "top_logprobs needs logprobs: true; send both, or leave top_logprobs out.", "top_logprobs", "invalid_value");
+        return logprobs ? top ?? 0 : null;
+    }
+
+    // Completions: logprobs is the number of alternatives (0 to 20, vLLM's limit; OpenAI's legacy limit is 5); false asks for none.
+    private static int? CompletionLogProbabilities(JsonElement body)
+    {
+        if (!Present(body, "logprobs", out JsonElement value) || value.ValueKind == JsonValueKind.False)
+            return null;
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int top))
+            throw new OpenAIErrorException(400, $"logprobs must be an integer on the completions endpoint: how many alternatives each token reports, 0 to {GenerationOptionsLimit}.",
+                "logprobs", "invalid_type");
+        if (top is < 0 or > GenerationOptionsLimit)
+            throw new OpenAIErrorException(400, $"logprobs must be from 0 to {GenerationOptionsLimit}, not {top}.", "logprobs", "invalid_value");
+        return top;
+    }
+
+    private const int GenerationOptionsLimit = Gpt2.Torch.Generation.GenerationOptions.MaxLogProbabilities;
 
     // A field sent with a value other than its harmless one is refused by name, with what to send instead.
     private static void RefuseUnless(JsonElement body, string name, Func<JsonElement, bool> harmless, string reason)
@@ -233,7 +349,9 @@ public sealed class OpenAIRequest
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out double d) || !double.IsFinite(d))
             throw new OpenAIErrorException(400, $"{name} must be a finite number.", name, "invalid_type");
         if (d > max || d < min || (!minInclusive && d == min))
-            throw new OpenAIErrorException(400, $"{name} must be {(minInclusive ? "from" : "above")} {min} {(minInclusive ? "to" : "and at most")} {max}, not {d}.", name, "invalid_value");
+            throw new OpenAIErrorException(400, max == double.MaxValue
+                ? $"{name} must be above {min}, not {d}."
+                : $"{name} must be {(minInclusive ? "from" : "above")} {min} {(minInclusive ? "to" : "and at most")} {max}, not {d}.", name, "invalid_value");
         return d;
     }
 }

@@ -38,6 +38,9 @@ internal sealed class ServedModel : IDisposable
 
     public int ContextLength => Service.Model.Config.ContextLength;
 
+    /// <summary>How many token ids the model knows (<c>logit_bias</c> keys must be below it).</summary>
+    public int VocabularySize => Service.Model.Config.VocabSize;
+
     /// <summary>When the server started, as the models list reports it.</summary>
     public long Created { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 

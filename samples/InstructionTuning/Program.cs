@@ -64,7 +64,7 @@ root.SetAction(async (result, cancellationToken) =>
         BaseModel = await ModelChoice.ResolveAsync(result.GetValue(presetOption)!, result.GetValue(weightsOption), cancellationToken),
         MaxEpochs = result.GetValue(epochsOption),
     };
-    options.Generation.MaxNewTokens = result.GetValue(maxNewTokensOption);
+    options.Generation.Sampling = new GenerationOptions { MaxNewTokens = result.GetValue(maxNewTokensOption) };
     options.EvaluationInterval = result.GetValue(evaluationIntervalOption);
     options.ValidationSet = mlContext.Data.LoadFromEnumerable(validation);
     options.Device = TorchDevices.Parse(result.GetValue(deviceOption));

@@ -12,21 +12,33 @@ namespace Gpt2MLNet.AI;
 /// <see cref="ChatPromptFormat"/>, and <see cref="Gpt2TextGenerationService"/> writes the answer, whole or streamed.
 /// </summary>
 /// <remarks>
-/// <para><see cref="ChatOptions"/> map to <see cref="GenerationOptions"/>: <see cref="ChatOptions.MaxOutputTokens"/>,
-/// <see cref="ChatOptions.Temperature"/> (0, the default, decodes greedily), <see cref="ChatOptions.TopP"/>,
-/// <see cref="ChatOptions.TopK"/>, <see cref="ChatOptions.StopSequences"/> (the text ends before the first of them),
-/// <see cref="ChatOptions.Seed"/> and <see cref="ChatOptions.Instructions"/> (rendered as a system message); a
+/// <para><see cref="ChatOptions"/> map to <see cref="GenerationOptions"/> through <see cref="Gpt2ChatOptions.ToGenerationOptions"/>
+/// (see there: <see cref="ChatOptions.MaxOutputTokens"/>, <see cref="ChatOptions.Temperature"/> (0, the default, decodes
+/// greedily), <see cref="ChatOptions.TopP"/>, <see cref="ChatOptions.TopK"/>, <see cref="ChatOptions.FrequencyPenalty"/>,
+/// <see cref="ChatOptions.PresencePenalty"/>, <see cref="ChatOptions.Seed"/>, <see cref="ChatOptions.StopSequences"/> (the
+/// text ends before the first of them), and the additional properties <c>top_k</c>, <c>min_p</c>,
+/// <c>repetition_penalty</c>, <c>logit_bias</c>, <c>logprobs</c> and <c>top_logprobs</c>);
+/// <see cref="ChatOptions.Instructions"/> is rendered as a system message, and a
 /// <see cref="ChatOptions.RawRepresentationFactory"/> may return a <see cref="GenerationOptions"/> to start from.
 /// Everything GPT-2 cannot honour is refused with a <see cref="NotSupportedException"/> that names the option: tools and
-/// tool modes, a JSON response format, frequency and presence penalties, reasoning, conversation ids, background
-/// responses, continuation tokens, additional properties, and a model id other than <see cref="ModelId"/>.</para>
+/// tool modes, a JSON response format, reasoning, conversation ids, background responses, continuation tokens, an
+/// unknown additional property (the message lists the known ones), and a model id other than <see cref="ModelId"/>.</para>
 /// <para>Responses carry the model id, a <see cref="UsageDetails"/> (prompt tokens the model read, tokens it generated)
 /// and a finish reason: <see cref="ChatFinishReason.Stop"/> at <c>&lt;|endoftext|&gt;</c> or a stop sequence,
 /// <see cref="ChatFinishReason.Length"/> when the token limit ended it. A streamed response ends with an update that
 /// carries the finish reason and a <see cref="UsageContent"/>. A prompt longer than the context keeps its last tokens;
 /// the response's <see cref="ChatResponse.AdditionalProperties"/> then hold <c>DroppedPromptTokenCount</c>.</para>
-/// <para>Concurrent callers are <b>serialized</b>: the generation service runs one request at a time (TorchSharp
-/// modules are not thread-safe) and the others wait for it, each getting exactly the answer it would get alone.</para>
+/// <para>Log-probabilities, which Microsoft.Extensions.AI has no type for, are carried as its OpenAI adapter carries
+/// provider data: when <c>logprobs</c> (and optionally <c>top_logprobs</c>) were asked for in the additional properties, a
+/// <see cref="ChatResponse"/>'s <see cref="ChatResponse.AdditionalProperties"/> hold, under <see cref="Gpt2ChatOptions.LogProbabilitiesKey"/>
+/// (<c>"logprobs"</c>), an <see cref="IReadOnlyList{T}"/> of <see cref="GeneratedTokenLogProbability"/>, one per generated
+/// token (the stop token included), and each streamed <see cref="ChatResponseUpdate"/>'s hold those of the tokens
+/// generated since the previous update. The values come from the distribution each token was drawn from (see
+/// <see cref="GenerationOptions"/>). Whether asked or not, <see cref="ChatResponse.RawRepresentation"/> is the
+/// <see cref="TextGenerationResult"/> and <see cref="ChatResponseUpdate.RawRepresentation"/> the
+/// <see cref="TextGenerationUpdate"/> (the last update's: the <see cref="TextGenerationResult"/>).</para>
+/// <para>Concurrent callers join one running batch on the service's <see cref="LanguageModelHost"/> at its next decode
+/// step and leave it as they finish, each getting exactly the answer it would get alone.</para>
 /// </remarks>
 public sealed class Gpt2ChatClient : IChatClient
 {
@@ -129,9 +141,12 @@ public sealed class Gpt2ChatClient : IChatClient
             CreatedAt = DateTimeOffset.UtcNow,
             FinishReason = FinishReason(result),
             Usage = Usage(result),
+            RawRepresentation = result,
         };
         if (result.PromptWasTruncated)
             (response.AdditionalProperties ??= [])[DroppedPromptTokenCountKey] = result.DroppedPromptTokenCount;
+        if (textOptions.LogProbabilities is not null)
+            (response.AdditionalProperties ??= [])[Gpt2ChatOptions.LogProbabilitiesKey] = result.LogProbabilities ?? [];
         return response;
     }
 
@@ -140,7 +155,7 @@ public sealed class Gpt2ChatClient : IChatClient
         CancellationToken cancellationToken = default)
     {
         (string prompt, GenerationOptions textOptions) = Prepare(messages, options);   // refused options throw here, not at enumeration
-        return Stream(Service.GenerateStreamingAsync(prompt, textOptions, cancellationToken), cancellationToken);
+        return Stream(Service.GenerateStreamingAsync(prompt, textOptions, cancellationToken), textOptions.LogProbabilities is not null, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -167,17 +182,26 @@ public sealed class Gpt2ChatClient : IChatClient
             Service.Dispose();
     }
 
-    private async IAsyncEnumerable<ChatResponseUpdate> Stream(TextGenerationStream stream, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<ChatResponseUpdate> Stream(TextGenerationStream stream, bool logProbabilities,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         string id = NewId();
         DateTimeOffset created = DateTimeOffset.UtcNow;
-        ChatResponseUpdate Update(IList<AIContent> contents) =>
-            new(ChatRole.Assistant, contents) { ResponseId = id, MessageId = id, ModelId = ModelId, CreatedAt = created };
+        ChatResponseUpdate Update(IList<AIContent> contents, object raw) =>
+            new(ChatRole.Assistant, contents) { ResponseId = id, MessageId = id, ModelId = ModelId, CreatedAt = created, RawRepresentation = raw };
 
-        await foreach (string piece in stream.WithCancellation(cancellationToken).ConfigureAwait(false))
-            yield return Update([new TextContent(piece)]);
+        await foreach (TextGenerationUpdate piece in stream.Updates.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            bool hasLogProbabilities = logProbabilities && piece.LogProbabilities.Count > 0;
+            if (piece.Text.Length == 0 && !hasLogProbabilities)
+                continue;
+            ChatResponseUpdate update = Update(piece.Text.Length > 0 ? [new TextContent(piece.Text)] : [], piece);
+            if (hasLogProbabilities)
+                (update.AdditionalProperties ??= [])[Gpt2ChatOptions.LogProbabilitiesKey] = piece.LogProbabilities;
+            yield return update;
+        }
         TextGenerationResult result = stream.Result!;
-        ChatResponseUpdate last = Update([new UsageContent(Usage(result))]);
+        ChatResponseUpdate last = Update([new UsageContent(Usage(result))], result);
         last.FinishReason = FinishReason(result);
         if (result.PromptWasTruncated)
             (last.AdditionalProperties ??= [])[DroppedPromptTokenCountKey] = result.DroppedPromptTokenCount;
@@ -189,6 +213,7 @@ public sealed class Gpt2ChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         GenerationOptions textOptions = ToTextOptions(options);
         textOptions.Validate(Service.Model.Config.ContextLength);
+        textOptions.ValidateTokenIds(Service.Model.Config.VocabSize);
         return (Format.Render(messages, options?.Instructions), textOptions);
     }
 
@@ -196,36 +221,10 @@ public sealed class Gpt2ChatClient : IChatClient
     {
         if (options is null)
             return _defaults;
-        Refuse(options.Tools is { Count: > 0 }, nameof(ChatOptions.Tools), "GPT-2 cannot call tools");
-        Refuse(options.ToolMode is not null and not NoneChatToolMode, nameof(ChatOptions.ToolMode), "GPT-2 cannot call tools");
-        Refuse(options.AllowMultipleToolCalls is not null, nameof(ChatOptions.AllowMultipleToolCalls), "GPT-2 cannot call tools");
-        Refuse(options.ResponseFormat is ChatResponseFormatJson, nameof(ChatOptions.ResponseFormat), "GPT-2's decoding cannot be constrained to JSON; leave it null or ChatResponseFormat.Text");
-        Refuse(options.FrequencyPenalty is not null, nameof(ChatOptions.FrequencyPenalty), "the decoder has no repetition penalties");
-        Refuse(options.PresencePenalty is not null, nameof(ChatOptions.PresencePenalty), "the decoder has no repetition penalties");
-        Refuse(options.Reasoning is not null, nameof(ChatOptions.Reasoning), "GPT-2 has no reasoning mode");
-        Refuse(options.ConversationId is not null, nameof(ChatOptions.ConversationId), "the client keeps no conversations; send the whole history in the messages");
-        Refuse(options.AllowBackgroundResponses is true, nameof(ChatOptions.AllowBackgroundResponses), "responses are generated while you wait");
-        Refuse(options.ContinuationToken is not null, nameof(ChatOptions.ContinuationToken), "responses are generated while you wait");
-        Refuse(options.AdditionalProperties is { Count: > 0 }, nameof(ChatOptions.AdditionalProperties),
-            $"no additional properties are understood (got {string.Join(", ", options.AdditionalProperties?.Keys ?? [])})");
-        Refuse(options.ModelId is not null && options.ModelId != ModelId, nameof(ChatOptions.ModelId), $"this client serves the model '{ModelId}' only");
-
+        if (options.ModelId is not null && options.ModelId != ModelId)
+            throw new NotSupportedException($"ChatOptions.ModelId is not supported by {nameof(Gpt2ChatClient)}: this client serves the model '{ModelId}' only.");
         GenerationOptions start = options.RawRepresentationFactory?.Invoke(this) as GenerationOptions ?? _defaults;
-        return start with
-        {
-            MaxNewTokens = options.MaxOutputTokens ?? start.MaxNewTokens,
-            Temperature = options.Temperature ?? start.Temperature,
-            TopP = options.TopP is float topP ? topP : start.TopP,
-            TopK = options.TopK ?? start.TopK,
-            StopStrings = options.StopSequences is { Count: > 0 } stops ? [.. stops] : start.StopStrings,
-            Seed = options.Seed ?? start.Seed,
-        };
-    }
-
-    private static void Refuse(bool condition, string option, string reason)
-    {
-        if (condition)
-            throw new NotSupportedException($"ChatOptions.{option} is not supported by {nameof(Gpt2ChatClient)}: {reason}.");
+        return Gpt2ChatOptions.ToGenerationOptions(options, start);
     }
 
     private static ChatFinishReason FinishReason(TextGenerationResult result) =>

@@ -1,4 +1,5 @@
 using Gpt2.Torch;
+using Gpt2.Torch.Generation;
 using Gpt2.Torch.IO;
 using Microsoft.ML.Gpt2;
 using Microsoft.ML.Gpt2.Classification;
@@ -91,7 +92,7 @@ public static class Gpt2Catalog
         string inputColumnName = "Prompt", Gpt2ModelSource? baseModel = null, int maxNewTokens = 50)
     {
         var options = new Gpt2TextGenerator.Options { OutputColumnName = outputColumnName, InputColumnName = inputColumnName };
-        options.Generation.MaxNewTokens = maxNewTokens;
+        options.Generation.Sampling = new GenerationOptions { MaxNewTokens = maxNewTokens };
         if (baseModel is not null)
             options.BaseModel = baseModel;
         return Gpt2TextGenerator(catalog, options);

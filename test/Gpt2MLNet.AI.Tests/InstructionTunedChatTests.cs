@@ -44,7 +44,7 @@ public sealed class InstructionTunedChatTests
             BatchSize = 4,
             MaxEpochs = 80,
             LearningRate = 1e-2,
-            Generation = { MaxNewTokens = 16 },
+            Generation = { Sampling = new() { MaxNewTokens = 16 } },
             Device = CPU,
         };
         _transformer = new Gpt2InstructionTuner(_context, options).Fit(_context.Data.LoadFromEnumerable(Rows));

@@ -38,7 +38,7 @@ public sealed class SharedHostTests
         using Gpt2TextGenerationTransformer transformer = new Gpt2TextGenerator(mlContext, new Gpt2TextGenerator.Options
         {
             BaseModel = Gpt2ModelSource.Random(TinyModels.RandomConfig),
-            Generation = { MaxNewTokens = 20, BatchSize = 3 },
+            Generation = { Sampling = new() { MaxNewTokens = 20 }, BatchSize = 3 },
             Device = CPU,
         }).Fit(data);
         using var chat = new Gpt2ChatClient(transformer.GenerationService);

@@ -37,7 +37,7 @@ public sealed class BadInputTests
     [DataRow("v1/chat/completions", """{"model":"M","messages":[]}""", "messages", null, DisplayName = "no messages")]
     [DataRow("v1/completions", """{"model":"M","prompt":[1,2,3]}""", "prompt", "invalid_type", DisplayName = "token prompt")]
     [DataRow("v1/completions", """{"model":"M","prompt":""}""", "prompt", null, DisplayName = "empty prompt")]
-    [DataRow("v1/chat/completions", """{"model":"M","messages":[{"role":"user","content":"hi"}],"logprobs":true}""", "logprobs", "unsupported_parameter", DisplayName = "logprobs")]
+    [DataRow("v1/chat/completions", """{"model":"M","messages":[{"role":"user","content":"hi"}],"logprobs":"yes"}""", "logprobs", "invalid_type", DisplayName = "logprobs not a bool")]
     [DataRow("v1/chat/completions", """{"model":"M","messages":[{"role":"user","content":"hi"}],"max_tokens":64}""", "messages", "context_length_exceeded", DisplayName = "max_tokens fills the context")]
     [DataRow("v1/chat/completions", """{"model":"M","messages":[{"role":"user","content":"hi"}],"stream":false,"stream_options":{"include_usage":true}}""", "stream_options", "invalid_value", DisplayName = "stream_options without stream")]
     public async Task BadRequestsGetOpenAIErrorJsonWith400(string path, string body, string param, string? code)

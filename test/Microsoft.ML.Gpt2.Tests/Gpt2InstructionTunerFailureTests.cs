@@ -30,7 +30,7 @@ public sealed class Gpt2InstructionTunerFailureTests
         BaseModel = Gpt2ModelSource.Random(new Gpt2Config { ContextLength = 96, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 }),
         BatchSize = 2,
         MaxEpochs = 5,
-        Generation = { MaxNewTokens = 8 },
+        Generation = { Sampling = new() { MaxNewTokens = 8 } },
         Device = CPU,
     };
 

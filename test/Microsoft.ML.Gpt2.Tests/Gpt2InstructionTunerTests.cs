@@ -54,7 +54,7 @@ public sealed class Gpt2InstructionTunerTests
         MaxEpochs = 80,
         LearningRate = 1e-2,
         EvaluationInterval = 40,
-        Generation = { MaxNewTokens = 16 },
+        Generation = { Sampling = new() { MaxNewTokens = 16 } },
         Device = CPU,
     };
 
@@ -173,7 +173,7 @@ public sealed class Gpt2InstructionTunerTests
         Assert.ThrowsExactly<ArgumentException>(() => _model.GetOutputSchema(numbers.Schema));
 
         var noPromptRoom = TinyOptions();
-        noPromptRoom.Generation.MaxNewTokens = 96;
+        noPromptRoom.Generation.Sampling = new() { MaxNewTokens = 96 };
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Gpt2InstructionTuner(mlContext, noPromptRoom).Fit(_data)).Message,
             "context length");
     }

@@ -48,7 +48,7 @@ public sealed class Gpt2TextGeneratorTests
     private static Gpt2TextGenerator.Options Options(int maxNewTokens = 12) => new()
     {
         BaseModel = Gpt2ModelSource.Random(TinyConfig),
-        Generation = { MaxNewTokens = maxNewTokens, BatchSize = 2 },
+        Generation = { Sampling = new() { MaxNewTokens = maxNewTokens }, BatchSize = 2 },
         Device = CPU,
     };
 
@@ -156,9 +156,7 @@ public sealed class Gpt2TextGeneratorTests
         Gpt2TextGenerator.Options Sampling(long seed)
         {
             Gpt2TextGenerator.Options options = Options();
-            options.Generation.Temperature = 1.5;
-            options.Generation.TopK = 50;
-            options.Generation.Seed = seed;
+            options.Generation.Sampling = options.Generation.Sampling with { Temperature = 1.5, TopK = 50, Seed = seed };
             return options;
         }
         string[] Draw(Gpt2TextGenerationTransformer generator) => [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
@@ -179,7 +177,7 @@ public sealed class Gpt2TextGeneratorTests
         CollectionAssert.AreEqual(new long[] { 2, 4, 6, 8, 10, 12 }, progress.Select(p => p.RowsCompleted).ToArray());
         Assert.IsTrue(progress[^1].TokensGenerated > 0 && progress[^1].TokensGenerated <= 12 * 12);
         var error = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.Save(generator, data.Schema, Path.Combine(Path.GetTempPath(), "never.zip")));
-        StringAssert.Contains(error.Message, "TopK is 50");
+        StringAssert.Contains(error.Message, "Generation.Sampling.TopK is 50");
     }
 
     [TestMethod]
@@ -188,8 +186,8 @@ public sealed class Gpt2TextGeneratorTests
         var mlContext = new MLContext(1);
         IDataView data = Data(mlContext, Prompts);
         Gpt2TextGenerator.Options options = Options();
-        options.Generation.Temperature = 1e-4;   // so peaked that sampling gives the greedy text in both runtimes
-        options.Generation.Seed = 5;
+        // So peaked that sampling gives the greedy text in both runtimes.
+        options.Generation.Sampling = options.Generation.Sampling with { Temperature = 1e-4, Seed = 5 };
         using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
         string[] expected = [.. generator.Transform(data).GetColumn<string>("GeneratedText")];
         (MLContext loadingContext, ITransformer loaded, _) = SaveAndLoad(mlContext, generator, data.Schema);
@@ -211,8 +209,7 @@ public sealed class Gpt2TextGeneratorTests
                 mlContext.Model.SaveAtomically(greedy, data.Schema, path);
             byte[] saved = File.ReadAllBytes(path);
             Gpt2TextGenerator.Options topK = Options();
-            topK.Generation.Temperature = 1;
-            topK.Generation.TopK = 5;
+            topK.Generation.Sampling = topK.Generation.Sampling with { Temperature = 1, TopK = 5 };
             using Gpt2TextGenerationTransformer unsaveable = Fit(mlContext, topK, data);
 
             // ML.NET has begun the zip when the transformer refuses to save.
@@ -233,9 +230,9 @@ public sealed class Gpt2TextGeneratorTests
         var mlContext = new MLContext(1);
         foreach ((Action<Gpt2TextGenerator.Options> change, string message) in new (Action<Gpt2TextGenerator.Options>, string)[]
         {
-            (o => o.Generation.Temperature = double.PositiveInfinity, "Temperature is Infinity"),
-            (o => o.Generation.Temperature = double.NaN, "Temperature is NaN"),
-            (o => { o.Generation.Temperature = 1; o.Generation.TopP = double.NaN; }, "TopP is NaN; it must be in (0, 1]"),
+            (o => o.Generation.Sampling = o.Generation.Sampling with { Temperature = double.PositiveInfinity }, "Generation.Sampling.Temperature is Infinity"),
+            (o => o.Generation.Sampling = o.Generation.Sampling with { Temperature = double.NaN }, "Generation.Sampling.Temperature is NaN"),
+            (o => o.Generation.Sampling = o.Generation.Sampling with { Temperature = 1, TopP = double.NaN }, "Generation.Sampling.TopP is NaN; it must be in (0, 1]"),
         })
         {
             Gpt2TextGenerator.Options options = Options();
@@ -310,13 +307,12 @@ public sealed class Gpt2TextGeneratorTests
         var mlContext = new MLContext(1);
         IDataView data = Data(mlContext, Prompts[..2]);
         Gpt2TextGenerator.Options options = Options();
-        options.Generation.Temperature = 1;
-        options.Generation.Seed = int.MaxValue + 1L; // was saved as int.MinValue: another seed than the one fitted
+        options.Generation.Sampling = options.Generation.Sampling with { Temperature = 1, Seed = int.MaxValue + 1L }; // was saved as int.MinValue: another seed than the one fitted
         using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
 
         var error = Assert.ThrowsExactly<NotSupportedException>(() => mlContext.Model.Save(generator, data.Schema, Path.Combine(Path.GetTempPath(), "never.zip")));
 
-        StringAssert.Contains(error.Message, "Generation.Seed is 2147483648");
+        StringAssert.Contains(error.Message, "Generation.Sampling.Seed is 2147483648");
         StringAssert.Contains(error.Message, "-2147483648 to 2147483647");
     }
 

@@ -58,7 +58,7 @@ public sealed class SamplingDistributionTests
         var options = new Gpt2TextGenerator.Options
         {
             BaseModel = _folder,
-            Generation = { MaxNewTokens = 1, Temperature = temperature, TopP = topP, BatchSize = 100 },
+            Generation = { Sampling = new() { MaxNewTokens = 1, Temperature = temperature, TopP = topP }, BatchSize = 100 },
             Device = CPU,
         };
         manual_seed(3);

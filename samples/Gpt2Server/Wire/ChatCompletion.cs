@@ -7,12 +7,8 @@ public sealed record ChatCompletion(string Id, long Created, string Model, IRead
     public string Object => "chat.completion";
 }
 
-/// <summary>One choice of a <see cref="ChatCompletion"/>; this server never returns log-probabilities.</summary>
-public sealed record ChatCompletionChoice(int Index, ChatCompletionMessage Message, string FinishReason)
-{
-    /// <summary>Always null.</summary>
-    public object? Logprobs => null;
-}
+/// <summary>One choice of a <see cref="ChatCompletion"/>: the message, why it ended, and the log-probabilities when asked for (else null).</summary>
+public sealed record ChatCompletionChoice(int Index, ChatCompletionMessage Message, string FinishReason, ChatCompletionLogprobs? Logprobs = null);
 
 /// <summary>The assistant's message.</summary>
 public sealed record ChatCompletionMessage(string Role, string Content);

@@ -13,12 +13,11 @@ public sealed record ChatCompletionChunk(string Id, long Created, string Model, 
     public string Object => "chat.completion.chunk";
 }
 
-/// <summary>One choice of a <see cref="ChatCompletionChunk"/>: a delta, and the finish reason in the last one.</summary>
-public sealed record ChatCompletionChunkChoice(int Index, ChatCompletionDelta Delta, string? FinishReason)
-{
-    /// <summary>Always null.</summary>
-    public object? Logprobs => null;
-}
+/// <summary>
+/// One choice of a <see cref="ChatCompletionChunk"/>: a delta, the finish reason in the last one, and when asked for, the
+/// log-probabilities of the tokens generated since the previous chunk (else null).
+/// </summary>
+public sealed record ChatCompletionChunkChoice(int Index, ChatCompletionDelta Delta, string? FinishReason, ChatCompletionLogprobs? Logprobs = null);
 
 /// <summary>What a chunk adds to the message: the role in the first chunk, text in the next ones, nothing in the last.</summary>
 public sealed record ChatCompletionDelta(

@@ -14,9 +14,8 @@ public sealed record TextCompletion(string Id, long Created, string Model, IRead
     public string Object => "text_completion";
 }
 
-/// <summary>One choice of a <see cref="TextCompletion"/>: text, and the finish reason when it is the last.</summary>
-public sealed record TextCompletionChoice(string Text, int Index, string? FinishReason)
-{
-    /// <summary>Always null.</summary>
-    public object? Logprobs => null;
-}
+/// <summary>
+/// One choice of a <see cref="TextCompletion"/>: text, the finish reason when it is the last, and when <c>logprobs</c> was
+/// sent, the log-probabilities of its tokens (else null).
+/// </summary>
+public sealed record TextCompletionChoice(string Text, int Index, string? FinishReason, TextCompletionLogprobs? Logprobs = null);

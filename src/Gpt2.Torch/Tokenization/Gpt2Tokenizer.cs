@@ -127,7 +127,7 @@ public sealed partial class Gpt2Tokenizer
     /// across tokens), so text decoded token by token must gather bytes until they form whole characters; special tokens
     /// give their text's UTF-8 bytes.
     /// </summary>
-    internal ReadOnlySpan<byte> TokenBytes(int id)
+    public ReadOnlySpan<byte> TokenBytes(int id)
     {
         if (id < 0 || id >= _tokenBytes.Length)
             throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id {id} is outside GPT-2's vocabulary [0, {VocabSize}).");

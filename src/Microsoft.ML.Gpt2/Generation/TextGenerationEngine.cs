@@ -25,10 +25,10 @@ internal sealed class TextGenerationEngine : IDisposable
         OnnxWeightQuantization? savedWeightQuantization)
     {
         options.Validate();
-        OptionChecks.Check(options.MaxNewTokens < model.Config.ContextLength, "Generation.MaxNewTokens", options.MaxNewTokens,
+        OptionChecks.Check(options.Sampling.MaxNewTokens < model.Config.ContextLength, Gpt2GenerationOptions.SamplingPath + "MaxNewTokens", options.Sampling.MaxNewTokens,
             $"less than the model's context length of {model.Config.ContextLength}, to leave room for the prompt");
         Model = model;
-        Options = options.ToTextOptions();
+        Options = options.Sampling;
         BatchSize = options.BatchSize;
         Progress = options.Progress;
         CancellationToken = cancellationToken;
@@ -68,13 +68,8 @@ internal sealed class TextGenerationEngine : IDisposable
 
     public CancellationToken CancellationToken { get; }
 
-    /// <summary>Why a saved model could not decode as this engine does, or null when it can (greedy, or sampling without top-k and stop strings).</summary>
-    public string? WhyNotSaveable =>
-        Options.TopK is int topK && Options.Temperature != 0 ? $"TopK is {topK}, which ONNX Runtime's Sampling operator does not offer"
-        : Options.StopStrings.Count > 0 ? $"StopStrings are set ({string.Join(", ", Options.StopStrings.Select(s => $"'{s}'"))}), which ONNX Runtime's GreedySearch and Sampling do not offer"
-        : Options.Seed is long seed && Options.Temperature != 0 && seed is < int.MinValue or > int.MaxValue
-            ? $"Generation.Seed is {seed}, which does not fit the 32-bit seed of ONNX Runtime's Sampling operator (use a seed from {int.MinValue} to {int.MaxValue})"
-        : null;
+    /// <summary>Why a saved model could not decode as this engine does, or null when it can (see <see cref="OnnxGeneratorSupport"/>).</summary>
+    public string? WhyNotSaveable => OnnxGeneratorSupport.WhyNotExportable(Options, Gpt2GenerationOptions.SamplingPath);
 
     /// <summary>The continuation of each prompt; <paramref name="columnName"/> names the prompts' column in errors.</summary>
     public string[] Generate(IReadOnlyList<string?> prompts, string columnName)

@@ -1,4 +1,5 @@
 using Gpt2.Torch;
+using Gpt2.Torch.Generation;
 using Gpt2.Torch.Instructions;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
@@ -30,7 +31,7 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
             TrainableLayers = TrainableLayers.All;
             MaxEpochs = 2;
             EvaluationInterval = 5;
-            Generation.MaxNewTokens = 256;
+            Generation.Sampling = new GenerationOptions { MaxNewTokens = 256 };
         }
 
         /// <summary>The generated-response column to add.</summary>
