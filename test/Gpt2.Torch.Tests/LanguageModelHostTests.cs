@@ -104,6 +104,31 @@ public sealed class LanguageModelHostTests
     }
 
     [TestMethod]
+    [Timeout(120_000, CooperativeCancellation = true)]
+    public async Task WorkQueuedAgainAsSoonAsItIsServedDoesNotStarveAGeneration()
+    {
+        using var service = new Gpt2TextGenerationService(_model);
+        string expected = service.Generate("Starved or not", Greedy).Text;
+        using var done = new CancellationTokenSource();
+        int served = 0;
+        // A caller that queues its next request before its current one returns: the queue is never empty.
+        int Embed()
+        {
+            if (!done.IsCancellationRequested)
+                _ = service.Host.RunAsync(Embed);
+            return Interlocked.Increment(ref served);
+        }
+        await service.Host.RunAsync(Embed);
+
+        Task<TextGenerationResult> generation = service.GenerateAsync("Starved or not", Greedy);
+        bool finished = await Task.WhenAny(generation, Task.Delay(TimeSpan.FromSeconds(60))) == generation;
+        done.Cancel();
+
+        Assert.IsTrue(finished, $"the generation should finish within 60 s while work is queued again and again ({served} items served)");
+        Assert.AreEqual(expected, (await generation).Text);
+    }
+
+    [TestMethod]
     public void ARowWhoseCallbackThrowsFailsAloneAndTheOthersGetTheirSoloTokens()
     {
         using var host = new LanguageModelHost(_model);

@@ -136,11 +136,12 @@ internal sealed class DecodeScheduler : IDisposable
         }
     }
 
-    // The queued work items, then one step of the batch with the rows that joined.
+    // The work queued before this round, then one step of the batch with the rows that joined. Work queued meanwhile
+    // waits for the next round, so that callers who queue again as soon as they are served cannot starve the decode steps.
     private void RunOnce()
     {
         var joining = new List<GenerationRow>();
-        while (_queue.TryDequeue(out object? item))
+        for (int queued = _queue.Count; queued > 0 && _queue.TryDequeue(out object? item); queued--)
         {
             if (item is GenerationRow[] rows)
                 joining.AddRange(rows);
