@@ -36,10 +36,10 @@ var loraAlphaOption = new Option<double>("--lora-alpha") { Description = "Scale 
 var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
 var engineOption = new Option<string>("--engine")
 {
-    Description = $"How the fitted model writes the test responses: {string.Join(", ", OnnxRuntimeDecoding.EngineNames)} (ONNX Runtime is faster on a CPU).",
-    DefaultValueFactory = _ => "torchsharp",
+    Description = $"How the fitted model writes the test responses: {string.Join(", ", DecodingEngine.Names)} (auto: ONNX Runtime float32 on a CPU, TorchSharp on CUDA).",
+    DefaultValueFactory = _ => "auto",
 };
-engineOption.AcceptOnlyFromAmong([.. OnnxRuntimeDecoding.EngineNames]);
+engineOption.AcceptOnlyFromAmong([.. DecodingEngine.Names]);
 var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: Float32 or BFloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
 var checkpointFlags = new CheckpointFlags("Continue from the newest checkpoint (left by Ctrl+C, a kill or an earlier run) with the same data and options; start afresh when there is none.");
 var root = new RootCommand("Instruction-tunes GPT-2 as in chapter 7 of \"Build a Large Language Model (From Scratch)\", in an ML.NET pipeline.")
@@ -88,7 +88,7 @@ root.SetAction(async (result, cancellationToken) =>
         return 2;
     options.CheckpointDirectory = checkpoints;
     options.ResumeFromCheckpoint = resume;
-    options.Generation.OnnxRuntime = OnnxRuntimeDecoding.ParseEngine(result.GetValue(engineOption)!);
+    options.Generation.Engine = DecodingEngine.Parse(result.GetValue(engineOption)!);
     options.Generation.Progress = progress =>
         Console.Write($"\rAnswering the test instructions: {progress.RowsCompleted} of {test.Length} rows, {progress.TokensPerSecond:F1} tokens/s");
 

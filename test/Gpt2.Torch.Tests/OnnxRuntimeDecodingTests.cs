@@ -168,17 +168,6 @@ public sealed class OnnxRuntimeDecodingTests
         StringAssert.Contains(threads.Message, "Threads");
     }
 
-    [TestMethod]
-    public void EngineNamesParseToTheirDecodingAndOthersAreRefusedNamingTheChoices()
-    {
-        Assert.IsNull(OnnxRuntimeDecoding.ParseEngine("torchsharp"));
-        Assert.AreEqual(new OnnxRuntimeDecoding(), OnnxRuntimeDecoding.ParseEngine("ONNXRuntime"));
-        Assert.AreEqual(OnnxWeightQuantization.Int8, OnnxRuntimeDecoding.ParseEngine("onnxruntime-int8")!.WeightQuantization);
-        Assert.AreEqual(OnnxWeightQuantization.Int4, OnnxRuntimeDecoding.ParseEngine("onnxruntime-int4")!.WeightQuantization);
-        var e = Assert.ThrowsExactly<ArgumentException>(() => OnnxRuntimeDecoding.ParseEngine("tensorrt"));
-        StringAssert.Contains(e.Message, "torchsharp, onnxruntime, onnxruntime-int8, onnxruntime-int4");
-    }
-
     private static Tensor FirstLogits(OnnxRuntimeDecoding options, int[][] prompts)
     {
         using var session = OnnxRuntimeDecoderSession.Create(Fixture.Model, options);

@@ -103,7 +103,7 @@ public sealed class Gpt2InstructionTunerTests
     {
         var mlContext = new MLContext(seed: 1);
         Gpt2InstructionTuner.Options options = TinyOptions();
-        options.Generation.OnnxRuntime = new OnnxRuntimeDecoding();
+        options.Generation.Engine = DecodingEngine.Auto;   // a float32 model on the CPU, fitted with full fine-tuning: ONNX Runtime
 
         using Gpt2InstructionTransformer model = new Gpt2InstructionTuner(mlContext, options).Fit(_data);
 

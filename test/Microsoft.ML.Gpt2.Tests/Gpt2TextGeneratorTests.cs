@@ -74,7 +74,7 @@ public sealed class Gpt2TextGeneratorTests
         var mlContext = new MLContext(1);
         IDataView data = Data(mlContext, Prompts);
         Gpt2TextGenerator.Options options = Options();
-        options.Generation.OnnxRuntime = onnxRuntime ? new OnnxRuntimeDecoding() : null;
+        options.Generation.Engine = onnxRuntime ? DecodingEngine.OnnxRuntime() : DecodingEngine.TorchSharp;
         using Gpt2TextGenerationTransformer generator = Fit(mlContext, options, data);
 
         GeneratedRow[] rows = [.. mlContext.Data.CreateEnumerable<GeneratedRow>(generator.Transform(data), reuseRowObject: false)];

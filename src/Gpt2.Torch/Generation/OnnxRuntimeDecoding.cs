@@ -25,23 +25,6 @@ public sealed record OnnxRuntimeDecoding
     /// <summary>Threads of ONNX Runtime's intra-operator pool; ONNX Runtime's default (one per physical core) when null.</summary>
     public int? Threads { get; init; }
 
-    /// <summary>The engine names a command line or configuration gives, in the order <see cref="ParseEngine"/> lists them.</summary>
-    public static IReadOnlyList<string> EngineNames { get; } = ["torchsharp", "onnxruntime", "onnxruntime-int8", "onnxruntime-int4"];
-
-    /// <summary>
-    /// The decoding an engine name asks for: null for <c>torchsharp</c>, float32 for <c>onnxruntime</c>, weight-only 8 or
-    /// 4 bits for <c>onnxruntime-int8</c> and <c>onnxruntime-int4</c> (case-insensitive).
-    /// </summary>
-    /// <exception cref="ArgumentException">The name is none of <see cref="EngineNames"/>.</exception>
-    public static OnnxRuntimeDecoding? ParseEngine(string name) => name?.ToLowerInvariant() switch
-    {
-        "torchsharp" => null,
-        "onnxruntime" => new OnnxRuntimeDecoding(),
-        "onnxruntime-int8" => new OnnxRuntimeDecoding { WeightQuantization = OnnxWeightQuantization.Int8 },
-        "onnxruntime-int4" => new OnnxRuntimeDecoding { WeightQuantization = OnnxWeightQuantization.Int4 },
-        _ => throw new ArgumentException($"'{name}' is not one of {string.Join(", ", EngineNames)}.", nameof(name)),
-    };
-
     /// <summary>Throws when a setting is out of range.</summary>
     public void Validate()
     {

@@ -28,11 +28,13 @@ public sealed class Gpt2GenerationOptions
     public Action<TextGenerationProgress>? Progress;
 
     /// <summary>
-    /// When set, the fitted transformer decodes in memory through ONNX Runtime instead of TorchSharp (faster on a CPU, and
-    /// with <see cref="OnnxRuntimeDecoding.WeightQuantization"/> faster still; see <see cref="OnnxRuntimeDecoding"/>). A saved
-    /// model zip runs in ONNX Runtime either way, with the weights of <c>SavedWeightQuantization</c>.
+    /// Which engine the fitted transformer decodes with in memory: TorchSharp (the default), ONNX Runtime
+    /// (<see cref="DecodingEngine.OnnxRuntime"/>, faster on a CPU, and with weight-only int8/int4 faster still), or
+    /// <see cref="DecodingEngine.Auto"/> (ONNX Runtime float32 for a float32 model on the CPU without unmerged LoRA,
+    /// TorchSharp otherwise), decided at the first generation, after training. A saved model zip runs in ONNX Runtime
+    /// either way, with the weights of <c>SavedWeightQuantization</c>.
     /// </summary>
-    public OnnxRuntimeDecoding? OnnxRuntime;
+    public DecodingEngine Engine = DecodingEngine.TorchSharp;
 
     /// <summary>The path under which errors name <see cref="Sampling"/>'s options, as the user set them.</summary>
     internal const string SamplingPath = "Generation." + nameof(Sampling) + ".";
@@ -53,7 +55,8 @@ public sealed class Gpt2GenerationOptions
         {
             throw new ArgumentException(SamplingPath + MessageOf(e), SamplingPath + e.ParamName, e);
         }
-        OnnxRuntime?.Validate();
+        if (Engine is null)
+            throw new ArgumentNullException("Generation." + nameof(Engine), $"Generation.{nameof(Engine)} cannot be null; leave it at DecodingEngine.TorchSharp, or use DecodingEngine.Auto.");
         OptionChecks.AtLeast(BatchSize, 1, "Generation." + nameof(BatchSize), "8");
     }
 

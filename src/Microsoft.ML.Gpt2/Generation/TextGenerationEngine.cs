@@ -33,7 +33,7 @@ internal sealed class TextGenerationEngine : IDisposable
         Progress = options.Progress;
         CancellationToken = cancellationToken;
         SavedWeightQuantization = savedWeightQuantization;
-        _service = new(() => new Gpt2TextGenerationService(model, onnxRuntime: options.OnnxRuntime));
+        _service = new(() => new Gpt2TextGenerationService(model, onnxRuntime: options.Engine.Resolve(model)));
         _mlContextCancellation = new MLContextCancellation(mlContext);
     }
 
