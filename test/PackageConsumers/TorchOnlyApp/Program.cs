@@ -1,6 +1,8 @@
-// Gpt2MLNet.Torch alone with TorchSharp-cpu: generation works with TorchSharp, and asking for ONNX Runtime decoding,
-// whose native library this application does not have, fails with the error that names the package to add.
+// Gpt2MLNet.Torch alone with TorchSharp-cpu: generation works with TorchSharp, a service from a model source falls back
+// to TorchSharp by itself, and asking for ONNX Runtime decoding, whose native library this application does not have,
+// fails with the error that names the package to add.
 // Exits non-zero when a check fails.
+using Gpt2.Torch;
 using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
@@ -20,6 +22,14 @@ using (var generator = new Gpt2Generator(model))
 {
     int[] output = generator.Generate(prompt, new GenerationOptions { MaxNewTokens = 6, StopAtEndOfText = false });
     Check(output.Length == prompt.Length + 6 && output.Take(prompt.Length).SequenceEqual(prompt), $"TorchSharp generation: {output.Length - prompt.Length} new tokens");
+}
+
+// A service from a model source picks its engine: without ONNX Runtime's natives, TorchSharp, and it generates.
+using (var service = Gpt2TextGenerationService.Load(Gpt2ModelSource.Random(tiny)))
+{
+    TextGenerationResult result = service.Generate("Hello, world!", new GenerationOptions { MaxNewTokens = 4, StopAtEndOfText = false });
+    Check(service.EngineName == "torchsharp" && result.CompletionTokenCount == 4,
+        $"default engine without ONNX Runtime's natives: {service.EngineName}, {result.CompletionTokenCount} new tokens");
 }
 
 try

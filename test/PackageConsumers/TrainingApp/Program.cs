@@ -42,8 +42,9 @@ using (var logits = model.forward(input))
 }
 
 // 3. The same kind of tiny model behind Microsoft.Extensions.AI (Gpt2MLNet.AI): a chat answer and an embedding.
-using (IChatClient chat = Gpt2ChatClient.Create(Gpt2ModelSource.Random(tiny)))
+using (Gpt2ChatClient chat = Gpt2ChatClient.Create(Gpt2ModelSource.Random(tiny)))
 {
+    Check(chat.Service.EngineName == "onnxruntime", $"a chat client from a model source decodes with the default engine for a CPU: {chat.Service.EngineName}");
     ChatResponse answer = await chat.GetResponseAsync("Hello, world!", new ChatOptions { MaxOutputTokens = 5 });
     Check(answer.Usage?.InputTokenCount == 4 && answer.Usage.OutputTokenCount == 5 && answer.FinishReason == ChatFinishReason.Length,
         $"chat client: '{answer.Text}' ({answer.Usage?.OutputTokenCount} tokens, {answer.FinishReason})");
@@ -51,7 +52,7 @@ using (IChatClient chat = Gpt2ChatClient.Create(Gpt2ModelSource.Random(tiny)))
 // The same model decoding through ONNX Runtime (its natives come with Gpt2MLNet.ML): the same greedy answer.
 using (var model = new Gpt2Model(tiny))
 using (IChatClient torchChat = Gpt2ChatClient.Create(Gpt2ModelSource.FromModel(model)))
-using (IChatClient onnxChat = Gpt2ChatClient.Create(Gpt2ModelSource.FromModel(model), onnxRuntime: new OnnxRuntimeDecoding()))
+using (IChatClient onnxChat = Gpt2ChatClient.Create(Gpt2ModelSource.FromModel(model), engine: DecodingEngine.OnnxRuntime()))
 {
     string expected = (await torchChat.GetResponseAsync("Hello, world!", new ChatOptions { MaxOutputTokens = 8 })).Text;
     string actual = (await onnxChat.GetResponseAsync("Hello, world!", new ChatOptions { MaxOutputTokens = 8 })).Text;
