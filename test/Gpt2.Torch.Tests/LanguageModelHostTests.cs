@@ -129,6 +129,38 @@ public sealed class LanguageModelHostTests
     }
 
     [TestMethod]
+    public async Task ConcurrentEmbeddingRequestsShareOneForwardPassAndEachGetsItsSoloVectors()
+    {
+        using var host = new LanguageModelHost(_model);
+        int[][][] requests = [[[5, 6, 7]], [[8, 9, 10, 11, 12, 13], [14]], [[15, 16]], [[17, 18, 19, 20]]];
+        (EmbeddingPooling Pooling, bool Normalize)[] asked =
+            [(EmbeddingPooling.Mean, false), (EmbeddingPooling.LastToken, true), (EmbeddingPooling.Mean, true), (EmbeddingPooling.LastToken, false)];
+        var solo = new List<float[][]>();
+        for (int i = 0; i < requests.Length; i++)
+            solo.Add(await host.EmbedAsync(requests[i], asked[i].Pooling, asked[i].Normalize));
+        int passesAlone = host.EmbeddingPassCount;
+
+        // Hold the scheduler so that all four requests wait for the same round.
+        using var release = new SemaphoreSlim(0);
+        Task held = host.RunAsync(() => release.Wait(TimeSpan.FromSeconds(60)));
+        Task<float[][]>[] together = [.. Enumerable.Range(0, requests.Length).Select(i => host.EmbedAsync(requests[i], asked[i].Pooling, asked[i].Normalize))];
+        release.Release();
+        await held;
+        float[][][] results = await Task.WhenAll(together);
+
+        Assert.AreEqual(requests.Length, passesAlone, "alone, each request is one pass");
+        Assert.AreEqual(passesAlone + 1, host.EmbeddingPassCount, "waiting together, they share one pass");
+        for (int i = 0; i < requests.Length; i++)
+            for (int row = 0; row < requests[i].Length; row++)
+                CollectionAssert.AreEqual(solo[i][row], results[i][row], new FloatTolerance(1e-5f), $"request {i}, row {row} ({asked[i]})");
+    }
+
+    private sealed class FloatTolerance(float tolerance) : System.Collections.IComparer
+    {
+        public int Compare(object? x, object? y) => Math.Abs((float)x! - (float)y!) <= tolerance ? 0 : 1;
+    }
+
+    [TestMethod]
     public void ARowWhoseCallbackThrowsFailsAloneAndTheOthersGetTheirSoloTokens()
     {
         using var host = new LanguageModelHost(_model);

@@ -73,9 +73,11 @@ public sealed class SharedHostTests
         CollectionAssert.AreEqual(soloTransform, transforming.Result, "the batch transform");
         for (int i = 0; i < Prompts.Length; i++)
             Assert.AreEqual(soloChats[i], chatting[i].Result, $"chat {i} ({(i % 2 == 0 ? "whole" : "streamed")})");
+        // Requests waiting for the same round share one padded pass, which may change a float32 sum's last bit.
         foreach (Task<float[][]> vectors in embedding)
             for (int i = 0; i < Texts.Length; i++)
-                CollectionAssert.AreEqual(soloEmbeddings[i], vectors.Result[i], $"embedding {i}");
+                for (int d = 0; d < soloEmbeddings[i].Length; d++)
+                    Assert.AreEqual(soloEmbeddings[i][d], vectors.Result[i][d], 1e-5f, $"embedding {i}, dimension {d}");
         int peak = transformer.GenerationService.Host.PeakBatchSize;
         Console.WriteLine($"peak batch size {peak}");
         Assert.IsGreaterThan(1, peak, "generation rows were decoded together");

@@ -26,6 +26,7 @@ public sealed class LanguageModelHost : IDisposable
     private readonly bool _ownsModel;
     private readonly OnnxRuntimeDecoderSession? _onnxRuntime;
     private readonly DecodeScheduler _scheduler;
+    private readonly EmbeddingBatcher _embeddings;
 
     /// <summary>A host over <paramref name="model"/>.</summary>
     /// <param name="model">The model; it is put in evaluation mode during each step and restored afterwards.</param>
@@ -43,6 +44,8 @@ public sealed class LanguageModelHost : IDisposable
         _onnxRuntime = onnxRuntime is null ? null : OnnxRuntimeDecoderSession.Create(model, onnxRuntime);
         EngineName = onnxRuntime is null ? DecodingEngine.TorchSharp.Name : DecodingEngine.OnnxRuntime(onnxRuntime).Name;
         _scheduler = new DecodeScheduler(model, _onnxRuntime is null ? new TorchContinuousBatchEngine(model) : new OnnxRuntimeContinuousBatchEngine(_onnxRuntime));
+        // One pass reads at most what sixteen full-context texts would (the embedding generator's default batch).
+        _embeddings = new EmbeddingBatcher(work => _scheduler.RunAsync(work, CancellationToken.None), Embed, 16L * model.Config.ContextLength);
         _ownsModel = ownsModel;
     }
 
@@ -94,7 +97,8 @@ public sealed class LanguageModelHost : IDisposable
 
     /// <summary>
     /// The pooled final hidden states (after the last LayerNorm) of each token list, computed together in one
-    /// left-padded, masked forward pass on the scheduler thread between decode steps.
+    /// left-padded, masked forward pass on the scheduler thread between decode steps; the lists of concurrent callers
+    /// waiting for the same round share that pass.
     /// </summary>
     /// <param name="tokenIds">One or more lists of 1 to context-length token ids of the model's vocabulary.</param>
     /// <param name="pooling">How a list's states become one vector.</param>
@@ -122,8 +126,11 @@ public sealed class LanguageModelHost : IDisposable
             rows[i] = [.. tokenIds[i]];
             Model.Config.CheckTokenIds(rows[i], nameof(tokenIds), $"token list {i}");
         }
-        return _scheduler.RunAsync(() => Embed(rows, pooling, normalize), cancellationToken);
+        return _embeddings.EmbedAsync(rows, pooling, normalize, cancellationToken);
     }
+
+    /// <summary>The embedding forward passes run so far (concurrent callers' requests share one).</summary>
+    internal int EmbeddingPassCount => _embeddings.PassCount;
 
     /// <summary>Runs <paramref name="work"/> on the scheduler thread between two decode steps, holding the model's lock.</summary>
     internal Task<T> RunAsync<T>(Func<T> work, CancellationToken cancellationToken = default)
@@ -197,8 +204,8 @@ public sealed class LanguageModelHost : IDisposable
             Model.Dispose();
     }
 
-    // The pooled vectors of one left-padded batch (on the scheduler thread).
-    private float[][] Embed(int[][] rows, EmbeddingPooling pooling, bool normalize)
+    // Each row's mean-pooled and last-token final hidden states, read in one left-padded pass (on the scheduler thread).
+    private (float[][] Mean, float[][] LastToken) Embed(int[][] rows)
     {
         using var inference = new InferenceScope(Model);
         using var scope = NewDisposeScope();
@@ -217,14 +224,12 @@ public sealed class LanguageModelHost : IDisposable
         Tensor ids = tensor(idData, [rows.Length, width], int64, Model.Device);
         Tensor real = tensor(realData, [rows.Length, width], @bool, Model.Device);
         bool padded = rows.Any(row => row.Length < width);
-        Tensor hidden = Model.ComputeHiddenStates(ids, attentionMask: padded ? real : null);   // (B, T, E)
-        Tensor pooled = pooling == EmbeddingPooling.LastToken
-            ? hidden.select(1, width - 1)                                                      // left padding: every row ends at T - 1
-            : (hidden * real.unsqueeze(-1)).sum(1) / real.sum(1, keepdim: true);               // (B, E)
-        if (normalize)
-            pooled = nn.functional.normalize(pooled, p: 2, dim: -1);
-        float[] flat = pooled.to(float32).cpu().data<float>().ToArray();
-        int size = (int)pooled.shape[1];
-        return [.. Enumerable.Range(0, rows.Length).Select(r => flat[(r * size)..((r + 1) * size)])];
+        Tensor hidden = Model.ComputeHiddenStates(ids, attentionMask: padded ? real : null);        // (B, T, E)
+        Tensor mean = (hidden * real.unsqueeze(-1)).sum(1) / real.sum(1, keepdim: true);          // (B, E)
+        Tensor last = hidden.select(1, width - 1);                                                 // left padding: every row ends at T - 1
+        float[] flat = stack([mean, last]).to(float32).cpu().data<float>().ToArray();             // (2, B, E): one transfer
+        int size = (int)hidden.shape[2];
+        float[][] Rows(int which) => [.. Enumerable.Range(0, rows.Length).Select(r => flat[((which * rows.Length + r) * size)..((which * rows.Length + r + 1) * size)])];
+        return (Rows(0), Rows(1));
     }
 }
