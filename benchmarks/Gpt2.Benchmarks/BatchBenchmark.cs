@@ -14,7 +14,7 @@ internal sealed class BatchBenchmark(Device device, string presetName) : Benchma
         using var model = new Gpt2Model(Config, Device);
         var generator = new Gpt2Generator(model);
         int[][] batch = [.. Enumerable.Range(0, prompts).Select(i => Prompt(16 + i * 112 / Math.Max(1, prompts - 1), i))];
-        var options = new GenerationOptions { MaxNewTokens = newTokens };
+        var options = new GenerationOptions { MaxNewTokens = newTokens, StopAtEndOfText = false };
         generator.GenerateBatch(batch, options with { MaxNewTokens = 3 });
         var clock = Stopwatch.StartNew();
         int[][] batched = generator.GenerateBatch(batch, options);

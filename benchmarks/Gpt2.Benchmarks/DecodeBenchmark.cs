@@ -44,8 +44,8 @@ internal sealed class DecodeBenchmark(Device device, string presetName) : Benchm
         void TimeGenerator(Gpt2Generator timed, string engine, string precision, int batch, int length, bool useCache)
         {
             int[][] prompts = Prompts(length, batch);
-            // The end-of-text id is left unset so every run decodes exactly newTokens tokens.
-            var options = new GenerationOptions { MaxNewTokens = newTokens };
+            // No stop at end-of-text, so that every run decodes exactly newTokens tokens.
+            var options = new GenerationOptions { MaxNewTokens = newTokens, StopAtEndOfText = false };
             ReportDecode(engine, precision, batch, length, useCache, () =>
             {
                 var clock = Stopwatch.StartNew();

@@ -83,7 +83,7 @@ Part("fixture", () =>
         }
         int[] prompt = [.. expected.ReadTensor("greedy.prompt").data<long>().ToArray().Select(id => (int)id)];
         long[] greedy = expected.ReadTensor("greedy.output").data<long>().ToArray();
-        int[] output = new Gpt2Generator(model).Generate(prompt, new GenerationOptions { MaxNewTokens = greedy.Length - prompt.Length });
+        int[] output = new Gpt2Generator(model).Generate(prompt, new GenerationOptions { MaxNewTokens = greedy.Length - prompt.Length, StopAtEndOfText = false });
         Line("fixture", new
         {
             precision = precision.ToString().ToLowerInvariant(), max_logit_error = maxError,
