@@ -36,6 +36,13 @@ internal abstract class Benchmark(Device device, string presetName)
             cuda.synchronize();
     }
 
+    /// <summary>The middle value of <paramref name="values"/> (the upper middle of an even count).</summary>
+    protected static double Median(IEnumerable<double> values)
+    {
+        double[] sorted = [.. values.Order()];
+        return sorted[sorted.Length / 2];
+    }
+
     protected static string Name(Precision precision) => precision.ToString().ToLowerInvariant();
 
     /// <summary>A deterministic prompt of <paramref name="length"/> token ids.</summary>

@@ -32,7 +32,6 @@ internal sealed class DecodeBenchmark(Device device, string presetName) : Benchm
             time();
             var runs = Enumerable.Range(0, repeats).Select(_ => time()).ToArray();
             int generatedPerRow = runs[0].Generated;
-            double Median(IEnumerable<double> values) => values.Order().ElementAt(repeats / 2);
             Report("decode", new
             {
                 engine, precision, batch, prompt, new_tokens = generatedPerRow, kv_cache = kvCache, repeats,

@@ -69,10 +69,4 @@ internal sealed class EngineBenchmark(Device device, string presetName) : Benchm
         double total = clock.Elapsed.TotalSeconds;
         return (first, (stream.Result!.CompletionTokenCount - 1) / (total - first));
     }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        double[] sorted = [.. values.Order()];
-        return sorted[sorted.Length / 2];
-    }
 }
