@@ -42,5 +42,5 @@ internal static class Gpt2TextEncoding
     /// What stands between the two texts of a pair: GPT-2 has no separator token, and <c>&lt;|endoftext|&gt;</c> is the one
     /// token that never occurs inside a text, so fine-tuning can learn it as the boundary.
     /// </summary>
-    public const int PairSeparatorId = Gpt2Tokenizer.EndOfTextId;
+    public const int PairSeparatorId = Gpt2Tokenizer.EndOfTextTokenId;
 }

@@ -24,7 +24,7 @@ public sealed class InstructionTrainerTests
     ];
 
     private static readonly int[] Vocabulary = [.. Rows.SelectMany(row => Gpt2Tokenizer.Default.Encode(InstructionPromptFormat.Alpaca.FormatExample(row)))
-        .Distinct().Order().Append(Gpt2Tokenizer.EndOfTextId)];
+        .Distinct().Order().Append(Gpt2Tokenizer.EndOfTextTokenId)];
     internal static readonly Gpt2Config Tiny = new() { VocabSize = Vocabulary.Length, EmbeddingSize = 32, LayerCount = 2, HeadCount = 2, ContextLength = 96, Dropout = 0 };
     internal static int EndOfText => Vocabulary.Length - 1;
 

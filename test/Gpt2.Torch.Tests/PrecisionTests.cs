@@ -23,7 +23,7 @@ public sealed class PrecisionTests
     // product: 12 roundings, which in the worst case add up linearly. Bound: 12 x 2^-8 x |h| |w_v| for every logit.
     private const double RoundingsToTheLogits = 12;
 
-    private static Gpt2Model LoadFixture(Precision precision) => Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU).ToPrecision(precision);
+    private static CausalLanguageModel LoadFixture(Precision precision) => Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU).ToPrecision(precision);
 
     [TestMethod]
     [DataRow(0)]
@@ -33,7 +33,7 @@ public sealed class PrecisionTests
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        using Gpt2Model model = LoadFixture(Precision.BFloat16);
+        using CausalLanguageModel model = LoadFixture(Precision.BFloat16);
         model.eval();
         Assert.AreEqual(Precision.BFloat16, model.Precision);
         Assert.AreEqual(bfloat16, model.TokenEmbedding.dtype);
@@ -76,8 +76,8 @@ public sealed class PrecisionTests
             }
             return Math.Exp(lossSum / count);
         }
-        using Gpt2Model float32Model = LoadFixture(Precision.Float32), bfloat16Model = LoadFixture(Precision.BFloat16);
-        double float32Perplexity = Perplexity(float32Model), bfloat16Perplexity = Perplexity(bfloat16Model);
+        using CausalLanguageModel float32Model = LoadFixture(Precision.Float32), bfloat16Model = LoadFixture(Precision.BFloat16);
+        double float32Perplexity = Perplexity((Gpt2Model)float32Model), bfloat16Perplexity = Perplexity((Gpt2Model)bfloat16Model);
         Console.WriteLine($"perplexity on The Verdict: float32 {float32Perplexity:F3}, bfloat16 {bfloat16Perplexity:F3}");
         Assert.AreEqual(float32Perplexity, bfloat16Perplexity, 0.01 * float32Perplexity);
         Assert.AreNotEqual(float32Perplexity, bfloat16Perplexity);
@@ -87,12 +87,12 @@ public sealed class PrecisionTests
     public void ABFloat16ModelDecodesWithABFloat16CacheAndFloat32Logits()
     {
         using var scope = NewDisposeScope();
-        using Gpt2Model model = LoadFixture(Precision.BFloat16);
+        using CausalLanguageModel model = LoadFixture(Precision.BFloat16);
         using KeyValueCache cache = model.CreateCache(1);
         Assert.AreEqual(Precision.BFloat16, model.Precision);
         int[] prompt = ReferenceFixture.Shared.Tokens("greedy.prompt");
         var options = new GenerationOptions { MaxNewTokens = 32 - prompt.Length };
-        int[] cached = new Gpt2Generator(model).Generate(prompt, options);
+        int[] cached = new Gpt2Generator((Gpt2Model)model).Generate(prompt, options);
         // The uncached oracle: a full forward pass over all the tokens at each step, greedy argmax.
         var uncached = new List<int>(prompt);
         using (no_grad())
@@ -114,7 +114,7 @@ public sealed class PrecisionTests
     [TestMethod]
     public void ConvertingToFloat32AgainGivesFloat32Weights()
     {
-        using Gpt2Model model = LoadFixture(Precision.BFloat16).ToPrecision(Precision.Float32);
+        using CausalLanguageModel model = LoadFixture(Precision.BFloat16).ToPrecision(Precision.Float32);
         Assert.AreEqual(Precision.Float32, model.Precision);
         Assert.IsTrue(model.parameters().All(p => p.dtype == float32));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.ToPrecision((Precision)7));

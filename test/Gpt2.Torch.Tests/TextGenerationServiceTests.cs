@@ -43,7 +43,7 @@ public sealed class TextGenerationServiceTests
     private static int[] ByteTokens(string text)
     {
         var byteToId = new Dictionary<byte, int>();
-        for (int id = 0; id < Gpt2Tokenizer.EndOfTextId; id++)
+        for (int id = 0; id < Gpt2Tokenizer.EndOfTextTokenId; id++)
         {
             ReadOnlySpan<byte> bytes = Gpt2Tokenizer.Default.TokenBytes(id);
             if (bytes.Length == 1)
@@ -155,7 +155,7 @@ public sealed class TextGenerationServiceTests
     public void EndOfTextEndsTheTextAndIsCounted()
     {
         var decoder = new StopChecker(Gpt2Tokenizer.Default, new GenerationOptions());
-        int[] tokens = [.. Gpt2Tokenizer.Default.Encode("Hello there"), Gpt2Tokenizer.EndOfTextId];
+        int[] tokens = [.. Gpt2Tokenizer.Default.Encode("Hello there"), Gpt2Tokenizer.EndOfTextTokenId];
         string text = string.Concat(tokens.Select(decoder.Add));
         Assert.AreEqual("Hello there", text);
         Assert.AreEqual(TextGenerationFinishReason.EndOfText, decoder.FinishReason);

@@ -93,11 +93,11 @@ public sealed class TokenizerTests
     {
         const string text = "Hello<|endoftext|>World";
         int[] allowed = Tokenizer.Encode(text, allowSpecialTokens: true);
-        CollectionAssert.AreEqual(new[] { 15496, Gpt2Tokenizer.EndOfTextId, 10603 }, allowed);
+        CollectionAssert.AreEqual(new[] { 15496, Gpt2Tokenizer.EndOfTextTokenId, 10603 }, allowed);
         CollectionAssert.AreEqual(OpenAi.Encode(text, allowedSpecial: new HashSet<string> { "<|endoftext|>" }), allowed);
 
         int[] asText = Tokenizer.Encode(text);
-        CollectionAssert.DoesNotContain(asText, Gpt2Tokenizer.EndOfTextId);
+        CollectionAssert.DoesNotContain(asText, Gpt2Tokenizer.EndOfTextTokenId);
         Assert.AreEqual(text, Tokenizer.Decode(asText));
         Assert.AreEqual(text, Tokenizer.Decode(allowed));
     }

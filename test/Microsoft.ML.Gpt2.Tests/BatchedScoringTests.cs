@@ -135,7 +135,7 @@ public sealed class BatchedScoringTests
     [TestMethod]
     public void BatchedTransformScoresSentencePairsAsTheModelAloneDoes()
     {
-        int eot = Gpt2Tokenizer.EndOfTextId;
+        int eot = Gpt2Tokenizer.EndOfTextTokenId;
         IDataView data = Data(Texts);
         string[] seconds = [.. data.GetColumn<string>(nameof(Row.Second))];
         float[][] expected = [.. Texts.Select((text, i) => Alone(_pairs, [.. Reference.Encode(text), eot, .. Reference.Encode(seconds[i])]))];

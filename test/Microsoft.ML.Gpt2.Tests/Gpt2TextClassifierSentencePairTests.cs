@@ -44,7 +44,7 @@ public sealed class Gpt2TextClassifierSentencePairTests
     public void APairIsTheFirstTextThenEndOfTextThenTheSecondWithTheLongerTextCutFirst()
     {
         int[] Encode(string text) => [.. Reference.Encode(text)];
-        int eot = Gpt2Tokenizer.EndOfTextId;
+        int eot = Gpt2Tokenizer.EndOfTextTokenId;
 
         CollectionAssert.AreEqual(Encode("Is it raining?").Append(eot).Concat(Encode("Take an umbrella.")).ToArray(),
             Gpt2TextEncoding.EncodePair("Is it raining?", "Take an umbrella.", "A", "B", 1024));

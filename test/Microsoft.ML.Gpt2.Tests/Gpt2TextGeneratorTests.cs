@@ -63,7 +63,7 @@ public sealed class Gpt2TextGeneratorTests
         int[] ids = Gpt2Tokenizer.Default.Encode(prompt);
         ids = ids[Math.Max(0, ids.Length - (model.Config.ContextLength - maxNewTokens))..];
         int[] output = new Gpt2Generator(model).Generate(ids, new GenerationOptions { MaxNewTokens = maxNewTokens });
-        return Gpt2Tokenizer.Default.Decode(output[ids.Length..].TakeWhile(id => id != Gpt2Tokenizer.EndOfTextId));
+        return Gpt2Tokenizer.Default.Decode(output[ids.Length..].TakeWhile(id => id != Gpt2Tokenizer.EndOfTextTokenId));
     }
 
     [TestMethod]

@@ -90,7 +90,7 @@ public sealed class SamplingDistributionTests
         var byText = new Dictionary<string, double>();
         foreach (int id in kept)
         {
-            string text = id == Gpt2Tokenizer.EndOfTextId ? "" : Gpt2Tokenizer.Default.Decode([id]);
+            string text = id == Gpt2Tokenizer.EndOfTextTokenId ? "" : Gpt2Tokenizer.Default.Decode([id]);
             byText[text] = byText.GetValueOrDefault(text) + p[id] / keptSum;
         }
         return byText;

@@ -13,7 +13,7 @@ internal static class RightPaddedBatch
     /// <param name="paddingId">The id that fills the padding; GPT-2's <c>&lt;|endoftext|&gt;</c> by default, as in the book.</param>
     /// <param name="vocabularySize">The model's vocabulary size: every id is checked against it on the host; null leaves them unchecked.</param>
     /// <exception cref="ArgumentOutOfRangeException">A sequence holds an id outside [0, <paramref name="vocabularySize"/>).</exception>
-    public static (Tensor InputIds, Tensor Lengths) Create(IReadOnlyList<int[]> sequences, Device? device = null, int paddingId = Gpt2Tokenizer.EndOfTextId,
+    public static (Tensor InputIds, Tensor Lengths) Create(IReadOnlyList<int[]> sequences, Device? device = null, int paddingId = Gpt2Tokenizer.EndOfTextTokenId,
         int? vocabularySize = null)
     {
         ArgumentNullException.ThrowIfNull(sequences);

@@ -74,13 +74,13 @@ public sealed record DecodingEngine
     /// The ONNX Runtime settings this engine runs <paramref name="model"/> with, or null for TorchSharp; <see cref="Auto"/>
     /// decides here (see the remarks).
     /// </summary>
-    internal OnnxRuntimeDecoding? Resolve(Gpt2Model model) =>
+    internal OnnxRuntimeDecoding? Resolve(CausalLanguageModel model) =>
         this == Auto ? (OnnxRuntimeSuits(model) ? new OnnxRuntimeDecoding() : null) : OnnxRuntimeSettings;
 
     /// <summary>The engine <paramref name="model"/> ends up with: its name, with <see cref="Auto"/> resolved.</summary>
-    internal string ResolvedName(Gpt2Model model) => this == Auto ? (OnnxRuntimeSuits(model) ? "onnxruntime" : TorchSharp.Name) : Name;
+    internal string ResolvedName(CausalLanguageModel model) => this == Auto ? (OnnxRuntimeSuits(model) ? "onnxruntime" : TorchSharp.Name) : Name;
 
-    private static bool OnnxRuntimeSuits(Gpt2Model model) =>
+    private static bool OnnxRuntimeSuits(CausalLanguageModel model) =>
         model.Device.type == global::TorchSharp.DeviceType.CPU
         && model.Precision == Precision.Float32
         && model.LoRA is null

@@ -93,7 +93,7 @@ public sealed class LanguageModelHost : IDisposable
     public int PeakBatchSize => _scheduler.PeakBatchSize;
 
     /// <summary>The model family's end-of-text token, which <see cref="GenerationOptions.StopAtEndOfText"/> stops at.</summary>
-    internal int EndOfTextId => Gpt2Tokenizer.EndOfTextId;
+    internal int EndOfTextId => Gpt2Tokenizer.EndOfTextTokenId;
 
     /// <summary>
     /// The pooled final hidden states (after the last LayerNorm) of each token list, computed together in one

@@ -32,8 +32,8 @@ internal sealed class StopChecker
 
     /// <param name="tokenizer">Turns tokens into bytes.</param>
     /// <param name="options">The stops (validated).</param>
-    /// <param name="endOfTextId">The model family's end-of-text token (GPT-2's <see cref="Gpt2Tokenizer.EndOfTextId"/>).</param>
-    public StopChecker(Gpt2Tokenizer tokenizer, GenerationOptions options, int endOfTextId = Gpt2Tokenizer.EndOfTextId)
+    /// <param name="endOfTextId">The model family's end-of-text token (GPT-2's <see cref="Gpt2Tokenizer.EndOfTextTokenId"/>).</param>
+    public StopChecker(Gpt2Tokenizer tokenizer, GenerationOptions options, int endOfTextId = Gpt2Tokenizer.EndOfTextTokenId)
     {
         _tokenizer = tokenizer;
         _endOfTextId = options.StopAtEndOfText ? endOfTextId : null;

@@ -18,7 +18,7 @@ internal sealed class InstructionCollator
     /// <param name="allowedMaxLength">Inputs and targets keep at most this many tokens (the book: 1024, GPT-2's context).</param>
     /// <param name="maskPrompt">Whether the targets that are prompt tokens are <see cref="IgnoreIndex"/> too, so only responses are learned (the book's exercise 7.2).</param>
     /// <param name="paddingId">The end-of-text token that ends each sequence and pads the batch.</param>
-    public InstructionCollator(int allowedMaxLength = 1024, bool maskPrompt = false, int paddingId = Gpt2Tokenizer.EndOfTextId)
+    public InstructionCollator(int allowedMaxLength = 1024, bool maskPrompt = false, int paddingId = Gpt2Tokenizer.EndOfTextTokenId)
     {
         OptionChecks.AtLeast(allowedMaxLength, 1, nameof(allowedMaxLength), "1024, GPT-2's context");
         AllowedMaxLength = allowedMaxLength;

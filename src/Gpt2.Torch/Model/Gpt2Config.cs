@@ -8,22 +8,25 @@ namespace Gpt2.Torch.Model;
 /// <c>GPT_CONFIG_124M</c>; any other size is a matter of setting the properties.
 /// Reads and writes Hugging Face <c>config.json</c> files.
 /// </summary>
-public sealed record Gpt2Config
+public sealed record Gpt2Config : LanguageModelConfig
 {
+    /// <summary>Always <c>gpt2</c>; <see cref="Validate"/> refuses any other value.</summary>
+    public override string ModelType { get; init; } = "gpt2";
+
     /// <summary>Number of token ids (50257 for GPT-2's tokenizer).</summary>
-    public int VocabSize { get; init; } = 50257;
+    public override int VocabSize { get; init; } = 50257;
 
     /// <summary>Longest sequence the model attends over (Hugging Face <c>n_positions</c>).</summary>
-    public int ContextLength { get; init; } = 1024;
+    public override int ContextLength { get; init; } = 1024;
 
     /// <summary>Width of the residual stream (<c>n_embd</c>).</summary>
-    public int EmbeddingSize { get; init; } = 768;
+    public override int EmbeddingSize { get; init; } = 768;
 
     /// <summary>Attention heads per block (<c>n_head</c>); must divide <see cref="EmbeddingSize"/>.</summary>
-    public int HeadCount { get; init; } = 12;
+    public override int HeadCount { get; init; } = 12;
 
     /// <summary>Transformer blocks (<c>n_layer</c>).</summary>
-    public int LayerCount { get; init; } = 12;
+    public override int LayerCount { get; init; } = 12;
 
     /// <summary>Width of the MLP's hidden layer (<c>n_inner</c>); GPT-2 uses 4 x <see cref="EmbeddingSize"/>.</summary>
     public int? MlpSize { get; init; }
@@ -48,7 +51,7 @@ public sealed record Gpt2Config
     public double LayerNormEpsilon { get; init; } = 1e-5;
 
     /// <summary>Whether the output head shares its weight with the token embedding (GPT-2: yes).</summary>
-    public bool TieWordEmbeddings { get; init; } = true;
+    public override bool TieWordEmbeddings { get; init; } = true;
 
     /// <summary>
     /// The MLP's activation by its Hugging Face name (<c>activation_function</c>): <c>gelu_new</c> (GPT-2's tanh-approximated
@@ -87,7 +90,13 @@ public sealed record Gpt2Config
     public double ResolvedAttentionDropout => AttentionDropout ?? Dropout;
 
     /// <summary>Width of one attention head.</summary>
-    public int HeadSize => EmbeddingSize / HeadCount;
+    public override int HeadSize => EmbeddingSize / HeadCount;
+
+    /// <summary>GPT-2 has multi-head attention: as many key/value heads as query heads.</summary>
+    public override int KeyValueHeadCount => HeadCount;
+
+    /// <inheritdoc />
+    public override Gpt2Model CreateModel(TorchSharp.torch.Device? device = null) => new(this, device);
 
     /// <summary>
     /// The factor block <paramref name="layer"/> (from 0) multiplies its attention scores q k^T by before the softmax:
@@ -145,23 +154,11 @@ public sealed record Gpt2Config
     };
 
     /// <summary>
-    /// Throws when a token id is outside the vocabulary [0, <see cref="VocabSize"/>). The model itself does not check the ids
-    /// it is given (reading them back would synchronise with the device on every forward pass), so every place where ids
-    /// enter (the generator's prompts, <see cref="Data.NextTokenBatches"/>, the classifier's batches) calls this on the host.
-    /// </summary>
-    /// <param name="ids">The token ids.</param>
-    /// <param name="parameterName">The argument the ids came from, for the exception.</param>
-    /// <param name="where">Where the ids are, for the message ("prompt 2"); null for none.</param>
-    /// <exception cref="ArgumentOutOfRangeException">An id is negative or at least <see cref="VocabSize"/>; the message names it, its position and the vocabulary size.</exception>
-    internal void CheckTokenIds(ReadOnlySpan<int> ids, string parameterName, string? where = null) =>
-        TokenIds.Check(ids, VocabSize, parameterName, where);
-
-    /// <summary>
     /// Throws <see cref="ArgumentException"/> when the settings cannot form a model, and <see cref="NotSupportedException"/>
     /// when they ask for a computation <see cref="Gpt2Model"/> does not do (an unknown activation, cross-attention, pruned
     /// heads, quantized weights, ...), naming the field.
     /// </summary>
-    public void Validate()
+    public override void Validate()
     {
         static void Positive(int value, string name)
         {
@@ -173,6 +170,8 @@ public sealed record Gpt2Config
             if (value is < 0 or >= 1 || double.IsNaN(value))
                 throw new ArgumentException($"Gpt2Config.{name} must be in [0, 1), but is {value}.");
         }
+        if (ModelType != "gpt2")
+            throw new ArgumentException($"Gpt2Config.ModelType must be 'gpt2', but is '{ModelType}'; use the config record of that family (LanguageModelConfig.FromJson picks it).");
         Positive(VocabSize, nameof(VocabSize));
         Positive(ContextLength, nameof(ContextLength));
         Positive(EmbeddingSize, nameof(EmbeddingSize));
@@ -236,7 +235,7 @@ public sealed record Gpt2Config
     /// does not have, cross-attention, pruned heads, quantized weights.
     /// </exception>
     /// <exception cref="ArgumentException">The sizes cannot form a model.</exception>
-    public static Gpt2Config FromJson(string json)
+    public static new Gpt2Config FromJson(string json)
     {
         JsonObject root = JsonNode.Parse(json) as JsonObject
             ?? throw new InvalidDataException("config.json must hold a JSON object.");
@@ -300,14 +299,14 @@ public sealed record Gpt2Config
     }
 
     /// <summary>Reads <c>config.json</c> from a file; see <see cref="FromJson"/>.</summary>
-    public static Gpt2Config Load(string path) => FromJson(File.ReadAllText(path));
+    public static new Gpt2Config Load(string path) => FromJson(File.ReadAllText(path));
 
     /// <summary>
     /// Writes a Hugging Face <c>config.json</c> (keys sorted, as Hugging Face writes them): the properties under their
     /// Hugging Face names, and <see cref="ExtraFieldsJson"/>'s fields as they were read. <c>qkv_bias</c> is our extension,
     /// written only when false.
     /// </summary>
-    public string ToJson()
+    public override string ToJson()
     {
         JsonObject root = ExtraFields() ?? [];
         root["model_type"] = "gpt2";

@@ -17,17 +17,13 @@ namespace Gpt2.Torch.Model;
 /// the three dropouts, LayerNorm epsilon, MLP width) are honoured as Hugging Face's <c>modeling_gpt2.py</c> does.
 /// </summary>
 /// <remarks>
-/// <para>Every way of getting a model (a new one, a checkpoint, a trainer's checkpoint) goes through the constructor, which
-/// first checks that TorchSharp finds a libtorch backend: without one (the application references neither
-/// TorchSharp-cpu nor TorchSharp-cuda-linux/-windows) it throws an <see cref="InvalidOperationException"/> that names the
-/// package to add, with TorchSharp's own exception inside.</para>
-/// <para>The first model created in a process also changes glibc's allocator for the whole process (on Linux with glibc):
+/// The first model created in a process also changes glibc's allocator for the whole process (on Linux with glibc):
 /// large blocks are served from the heap, which is never trimmed, instead of being mapped and unmapped on every
 /// tensor, because libtorch's CPU allocator has no cache and the page faults of fresh mappings slow every training step
 /// (README's benchmarks). The process then keeps its peak native memory. Set the environment variable
-/// <c>GPT2MLNET_DEFAULT_MALLOC=1</c> before the first model is created to keep glibc's defaults.</para>
+/// <c>GPT2MLNET_DEFAULT_MALLOC=1</c> before the first model is created to keep glibc's defaults.
 /// </remarks>
-public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
+public sealed class Gpt2Model : CausalLanguageModel
 {
     private readonly Embedding wte;
     private readonly Embedding wpe;
@@ -40,9 +36,8 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     /// <param name="config">The model's sizes.</param>
     /// <param name="device">Where the parameters live; <see cref="TorchDevices.Default"/> when null.</param>
     /// <exception cref="InvalidOperationException">No libtorch backend was found; the message names the package to add.</exception>
-    public Gpt2Model(Gpt2Config config, Device? device = null) : base(TorchBackend.EnsureAvailable("GPT2"))
+    public Gpt2Model(Gpt2Config config, Device? device = null) : base("GPT2")
     {
-        NativeMemoryTuning.Apply();
         config.Validate();
         Config = config;
         wte = nn.Embedding(config.VocabSize, config.EmbeddingSize);
@@ -54,95 +49,19 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
             lm_head = nn.Linear(config.EmbeddingSize, config.VocabSize, hasBias: false);
         RegisterComponents();
         InitializeWeights();
-        this.to(TorchDevices.Resolve(device));
-        // A model created inside a caller's dispose scope must outlive it.
-        foreach (Tensor parameter in parameters())
-            parameter.DetachFromDisposeScope();
+        FinishConstruction(device);
     }
 
     /// <summary>The model's sizes.</summary>
-    public Gpt2Config Config { get; }
+    public override Gpt2Config Config { get; }
 
-    /// <summary>The device of the model's parameters.</summary>
-    public Device Device => wte.weight!.device;
+    /// <inheritdoc />
+    public override Tensor TokenEmbedding => wte.weight!;
 
-    /// <summary>The precision of the model's weights, activations and key/value cache (logits are float32 in both).</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The weights are neither float32 nor bfloat16 (converted with <c>to(dtype)</c>).</exception>
-    public Precision Precision => wte.weight!.dtype.ToPrecision();
-
-    /// <summary>
-    /// Converts every parameter to <paramref name="precision"/> in place and returns the model. A bfloat16 model holds half
-    /// the bytes, and on CPUs with AVX-512 BF16 its matrix products run faster and batch-1 decoding, which reads every
-    /// weight once per token, reads half the bytes (README's benchmarks). Its logits are still float32
-    /// (the output head's product is rounded to bfloat16 first, a relative error of at most 2^-8) so that softmax and
-    /// sampling run in float32. Converting back to float32 does not restore the bits bfloat16 rounded away.
-    /// </summary>
-    /// <remarks>Meant for inference: an optimizer created before the conversion still holds the old parameters.</remarks>
-    public Gpt2Model ToPrecision(Precision precision)
-    {
-        ScalarType type = precision.ToScalarType();
-        if (wte.weight!.dtype != type)
-        {
-            this.to(type);
-            foreach (Tensor parameter in parameters())
-                parameter.DetachFromDisposeScope();
-        }
-        return this;
-    }
-
-    /// <summary>The token embedding, also the output head's weight when tied.</summary>
-    public Tensor TokenEmbedding => wte.weight!;
-
-    /// <summary>Number of distinct parameters (a tied head counts once).</summary>
-    public long ParameterCount => parameters().Sum(p => p.numel());
-
-    /// <summary>Number of parameters training updates (those with <c>requires_grad</c>).</summary>
-    public long TrainableParameterCount => parameters().Where(p => p.requires_grad).Sum(p => p.numel());
-
-    /// <summary>The settings of the model's low-rank adapters, or null when it has none.</summary>
-    public LoRAOptions? LoRA { get; private set; }
-
-    /// <summary>
-    /// Adds low-rank adapters (the book's appendix E) to the block layers <paramref name="options"/> targets and freezes
-    /// every other parameter, so that training updates the adapters only. The outputs do not change until the adapters
-    /// train (B starts at zero). Called again with the same options, it keeps the adapters and freezes the rest again.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">The model has adapters with other options.</exception>
-    public void AddLoRA(LoRAOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        if (LoRA is not null && LoRA != options)
-            throw new InvalidOperationException($"The model already has adapters ({LoRA}); fold them in with MergeLoRA() before adding others.");
-        if (LoRA is null)
-        {
-            foreach (LinearWithLoRA layer in AdaptableLayers(options.Targets))
-                layer.AddAdapter(options.Rank, options.Alpha);
-            LoRA = options;
-        }
-        foreach ((string name, Parameter parameter) in named_parameters())
-            parameter.requires_grad = IsAdapterParameter(name);
-    }
-
-    /// <summary>
-    /// Folds every adapter into its layer's weight (W + alpha (A B)^T) and removes it: the same outputs from a model of
-    /// GPT-2's layout and size, ready for checkpoints and export. The other parameters keep their trainable flags.
-    /// </summary>
-    public void MergeLoRA()
-    {
-        foreach (LinearWithLoRA layer in AdaptableLayers(LoRATargets.All))
-            layer.MergeAdapter();
-        LoRA = null;
-    }
-
-    /// <summary>Whether <paramref name="name"/> (as <c>named_parameters</c> gives it, at any nesting) is an adapter's parameter.</summary>
-    internal static bool IsAdapterParameter(string name) => name.Contains(".lora.", StringComparison.Ordinal);
-
-    private IEnumerable<LinearWithLoRA> AdaptableLayers(LoRATargets targets) =>
-        named_modules().Where(m => m.module is LinearWithLoRA && targets.HasFlag(TargetOf(m.name))).Select(m => (LinearWithLoRA)m.module);
+    internal override Tensor OutputWeight => lm_head?.weight ?? wte.weight!;
 
     // Block layers are named h.N.attn.c_attn and so on.
-    private static LoRATargets TargetOf(string layerName) => layerName.Split('.', 3)[2] switch
+    private protected override LoRATargets LoRATargetOf(string layerName) => layerName.Split('.', 3)[2] switch
     {
         "attn.c_attn" => LoRATargets.QueryKeyValue,
         "attn.c_proj" => LoRATargets.AttentionOutput,
@@ -151,104 +70,12 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         _ => throw new InvalidOperationException($"No LoRA target is named for layer '{layerName}'."),
     };
 
-    /// <summary>An empty key/value cache for incremental decoding of <paramref name="batchSize"/> sequences.</summary>
-    /// <param name="batchSize">Sequences decoded together.</param>
-    /// <param name="capacity">Most tokens the cache holds; the context length when null.</param>
-    public KeyValueCache CreateCache(int batchSize, int? capacity = null) =>
-        new(Config, batchSize, capacity ?? Config.ContextLength, Device, wte.weight!.dtype);
-
-    /// <summary>Next-token logits [batch, tokens, vocab] for token ids [batch, tokens].</summary>
-    public override Tensor forward(Tensor inputIds) => Forward(inputIds);
-
-    /// <summary>Next-token logits [batch, tokens, vocab].</summary>
-    /// <param name="inputIds">Token ids [batch, tokens], int64.</param>
-    /// <param name="cache">Keys and values of earlier tokens; the new tokens' are appended. Use under <c>torch.no_grad()</c>.</param>
-    /// <param name="attentionMask">
-    /// [batch, cached + new tokens], 1 for real tokens and 0 for padding. Padded positions are never attended
-    /// to, and positions count real tokens only, so a left-padded row gives the same result as on its own.
-    /// </param>
-    public Tensor Forward(Tensor inputIds, KeyValueCache? cache = null, Tensor? attentionMask = null) =>
-        ComputeLogits(ComputeHiddenStates(inputIds, cache, attentionMask));
-
-    /// <summary>The final LayerNorm's output [batch, tokens, embedding], before the output head.</summary>
-    public Tensor ComputeHiddenStates(Tensor inputIds, KeyValueCache? cache = null, Tensor? attentionMask = null)
+    private protected override Tensor ComputeHiddenStates(Tensor inputIds, AttentionLayout layout, KeyValueCache? cache)
     {
-        ValidateInput(inputIds, cache, attentionMask);
-        long batch = inputIds.shape[0], length = inputIds.shape[1];
-        long past = cache?.Length ?? 0, total = past + length;
-
-        Tensor? mask = null;
-        bool isCausal = false;
-        Tensor positions;
-        if (attentionMask is null)
-        {
-            positions = arange(past, total, dtype: int64, device: inputIds.device).unsqueeze(0);
-            if (past == 0)
-                isCausal = length > 1;
-            else if (length > 1)
-                mask = CausalMask(past, length, inputIds.device);
-        }
-        else
-        {
-            Tensor keep = attentionMask.to(@bool);
-            positions = (keep.to(int64).cumsum(1) - 1).clamp_min(0).narrow(1, past, length);
-            // A padded query attends to itself only, which keeps its softmax finite; real tokens never see padding.
-            Tensor diagonal = arange(total, device: inputIds.device).unsqueeze(0) == arange(past, total, device: inputIds.device).unsqueeze(1);
-            mask = (keep.view(batch, 1, 1, total) & CausalMask(past, length, inputIds.device)) | diagonal;
-        }
-
-        Tensor x = drop.forward(wte.forward(inputIds) + wpe.forward(positions));
+        Tensor x = drop.forward(wte.forward(inputIds) + wpe.forward(layout.Positions));
         for (int layer = 0; layer < h.Count; layer++)
-            x = h[layer].Forward(x, mask, isCausal, cache, layer);
-        cache?.Advance(length);
+            x = h[layer].Forward(x, layout.Mask, layout.IsCausal, cache, layer);
         return ln_f.forward(x);
-    }
-
-    /// <summary>
-    /// Applies the output head to hidden states: logits in float32 (float64 for a float64 model) whatever the model's
-    /// precision; they may be a transposed (non-contiguous) view.
-    /// </summary>
-    public Tensor ComputeLogits(Tensor hiddenStates)
-    {
-        Tensor weight = OutputWeight;
-        // [vocab, embedding] x [embedding, tokens], then transposed: with a 50257-row weight, MKL runs this
-        // product markedly faster on CPU than the [tokens, vocab] = x W^T layout.
-        long[] shape = [.. hiddenStates.shape[..^1], weight.shape[0]];
-        Tensor logits = weight.matmul(hiddenStates.reshape(-1, hiddenStates.shape[^1]).t()).t().reshape(shape);
-        return logits.to(promote_types(logits.dtype, float32));
-    }
-
-    /// <summary>The output head's weight [vocab, embedding]: the token embedding when tied.</summary>
-    internal Tensor OutputWeight => lm_head?.weight ?? wte.weight!;
-
-    private static Tensor CausalMask(long past, long length, Device device) =>
-        arange(past + length, device: device).unsqueeze(0) <= arange(past, past + length, device: device).unsqueeze(1);
-
-    private void ValidateInput(Tensor inputIds, KeyValueCache? cache, Tensor? attentionMask)
-    {
-        if (inputIds.dtype != int64)
-            throw new ArgumentException($"Token ids must be int64, not {inputIds.dtype}.", nameof(inputIds));
-        if (inputIds.dim() != 2)
-            throw new ArgumentException(
-                $"Token ids must have shape [batch, tokens], but have {inputIds.dim()} dimensions; use unsqueeze(0) for a single sequence.",
-                nameof(inputIds));
-        long length = inputIds.shape[1];
-        if (inputIds.shape[0] == 0 || length == 0)
-            throw new ArgumentException("The input holds no tokens; give at least one token per sequence.", nameof(inputIds));
-        long past = cache?.Length ?? 0;
-        if (past + length > Config.ContextLength)
-            throw new ArgumentException(
-                $"{length} tokens{(past > 0 ? $" after {past} cached ones" : "")} exceed the model's context length of {Config.ContextLength}; " +
-                $"keep only the last {Config.ContextLength - past} tokens.", nameof(inputIds));
-        if (cache is not null && cache.BatchSize != inputIds.shape[0])
-            throw new ArgumentException($"The cache was made for batch size {cache.BatchSize}, but the input has {inputIds.shape[0]} sequences.", nameof(cache));
-        if (attentionMask is not null && (attentionMask.dim() != 2 || attentionMask.shape[0] != inputIds.shape[0] || attentionMask.shape[1] != past + length))
-            throw new ArgumentException(
-                $"The attention mask must have shape [{inputIds.shape[0]}, {past + length}] (cached plus new tokens), but has [{string.Join(", ", attentionMask.shape)}].",
-                nameof(attentionMask));
-
-        // Token ids are not read back here (that would synchronise with the device on every pass): they are checked where
-        // they enter, by the generator, the batches and the classifier (Gpt2Config.CheckTokenIds).
     }
 
     private void InitializeWeights()

@@ -44,7 +44,7 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
     /// The id right padding uses: GPT-2's <c>&lt;|endoftext|&gt;</c>, as in the book, or the last id of a smaller vocabulary
     /// (no real token attends to padding, so any id gives the same result).
     /// </summary>
-    internal int PaddingId => Math.Min(Tokenization.Gpt2Tokenizer.EndOfTextId, transformer.Config.VocabSize - 1);
+    internal int PaddingId => Math.Min(Tokenization.Gpt2Tokenizer.EndOfTextTokenId, transformer.Config.VocabSize - 1);
 
     /// <summary>Class logits [batch, classes].</summary>
     /// <param name="inputIds">Right-padded token ids [batch, tokens], int64.</param>

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Model;
 
 /// <summary>
-/// Keys and values of the tokens a <see cref="Gpt2Model"/> has already seen, one pair per layer, so that
+/// Keys and values of the tokens a <see cref="Gpt2Model"/> has already seen, one pair per layer (the key/value heads, fewer than the query heads under grouped-query attention), so that
 /// decoding feeds only the new token. Storage is allocated once at full capacity and filled in place.
 /// </summary>
 public sealed class KeyValueCache : IDisposable
@@ -11,13 +11,13 @@ public sealed class KeyValueCache : IDisposable
     private readonly Tensor[] _keys;
     private readonly Tensor[] _values;
 
-    internal KeyValueCache(Gpt2Config config, int batchSize, int capacity, Device device, ScalarType dtype)
+    internal KeyValueCache(LanguageModelConfig config, int batchSize, int capacity, Device device, ScalarType dtype)
     {
         OptionChecks.AtLeast(batchSize, 1, nameof(batchSize), "1");
         OptionChecks.InRange(capacity, 1, config.ContextLength, nameof(capacity), $"{config.ContextLength}, the context length");
         BatchSize = batchSize;
         Capacity = capacity;
-        long[] shape = [batchSize, config.HeadCount, capacity, config.HeadSize];
+        long[] shape = [batchSize, config.KeyValueHeadCount, capacity, config.HeadSize];
         _keys = new Tensor[config.LayerCount];
         _values = new Tensor[config.LayerCount];
         for (int layer = 0; layer < config.LayerCount; layer++)
@@ -90,7 +90,7 @@ public sealed class KeyValueCache : IDisposable
     /// distance from the end, and a joining row's tokens take the last positions. Positions before a row's tokens are
     /// left as zeros (the caller masks them out).
     /// </summary>
-    internal static KeyValueCache Compose(Gpt2Config config, int capacity, Device device, ScalarType dtype, KeyValueCache? source, Tensor? rows,
+    internal static KeyValueCache Compose(LanguageModelConfig config, int capacity, Device device, ScalarType dtype, KeyValueCache? source, Tensor? rows,
         long sourceFirst, IReadOnlyList<(KeyValueCache Cache, int Row, long Count)> joining, long length)
     {
         int kept = rows is null ? 0 : (int)rows.shape[0];

@@ -1,6 +1,6 @@
 namespace Gpt2.Torch.Model;
 
-/// <summary>The one check of token ids against a vocabulary, on the host, where ids enter (see <see cref="Gpt2Config.CheckTokenIds"/>).</summary>
+/// <summary>The one check of token ids against a vocabulary, on the host, where ids enter (see <see cref="LanguageModelConfig.CheckTokenIds"/>).</summary>
 internal static class TokenIds
 {
     /// <summary>Throws when an id of <paramref name="ids"/> is outside [0, <paramref name="vocabularySize"/>).</summary>

@@ -13,7 +13,7 @@ public enum TrainableLayers
     HeadOnly,
 
     /// <summary>
-    /// The low-rank adapters <see cref="Gpt2Model.AddLoRA"/> added and the classification head. The book wraps its head
+    /// The low-rank adapters <see cref="CausalLanguageModel.AddLoRA"/> added and the classification head. The book wraps its head
     /// in an adapter too; ours trains whole, since with a few classes it has fewer parameters than an adapter would.
     /// </summary>
     LoRA,

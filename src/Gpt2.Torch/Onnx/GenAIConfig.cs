@@ -17,9 +17,9 @@ internal static class GenAIConfig
         using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
         json.WriteStartObject("model");
-        json.WriteNumber("bos_token_id", Gpt2Tokenizer.EndOfTextId);
-        json.WriteNumber("eos_token_id", Gpt2Tokenizer.EndOfTextId);
-        json.WriteNumber("pad_token_id", Gpt2Tokenizer.EndOfTextId);
+        json.WriteNumber("bos_token_id", Gpt2Tokenizer.EndOfTextTokenId);
+        json.WriteNumber("eos_token_id", Gpt2Tokenizer.EndOfTextTokenId);
+        json.WriteNumber("pad_token_id", Gpt2Tokenizer.EndOfTextTokenId);
         json.WriteNumber("context_length", config.ContextLength);
         json.WriteNumber("vocab_size", config.VocabSize);
         json.WriteString("type", "gpt2");
@@ -68,9 +68,9 @@ internal static class GenAIConfig
         using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
         json.WriteString("tokenizer_class", "GPT2Tokenizer");
-        json.WriteString("bos_token", Gpt2Tokenizer.EndOfText);
-        json.WriteString("eos_token", Gpt2Tokenizer.EndOfText);
-        json.WriteString("unk_token", Gpt2Tokenizer.EndOfText);
+        json.WriteString("bos_token", Gpt2Tokenizer.EndOfTextToken);
+        json.WriteString("eos_token", Gpt2Tokenizer.EndOfTextToken);
+        json.WriteString("unk_token", Gpt2Tokenizer.EndOfTextToken);
         json.WriteBoolean("add_prefix_space", false);
         json.WriteNumber("model_max_length", config.ContextLength);
         json.WriteEndObject();
@@ -90,8 +90,8 @@ internal static class GenAIConfig
         json.WriteNull("padding");
         json.WriteStartArray("added_tokens");
         json.WriteStartObject();
-        json.WriteNumber("id", Gpt2Tokenizer.EndOfTextId);
-        json.WriteString("content", Gpt2Tokenizer.EndOfText);
+        json.WriteNumber("id", Gpt2Tokenizer.EndOfTextTokenId);
+        json.WriteString("content", Gpt2Tokenizer.EndOfTextToken);
         json.WriteBoolean("single_word", false);
         json.WriteBoolean("lstrip", false);
         json.WriteBoolean("rstrip", false);

@@ -14,13 +14,13 @@ namespace Gpt2.Torch.Tokenization;
 /// <c>&lt;|endoftext|&gt;</c> becomes token 50256 only when the caller allows special tokens (tiktoken's
 /// <c>allowed_special</c>); otherwise it is ordinary text, so untrusted text can never inject the token.
 /// </remarks>
-public sealed partial class Gpt2Tokenizer
+public sealed partial class Gpt2Tokenizer : LanguageModelTokenizer
 {
-    /// <summary>GPT-2's end-of-text token.</summary>
-    public const string EndOfText = "<|endoftext|>";
+    /// <summary>GPT-2's end-of-text token, <c>&lt;|endoftext|&gt;</c>.</summary>
+    public const string EndOfTextToken = "<|endoftext|>";
 
-    /// <summary>The id of <see cref="EndOfText"/>.</summary>
-    public const int EndOfTextId = 50256;
+    /// <summary>The id of <see cref="EndOfTextToken"/>, 50256.</summary>
+    public const int EndOfTextTokenId = 50256;
 
     private static readonly Lazy<Gpt2Tokenizer> DefaultInstance = new(() =>
     {
@@ -44,10 +44,16 @@ public sealed partial class Gpt2Tokenizer
     public static Gpt2Tokenizer Default => DefaultInstance.Value;
 
     /// <summary>Number of token ids, special tokens included (50257).</summary>
-    public int VocabSize { get; }
+    public override int VocabSize { get; }
 
-    /// <summary>The underlying Microsoft.ML.Tokenizers tokenizer (special tokens recognised).</summary>
-    public Tokenizer Tokenizer => _withSpecialTokens;
+    /// <inheritdoc />
+    public override Tokenizer Tokenizer => _withSpecialTokens;
+
+    /// <summary>50256, <c>&lt;|endoftext|&gt;</c>.</summary>
+    public override int EndOfTextId => EndOfTextTokenId;
+
+    /// <summary><c>&lt;|endoftext|&gt;</c>.</summary>
+    public override string EndOfText => EndOfTextToken;
 
     // GPT-2's pre-tokenization pattern (openai/gpt-2 encoder.py, tiktoken r50k_base).
     [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]
@@ -58,18 +64,18 @@ public sealed partial class Gpt2Tokenizer
     {
         Dictionary<string, int> encoder = JsonSerializer.Deserialize<Dictionary<string, int>>(encoderJson)
             ?? throw new InvalidDataException("encoder.json must hold a JSON object of token -> id.");
-        if (!encoder.TryGetValue(EndOfText, out int endOfText) || endOfText != EndOfTextId)
-            throw new InvalidDataException($"encoder.json must map {EndOfText} to {EndOfTextId}.");
+        if (!encoder.TryGetValue(EndOfTextToken, out int endOfText) || endOfText != EndOfTextTokenId)
+            throw new InvalidDataException($"encoder.json must map {EndOfTextToken} to {EndOfTextTokenId}.");
 
         // tiktoken's rank file: base64(token bytes) and rank per line; GPT-2's ranks are its ids.
         int[] unicodeToByte = ByteLevelAlphabet.UnicodeToByte;
         var ranks = new StringBuilder();
         var tokenBytes = new byte[encoder.Values.Max() + 1][];
         Array.Fill(tokenBytes, []);
-        tokenBytes[EndOfTextId] = Encoding.UTF8.GetBytes(EndOfText);
+        tokenBytes[EndOfTextTokenId] = Encoding.UTF8.GetBytes(EndOfTextToken);
         foreach ((string token, int id) in encoder.OrderBy(pair => pair.Value))
         {
-            if (token == EndOfText)
+            if (token == EndOfTextToken)
                 continue;
             var bytes = new byte[token.Length];
             for (int i = 0; i < token.Length; i++)
@@ -84,7 +90,7 @@ public sealed partial class Gpt2Tokenizer
         }
         byte[] rankFile = Encoding.UTF8.GetBytes(ranks.ToString());
 
-        var special = new Dictionary<string, int> { [EndOfText] = EndOfTextId };
+        var special = new Dictionary<string, int> { [EndOfTextToken] = EndOfTextTokenId };
         TiktokenTokenizer Create(IReadOnlyDictionary<string, int>? specialTokens) => TiktokenTokenizer.Create(
             new MemoryStream(rankFile, writable: false),
             new RegexPreTokenizer(PreTokenizationPattern(), specialTokens),
@@ -115,7 +121,7 @@ public sealed partial class Gpt2Tokenizer
     /// <summary>Token ids of <paramref name="text"/>.</summary>
     /// <param name="text">Any string; an empty string gives no tokens.</param>
     /// <param name="allowSpecialTokens">Whether <c>&lt;|endoftext|&gt;</c> in the text becomes token 50256.</param>
-    public int[] Encode(string text, bool allowSpecialTokens = false)
+    public override int[] Encode(string text, bool allowSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(text);
         TiktokenTokenizer tokenizer = allowSpecialTokens ? _withSpecialTokens : _withoutSpecialTokens;
@@ -127,7 +133,7 @@ public sealed partial class Gpt2Tokenizer
     /// across tokens), so text decoded token by token must gather bytes until they form whole characters; special tokens
     /// give their text's UTF-8 bytes.
     /// </summary>
-    public ReadOnlySpan<byte> TokenBytes(int id)
+    public override ReadOnlySpan<byte> TokenBytes(int id)
     {
         if (id < 0 || id >= _tokenBytes.Length)
             throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id {id} is outside GPT-2's vocabulary [0, {VocabSize}).");
@@ -135,7 +141,7 @@ public sealed partial class Gpt2Tokenizer
     }
 
     /// <summary>The text of <paramref name="ids"/>; bytes that do not form valid UTF-8 become U+FFFD.</summary>
-    public string Decode(IEnumerable<int> ids)
+    public override string Decode(IEnumerable<int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
         var list = ids as IReadOnlyList<int> ?? [.. ids];

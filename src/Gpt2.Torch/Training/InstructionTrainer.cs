@@ -81,7 +81,7 @@ public sealed class InstructionTrainer : TrainerBase<Gpt2Model, InstructionTunin
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
-        OptionChecks.InRange(options.EndOfTextId, 0, model.Config.VocabSize - 1, nameof(options.EndOfTextId), $"{Tokenization.Gpt2Tokenizer.EndOfTextId}, GPT-2's end-of-text token");
+        OptionChecks.InRange(options.EndOfTextId, 0, model.Config.VocabSize - 1, nameof(options.EndOfTextId), $"{Tokenization.Gpt2Tokenizer.EndOfTextTokenId}, GPT-2's end-of-text token");
         return options;
     }
 }

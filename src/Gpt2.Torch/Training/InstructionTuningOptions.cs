@@ -18,7 +18,7 @@ public sealed record InstructionTuningOptions : FineTuningOptions
     public bool MaskPrompt { get; init; }
 
     /// <summary>The end-of-text token that ends each row and pads batches (GPT-2's <c>&lt;|endoftext|&gt;</c> is 50256).</summary>
-    public int EndOfTextId { get; init; } = Gpt2Tokenizer.EndOfTextId;
+    public int EndOfTextId { get; init; } = Gpt2Tokenizer.EndOfTextTokenId;
 
     /// <inheritdoc />
     public override void Validate()

@@ -96,7 +96,7 @@ internal sealed class TextGenerationEngine : IDisposable
         // Under the model's lock, so that no decode step of the service runs while the weights are read.
         ModelGate.Run(Model, () =>
         {
-            Gpt2OnnxExporter.ExportGenerator(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextId, padTokenId: Gpt2Tokenizer.EndOfTextId, sampling,
+            Gpt2OnnxExporter.ExportGenerator(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextTokenId, padTokenId: Gpt2Tokenizer.EndOfTextTokenId, sampling,
                 SavedWeightQuantization);
             return true;
         });

@@ -47,7 +47,7 @@ public static class TokenIdsColumns
         int width = TRow.Width;
         row.InputIds = new long[width];
         row.AttentionMask = new long[width];
-        Array.Fill(row.InputIds, Gpt2Tokenizer.EndOfTextId);
+        Array.Fill(row.InputIds, Gpt2Tokenizer.EndOfTextTokenId);
         for (int i = 0, column = leftPadded ? width - ids.Length : 0; i < ids.Length; i++, column++)
         {
             row.InputIds[column] = ids[i];

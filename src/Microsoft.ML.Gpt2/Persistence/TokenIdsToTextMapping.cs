@@ -53,7 +53,7 @@ public sealed class TokenIdsToTextMapping : CustomMappingFactory<TokenIdsToTextI
 
     private static void Map(TokenIdsToTextInput input, TokenIdsToTextOutput output)
     {
-        int end = Array.IndexOf(input.GeneratedIds, Gpt2Tokenizer.EndOfTextId);
+        int end = Array.IndexOf(input.GeneratedIds, Gpt2Tokenizer.EndOfTextTokenId);
         output.GeneratedText = Gpt2Tokenizer.Default.Decode(end < 0 ? input.GeneratedIds : input.GeneratedIds[..end]);
         output.TrimmedText = output.GeneratedText.Trim();
     }

@@ -70,7 +70,7 @@ Part("fixture", () =>
     using SafetensorsFile expected = SafetensorsFile.Open(Path.Combine(fixture, "expected.safetensors"));
     foreach (Precision precision in new[] { Precision.Float32, Precision.BFloat16 })
     {
-        using Gpt2Model model = Gpt2Checkpoint.Load(fixture, device).ToPrecision(precision);
+        using Gpt2Model model = (Gpt2Model)Gpt2Checkpoint.Load(fixture, device).ToPrecision(precision);
         model.eval();
         using var noGrad = no_grad();
         double maxError = 0;

@@ -1,0 +1,92 @@
+using System.Text.Json.Nodes;
+using static TorchSharp.torch;
+
+namespace Gpt2.Torch.Model;
+
+/// <summary>
+/// The shape of a decoder-only language model of any family the product computes (GPT-2, Llama, Qwen2, Qwen3): what
+/// the model host, the training loop, the classifier and the exporters need to know of a model without knowing its family.
+/// Each family's record (<see cref="Gpt2Config"/>, <see cref="LlamaConfig"/>) reads and writes its Hugging Face
+/// <c>config.json</c>; <see cref="FromJson"/> picks the family by <c>model_type</c>.
+/// </summary>
+public abstract record LanguageModelConfig
+{
+    /// <summary>Hugging Face's <c>model_type</c> of the family (<c>gpt2</c>, <c>llama</c>, <c>qwen2</c>, <c>qwen3</c>).</summary>
+    public abstract string ModelType { get; init; }
+
+    /// <summary>Number of token ids the embedding and the output head cover.</summary>
+    public abstract int VocabSize { get; init; }
+
+    /// <summary>Longest sequence the model attends over (<c>n_positions</c>, <c>max_position_embeddings</c>).</summary>
+    public abstract int ContextLength { get; init; }
+
+    /// <summary>Width of the residual stream (<c>n_embd</c>, <c>hidden_size</c>).</summary>
+    public abstract int EmbeddingSize { get; init; }
+
+    /// <summary>Query heads per attention layer (<c>n_head</c>, <c>num_attention_heads</c>).</summary>
+    public abstract int HeadCount { get; init; }
+
+    /// <summary>Transformer blocks (<c>n_layer</c>, <c>num_hidden_layers</c>).</summary>
+    public abstract int LayerCount { get; init; }
+
+    /// <summary>Whether the output head shares its weight with the token embedding (<c>tie_word_embeddings</c>).</summary>
+    public abstract bool TieWordEmbeddings { get; init; }
+
+    /// <summary>
+    /// Key/value heads per attention layer: <see cref="HeadCount"/> for multi-head attention, fewer for grouped-query
+    /// attention, 1 for multi-query attention. The key/value cache stores these heads, not the query heads.
+    /// </summary>
+    public abstract int KeyValueHeadCount { get; }
+
+    /// <summary>Width of one attention head (Hugging Face <c>head_dim</c>).</summary>
+    public abstract int HeadSize { get; }
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> when the settings cannot form a model, and <see cref="NotSupportedException"/>
+    /// when they ask for a computation the family's model does not do, naming the field.
+    /// </summary>
+    public abstract void Validate();
+
+    /// <summary>Writes a Hugging Face <c>config.json</c> for the family (keys sorted, as Hugging Face writes them).</summary>
+    public abstract string ToJson();
+
+    /// <summary>A randomly initialised model of this family and shape on <paramref name="device"/>; the caller owns it.</summary>
+    /// <param name="device">Where the parameters live; <see cref="TorchDevices.Default"/> when null.</param>
+    public abstract CausalLanguageModel CreateModel(Device? device = null);
+
+    /// <summary>
+    /// Throws when a token id is outside the vocabulary [0, <see cref="VocabSize"/>). Models do not check the ids they are
+    /// given (reading them back would synchronise with the device on every forward pass), so every place where ids enter
+    /// (the generator's prompts, the batches, the classifier's rows) calls this on the host.
+    /// </summary>
+    internal void CheckTokenIds(ReadOnlySpan<int> ids, string parameterName, string? where = null) =>
+        TokenIds.Check(ids, VocabSize, parameterName, where);
+
+    /// <summary>The <c>model_type</c> values <see cref="FromJson"/> reads.</summary>
+    public static IReadOnlyList<string> ModelTypes { get; } = ["gpt2", .. LlamaConfig.ModelTypes];
+
+    /// <summary>
+    /// Reads a Hugging Face <c>config.json</c> of any supported family, chosen by its <c>model_type</c> (a config without
+    /// one is read as GPT-2, as the book's and older checkpoints are).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The text is not a JSON object, or a field has the wrong type.</exception>
+    /// <exception cref="NotSupportedException">The <c>model_type</c> is not one of <see cref="ModelTypes"/>, or the config asks for a computation the family's model does not do; the message names the field.</exception>
+    public static LanguageModelConfig FromJson(string json)
+    {
+        JsonObject root = JsonNode.Parse(json) as JsonObject
+            ?? throw new InvalidDataException("config.json must hold a JSON object.");
+        string? modelType = root["model_type"] is JsonValue value && value.TryGetValue(out string? type) ? type
+            : root["model_type"] is null ? null
+            : throw new InvalidDataException($"config.json field 'model_type' must be a string, but is {root["model_type"]!.ToJsonString()}.");
+        return modelType switch
+        {
+            null or "gpt2" => Gpt2Config.FromJson(json),
+            _ when LlamaConfig.ModelTypes.Contains(modelType) => LlamaConfig.FromJson(json),
+            _ => throw new NotSupportedException(
+                $"config.json field 'model_type' is '{modelType}', an architecture this library does not compute; it reads {string.Join(", ", ModelTypes)}."),
+        };
+    }
+
+    /// <summary>Reads <c>config.json</c> from a file; see <see cref="FromJson"/>.</summary>
+    public static LanguageModelConfig Load(string path) => FromJson(File.ReadAllText(path));
+}
