@@ -160,6 +160,30 @@ public abstract class CausalLanguageModel : nn.Module<Tensor, Tensor>
         return logits.to(promote_types(logits.dtype, float32));
     }
 
+    /// <summary>Converts or moves the submodules, which hold every parameter (the model holds none of its own).</summary>
+    /// <remarks>
+    /// TorchSharp's own epilog looks the module's parameters up among its public properties by name, and a family's
+    /// covariant <see cref="Config"/> override is listed twice there (as the base's and as the family's record), which
+    /// throws: so <c>to(bfloat16)</c> and <c>to(cuda)</c> go to the submodules here.
+    /// </remarks>
+    protected override void _toEpilog(ScalarType? dtype, Device? device, bool non_blocking)
+    {
+        foreach ((string _, nn.Module child) in named_children())
+        {
+            if (device is null)
+                child.to(dtype!.Value, non_blocking);
+            else if (dtype is null)
+                child.to(device, non_blocking);
+            else
+                child.to(device, dtype.Value, non_blocking);
+        }
+        if (device is not null)
+        {
+            _deviceType = device.type;
+            _deviceIndex = device.index;
+        }
+    }
+
     /// <summary>Moves every parameter created by a family's constructor to its device and out of any caller's dispose scope.</summary>
     private protected void FinishConstruction(Device? device)
     {
