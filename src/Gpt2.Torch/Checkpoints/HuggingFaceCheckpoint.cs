@@ -219,7 +219,7 @@ public static partial class HuggingFaceCheckpoint
         using var scope = NewDisposeScope();
         Tensor embedding = model.TokenEmbedding;
         Tensor head = file.ReadTensor("lm_head.weight");
-        if (!head.shape.SequenceEqual(embedding.shape) || !head.to(embedding.dtype, embedding.device).equal(embedding).item<bool>())
+        if (!head.shape.SequenceEqual(embedding.shape) || !head.to(embedding.dtype, embedding.device).eq(embedding).all().item<bool>())
             throw new CheckpointFormatException(shard,
                 "config.json ties the output head to the token embedding (tie_word_embeddings true), but the file's lm_head.weight differs from model.embed_tokens.weight; " +
                 "set tie_word_embeddings to false in config.json to use the file's separate head.");

@@ -238,7 +238,8 @@ public sealed record LlamaConfig : LanguageModelConfig
         JsonObject extras = ExtraFields() ?? [];
         foreach ((string field, JsonNode? value) in extras)
         {
-            if (ModeledFields.Contains(field))
+            // Qwen2 has no attention_bias property: its value is kept here and checked below.
+            if (ModeledFields.Contains(field) && !(field == "attention_bias" && ModelType == "qwen2"))
                 throw new ArgumentException($"LlamaConfig.ExtraFieldsJson holds '{field}', which LlamaConfig models; set its property instead.");
             if (UncomputedReason(field, value) is string reason)
                 throw new NotSupportedException($"config.json field '{field}' is {value!.ToJsonString()}: {reason}");
