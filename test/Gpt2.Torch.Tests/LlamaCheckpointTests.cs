@@ -108,6 +108,20 @@ public sealed class LlamaCheckpointTests : TemporaryDirectoryTest
             AssertSameWeights(model, loaded);
     }
 
+    // The weights alone into an existing model (what a trainer's resume needs): catches a copy that skips the
+    // conversion to the model's precision or a shard.
+    [TestMethod]
+    public void WeightsLoadIntoAnExistingModel()
+    {
+        using var reference = LlamaFixture.Load("tiny-qwen3", Precision.BFloat16);
+        using var model = new LlamaModel(reference.Config, CPU);
+        model.ToPrecision(Precision.BFloat16);
+
+        HuggingFaceCheckpoint.LoadWeights(model, LlamaFixture.Folder("tiny-qwen3"));
+
+        AssertSameWeights(reference, model);
+    }
+
     [TestMethod]
     public void UnmergedAdaptersAreNotSaved()
     {

@@ -91,39 +91,7 @@ public static partial class HuggingFaceCheckpoint
         try
         {
             model.ToPrecision(precision);
-            SafetensorsFile? open = null;
-            string? tiedHeadShard = null;
-            IEnumerable<(string FileName, string? ParameterName, long[] Shape)> Tensors()
-            {
-                foreach (string shard in shards)
-                {
-                    open = SafetensorsFile.Open(shard);
-                    try
-                    {
-                        foreach (SafetensorsTensorInfo info in open.Tensors.Values)
-                        {
-                            if (RotaryBufferName().IsMatch(info.Name))
-                                continue;
-                            if (info.Name == "lm_head.weight" && config.TieWordEmbeddings)
-                            {
-                                tiedHeadShard = shard;
-                                continue;
-                            }
-                            if (info.DType is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
-                                throw new CheckpointFormatException(shard, $"tensor '{info.Name}' holds {info.DType}; the model's weights are floating point.");
-                            yield return (info.Name, info.Name, info.Shape);
-                        }
-                    }
-                    finally
-                    {
-                        open.Dispose();
-                        open = null;
-                    }
-                }
-            }
-            CheckpointWeights.Copy(model, folder, Tensors(), (_, shape) => shape, (fileName, _) => open!.ReadTensor(fileName));
-            if (tiedHeadShard is not null)
-                CheckTiedHead(model, tiedHeadShard);
+            CopyWeights(model, folder, shards);
             return model;
         }
         catch
@@ -131,6 +99,52 @@ public static partial class HuggingFaceCheckpoint
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Copies the weights of the checkpoint folder <paramref name="folder"/> (one file or shards) into
+    /// <paramref name="model"/>, converted to its precision; the folder's weights must fit the model's config exactly.
+    /// </summary>
+    internal static void LoadWeights(LlamaModel model, string folder) =>
+        CopyWeights(model, folder, CheckedShards(folder, model.Config));
+
+    // Streams the shards one at a time through CheckpointWeights.Copy, which checks names and shapes.
+    private static void CopyWeights(LlamaModel model, string folder, IReadOnlyList<string> shards)
+    {
+        LlamaConfig config = model.Config;
+        SafetensorsFile? open = null;
+        string? tiedHeadShard = null;
+        IEnumerable<(string FileName, string? ParameterName, long[] Shape)> Tensors()
+        {
+            foreach (string shard in shards)
+            {
+                open = SafetensorsFile.Open(shard);
+                try
+                {
+                    foreach (SafetensorsTensorInfo info in open.Tensors.Values)
+                    {
+                        if (RotaryBufferName().IsMatch(info.Name))
+                            continue;
+                        if (info.Name == "lm_head.weight" && config.TieWordEmbeddings)
+                        {
+                            tiedHeadShard = shard;
+                            continue;
+                        }
+                        if (info.DType is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
+                            throw new CheckpointFormatException(shard, $"tensor '{info.Name}' holds {info.DType}; the model's weights are floating point.");
+                        yield return (info.Name, info.Name, info.Shape);
+                    }
+                }
+                finally
+                {
+                    open.Dispose();
+                    open = null;
+                }
+            }
+        }
+        CheckpointWeights.Copy(model, folder, Tensors(), (_, shape) => shape, (fileName, _) => open!.ReadTensor(fileName));
+        if (tiedHeadShard is not null)
+            CheckTiedHead(model, tiedHeadShard);
     }
 
     // The weight files in loading order, after checking that the index and the shards agree and that the config cannot
