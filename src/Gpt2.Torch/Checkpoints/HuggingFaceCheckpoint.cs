@@ -87,7 +87,8 @@ public static partial class HuggingFaceCheckpoint
     private static LlamaModel LoadLlama(string folder, LlamaConfig config, Device? device, Precision precision)
     {
         IReadOnlyList<string> shards = CheckedShards(folder, config);
-        var model = new LlamaModel(config, device);
+        // Uninitialised: every weight is about to be copied in (and the copy checks that every one is).
+        var model = new LlamaModel(config, device, initialize: false);
         try
         {
             model.ToPrecision(precision);

@@ -27,17 +27,26 @@ public sealed class LlamaModel : CausalLanguageModel
     /// <param name="config">The model's shape.</param>
     /// <param name="device">Where the parameters live; <see cref="TorchDevices.Default"/> when null.</param>
     /// <exception cref="InvalidOperationException">No libtorch backend was found; the message names the package to add.</exception>
-    public LlamaModel(LlamaConfig config, Device? device = null) : base("Llama")
+    public LlamaModel(LlamaConfig config, Device? device = null) : this(config, device, initialize: true)
+    {
+    }
+
+    /// <summary>
+    /// A model whose projections are left uninitialised when <paramref name="initialize"/> is false: a checkpoint is
+    /// about to fill every weight, and drawing a billion random numbers first would take most of the loading time.
+    /// </summary>
+    internal LlamaModel(LlamaConfig config, Device? device, bool initialize) : base("Llama")
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
         Config = config;
-        model = new LlamaDecoder(config);
+        model = new LlamaDecoder(config, initialize);
         if (!config.TieWordEmbeddings)
             lm_head = nn.Linear(config.EmbeddingSize, config.VocabSize, hasBias: false);
         _rotary = new RotaryEmbedding(config);
         RegisterComponents();
-        InitializeWeights();
+        if (initialize)
+            InitializeWeights();
         FinishConstruction(device);
     }
 
@@ -92,10 +101,10 @@ internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
     internal readonly ModuleList<LlamaBlock> layers;
     internal readonly RmsNorm norm;
 
-    public LlamaDecoder(LlamaConfig config) : base("LlamaDecoder")
+    public LlamaDecoder(LlamaConfig config, bool initialize) : base("LlamaDecoder")
     {
         embed_tokens = nn.Embedding(config.VocabSize, config.EmbeddingSize);
-        layers = new ModuleList<LlamaBlock>([.. Enumerable.Range(0, config.LayerCount).Select(_ => new LlamaBlock(config))]);
+        layers = new ModuleList<LlamaBlock>([.. Enumerable.Range(0, config.LayerCount).Select(_ => new LlamaBlock(config, initialize))]);
         norm = new RmsNorm(config.EmbeddingSize, config.RmsNormEpsilon);
         RegisterComponents();
     }
@@ -112,12 +121,12 @@ internal sealed class LlamaBlock : nn.Module<Tensor, Tensor>
     private readonly RmsNorm post_attention_layernorm;
     private readonly SwiGluMlp mlp;
 
-    public LlamaBlock(LlamaConfig config) : base("LlamaBlock")
+    public LlamaBlock(LlamaConfig config, bool initialize) : base("LlamaBlock")
     {
         input_layernorm = new RmsNorm(config.EmbeddingSize, config.RmsNormEpsilon);
-        self_attn = new LlamaAttention(config);
+        self_attn = new LlamaAttention(config, initialize);
         post_attention_layernorm = new RmsNorm(config.EmbeddingSize, config.RmsNormEpsilon);
-        mlp = new SwiGluMlp(config);
+        mlp = new SwiGluMlp(config, initialize);
         RegisterComponents();
     }
 
@@ -148,16 +157,16 @@ internal sealed class LlamaAttention : nn.Module<Tensor, Tensor>
     private readonly int _headSize;
     private readonly double _dropout;
 
-    public LlamaAttention(LlamaConfig config) : base("LlamaAttention")
+    public LlamaAttention(LlamaConfig config, bool initialize) : base("LlamaAttention")
     {
         _heads = config.HeadCount;
         _keyValueHeads = config.KeyValueHeadCount;
         _headSize = config.HeadSize;
         _dropout = config.AttentionDropout;
-        q_proj = new LinearWithLoRA(config.EmbeddingSize, _heads * _headSize, hasBias: config.QueryKeyValueBias);
-        k_proj = new LinearWithLoRA(config.EmbeddingSize, _keyValueHeads * _headSize, hasBias: config.QueryKeyValueBias);
-        v_proj = new LinearWithLoRA(config.EmbeddingSize, _keyValueHeads * _headSize, hasBias: config.QueryKeyValueBias);
-        o_proj = new LinearWithLoRA(_heads * _headSize, config.EmbeddingSize, hasBias: config.OutputBias);
+        q_proj = new LinearWithLoRA(config.EmbeddingSize, _heads * _headSize, config.QueryKeyValueBias, initialize);
+        k_proj = new LinearWithLoRA(config.EmbeddingSize, _keyValueHeads * _headSize, config.QueryKeyValueBias, initialize);
+        v_proj = new LinearWithLoRA(config.EmbeddingSize, _keyValueHeads * _headSize, config.QueryKeyValueBias, initialize);
+        o_proj = new LinearWithLoRA(_heads * _headSize, config.EmbeddingSize, config.OutputBias, initialize);
         if (config.QueryKeyNorm)
         {
             q_norm = new RmsNorm(_headSize, config.RmsNormEpsilon);
@@ -221,11 +230,11 @@ internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     private readonly LinearWithLoRA up_proj;
     private readonly LinearWithLoRA down_proj;
 
-    public SwiGluMlp(LlamaConfig config) : base("SwiGluMlp")
+    public SwiGluMlp(LlamaConfig config, bool initialize) : base("SwiGluMlp")
     {
-        gate_proj = new LinearWithLoRA(config.EmbeddingSize, config.MlpSize, hasBias: false);
-        up_proj = new LinearWithLoRA(config.EmbeddingSize, config.MlpSize, hasBias: false);
-        down_proj = new LinearWithLoRA(config.MlpSize, config.EmbeddingSize, hasBias: false);
+        gate_proj = new LinearWithLoRA(config.EmbeddingSize, config.MlpSize, hasBias: false, initialize);
+        up_proj = new LinearWithLoRA(config.EmbeddingSize, config.MlpSize, hasBias: false, initialize);
+        down_proj = new LinearWithLoRA(config.MlpSize, config.EmbeddingSize, hasBias: false, initialize);
         RegisterComponents();
     }
 
