@@ -263,6 +263,23 @@ public sealed class LlamaConfigTests
         }
     }
 
+    // Catches a config written without head_dim or num_key_value_heads, which Hugging Face would then take as its own
+    // defaults (Qwen3: head_dim 128; Qwen2: 32 key/value heads) rather than hidden / heads and the query heads; and
+    // records that differ only in how a file spells the default.
+    [TestMethod]
+    public void ShapesLeftToTheirDefaultsAreWrittenOutAndRoundTrip()
+    {
+        var qwen3 = new LlamaConfig { ModelType = "qwen3", VocabSize = 50, ContextLength = 16, EmbeddingSize = 32, HeadCount = 4, LayerCount = 1, MlpSize = 40 };
+
+        var written = (JsonObject)JsonNode.Parse(qwen3.ToJson())!;
+
+        Assert.AreEqual(8, (int)written["head_dim"]!);
+        Assert.AreEqual(4, (int)written["num_key_value_heads"]!);
+        Assert.AreEqual(qwen3, LlamaConfig.FromJson(written.ToJsonString()));
+        written.Remove("head_dim");
+        Assert.AreEqual(128, LlamaConfig.FromJson(written.ToJsonString()).HeadSize, "Hugging Face's Qwen3 default");
+    }
+
     // Catches the newer rope_parameters form (transformers 5) read differently from rope_theta and rope_scaling.
     [TestMethod]
     public void RopeParametersReadAsRopeThetaAndRopeScaling()

@@ -36,12 +36,16 @@ public sealed record LlamaConfig : LanguageModelConfig
     /// <summary>Whether the output head shares the token embedding's weight (<c>tie_word_embeddings</c>).</summary>
     public override bool TieWordEmbeddings { get; init; }
 
-    /// <summary>Key/value heads (<c>num_key_value_heads</c>); <see cref="LanguageModelConfig.HeadCount"/> when null. Must divide the query heads.</summary>
+    /// <summary>
+    /// Key/value heads (<c>num_key_value_heads</c>); <see cref="LanguageModelConfig.HeadCount"/> when null (as
+    /// <see cref="FromJson"/> leaves it when the file sets it to the query heads). Must divide the query heads.
+    /// </summary>
     public int? KeyValueHeads { get; init; }
 
     /// <summary>
-    /// Width of one head (<c>head_dim</c>); hidden size / heads when null. Qwen3 sets it explicitly, so the query width
-    /// (heads x head width) may differ from the hidden size.
+    /// Width of one head (<c>head_dim</c>); hidden size / heads when null (as <see cref="FromJson"/> leaves it when the
+    /// file sets it to that). Qwen3 sets it explicitly, so the query width (heads x head width) may differ from the
+    /// hidden size.
     /// </summary>
     public int? HeadDimension { get; init; }
 
@@ -132,7 +136,7 @@ public sealed record LlamaConfig : LanguageModelConfig
         }),
         ("HuggingFaceTB/SmolLM2-1.7B", new()
         {
-            VocabSize = 49152, EmbeddingSize = 2048, MlpSize = 8192, LayerCount = 24, HeadCount = 32, KeyValueHeads = 32,
+            VocabSize = 49152, EmbeddingSize = 2048, MlpSize = 8192, LayerCount = 24, HeadCount = 32,
             ContextLength = 8192, RopeTheta = 130000, RmsNormEpsilon = 1e-5, TieWordEmbeddings = true,
         }),
         ("Qwen/Qwen2.5-0.5B", new()
@@ -153,16 +157,16 @@ public sealed record LlamaConfig : LanguageModelConfig
         ("Qwen/Qwen3-1.7B", new()
         {
             ModelType = "qwen3", VocabSize = 151936, EmbeddingSize = 2048, MlpSize = 6144, LayerCount = 28, HeadCount = 16, KeyValueHeads = 8,
-            HeadDimension = 128, ContextLength = 40960, RopeTheta = 1000000, RmsNormEpsilon = 1e-6, TieWordEmbeddings = true,
+            ContextLength = 40960, RopeTheta = 1000000, RmsNormEpsilon = 1e-6, TieWordEmbeddings = true,
         }),
         ("meta-llama/Llama-3.2-1B", new()
         {
-            VocabSize = 128256, EmbeddingSize = 2048, MlpSize = 8192, LayerCount = 16, HeadCount = 32, KeyValueHeads = 8, HeadDimension = 64,
+            VocabSize = 128256, EmbeddingSize = 2048, MlpSize = 8192, LayerCount = 16, HeadCount = 32, KeyValueHeads = 8,
             ContextLength = 131072, RopeTheta = 500000, RopeScaling = Llama3RopeScaling.Llama32, RmsNormEpsilon = 1e-5, TieWordEmbeddings = true,
         }),
         ("meta-llama/Llama-3.2-3B", new()
         {
-            VocabSize = 128256, EmbeddingSize = 3072, MlpSize = 8192, LayerCount = 28, HeadCount = 24, KeyValueHeads = 8, HeadDimension = 128,
+            VocabSize = 128256, EmbeddingSize = 3072, MlpSize = 8192, LayerCount = 28, HeadCount = 24, KeyValueHeads = 8,
             ContextLength = 131072, RopeTheta = 500000, RopeScaling = Llama3RopeScaling.Llama32, RmsNormEpsilon = 1e-5, TieWordEmbeddings = true,
         }),
     ];
@@ -265,7 +269,7 @@ public sealed record LlamaConfig : LanguageModelConfig
         }
         if (!(extras["use_sliding_window"] is JsonValue use && use.TryGetValue(out bool on) && on))
             return;
-        if (extras["sliding_window"] is not JsonValue windowValue || !windowValue.TryGetValue(out long window) || window >= ContextLength)
+        if (extras["sliding_window"] is not JsonValue windowValue || !windowValue.TryGetValue(out double window) || window >= ContextLength)
             return;
         bool anySliding = extras["layer_types"] is JsonArray layerTypes
             ? layerTypes.Any(type => type?.GetValue<string>() == "sliding_attention")
@@ -361,17 +365,20 @@ public sealed record LlamaConfig : LanguageModelConfig
             extras["attention_bias"] = qwen2Bias.DeepClone();
         if (extras["architectures"] is JsonNode architectures && JsonNode.DeepEquals(architectures, DefaultArchitectures(modelType)))
             extras.Remove("architectures");
+        int embeddingSize = Int("hidden_size") ?? defaults.EmbeddingSize, headCount = Int("num_attention_heads") ?? defaults.HeadCount;
+        int? keyValueHeads = Int("num_key_value_heads"), headDimension = Int("head_dim") ?? defaults.HeadDimension;
         var config = new LlamaConfig
         {
             ModelType = modelType,
             VocabSize = Int("vocab_size") ?? defaults.VocabSize,
             ContextLength = Int("max_position_embeddings") ?? defaults.ContextLength,
-            EmbeddingSize = Int("hidden_size") ?? defaults.EmbeddingSize,
-            HeadCount = Int("num_attention_heads") ?? defaults.HeadCount,
+            EmbeddingSize = embeddingSize,
+            HeadCount = headCount,
             LayerCount = Int("num_hidden_layers") ?? defaults.LayerCount,
             TieWordEmbeddings = Bool("tie_word_embeddings") ?? defaults.TieWordEmbeddings,
-            KeyValueHeads = Int("num_key_value_heads"),
-            HeadDimension = Int("head_dim") ?? defaults.HeadDimension,
+            // Null when they say what null means, so that equal shapes are equal records whichever way a file spells them.
+            KeyValueHeads = keyValueHeads == headCount ? null : keyValueHeads,
+            HeadDimension = headCount > 0 && embeddingSize % headCount == 0 && headDimension == embeddingSize / headCount ? null : headDimension,
             MlpSize = Int("intermediate_size") ?? defaults.MlpSize,
             RmsNormEpsilon = Double("rms_norm_eps") ?? defaults.RmsNormEpsilon,
             RopeTheta = theta,
@@ -436,9 +443,10 @@ public sealed record LlamaConfig : LanguageModelConfig
         root["hidden_size"] = EmbeddingSize;
         root["num_attention_heads"] = HeadCount;
         root["num_hidden_layers"] = LayerCount;
+        // Both always: Hugging Face's defaults for a missing field are not hidden / heads everywhere (Qwen3's head_dim is
+        // 128, Qwen2's num_key_value_heads 32).
         root["num_key_value_heads"] = KeyValueHeadCount;
-        if (HeadDimension is int headDimension)
-            root["head_dim"] = headDimension;
+        root["head_dim"] = HeadSize;
         root["intermediate_size"] = MlpSize;
         root["rms_norm_eps"] = RmsNormEpsilon;
         root["rope_theta"] = RopeTheta;
