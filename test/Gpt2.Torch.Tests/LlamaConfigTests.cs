@@ -174,6 +174,10 @@ public sealed class LlamaConfigTests
     [DataRow("qwen2.5-0.5b", 494_032_768L)]
     [DataRow("qwen3-0.6b", 596_049_920L)]
     [DataRow("llama-3.2-1b", 1_235_814_400L)]
+    [DataRow("smollm2-1.7b", 1_711_376_384L)]
+    [DataRow("qwen2.5-1.5b", 1_543_714_304L)]
+    [DataRow("qwen3-1.7b", 1_720_574_976L)]
+    [DataRow("llama-3.2-3b", 3_212_749_824L)]
     public void PresetsHaveThePublishedParameterCounts(string preset, long parameters) =>
         Assert.AreEqual(parameters, LlamaConfig.FromPreset(preset).ParameterCount);
 
