@@ -114,7 +114,7 @@ public sealed class LlamaCheckpointTests : TemporaryDirectoryTest
     public void WeightsLoadIntoAnExistingModel()
     {
         using var reference = LlamaFixture.Load("tiny-qwen3", Precision.BFloat16);
-        using var model = new LlamaModel(reference.Config, CPU);
+        using var model = new LlamaModel((LlamaConfig)reference.Config, CPU);
         model.ToPrecision(Precision.BFloat16);
 
         HuggingFaceCheckpoint.LoadWeights(model, LlamaFixture.Folder("tiny-qwen3"));

@@ -397,6 +397,9 @@ public sealed class LlamaConfigTests
             LlamaConfig.FromPreset(LlamaConfig.PresetNames[i]).Validate();
         }
         CollectionAssert.Contains(LlamaConfig.PresetNames.ToList(), "smollm2-135m");
+        Assert.AreEqual(LlamaConfig.FromPreset("qwen3-0.6b"), LanguageModelConfig.FromPreset("Qwen/Qwen3-0.6B"), "the family-neutral presets include the family's");
+        CollectionAssert.IsSubsetOf(LlamaConfig.PresetNames.ToList(), LanguageModelConfig.PresetNames.ToList());
+        Assert.IsInstanceOfType<Gpt2Config>(LanguageModelConfig.FromPreset("124M"));
         var error = Assert.ThrowsExactly<ArgumentException>(() => LlamaConfig.FromPreset("llama-7b"));
         StringAssert.Contains(error.Message, "qwen3-0.6b");
     }

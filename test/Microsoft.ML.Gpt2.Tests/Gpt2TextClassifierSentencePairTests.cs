@@ -65,7 +65,7 @@ public sealed class Gpt2TextClassifierSentencePairTests
         IDataView test = mlContext.Data.LoadFromEnumerable(Pairs(heldOut, seed: 4));
         var options = new Gpt2TextClassifier.Options
         {
-            BaseModel = Gpt2ModelSource.Random(new Gpt2Config { ContextLength = 64, EmbeddingSize = 32, HeadCount = 2, LayerCount = 1, Dropout = 0 }),
+            BaseModel = LanguageModelSource.Random(new Gpt2Config { ContextLength = 64, EmbeddingSize = 32, HeadCount = 2, LayerCount = 1, Dropout = 0 }),
             Sentence1ColumnName = nameof(Pair.Premise),
             Sentence2ColumnName = nameof(Pair.Hypothesis),
             TrainableLayers = TrainableLayers.All,

@@ -84,7 +84,7 @@ public static partial class HuggingFaceCheckpoint
         }
     }
 
-    private static LlamaModel LoadLlama(string folder, LlamaConfig config, Device? device, Precision precision)
+    internal static LlamaModel LoadLlama(string folder, LlamaConfig config, Device? device, Precision precision)
     {
         IReadOnlyList<string> shards = CheckedShards(folder, config);
         // Uninitialised: every weight is about to be copied in (and the copy checks that every one is).
@@ -107,12 +107,12 @@ public static partial class HuggingFaceCheckpoint
     /// <paramref name="model"/>, converted to its precision; the folder's weights must fit the model's config exactly.
     /// </summary>
     internal static void LoadWeights(LlamaModel model, string folder) =>
-        CopyWeights(model, folder, CheckedShards(folder, model.Config));
+        CopyWeights(model, folder, CheckedShards(folder, (LlamaConfig)model.Config));
 
     // Streams the shards one at a time through CheckpointWeights.Copy, which checks names and shapes.
     private static void CopyWeights(LlamaModel model, string folder, IReadOnlyList<string> shards)
     {
-        LlamaConfig config = model.Config;
+        var config = (LlamaConfig)model.Config;
         SafetensorsFile? open = null;
         string? tiedHeadShard = null;
         IEnumerable<(string FileName, string? ParameterName, long[] Shape)> Tensors()

@@ -8,7 +8,7 @@ namespace Gpt2.Torch.Instructions;
 public sealed record InstructionSequence(int[] TokenIds, int PromptLength)
 {
     /// <summary>Formats <paramref name="example"/> with <paramref name="format"/> and tokenizes it (special tokens in the text stay text).</summary>
-    public static InstructionSequence Create(InstructionExample example, InstructionPromptFormat format, Gpt2Tokenizer tokenizer)
+    public static InstructionSequence Create(InstructionExample example, InstructionPromptFormat format, LanguageModelTokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(example);
         ArgumentNullException.ThrowIfNull(format);

@@ -85,7 +85,7 @@ public sealed record LlamaConfig : LanguageModelConfig
     /// compact JSON object with sorted keys, or null for none. <see cref="FromJson"/> fills it and <see cref="ToJson"/>
     /// writes it back, so that loading and saving a checkpoint keeps them.
     /// </summary>
-    public string? ExtraFieldsJson { get; init; }
+    public override string? ExtraFieldsJson { get; init; }
 
     /// <inheritdoc />
     public override int KeyValueHeadCount => KeyValueHeads ?? HeadCount;
@@ -104,6 +104,9 @@ public sealed record LlamaConfig : LanguageModelConfig
 
     /// <inheritdoc />
     public override LlamaModel CreateModel(Device? device = null) => new(this, device);
+
+    internal override CausalLanguageModel LoadCheckpoint(string folder, Device? device) =>
+        Checkpoints.HuggingFaceCheckpoint.LoadLlama(folder, this, device, Precision.Float32);
 
     /// <summary>
     /// Number of parameters a model of this shape has (a tied head counted once), computed from the shapes without
@@ -172,7 +175,7 @@ public sealed record LlamaConfig : LanguageModelConfig
     ];
 
     /// <summary>The short preset names <see cref="FromPreset"/> accepts (each also by its Hugging Face id).</summary>
-    public static IReadOnlyList<string> PresetNames { get; } = [.. Presets.Select(p => ShortName(p.Id))];
+    public static new IReadOnlyList<string> PresetNames { get; } = [.. Presets.Select(p => ShortName(p.Id))];
 
     /// <summary>The Hugging Face ids of the presets, in the order of <see cref="PresetNames"/>.</summary>
     public static IReadOnlyList<string> PresetIds { get; } = [.. Presets.Select(p => p.Id)];
@@ -185,17 +188,25 @@ public sealed record LlamaConfig : LanguageModelConfig
     /// case-insensitively: the fields of its published <c>config.json</c> that shape the computation.
     /// </summary>
     /// <exception cref="ArgumentException">No preset has that name.</exception>
-    public static LlamaConfig FromPreset(string name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        foreach ((string id, LlamaConfig config) in Presets)
-        {
-            if (string.Equals(name, id, StringComparison.OrdinalIgnoreCase) || string.Equals(name, ShortName(id), StringComparison.OrdinalIgnoreCase))
-                return config;
-        }
-        throw new ArgumentException(
+    public static new LlamaConfig FromPreset(string name) =>
+        TryFromPreset(name, out LlamaConfig? config) ? config : throw new ArgumentException(
             $"Unknown Llama-family preset '{name}'. Use one of {string.Join(", ", PresetNames)} (or their Hugging Face ids), or build a LlamaConfig with the sizes you want.",
             nameof(name));
+
+    /// <summary>The preset named <paramref name="name"/> (short name or Hugging Face id, any case), if there is one.</summary>
+    internal static bool TryFromPreset(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LlamaConfig? config)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        foreach ((string id, LlamaConfig preset) in Presets)
+        {
+            if (string.Equals(name, id, StringComparison.OrdinalIgnoreCase) || string.Equals(name, ShortName(id), StringComparison.OrdinalIgnoreCase))
+            {
+                config = preset;
+                return true;
+            }
+        }
+        config = null;
+        return false;
     }
 
     /// <summary>

@@ -22,6 +22,7 @@ public sealed class LlamaModel : CausalLanguageModel
     private readonly LlamaDecoder model;
     private readonly Linear? lm_head;
     private readonly RotaryEmbedding _rotary;
+    private readonly LlamaConfig _config;
 
     /// <summary>Creates a randomly initialised model (Hugging Face's initialisation: weights N(0, initializer_range), biases zero, norms one).</summary>
     /// <param name="config">The model's shape.</param>
@@ -35,11 +36,9 @@ public sealed class LlamaModel : CausalLanguageModel
     /// A model whose projections are left uninitialised when <paramref name="initialize"/> is false: a checkpoint is
     /// about to fill every weight, and drawing a billion random numbers first would take most of the loading time.
     /// </summary>
-    internal LlamaModel(LlamaConfig config, Device? device, bool initialize) : base("Llama")
+    internal LlamaModel(LlamaConfig config, Device? device, bool initialize) : base("Llama", config)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        config.Validate();
-        Config = config;
+        _config = config;
         model = new LlamaDecoder(config, initialize);
         if (!config.TieWordEmbeddings)
             lm_head = nn.Linear(config.EmbeddingSize, config.VocabSize, hasBias: false);
@@ -50,13 +49,17 @@ public sealed class LlamaModel : CausalLanguageModel
         FinishConstruction(device);
     }
 
-    /// <summary>The model's shape.</summary>
-    public override LlamaConfig Config { get; }
-
     /// <inheritdoc />
     public override Tensor TokenEmbedding => model.embed_tokens.weight!;
 
     internal override Tensor OutputWeight => lm_head?.weight ?? model.embed_tokens.weight!;
+
+    internal override bool IsLastBlockOrFinalNorm(string name) =>
+        name.StartsWith($"model.layers.{model.layers.Count - 1}.", StringComparison.Ordinal) || name.StartsWith("model.norm.", StringComparison.Ordinal);
+
+    internal override void SaveCheckpoint(string folder) => Checkpoints.HuggingFaceCheckpoint.Save(this, folder);
+
+    internal override void LoadCheckpointWeights(string folder) => Checkpoints.HuggingFaceCheckpoint.LoadWeights(this, folder);
 
     // Block layers are named model.layers.N.self_attn.q_proj and so on.
     private protected override LoRATargets LoRATargetOf(string layerName) => layerName.Split('.', 4)[^1] switch
@@ -89,7 +92,7 @@ public sealed class LlamaModel : CausalLanguageModel
             else if (parameter.dim() == 1)   // the RMSNorms' scales
                 parameter.fill_(1.0);
             else
-                nn.init.normal_(parameter, 0, Config.InitializerRange);
+                nn.init.normal_(parameter, 0, _config.InitializerRange);
         }
     }
 }

@@ -12,6 +12,9 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
 {
     private HuggingFaceTokenizer() { }
 
+    /// <summary>The tokenizer's file name in a Hugging Face model folder.</summary>
+    public const string TokenizerFileName = "tokenizer.json";
+
     /// <summary>Reads <c>tokenizer.json</c> and, when present, <c>tokenizer_config.json</c> from <paramref name="folder"/>.</summary>
     public static HuggingFaceTokenizer Load(string folder) => throw new NotImplementedException();
 

@@ -124,7 +124,7 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         var cancellation = new MLContextCancellation(_mlContext);
         cancellation.ThrowIfCancelled(); // before loading a model in a context that can no longer train
         _options.SeedRandomness();
-        Gpt2Model body = _options.LoadModel(_mlContext);
+        CausalLanguageModel body = _options.LoadModel(_mlContext);
         Gpt2SequenceClassifier? model = null;
         try
         {

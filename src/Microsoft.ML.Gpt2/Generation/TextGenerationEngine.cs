@@ -21,7 +21,7 @@ internal sealed class TextGenerationEngine : IDisposable
     private readonly MLContextCancellation _mlContextCancellation;
     private long _rowsCompleted, _tokensGenerated, _generatingTicks;
 
-    public TextGenerationEngine(MLContext mlContext, Gpt2Model model, Gpt2GenerationOptions options, CancellationToken cancellationToken,
+    public TextGenerationEngine(MLContext mlContext, CausalLanguageModel model, Gpt2GenerationOptions options, CancellationToken cancellationToken,
         OnnxWeightQuantization? savedWeightQuantization)
     {
         options.Validate();
@@ -40,7 +40,7 @@ internal sealed class TextGenerationEngine : IDisposable
     /// <summary>An engine over the model of <paramref name="modelOptions"/>, which is released again if the options do not fit it.</summary>
     public static TextGenerationEngine Load(MLContext mlContext, Gpt2ModelOptions modelOptions, Gpt2GenerationOptions options)
     {
-        Gpt2Model model = modelOptions.LoadModel(mlContext);
+        CausalLanguageModel model = modelOptions.LoadModel(mlContext);
         try
         {
             return new TextGenerationEngine(mlContext, model, options, modelOptions.CancellationToken, modelOptions.SavedWeightQuantization);
@@ -52,7 +52,7 @@ internal sealed class TextGenerationEngine : IDisposable
         }
     }
 
-    public Gpt2Model Model { get; }
+    public CausalLanguageModel Model { get; }
 
     /// <summary>How a saved zip stores the weights; float32 when null.</summary>
     public OnnxWeightQuantization? SavedWeightQuantization { get; }

@@ -10,6 +10,8 @@ usage: /usr/bin/python3 make_fixtures.py [OUT_DIR]   (default: the folder of thi
 Needs Debian's python3-torch (1.13) and python3-numpy. Deterministic: rerunning it rewrites the same bytes.
 
 Before writing the expected outputs it checks its own reference (and fails loudly if any check fails):
+  * a second reference written apart from it (NumPy, one position and head at a time, RoPE as pair rotations, llama3
+    scaling as Meta's reference code states it, scalar by scalar) gives the same logits (to 1e-10);
   * the full forward pass equals a step-by-step pass with a key/value cache (to 1e-10);
   * a grouped-query model equals the multi-head model whose key/value projections are duplicated per query head;
   * the rotate_half RoPE equals RoPE written as complex multiplication of (x_i, x_{i+d/2}) pairs;
@@ -253,6 +255,84 @@ def with_duplicated_key_value_heads(W, cfg):
     return W2, dict(cfg, num_key_value_heads=cfg["num_attention_heads"])
 
 
+def llama3_inverse_frequencies_scalar(cfg):
+    """Llama 3.1's frequency scaling as Meta's reference code states it (llama-models' apply_scaling), one frequency at
+    a time: keep the short wavelengths, divide the long ones by the factor, blend the ones between."""
+    d, scaling = head_dim(cfg), cfg["rope_scaling"]
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old_context = scaling["original_max_position_embeddings"]
+    result = []
+    for i in range(d // 2):
+        frequency = 1.0 / cfg["rope_theta"] ** (2 * i / d)
+        wavelength = 2 * math.pi / frequency
+        if wavelength < old_context / high:
+            result.append(frequency)
+        elif wavelength > old_context / low:
+            result.append(frequency / factor)
+        else:
+            smooth = (old_context / wavelength - low) / (high - low)
+            result.append((1 - smooth) * frequency / factor + smooth * frequency)
+    return result
+
+
+def forward_loops(W, cfg, ids):
+    """A second reference, written apart from forward(): NumPy, one position and one head at a time, RoPE as a rotation
+    of each (i, i + d/2) pair, softmax by hand; one unpadded sequence. Returns logits [tokens, vocab]."""
+    P = {name: t.numpy() for name, t in W.items()}
+    family, eps = cfg["model_type"], cfg["rms_norm_eps"]
+    heads, kv_heads, d = cfg["num_attention_heads"], cfg["num_key_value_heads"], head_dim(cfg)
+    half = d // 2
+    frequencies = (llama3_inverse_frequencies_scalar(cfg) if cfg.get("rope_scaling")
+                   else [1.0 / cfg["rope_theta"] ** (2 * i / d) for i in range(half)])
+
+    def norm(v, w):
+        return w * v / math.sqrt(float(np.dot(v, v)) / len(v) + eps)
+
+    def project(name, v):
+        y = P[name + ".weight"] @ v
+        return y + P[name + ".bias"] if name + ".bias" in P else y
+
+    def rotate(v, position):
+        out = v.copy()
+        for i in range(half):
+            c, s = math.cos(position * frequencies[i]), math.sin(position * frequencies[i])
+            out[i], out[i + half] = v[i] * c - v[i + half] * s, v[i + half] * c + v[i] * s
+        return out
+
+    xs = [P["model.embed_tokens.weight"][t].copy() for t in ids]
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{layer}.self_attn."
+        queries, keys, values = [], [], []
+        for position, x in enumerate(xs):
+            h = norm(x, P[f"model.layers.{layer}.input_layernorm.weight"])
+            q, k, v = project(p + "q_proj", h), project(p + "k_proj", h), project(p + "v_proj", h)
+            q = [q[j * d:(j + 1) * d] for j in range(heads)]
+            k = [k[j * d:(j + 1) * d] for j in range(kv_heads)]
+            if family == "qwen3":
+                q = [norm(head, P[p + "q_norm.weight"]) for head in q]
+                k = [norm(head, P[p + "k_norm.weight"]) for head in k]
+            queries.append([rotate(head, position) for head in q])
+            keys.append([rotate(head, position) for head in k])
+            values.append([v[j * d:(j + 1) * d] for j in range(kv_heads)])
+        for t in range(len(xs)):
+            attended = []
+            for j in range(heads):
+                shared = j // (heads // kv_heads)  # the key/value head of query head j's group
+                scores = [float(np.dot(queries[t][j], keys[s][shared])) / math.sqrt(d) for s in range(t + 1)]
+                top = max(scores)
+                weights = [math.exp(score - top) for score in scores]
+                total = sum(weights)
+                attended.append(sum(weights[s] / total * values[s][shared] for s in range(t + 1)))
+            xs[t] = xs[t] + project(p + "o_proj", np.concatenate(attended))
+        for t in range(len(xs)):
+            m = f"model.layers.{layer}.mlp."
+            h = norm(xs[t], P[f"model.layers.{layer}.post_attention_layernorm.weight"])
+            gate = project(m + "gate_proj", h)
+            xs[t] = xs[t] + project(m + "down_proj", gate / (1.0 + np.exp(-gate)) * project(m + "up_proj", h))
+    output = P["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else P["lm_head.weight"]
+    return torch.from_numpy(np.stack([output @ norm(x, P["model.norm.weight"]) for x in xs]))
+
+
 def left_padded_batch(prompts, pad_id):
     """input_ids, attention_mask and position_ids as Hugging Face's generate builds them for left padding:
     position_ids = cumsum(mask) - 1, with 1 at the padded positions (they never matter)."""
@@ -483,6 +563,8 @@ def make(name, spec, generator):
     n = ids.shape[1]
     e = close(logits, forward_with_cache_stepwise(W, cfg, ids, [n - 4, 1, 2, 1]), 1e-10, f"{name} cache")
     print(f"  full pass vs cached steps: {e:.2e}")
+    e = close(logits[0], forward_loops(W, cfg, ids[0].tolist()), 1e-10, f"{name} second reference")
+    print(f"  vs the second (NumPy, loop) reference: {e:.2e}")
     if cfg["num_key_value_heads"] != cfg["num_attention_heads"]:
         e = close(logits, forward(*with_duplicated_key_value_heads(W, cfg), ids), 1e-10, f"{name} grouped heads")
         print(f"  grouped-query vs duplicated multi-head: {e:.2e}")
@@ -526,6 +608,8 @@ def make(name, spec, generator):
         divided = int(torch.isclose(scaled, default / cfg["rope_scaling"]["factor"], rtol=1e-14, atol=0).sum())
         assert 0 < changed < len(default), "llama3 scaling must change some frequencies and keep others"
         assert divided < changed, "some frequency must be interpolated (neither kept nor divided)"
+        close(scaled, torch.tensor(llama3_inverse_frequencies_scalar(cfg)), 1e-15, f"{name} llama3 frequencies")
+        close(long_logits[0], forward_loops(W, cfg, long_ids[0].tolist()), 1e-10, f"{name} long, second reference")
         moved = (long_logits - forward(W, unscaled, long_ids)).abs().max().item()
         assert moved > 1e-2, f"llama3 scaling barely moves the long-prompt logits ({moved:.2e})"
         e = close(long_logits, forward_with_cache_stepwise(W, cfg, long_ids, [30, 1, 1, 16]), 1e-10, f"{name} long")
