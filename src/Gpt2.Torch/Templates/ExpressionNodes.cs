@@ -7,7 +7,8 @@ internal sealed record LiteralExpression(object? Value, SourcePosition Position)
 
 internal sealed record NameExpression(string Name, SourcePosition Position) : Expression(Position);
 
-internal sealed record ListExpression(IReadOnlyList<Expression> Items, SourcePosition Position) : Expression(Position);
+/// <summary><c>[a, b]</c>, or a tuple <c>(a, b)</c> / <c>a, b</c> when <paramref name="IsTuple"/>.</summary>
+internal sealed record ListExpression(IReadOnlyList<Expression> Items, SourcePosition Position, bool IsTuple = false) : Expression(Position);
 
 internal sealed record DictExpression(IReadOnlyList<(Expression Key, Expression Value)> Entries, SourcePosition Position) : Expression(Position);
 

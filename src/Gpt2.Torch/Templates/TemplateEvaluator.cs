@@ -206,7 +206,7 @@ internal sealed class TemplateEvaluator
             case NameExpression name:
                 return _scope.TryGet(name.Name, out var value) ? value : Undefined.Named(name.Name);
             case ListExpression list:
-                return list.Items.Select(Evaluate).ToList();
+                return list.IsTuple ? new TemplateTuple(list.Items.Select(Evaluate)) : list.Items.Select(Evaluate).ToList();
             case DictExpression dict:
                 var result = new OrderedDictionary<string, object?>(StringComparer.Ordinal);
                 foreach (var (key, item) in dict.Entries)

@@ -51,14 +51,14 @@ internal static partial class TemplateFilters
         ["float"] = (_, value, arguments, _) => ToFloat(value, arguments.Get(0, "default", 0.0)),
         ["abs"] = (_, value, _, position) => value switch
         {
-            long l => Math.Abs(l),
+            long l => (object)Math.Abs(l),
             double d => Math.Abs(d),
             _ => throw position.Error($"bad operand type for abs(): '{TemplateValues.TypeName(value)}'"),
         },
         ["list"] = (_, value, _, position) => Items(value, position).ToList(),
         ["items"] = (_, value, _, position) => value switch
         {
-            OrderedDictionary<string, object?> dict => dict.Select(e => (object?)new List<object?> { e.Key, e.Value }).ToList(),
+            OrderedDictionary<string, object?> dict => dict.Select(e => (object?)new TemplateTuple([e.Key, e.Value])).ToList(),
             Undefined => new List<object?>(),
             _ => throw position.Error($"items needs a mapping, not '{TemplateValues.TypeName(value)}'"),
         },
@@ -266,6 +266,6 @@ internal static partial class TemplateFilters
                 SortKey(byValue ? b.entry.value : b.entry.key, caseSensitive), position) * (reverse ? -1 : 1);
             return order != 0 ? order : a.index.CompareTo(b.index);
         });
-        return sorted.Select(pair => (object?)new List<object?> { pair.entry.key, pair.entry.value }).ToList();
+        return sorted.Select(pair => (object?)new TemplateTuple([pair.entry.key, pair.entry.value])).ToList();
     }
 }

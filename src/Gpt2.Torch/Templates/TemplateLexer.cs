@@ -21,8 +21,9 @@ internal sealed class TemplateLexer
 
     private TemplateLexer(string source)
     {
-        _source = source.EndsWith("\r\n", StringComparison.Ordinal) ? source[..^2]
-            : source.EndsWith('\n') ? source[..^1] : source;
+        // Jinja writes every line break of the template as "\n" (its newline_sequence).
+        source = source.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n');
+        _source = source.EndsWith('\n') ? source[..^1] : source;
         _locate = SourcePosition.Locator(source);
     }
 
@@ -121,8 +122,7 @@ internal sealed class TemplateLexer
         }
         else if (trimsNewline)
         {
-            if (_source.AsSpan(_position).StartsWith("\r\n")) _position += 2;
-            else if (_position < _source.Length && _source[_position] == '\n') _position++;
+            if (_position < _source.Length && _source[_position] == '\n') _position++;
         }
     }
 

@@ -28,7 +28,7 @@ internal static class TemplateMethods
 
     private static NativeCallable? DictMethod(OrderedDictionary<string, object?> dict, string name) => name switch
     {
-        "items" => new(name, (_, _, _) => dict.Select(entry => (object?)new List<object?> { entry.Key, entry.Value }).ToList()),
+        "items" => new(name, (_, _, _) => dict.Select(entry => (object?)new TemplateTuple([entry.Key, entry.Value])).ToList()),
         "keys" => new(name, (_, _, _) => dict.Keys.Cast<object?>().ToList()),
         "values" => new(name, (_, _, _) => dict.Values.ToList()),
         "get" => new(name, (arguments, _, position) =>

@@ -46,6 +46,7 @@ internal static class TemplateOperators
             ("*", string a, long or bool) => Repeat(a, TemplateValues.ToLong(right)),
             ("*", long or bool, string b) => Repeat(b, TemplateValues.ToLong(left)),
             ("*", List<object?> a, long or bool) => Enumerable.Repeat(a, (int)Math.Max(0, TemplateValues.ToLong(right))).SelectMany(x => x).ToList(),
+            ("*", long or bool, List<object?> b) => Enumerable.Repeat(b, (int)Math.Max(0, TemplateValues.ToLong(left))).SelectMany(x => x).ToList(),
             ("%", string, _) => throw position.Error("'%' string formatting is not supported by this chat template interpreter: use '~' or '+'"),
             _ => throw Unsupported(op, left, right, position),
         };
@@ -64,7 +65,7 @@ internal static class TemplateOperators
                 case "+": return a + b;
                 case "-": return a - b;
                 case "*": return a * b;
-                case "**": return b >= 0 ? (long)Math.Pow(a, b) : Math.Pow(a, b);
+                case "**": return b >= 0 ? (object)(long)Math.Pow(a, b) : Math.Pow(a, b);
                 case "//" or "%" when b == 0: throw position.Error("integer division or modulo by zero");
                 case "//": return FloorDivide(a, b);
                 case "%": return ((a % b) + b) % b;

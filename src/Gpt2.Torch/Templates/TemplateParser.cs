@@ -283,7 +283,7 @@ internal sealed class TemplateParser
             if (Current.Kind is TokenKind.BlockEnd or TokenKind.VariableEnd) break;
             items.Add(ParseExpression());
         }
-        return new ListExpression(items, start);
+        return new ListExpression(items, start, IsTuple: true);
     }
 
     public Expression ParseExpression()
@@ -442,13 +442,13 @@ internal sealed class TemplateParser
                     _ => new NameExpression(token.Value, token.Position),
                 };
             case TokenKind.Operator when token.Value == "(":
-                if (Accept(TokenKind.Operator, ")")) return new ListExpression([], token.Position);
+                if (Accept(TokenKind.Operator, ")")) return new ListExpression([], token.Position, IsTuple: true);
                 var inner = ParseExpression();
                 if (Current.IsOperator(","))
                 {
                     var items = new List<Expression> { inner };
                     while (Accept(TokenKind.Operator, ",") && !Current.IsOperator(")")) items.Add(ParseExpression());
-                    inner = new ListExpression(items, token.Position);
+                    inner = new ListExpression(items, token.Position, IsTuple: true);
                 }
                 Expect(TokenKind.Operator, ")");
                 return inner;

@@ -32,6 +32,7 @@ internal static class TemplateValues
         long => "int",
         double => "float",
         string => "str",
+        TemplateTuple => "tuple",
         List<object?> => "list",
         OrderedDictionary<string, object?> => "dict",
         TemplateNamespace => "Namespace",
@@ -66,13 +67,15 @@ internal static class TemplateValues
             case double d: builder.Append(FormatFloat(d)); break;
             case string s: AppendStringRepr(builder, s); break;
             case List<object?> list:
-                builder.Append('[');
+                bool tuple = list is TemplateTuple;
+                builder.Append(tuple ? '(' : '[');
                 for (int i = 0; i < list.Count; i++)
                 {
                     if (i > 0) builder.Append(", ");
                     AppendRepr(builder, list[i]);
                 }
-                builder.Append(']');
+                if (tuple && list.Count == 1) builder.Append(',');
+                builder.Append(tuple ? ')' : ']');
                 break;
             case OrderedDictionary<string, object?> dict:
                 builder.Append('{');
@@ -244,7 +247,7 @@ internal static class TemplateValues
                 return element.GetString();
             case JsonValueKind.Number:
                 string raw = element.GetRawText();
-                return raw.IndexOfAny(['.', 'e', 'E']) < 0 && element.TryGetInt64(out long integer) ? integer : element.GetDouble();
+                return raw.IndexOfAny(['.', 'e', 'E']) < 0 && element.TryGetInt64(out long integer) ? (object)integer : element.GetDouble();
             case JsonValueKind.True:
                 return true;
             case JsonValueKind.False:

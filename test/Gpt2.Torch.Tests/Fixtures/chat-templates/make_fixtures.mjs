@@ -60,6 +60,8 @@ const weatherTool = {
       properties: {
         location: { type: "string", description: "The location, as \"City, Country\"." },
         unit: { type: "string", enum: ["celsius", "fahrenheit"] },
+        days: { type: "integer", minimum: 1, maximum: 7, default: 1 },
+        precision: { type: "number", default: 0.5 },
       },
       required: ["location"],
     },
@@ -72,7 +74,7 @@ const toolConversation = [
     role: "assistant",
     content: null,
     tool_calls: [
-      { id: "call_1", type: "function", function: { name: "get_current_temperature", arguments: { location: "Paris, France", unit: "celsius" } } },
+      { id: "call_1", type: "function", function: { name: "get_current_temperature", arguments: { location: "Paris, France", unit: "celsius", days: 2, precision: 0.25 } } },
     ],
   },
   { role: "tool", content: "{\"temperature\": 21.5, \"unit\": \"celsius\"}", tool_call_id: "call_1", name: "get_current_temperature" },
