@@ -131,16 +131,18 @@ internal sealed class TemplateLexer
         bool isBlock = kind == '%';
         string close = isBlock ? "%}" : "}}";
         _tokens.Add(new TemplateToken(isBlock ? TokenKind.BlockBegin : TokenKind.VariableBegin, isBlock ? "{%" : "{{", _locate(tag)));
-        int depth = 0;
+        var openBrackets = new Stack<TemplateToken>();
         int firstToken = _tokens.Count;
         while (true)
         {
             while (_position < _source.Length && char.IsWhiteSpace(_source[_position])) _position++;
             if (_position >= _source.Length)
             {
-                throw _locate(tag).Error($"Unclosed tag: '{_source.Substring(tag, 2)}' has no '{close}'");
+                throw openBrackets.TryPeek(out var bracket)
+                    ? bracket.Position.Error($"Unclosed '{bracket.Value}' in a tag")
+                    : _locate(tag).Error($"Unclosed tag: '{_source.Substring(tag, 2)}' has no '{close}'");
             }
-            if (depth == 0)
+            if (openBrackets.Count == 0)
             {
                 bool strip = _source[_position] == '-' && _source.AsSpan(_position + 1).StartsWith(close);
                 if (strip || _source.AsSpan(_position).StartsWith(close))
@@ -158,8 +160,16 @@ internal sealed class TemplateLexer
             }
             if (token.Kind == TokenKind.Operator)
             {
-                if (token.Value is "(" or "[" or "{") depth++;
-                else if (token.Value is ")" or "]" or "}") depth = Math.Max(0, depth - 1);
+                if (token.Value is "(" or "[" or "{") openBrackets.Push(token);
+                else if (token.Value is ")" or "]" or "}")
+                {
+                    string opening = token.Value switch { ")" => "(", "]" => "[", _ => "{" };
+                    if (openBrackets.TryPeek(out var bracket) && bracket.Value != opening)
+                    {
+                        throw bracket.Position.Error($"Unclosed '{bracket.Value}' in a tag: found '{token.Value}'");
+                    }
+                    openBrackets.TryPop(out _);
+                }
             }
             _tokens.Add(token);
         }

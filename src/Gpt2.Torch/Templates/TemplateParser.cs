@@ -134,6 +134,8 @@ internal sealed class TemplateParser
                 body.AddRange(ParseBody(out _, ["endgeneration"]));
                 Expect(TokenKind.BlockEnd);
                 break;
+            case "elif" or "else" or "endif" or "endfor" or "endset" or "endmacro" or "endcall" or "endgeneration":
+                throw keyword.Position.Error($"Unexpected '{{% {keyword.Value} %}}' with no block open");
             default:
                 throw keyword.Position.Error(UnsupportedTags.Contains(keyword.Value)
                     ? $"'{{% {keyword.Value} %}}' is not supported by this chat template interpreter"
