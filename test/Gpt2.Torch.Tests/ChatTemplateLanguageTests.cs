@@ -33,7 +33,7 @@ public sealed class ChatTemplateLanguageTests
             Now = FixtureNow,
             Variables = item.GetProperty("variables").EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone()),
         };
-        // The snippets read their own variables; messages (when a case has them) override the empty conversation.
+        // The snippets read only their own variables (an empty conversation is passed as messages).
         string Render() => ChatTemplate.Parse(item.GetProperty("template").GetString()!).Render([], addGenerationPrompt: false, options);
 
         if (item.TryGetProperty("expected", out var expected))

@@ -64,6 +64,32 @@ public sealed class ChatTemplateRefusalTests
     }
 
     [TestMethod]
+    public void RefusesAPythonMethodItDoesNotImplementWhenRenderingWithItsName()
+    {
+        var template = ChatTemplate.Parse("{{ 'Hello {}'.format(messages[0].content) }}");
+
+        var exception = Assert.ThrowsExactly<ChatTemplateException>(() => template.Render(OneUserTurn, addGenerationPrompt: false));
+
+        StringAssert.Contains(exception.Message, "Unsupported method 'format'");
+        StringAssert.Contains(exception.Message, "'str object' has no attribute 'format'");
+    }
+
+    [TestMethod]
+    [DataRow("messages")]
+    [DataRow("add_generation_prompt")]
+    [DataRow("tools")]
+    [DataRow("bos_token")]
+    public void RefusesAVariableThatWouldReplaceWhatRenderSets(string name)
+    {
+        var template = ChatTemplate.Parse("{{ messages|length }}");
+
+        var exception = Assert.ThrowsExactly<ArgumentException>(() => template.Render(OneUserTurn, false,
+            new ChatTemplateOptions { Variables = new Dictionary<string, object?> { [name] = null } }));
+
+        StringAssert.Contains(exception.Message, $"Variables['{name}']");
+    }
+
+    [TestMethod]
     [DataRow("{% if true %}never closed", "endif")]
     [DataRow("{% for m in messages %}x", "endfor")]
     [DataRow("{{ 'unclosed }}", "Unclosed string")]
@@ -73,6 +99,8 @@ public sealed class ChatTemplateRefusalTests
     [DataRow("{# never closed", "Unclosed comment")]
     [DataRow("{{ x", "Unclosed tag")]
     [DataRow("{{ x.* }}", "attribute name")]
+    [DataRow("{% if true %}{% break %}{% endif %}", "outside a for loop")]
+    [DataRow("{% for x in y %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}", "outside a for loop")]
     public void RefusesMalformedTemplatesWhenParsing(string source, string expected)
     {
         var exception = Assert.ThrowsExactly<ChatTemplateException>(() => ChatTemplate.Parse(source));

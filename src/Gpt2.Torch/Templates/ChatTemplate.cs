@@ -10,6 +10,9 @@ namespace Gpt2.Torch.Templates;
 /// </summary>
 public sealed class ChatTemplate
 {
+    /// <summary>Variables the renderer sets from its own parameters: a caller's variable must not replace them.</summary>
+    private static readonly string[] ReservedVariables = ["messages", "add_generation_prompt", "tools", "bos_token", "eos_token"];
+
     private readonly IReadOnlyList<Statement> _body;
 
     private ChatTemplate(string source, IReadOnlyList<Statement> body)
@@ -50,6 +53,12 @@ public sealed class ChatTemplate
         if (options.EosToken is not null) globals.Set("eos_token", options.EosToken);
         foreach (var (name, value) in options.Variables ?? new Dictionary<string, object?>())
         {
+            if (ReservedVariables.Contains(name))
+            {
+                throw new ArgumentException(
+                    $"ChatTemplateOptions.Variables['{name}'] would replace what Render sets: pass it as the messages, addGenerationPrompt, Tools, BosToken or EosToken instead.",
+                    nameof(options));
+            }
             globals.Set(name, TemplateValues.FromClr(value));
         }
         return new TemplateEvaluator(globals).Render(_body);

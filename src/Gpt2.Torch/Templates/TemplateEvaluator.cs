@@ -290,9 +290,13 @@ internal sealed class TemplateEvaluator
             AttributeExpression a => a.Name,
             _ => "expression",
         };
-        throw call.Position.Error(callee is Undefined
-            ? $"Unknown function '{name}': this chat template interpreter does not provide it"
-            : $"'{name}' is a {TemplateValues.TypeName(callee)}, not a function");
+        throw call.Position.Error(callee switch
+        {
+            Undefined undefined when call.Callee is AttributeExpression =>
+                $"Unsupported method '{name}': {undefined.Description} in this chat template interpreter",
+            Undefined => $"Unknown function '{name}': this chat template interpreter does not provide it",
+            _ => $"'{name}' is a {TemplateValues.TypeName(callee)}, not a function",
+        });
     }
 
     /// <summary>A <c>{% macro %}</c>: a call renders its body in a scope of its own, with its parameters bound.</summary>

@@ -24,7 +24,7 @@ internal static partial class TemplateFilters
     private static readonly Dictionary<string, Filter> Filters = new(StringComparer.Ordinal)
     {
         ["trim"] = (_, value, arguments, position) =>
-            TemplateMethods.Strip(Text(value, "trim", position), arguments.Get(0, "chars", null) as string, start: true, end: true),
+            TemplateMethods.Strip(Text(value), arguments.Get(0, "chars", null) as string, start: true, end: true),
         ["length"] = (_, value, _, position) => TemplateIteration.Length(value, position),
         ["count"] = (_, value, _, position) => TemplateIteration.Length(value, position),
         ["upper"] = (_, value, _, _) => TemplateValues.ToText(value).ToUpperInvariant(),
@@ -91,11 +91,8 @@ internal static partial class TemplateFilters
             ? filter(evaluator, value, new FilterArguments(positional, keyword), position)
             : throw position.Error($"Unknown filter '{name}': this chat template interpreter does not implement it");
 
-    private static string Text(object? value, string filter, SourcePosition position) => value switch
-    {
-        Undefined undefined => throw position.Error($"{undefined.Description}, so '{filter}' cannot read it"),
-        _ => TemplateValues.ToText(value),
-    };
+    // Jinja's text filters read undefined as "" (str(Undefined) is empty), as they read none as "None".
+    private static string Text(object? value) => TemplateValues.ToText(value);
 
     private static IEnumerable<object?> Items(object? value, SourcePosition position) => TemplateIteration.Items(value, position);
 

@@ -17,6 +17,7 @@ internal sealed class TemplateParser
 
     private readonly List<TemplateToken> _tokens;
     private int _index;
+    private int _loopDepth;
 
     private TemplateParser(List<TemplateToken> tokens) => _tokens = tokens;
 
@@ -120,6 +121,8 @@ internal sealed class TemplateParser
             case "set": body.Add(ParseSet(keyword)); break;
             case "macro": body.Add(ParseMacro(keyword)); break;
             case "call": body.Add(ParseCallBlock(keyword)); break;
+            case "break" or "continue" when _loopDepth == 0:
+                throw keyword.Position.Error($"'{{% {keyword.Value} %}}' outside a for loop");
             case "break":
                 Expect(TokenKind.BlockEnd);
                 body.Add(new BreakStatement(keyword.Position));
@@ -186,7 +189,9 @@ internal sealed class TemplateParser
             throw Current.Position.Error("'for ... recursive' is not supported by this chat template interpreter");
         }
         Expect(TokenKind.BlockEnd);
+        _loopDepth++;
         var body = ParseBody(out var end, ["else", "endfor"]);
+        _loopDepth--;
         List<Statement> otherwise = [];
         if (end!.Value == "else")
         {
@@ -251,7 +256,10 @@ internal sealed class TemplateParser
             parameters.Add((parameter, Accept(TokenKind.Operator, "=") ? ParseExpression() : null));
         }
         Expect(TokenKind.BlockEnd);
+        int loopDepth = _loopDepth;
+        _loopDepth = 0;
         var body = ParseBody(out _, ["endmacro"]);
+        _loopDepth = loopDepth;
         Expect(TokenKind.BlockEnd);
         return new MacroStatement(name.Value, parameters, body, keyword.Position);
     }
