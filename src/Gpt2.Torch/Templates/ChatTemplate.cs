@@ -7,6 +7,7 @@ namespace Gpt2.Torch.Templates;
 /// <c>raise_exception</c> and <c>strftime_now</c>, and Jinja's <c>trim_blocks</c> and <c>lstrip_blocks</c>.
 /// Only the part of Jinja that chat templates use is implemented: <c>include</c>, <c>extends</c>, <c>raw</c>, unknown
 /// filters and tests are refused when parsing, unknown functions when rendering, with the construct and its position.
+/// A parsed template is immutable: parse it once and render from any number of threads.
 /// </summary>
 public sealed class ChatTemplate
 {
