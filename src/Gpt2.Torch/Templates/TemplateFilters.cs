@@ -146,9 +146,13 @@ internal static partial class TemplateFilters
         return item;
     }
 
+    /// <summary>map, select and their kin iterate only a true value, as Jinja's do: none gives an empty list.</summary>
+    private static IEnumerable<object?> ItemsIfTrue(object? value, SourcePosition position) =>
+        TemplateValues.IsTrue(value) ? Items(value, position) : [];
+
     private static object? Map(TemplateEvaluator evaluator, object? value, FilterArguments arguments, SourcePosition position)
     {
-        var items = Items(value, position);
+        var items = ItemsIfTrue(value, position);
         if (arguments.Keyword.TryGetValue("attribute", out var attribute))
         {
             bool hasDefault = arguments.Keyword.TryGetValue("default", out var fallback);
@@ -180,7 +184,7 @@ internal static partial class TemplateFilters
         {
             throw position.Error($"Unknown test '{test}': this chat template interpreter does not implement it");
         }
-        return Items(value, position).Where(item =>
+        return ItemsIfTrue(value, position).Where(item =>
         {
             var subject = attribute ? AttributeOf(item, positional[0], position) : item;
             bool passed = test is null ? TemplateValues.IsTrue(subject) : TemplateTests.Apply(test, subject, testArguments, position);
