@@ -591,9 +591,7 @@ internal sealed class TemplateParser
             {
                 var position = Advance().Position;
                 bool negated = Accept(TokenKind.Name, "not");
-                var name = Current.Kind == TokenKind.Name && Current.Value is "none" or "true" or "false"
-                    ? Advance()
-                    : Expect(TokenKind.Name);
+                var name = Expect(TokenKind.Name);
                 if (!TemplateTests.Exists(name.Value))
                 {
                     throw name.Position.Error($"Unknown test 'is {name.Value}': this chat template interpreter does not implement it");
