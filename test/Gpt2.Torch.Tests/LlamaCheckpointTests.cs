@@ -122,6 +122,25 @@ public sealed class LlamaCheckpointTests : TemporaryDirectoryTest
         AssertSameWeights(reference, model);
     }
 
+    // The product's model sources load folders through LanguageModelConfig.LoadCheckpointFolder (config.json picks the
+    // family); a trainer's checkpoints go through SaveCheckpoint and LoadCheckpointWeights: both reach this loader.
+    [TestMethod]
+    public void TheFamilySeamLoadsAndSavesThroughTheSameCheckpoints()
+    {
+        using var model = LlamaFixture.Load("tiny-qwen3");
+        using (var viaSeam = LanguageModelConfig.LoadCheckpointFolder(LlamaFixture.Folder("tiny-qwen3"), CPU))
+        {
+            Assert.IsInstanceOfType<LlamaModel>(viaSeam);
+            AssertSameWeights(model, viaSeam);
+        }
+
+        model.SaveCheckpoint(Directory);
+        using var other = new LlamaModel((LlamaConfig)model.Config, CPU);
+        other.LoadCheckpointWeights(Directory);
+
+        AssertSameWeights(model, other);
+    }
+
     [TestMethod]
     public void UnmergedAdaptersAreNotSaved()
     {
