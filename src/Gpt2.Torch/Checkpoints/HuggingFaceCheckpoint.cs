@@ -15,10 +15,10 @@ namespace Gpt2.Torch.Checkpoints;
 /// </summary>
 /// <remarks>
 /// Loading streams: one shard is open (memory-mapped) at a time and its tensors are copied into the model one by one, so
-/// the peak is about one copy of the weights in the precision asked for. Weights stored in bfloat16, float16 or float32
-/// are converted exactly when the precision holds them (bfloat16 and float16 into float32). A tied model's file may carry
+/// the peak is about one float32 copy of the weights and one shard (a bfloat16 model is converted after loading).
+/// Weights stored in bfloat16, float16 or float32 are widened to float32 exactly. A tied model's file may carry
 /// <c>lm_head.weight</c> only as a copy of <c>model.embed_tokens.weight</c>: a different head is refused rather than
-/// silently dropped, since the config and the file then disagree about the model.
+/// dropped silently as Hugging Face drops it, since the config and the file then disagree about the model.
 /// </remarks>
 public static partial class HuggingFaceCheckpoint
 {
@@ -50,15 +50,11 @@ public static partial class HuggingFaceCheckpoint
     public static CausalLanguageModel Load(string folder, Device? device = null, Precision? precision = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
-        string configPath = Path.Combine(folder, ConfigFileName);
-        if (!File.Exists(configPath))
-            throw new FileNotFoundException($"{folder} is not a Hugging Face checkpoint folder: it has no {ConfigFileName}.", configPath);
-        LanguageModelConfig config = ReadConfig(configPath);
-        if (config is LlamaConfig llama)
-            return LoadLlama(folder, llama, device, precision ?? Precision.Float32);
-        CausalLanguageModel model = Gpt2Checkpoint.Load(folder, device);
+        // config.json picks the family (LlamaConfig.LoadCheckpoint comes back here, Gpt2Config's goes to Gpt2Checkpoint).
+        CausalLanguageModel model = LanguageModelConfig.LoadCheckpointFolder(folder, device);
         try
         {
+            // Exact for weights stored in bfloat16: widened to float32 on loading, they round back to the same bits.
             return precision is Precision converted ? model.ToPrecision(converted) : model;
         }
         catch
@@ -68,30 +64,14 @@ public static partial class HuggingFaceCheckpoint
         }
     }
 
-    private static LanguageModelConfig ReadConfig(string configPath)
-    {
-        try
-        {
-            return LanguageModelConfig.Load(configPath);
-        }
-        catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException or FormatException or ArgumentException or OverflowException)
-        {
-            throw new CheckpointFormatException(configPath, $"not a valid config.json ({e.Message}).", e);
-        }
-        catch (NotSupportedException e)
-        {
-            throw new CheckpointFormatException(configPath, $"a model this library cannot compute exactly, so it is not loaded ({e.Message}).", e);
-        }
-    }
-
-    internal static LlamaModel LoadLlama(string folder, LlamaConfig config, Device? device, Precision precision)
+    /// <summary>Loads a Llama-family folder whose config.json gave <paramref name="config"/>, in float32.</summary>
+    internal static LlamaModel LoadLlama(string folder, LlamaConfig config, Device? device)
     {
         IReadOnlyList<string> shards = CheckedShards(folder, config);
         // Uninitialised: every weight is about to be copied in (and the copy checks that every one is).
         var model = new LlamaModel(config, device, initialize: false);
         try
         {
-            model.ToPrecision(precision);
             CopyWeights(model, folder, shards);
             return model;
         }

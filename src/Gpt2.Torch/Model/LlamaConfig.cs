@@ -106,7 +106,7 @@ public sealed record LlamaConfig : LanguageModelConfig
     public override LlamaModel CreateModel(Device? device = null) => new(this, device);
 
     internal override CausalLanguageModel LoadCheckpoint(string folder, Device? device) =>
-        Checkpoints.HuggingFaceCheckpoint.LoadLlama(folder, this, device, Precision.Float32);
+        Checkpoints.HuggingFaceCheckpoint.LoadLlama(folder, this, device);
 
     /// <summary>
     /// Number of parameters a model of this shape has (a tied head counted once), computed from the shapes without
