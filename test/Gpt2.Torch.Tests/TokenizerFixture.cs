@@ -22,9 +22,10 @@ internal static class TokenizerFixture
     /// <summary>The tokenizer, loaded once per test run (the files are large).</summary>
     public static HuggingFaceTokenizer Tokenizer(string name) => Loaded[name].Value;
 
-    public static HuggingFaceTokenizer Load(string name, Func<JsonNode, JsonNode>? editTokenizerJson = null)
+    /// <summary>Loads a tokenizer, with <paramref name="editTokenizerJson"/> applied to its tokenizer.json and another folder's tokenizer_config.json if given.</summary>
+    public static HuggingFaceTokenizer Load(string name, Func<JsonNode, JsonNode>? editTokenizerJson = null, string? configFrom = null)
     {
-        using Stream config = File.OpenRead(Path.Combine(Folder, name, "tokenizer_config.json"));
+        using Stream config = File.OpenRead(Path.Combine(Folder, configFrom ?? name, "tokenizer_config.json"));
         if (editTokenizerJson is null)
         {
             using Stream tokenizerJson = OpenTokenizerJson(name);
@@ -60,9 +61,17 @@ internal static class TokenizerFixture
 
     public sealed record TemplateCase(string Text, int[] IdsAddSpecial);
 
-    public sealed record TemplateProcessing(JsonElement PostProcessor, TemplateCase[] Cases);
+    /// <summary>Llama 3.1's tokenizer (Llama 3's with llama3_1/post_processor.json and llama3_1/tokenizer_config.json): its eos and add_special_tokens ids.</summary>
+    public sealed record Llama31(string Source, int EosTokenId, TemplateCase[] Cases);
 
-    public sealed record CaseFile(string Source, int? EosTokenId, int? BosTokenId, int? PadTokenId, Case[] Cases, TemplateProcessing? TemplateProcessing);
+    public sealed record CaseFile(string Source, int? EosTokenId, int? BosTokenId, int? PadTokenId, Case[] Cases, Llama31? Llama31);
+
+    /// <summary>Llama 3.1's tokenizer: Llama 3's tokenizer.json with Llama 3.1's post-processor, and Llama 3.1's tokenizer_config.json.</summary>
+    public static HuggingFaceTokenizer LoadLlama31() => Load("llama3", json =>
+    {
+        json["post_processor"] = JsonNode.Parse(File.ReadAllText(Path.Combine(Folder, "llama3_1", "post_processor.json")));
+        return json;
+    }, configFrom: "llama3_1");
 
     /// <summary>The ids of every line of data/SMSSpamCollection (in file order) and of data/the-verdict.txt.</summary>
     public sealed record Corpus(int[][] Messages, int[] Verdict);

