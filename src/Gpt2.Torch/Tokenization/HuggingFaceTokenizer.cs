@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Text;
+using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
@@ -232,13 +234,21 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
     // tiktoken's rank file (base64 of each token's bytes, then its rank) with the model tokens' ids as ranks.
     private TiktokenTokenizer CreateTiktoken(bool[] isModelToken, Regex pattern, Normalizer? normalizer, AddedTokenSplitter? addedTokens)
     {
-        var ranks = new StringBuilder(isModelToken.Length * 16);
+        var ranks = new ArrayBufferWriter<byte>(isModelToken.Length * 16);
         for (int id = 0; id < isModelToken.Length; id++)
         {
-            if (isModelToken[id])
-                ranks.Append(Convert.ToBase64String(_tokenBytes[id])).Append(' ').Append(id).Append('\n');
+            if (!isModelToken[id])
+                continue;
+            byte[] bytes = _tokenBytes[id];
+            Span<byte> line = ranks.GetSpan(Base64.GetMaxEncodedToUtf8Length(bytes.Length) + 13);
+            Base64.EncodeToUtf8(bytes, line, out _, out int written);
+            line[written++] = (byte)' ';
+            id.TryFormat(line[written..], out int digits, provider: CultureInfo.InvariantCulture);
+            written += digits;
+            line[written++] = (byte)'\n';
+            ranks.Advance(written);
         }
-        using var stream = new MemoryStream(Encoding.ASCII.GetBytes(ranks.ToString()), writable: false);
+        using var stream = new MemoryStream(ranks.WrittenSpan.ToArray(), writable: false);
         return TiktokenTokenizer.Create(stream, new CodePointPreTokenizer(pattern, addedTokens), normalizer, addedTokens?.Ids);
     }
 }

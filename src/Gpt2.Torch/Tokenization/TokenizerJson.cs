@@ -164,31 +164,35 @@ internal sealed class TokenizerJson
         Span<char> buffer = stackalloc char[256];
         foreach (JsonElement merge in merges.EnumerateArray())
         {
-            string left, right;
+            string first, second = "";
             if (merge.ValueKind == JsonValueKind.String)
             {
-                string text = merge.GetString()!;
-                int space = text.IndexOf(' ', StringComparison.Ordinal);
-                if (space <= 0 || space == text.Length - 1 || text.IndexOf(' ', space + 1) >= 0)
-                    throw Invalid($"model.merges[{index}] '{text}' must be two tokens separated by one space");
-                left = text[..space];
-                right = text[(space + 1)..];
+                first = merge.GetString()!;
             }
             else if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2
                 && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
             {
-                left = merge[0].GetString()!;
-                right = merge[1].GetString()!;
+                first = merge[0].GetString()!;
+                second = merge[1].GetString()!;
             }
             else
             {
                 throw Invalid($"model.merges[{index}] must be \"left right\" or [\"left\", \"right\"]");
             }
+            ReadOnlySpan<char> left = first, right = second;
+            if (merge.ValueKind == JsonValueKind.String)
+            {
+                int space = first.IndexOf(' ', StringComparison.Ordinal);
+                if (space <= 0 || space == first.Length - 1 || first.IndexOf(' ', space + 1) >= 0)
+                    throw Invalid($"model.merges[{index}] '{first}' must be two tokens separated by one space");
+                left = first.AsSpan(0, space);
+                right = first.AsSpan(space + 1);
+            }
             int length = left.Length + right.Length;
             Span<char> joined = length <= buffer.Length ? buffer[..length] : new char[length];
-            left.AsSpan().CopyTo(joined);
-            right.AsSpan().CopyTo(joined[left.Length..]);
-            if (!vocab.ContainsKey(left) || !vocab.ContainsKey(right) || !lookup.TryGetValue(joined, out int id))
+            left.CopyTo(joined);
+            right.CopyTo(joined[left.Length..]);
+            if (!lookup.ContainsKey(left) || !lookup.ContainsKey(right) || !lookup.TryGetValue(joined, out int id))
                 throw Invalid($"model.merges[{index}] ('{left}', '{right}') does not join two model.vocab tokens into a third");
             if (id < previous)
                 throw Invalid($"model.merges[{index}] ('{left}', '{right}') makes id {id} after a merge made id {previous}: this loader merges in token-id order (tiktoken's ranks), which needs merges listed in the order of their tokens' ids");
