@@ -1,45 +1,57 @@
-import json,sys
-f=sys.argv[1]
-c=json.load(open(f)); m=c['model']; vocab=m['vocab']
-merges=[tuple(x.split(' ')) if isinstance(x,str) else tuple(x) for x in m['merges']]
-mrank={p:i for i,p in enumerate(merges)}
-print('merges',len(merges),'unique',len(mrank))
-# monotonic: id of merged vs merge index
-prev=-1; nonmono=0
-firstid={}
-for i,(a,b) in enumerate(merges):
-    t=a+b
-    if t not in firstid: firstid[t]=i
-ids=[vocab[t] for t in sorted(firstid,key=firstid.get)]
-print('merged ids monotonic in first-merge order:', all(ids[i]<ids[i+1] for i in range(len(ids)-1)))
-# is merge rank order consistent with concat id order (all merges)?
-bad=sum(1 for i in range(len(merges)-1) if vocab[merges[i][0]+merges[i][1]]>vocab[merges[i+1][0]+merges[i+1][1]])
-print('merge order violations vs id of concat', bad)
-def hf(word):
-    w=list(word)
-    while len(w)>1:
-        best=None
-        for i in range(len(w)-1):
-            r=mrank.get((w[i],w[i+1]))
-            if r is not None and (best is None or r<best[0]): best=(r,i)
-        if best is None: break
-        i=best[1]; w[i:i+2]=[w[i]+w[i+1]]
-    return w
-def tk(word):
-    w=list(word)
-    while len(w)>1:
-        best=None
-        for i in range(len(w)-1):
-            r=vocab.get(w[i]+w[i+1])
-            if r is not None and (best is None or r<best[0]): best=(r,i)
-        if best is None: break
-        i=best[1]; w[i:i+2]=[w[i]+w[i+1]]
-    return w
-unreach=0; diff=0; ex=[]
-for t,i in vocab.items():
-    if len(t)<2: continue
-    h=hf(t); k=tk(t)
-    if h!=[t]: unreach+=1; ex.append(('unreach',t,h)) if len(ex)<5 else None
-    if h!=k: diff+=1; ex.append(('diff',t,h,k)) if len(ex)<10 else None
-print('vocab tokens unreachable by merges',unreach,'hf!=tiktoken',diff)
-for e in ex: print(e)
+"""Checks, for one tokenizer.json, what HuggingFaceTokenizer's use of tiktoken's rank-based BPE relies on.
+
+HuggingFaceTokenizer runs byte-level BPE as tiktoken does (merge first the adjacent pair whose merged token has the lowest
+id; a piece that is itself a token stays whole), while Hugging Face merges the listed pair of lowest merge rank and keeps a
+whole piece only with ignore_merges. This script shows that the two agree on every token of the vocabulary:
+
+  * merge order == id order of the merged tokens (the loader also checks this, and refuses files where it fails);
+  * how many tokens Hugging Face's merges never reach from their own bytes (Llama 3: 588, which is why it sets
+    ignore_merges; Qwen3: 0, so tiktoken's whole-piece shortcut changes nothing there);
+  * that merging by merge rank and merging by token id give the same tokens for every vocabulary token.
+
+Usage: python3 check_merge_order.py qwen3/tokenizer.json.gz    (a few minutes; Python 3, no packages)
+"""
+import gzip
+import json
+import sys
+
+path = sys.argv[1]
+with (gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8")) as f:
+    model = json.load(f)["model"]
+vocab = model["vocab"]
+merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+merge_rank = {pair: i for i, pair in enumerate(merges)}
+print("merges", len(merges), "ignore_merges", model.get("ignore_merges"))
+
+out_of_order = sum(1 for i in range(len(merges) - 1)
+                   if vocab[merges[i][0] + merges[i][1]] > vocab[merges[i + 1][0] + merges[i + 1][1]])
+print("merges whose token id is lower than the previous merge's:", out_of_order)
+
+
+def bpe(word, priority):
+    parts = list(word)
+    while len(parts) > 1:
+        best = None
+        for i in range(len(parts) - 1):
+            p = priority(parts[i], parts[i + 1])
+            if p is not None and (best is None or p < best[0]):
+                best = (p, i)
+        if best is None:
+            break
+        i = best[1]
+        parts[i:i + 2] = [parts[i] + parts[i + 1]]
+    return parts
+
+
+by_merge_rank = lambda a, b: merge_rank.get((a, b))   # Hugging Face
+by_token_id = lambda a, b: vocab.get(a + b)           # tiktoken with ids as ranks
+
+unreached = differ = 0
+for token in vocab:
+    if len(token) < 2:
+        continue
+    hf = bpe(token, by_merge_rank)
+    unreached += hf != [token]
+    differ += hf != bpe(token, by_token_id)
+print("tokens Hugging Face's merges do not reach from their bytes:", unreached)
+print("tokens where merging by merge rank and by token id differ:", differ)
