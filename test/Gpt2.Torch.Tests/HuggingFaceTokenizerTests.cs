@@ -240,7 +240,6 @@ public sealed class HuggingFaceTokenizerTests : TemporaryDirectoryTest
     [DataRow("model.dropout", "0.1", "model.dropout")]
     [DataRow("model.continuing_subword_prefix", "\"##\"", "model.continuing_subword_prefix")]
     [DataRow("model.end_of_word_suffix", "\"</w>\"", "model.end_of_word_suffix")]
-    [DataRow("model.merges", """["l l", "h e"]""", "model.merges[1]")]
     [DataRow("model.merges", """["h x"]""", "model.merges[0]")]
     [DataRow("model.merges", """["h e l"]""", "model.merges[0]")]
     [DataRow("normalizer", """{"type": "Lowercase"}""", "normalizer 'Lowercase'")]
@@ -265,6 +264,19 @@ public sealed class HuggingFaceTokenizerTests : TemporaryDirectoryTest
         var error = Assert.ThrowsExactly<InvalidDataException>(() => LoadSmall(json));
         StringAssert.Contains(error.Message, expectedInMessage);
         StringAssert.StartsWith(error.Message, "tokenizer.json: ");
+    }
+
+    [TestMethod]
+    public void WithoutIgnoreMergesTheMergesOrderDecidesAndWithItMergesOutOfIdOrderAreRefused()
+    {
+        // "el" (id 260) is merged before "he" (id 256): by merge rank "hel" is h + el, by token id it would be he + l.
+        JsonObject json = SmallTokenizerJson();
+        json["model"]!["vocab"]!["el"] = 260;
+        json["model"]!["merges"] = new JsonArray("e l", "h e");
+        CollectionAssert.AreEqual(new[] { Byte('h'), 260 }, LoadSmall(json).Encode("hel"));
+
+        json["model"]!["ignore_merges"] = true;
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => LoadSmall(json)).Message, "model.merges[1] ('h', 'e') makes id 256 after a merge made id 260");
     }
 
     [TestMethod]

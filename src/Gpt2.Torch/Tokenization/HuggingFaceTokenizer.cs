@@ -14,9 +14,10 @@ namespace Gpt2.Torch.Tokenization;
 /// <remarks>
 /// <para>
 /// Text is cut at added tokens first; each stretch between them is normalized (NFC for Qwen), cut into pieces by the
-/// pre-tokenizer's regular expression and byte-level BPE-encoded by Microsoft.ML.Tokenizers' <see cref="TiktokenTokenizer"/>
-/// with each token's id as its rank: in these vocabularies merges are listed in the order of their tokens' ids (checked at
-/// load), and a piece that is itself a token stays whole, which is Llama 3's <c>ignore_merges</c>.
+/// pre-tokenizer's regular expression and byte-level BPE-encoded by Microsoft.ML.Tokenizers: with
+/// <c>ignore_merges</c> (Llama 3) by <see cref="TiktokenTokenizer"/>, each token's id as its rank, which keeps a piece that is
+/// itself a token whole and merges in the merges' order (their tokens' ids increase with it, checked at load); without it
+/// (Qwen, SmolLM2) by <see cref="BpeTokenizer"/> with the merges, Hugging Face's algorithm.
 /// </para>
 /// <para>
 /// Special added tokens (<c>&lt;|im_end|&gt;</c>, <c>&lt;|eot_id|&gt;</c>) are recognised in text only when the caller allows
@@ -39,13 +40,13 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
 
     private static readonly string[] EndOfTurnTokens = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>"];
 
-    private readonly TiktokenTokenizer _bytePairs;        // the text between added tokens, already normalized
+    private readonly Tokenizer _bytePairs;                // the text between added tokens, already normalized
     private readonly AddedTokenSplitter _allAdded;        // special and non-special added tokens
     private readonly AddedTokenSplitter _nonSpecialAdded; // non-special added tokens only
     private readonly NormalizationForm? _normalization;
     private readonly bool _addPrefixSpace;
     private readonly byte[][] _tokenBytes;                // by id; empty for ids nothing uses
-    private readonly Lazy<TiktokenTokenizer> _tokenizer;
+    private readonly Lazy<Tokenizer> _tokenizer;
 
     private HuggingFaceTokenizer(TokenizerJson file, TokenizerConfigJson config, IReadOnlyList<int> generationEndIds, string? chatTemplate)
     {
@@ -63,9 +64,18 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
         _normalization = file.Normalization;
         _addPrefixSpace = file.PreTokenization.AddPrefixSpace;
         var pattern = new Regex(file.PreTokenization.Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
-        _bytePairs = CreateTiktoken(isModelToken, pattern, normalizer: null, addedTokens: null);
-        _tokenizer = new(() => CreateTiktoken(isModelToken, pattern,
-            _normalization is { } form ? new UnicodeNormalizer(form) : null, _allAdded));
+        Tokenizer CreateBytePairs(Normalizer? normalizer, AddedTokenSplitter? addedTokens) => file.Merges is null
+            ? CreateTiktoken(isModelToken, pattern, normalizer, addedTokens)
+            : BpeTokenizer.Create(new BpeOptions(file.Vocab)
+            {
+                Merges = file.Merges,
+                ByteLevel = true,
+                PreTokenizer = new CodePointPreTokenizer(pattern, addedTokens),
+                Normalizer = normalizer,
+                SpecialTokens = addedTokens?.Ids,
+            });
+        _bytePairs = CreateBytePairs(normalizer: null, addedTokens: null);
+        _tokenizer = new(() => CreateBytePairs(_normalization is { } form ? new UnicodeNormalizer(form) : null, _allAdded));
 
         VocabSize = size;
         EndOfTextId = IdOf(config.EndOfText ?? EndOfTurnTokens.FirstOrDefault(_allAdded.Ids.ContainsKey)

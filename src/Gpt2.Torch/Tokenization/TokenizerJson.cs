@@ -16,20 +16,21 @@ internal sealed record PreTokenization(string Pattern, bool AddPrefixSpace);
 /// implement refused by name.
 /// </summary>
 /// <remarks>
-/// The merges are not kept: byte-level BPE is run as tiktoken runs it, merging first the adjacent pair whose merged token
-/// has the lowest id, which is the merges' order when merge results have increasing ids (checked here). Hugging Face's
-/// <c>ignore_merges</c> (a piece that is a whole token stays whole) is what tiktoken always does; for vocabularies with
-/// <c>ignore_merges</c> false this gives the same ids when every token is reached by its own merges, which holds for
-/// Qwen2.5/Qwen3's vocabulary (Fixtures/tokenizers/check_merge_order.py checks it over all 151,643 tokens).
+/// Files with <c>ignore_merges</c> (Llama 3: a piece that is itself a token stays whole) are run as tiktoken runs BPE,
+/// merging first the adjacent pair whose merged token has the lowest id; that is the merges' order when merge results
+/// have increasing ids, which is checked here for those files (Fixtures/tokenizers/check_merge_order.py shows it for
+/// Llama 3 and Qwen3). Files without it (Qwen2.5, Qwen3, SmolLM2) keep their merges for Hugging Face's own algorithm.
 /// </remarks>
 internal sealed class TokenizerJson
 {
     /// <summary>GPT-2's pre-tokenization pattern, which the ByteLevel pre-tokenizer uses when use_regex is true.</summary>
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    private TokenizerJson(byte[][] tokenBytes, bool[] isModelToken, List<AddedToken> addedTokens,
+    private TokenizerJson(Dictionary<string, int> vocab, List<string>? merges, byte[][] tokenBytes, bool[] isModelToken, List<AddedToken> addedTokens,
         NormalizationForm? normalization, PreTokenization preTokenization, string? beginningOfText)
     {
+        Vocab = vocab;
+        Merges = merges;
         TokenBytes = tokenBytes;
         IsModelToken = isModelToken;
         AddedTokens = addedTokens;
@@ -37,6 +38,12 @@ internal sealed class TokenizerJson
         PreTokenization = preTokenization;
         BeginningOfText = beginningOfText;
     }
+
+    /// <summary>model.vocab: each model token, written in the byte-level alphabet, and its id.</summary>
+    public Dictionary<string, int> Vocab { get; }
+
+    /// <summary>model.merges as "left right", or null when <c>ignore_merges</c> is set and BPE runs by token id instead.</summary>
+    public List<string>? Merges { get; }
 
     /// <summary>The bytes of each id; model tokens and added tokens alike; empty for ids nothing uses.</summary>
     public byte[][] TokenBytes { get; }
@@ -67,7 +74,8 @@ internal sealed class TokenizerJson
         JsonElement model = Required(root, "model", JsonValueKind.Object);
         CheckModel(model);
         Dictionary<string, int> vocab = ReadVocab(model);
-        CheckMerges(model, vocab);
+        bool ignoreMerges = model.TryGetProperty("ignore_merges", out JsonElement ignore) && ignore.ValueKind == JsonValueKind.True;
+        List<string>? merges = ReadMerges(model, vocab, keep: !ignoreMerges, requireIdOrder: ignoreMerges);
         List<AddedToken> added = ReadAddedTokens(root);
         NormalizationForm? normalization = ReadNormalizer(root);
         PreTokenization preTokenization = ReadPreTokenizer(root);
@@ -102,7 +110,7 @@ internal sealed class TokenizerJson
             tokenBytes[token.Id] = Encoding.UTF8.GetBytes(token.Content);
         if (beginningOfText is not null && !added.Any(t => t.Content == beginningOfText))
             throw Invalid($"post_processor's template puts '{beginningOfText}' first, which is not in added_tokens");
-        return new TokenizerJson(tokenBytes, isModelToken, added, normalization, preTokenization, beginningOfText);
+        return new TokenizerJson(vocab, merges, tokenBytes, isModelToken, added, normalization, preTokenization, beginningOfText);
     }
 
     internal static JsonDocument ParseDocument(Stream stream, string fileName)
@@ -154,13 +162,14 @@ internal sealed class TokenizerJson
         return vocab;
     }
 
-    // Checks what running BPE by token id (tiktoken's way) relies on: each merge joins two vocabulary tokens into a third,
-    // and the merges come in the order of their results' ids.
-    private static void CheckMerges(JsonElement model, Dictionary<string, int> vocab)
+    // Each merge must join two vocabulary tokens into a third; running BPE by token id (tiktoken's way, for ignore_merges)
+    // also needs the merges in the order of their results' ids.
+    private static List<string>? ReadMerges(JsonElement model, Dictionary<string, int> vocab, bool keep, bool requireIdOrder)
     {
         JsonElement merges = Required(model, "merges", JsonValueKind.Array, "model.");
         var lookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         int previous = -1, index = 0;
+        List<string>? kept = keep ? new List<string>(merges.GetArrayLength()) : null;
         Span<char> buffer = stackalloc char[256];
         foreach (JsonElement merge in merges.EnumerateArray())
         {
@@ -194,11 +203,13 @@ internal sealed class TokenizerJson
             right.CopyTo(joined[left.Length..]);
             if (!lookup.ContainsKey(left) || !lookup.ContainsKey(right) || !lookup.TryGetValue(joined, out int id))
                 throw Invalid($"model.merges[{index}] ('{left}', '{right}') does not join two model.vocab tokens into a third");
-            if (id < previous)
-                throw Invalid($"model.merges[{index}] ('{left}', '{right}') makes id {id} after a merge made id {previous}: this loader merges in token-id order (tiktoken's ranks), which needs merges listed in the order of their tokens' ids");
+            if (requireIdOrder && id < previous)
+                throw Invalid($"model.merges[{index}] ('{left}', '{right}') makes id {id} after a merge made id {previous}: with ignore_merges this loader merges in token-id order (tiktoken's ranks), which needs merges listed in the order of their tokens' ids");
             previous = id;
             index++;
+            kept?.Add(merge.ValueKind == JsonValueKind.String ? first : $"{first} {second}");
         }
+        return kept;
     }
 
     private static List<AddedToken> ReadAddedTokens(JsonElement root)
