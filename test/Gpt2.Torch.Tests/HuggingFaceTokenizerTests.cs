@@ -184,10 +184,12 @@ public sealed class HuggingFaceTokenizerTests : TemporaryDirectoryTest
     }
 
     [TestMethod]
-    public void TheMicrosoftMLTokenizerRecognisesEveryAddedTokenAndGivesEncodesIds()
+    [DataRow(Qwen)]
+    [DataRow(Llama)]
+    public void TheMicrosoftMLTokenizerRecognisesEveryAddedTokenAndGivesEncodesIds(string name)
     {
-        HuggingFaceTokenizer tokenizer = TokenizerFixture.Tokenizer(Qwen);
-        foreach (TokenizerFixture.Case c in TokenizerFixture.ReadCases(Qwen).Cases)
+        HuggingFaceTokenizer tokenizer = TokenizerFixture.Tokenizer(name);
+        foreach (TokenizerFixture.Case c in TokenizerFixture.ReadCases(name).Cases)
             CollectionAssert.AreEqual(c.IdsAllowSpecial, tokenizer.Tokenizer.EncodeToIds(c.Text).ToArray(), c.Text);
     }
 
@@ -240,11 +242,12 @@ public sealed class HuggingFaceTokenizerTests : TemporaryDirectoryTest
     }
 
     [TestMethod]
-    public void LoadingAFolderReadsGenerationConfigsEndIdsAndChatTemplateJinja()
+    public void LoadingAFolderReadsGenerationConfigsEndIdsAndChatTemplateJinjaBeforeTheConfigsTemplate()
     {
         File.WriteAllText(Path.Combine(Directory, "tokenizer.json"), SmallTokenizerJson().ToJsonString());
         File.WriteAllText(Path.Combine(Directory, "generation_config.json"), """{"eos_token_id": [258, 259]}""");
         File.WriteAllText(Path.Combine(Directory, "chat_template.jinja"), "{% for m in messages %}{{ m.content }}{% endfor %}");
+        File.WriteAllText(Path.Combine(Directory, "tokenizer_config.json"), """{"chat_template": "the older template"}""");
         HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.Load(Directory);
         Assert.AreEqual(258, tokenizer.EndOfTextId);
         CollectionAssert.AreEqual(new[] { 259 }, tokenizer.EndOfTurnIds.ToArray());

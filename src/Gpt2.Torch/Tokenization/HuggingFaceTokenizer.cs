@@ -92,13 +92,13 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
         EndOfTurnIds = [.. generationEndIds
             .Concat(EndOfTurnTokens.Where(_allAdded.Ids.ContainsKey).Select(token => _allAdded.Ids[token]))
             .Where(id => id != EndOfTextId).Distinct().Order()];
-        ChatTemplate = config.ChatTemplate ?? chatTemplate;
+        ChatTemplate = chatTemplate ?? config.ChatTemplate;
     }
 
     /// <summary>
     /// Reads <c>tokenizer.json</c> and, when present, <c>tokenizer_config.json</c>, <c>generation_config.json</c> (its
-    /// <c>eos_token_id</c> joins <see cref="EndOfTurnIds"/>) and <c>chat_template.jinja</c> (the chat template when
-    /// <c>tokenizer_config.json</c> has none) from <paramref name="folder"/>.
+    /// <c>eos_token_id</c> joins <see cref="EndOfTurnIds"/>) and <c>chat_template.jinja</c> (the chat template, in place of
+    /// <c>tokenizer_config.json</c>'s, as transformers reads it) from <paramref name="folder"/>.
     /// </summary>
     /// <exception cref="FileNotFoundException">The folder has no <c>tokenizer.json</c>.</exception>
     /// <exception cref="InvalidDataException">A file holds what is not implemented (named in the message) or is malformed.</exception>
@@ -154,7 +154,7 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
     /// <inheritdoc />
     public override IReadOnlyList<int> EndOfTurnIds { get; }
 
-    /// <summary><c>chat_template</c> of <c>tokenizer_config.json</c> (its "default" where it lists several), or <c>chat_template.jinja</c>.</summary>
+    /// <summary><c>chat_template.jinja</c>, or else <c>chat_template</c> of <c>tokenizer_config.json</c> (its "default" where it lists several).</summary>
     public override string? ChatTemplate { get; }
 
     /// <inheritdoc />
