@@ -58,6 +58,7 @@ internal sealed class TokenizerJson
     /// <summary>The Unicode normalization applied to text outside added tokens, or null for none.</summary>
     public NormalizationForm? Normalization { get; }
 
+    /// <summary>How text between added tokens is cut into pieces.</summary>
     public PreTokenization PreTokenization { get; }
 
     /// <summary>The token the post-processor's template puts before the text, or null.</summary>
