@@ -50,12 +50,12 @@ internal abstract class Benchmark(Device device, string presetName)
 
     /// <summary>
     /// Training FLOPs per token as nanoGPT counts them (its <c>estimate_mfu</c>): 6 N + 12 L H Q T, N the model's parameters
-    /// without the position embedding (a tied token embedding counts once), L layers, H heads, Q head size, T the sequence length.
+    /// without a learned position embedding (GPT-2's; a tied token embedding counts once), L layers, H heads, Q head size, T the sequence length.
     /// </summary>
-    public static double TrainingFlopsPerToken(Gpt2Model model, int sequenceLength)
+    public static double TrainingFlopsPerToken(CausalLanguageModel model, int sequenceLength)
     {
-        Gpt2Config config = model.Config;
-        long parameters = model.ParameterCount - (long)config.ContextLength * config.EmbeddingSize;
+        LanguageModelConfig config = model.Config;
+        long parameters = model.ParameterCount - model.PositionEmbeddingParameterCount;
         return 6.0 * parameters + 12.0 * config.LayerCount * config.HeadCount * config.HeadSize * sequenceLength;
     }
 }

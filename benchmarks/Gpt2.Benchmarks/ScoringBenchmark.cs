@@ -50,7 +50,7 @@ internal static class ScoringBenchmark
         var gpt2 = mlContext.Transforms.Conversion.MapValueToKey(nameof(Message.Label))
             .Append(new Gpt2TextClassifier(mlContext, new Gpt2TextClassifier.Options
             {
-                BaseModel = Gpt2ModelSource.Random("mini"),
+                BaseModel = LanguageModelSource.Random("mini"),
                 Sentence1ColumnName = nameof(Message.Text),
                 LabelColumnName = nameof(Message.Label),
                 MaxEpochs = 1,

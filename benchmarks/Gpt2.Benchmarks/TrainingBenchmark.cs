@@ -115,7 +115,7 @@ internal sealed class TrainingBenchmark(Device device, string presetName) : Benc
         private readonly int _index;
         private readonly int _totalSteps;
         private readonly int _warmUpSteps;
-        private readonly Gpt2Model _model;
+        private readonly CausalLanguageModel _model;
         private readonly LanguageModelTrainer _trainer;
         private readonly NextTokenBatches _train;
         private readonly NextTokenBatches _validation;

@@ -9,13 +9,13 @@ public static class ModelChoice
     /// <param name="preset">The model size.</param>
     /// <param name="weights">A checkpoint folder, <c>random</c>, or null for the preset's published weights.</param>
     /// <param name="cancellationToken">Stops a download.</param>
-    public static async Task<Gpt2ModelSource> ResolveAsync(string preset, string? weights, CancellationToken cancellationToken)
+    public static async Task<LanguageModelSource> ResolveAsync(string preset, string? weights, CancellationToken cancellationToken)
     {
-        Gpt2ModelSource source = weights switch
+        LanguageModelSource source = weights switch
         {
-            null => await Gpt2ModelSource.PublishedOrRandomAsync(preset, new ConsoleDownloadProgress(), cancellationToken: cancellationToken),
-            _ when weights.Equals("random", StringComparison.OrdinalIgnoreCase) => Gpt2ModelSource.Random(preset),
-            _ => Gpt2ModelSource.Pretrained(weights),
+            null => await LanguageModelSource.PublishedOrRandomAsync(preset, new ConsoleDownloadProgress(), cancellationToken: cancellationToken),
+            _ when weights.Equals("random", StringComparison.OrdinalIgnoreCase) => LanguageModelSource.Random(preset),
+            _ => LanguageModelSource.Pretrained(weights),
         };
         Console.WriteLine(source.IsRandom
             ? $"Starting GPT-2 {preset} from random initialisation{(weights is null ? " (its published weights cannot be had here)" : "")}."

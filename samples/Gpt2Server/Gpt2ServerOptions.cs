@@ -22,7 +22,7 @@ public sealed record Gpt2ServerOptions
         "                  [--engine auto|torchsharp|onnxruntime|onnxruntime-int8|onnxruntime-int4 (auto)]\n" +
         "                  [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]";
 
-    /// <summary>What <c>Gpt2ModelSource</c> takes: a preset (124M), a Hugging Face id, a checkpoint folder or a trainer's checkpoint directory.</summary>
+    /// <summary>What <c>LanguageModelSource</c> takes: a preset (124M), a Hugging Face id, a checkpoint folder or a trainer's checkpoint directory.</summary>
     public required string Model { get; init; }
 
     /// <summary>The name clients send as <c>model</c>: <c>--model-id</c>, else the folder name of a folder, else <see cref="Model"/>.</summary>

@@ -13,7 +13,7 @@ internal sealed class ServedModel : IDisposable
     {
         Options = options;
         _ownsService = service is null;
-        Service = service ?? Gpt2TextGenerationService.Load(Gpt2ModelSource.Pretrained(options.Model), device: null, options.Engine);
+        Service = service ?? Gpt2TextGenerationService.Load(LanguageModelSource.Pretrained(options.Model), device: null, options.Engine);
         try
         {
             Classifier = options.ClassifierPath is null ? null : new Gpt2ServerClassifier(options.ClassifierPath);

@@ -8,7 +8,7 @@ namespace Gpt2Server;
 /// the completion: GPT-2's tokens are bytes, and one may hold part of a UTF-8 character, so offsets count the
 /// characters the bytes before it complete. One instance per response.
 /// </summary>
-internal sealed class TokenTexts(Gpt2Tokenizer tokenizer)
+internal sealed class TokenTexts(LanguageModelTokenizer tokenizer)
 {
     // OpenAI's floor for a log-probability of a token that cannot be drawn (JSON has no minus infinity).
     private const double LeastLogprob = -9999.0;

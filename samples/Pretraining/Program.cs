@@ -81,7 +81,7 @@ return root.Parse(args).Invoke();
 static int Run(string dataPath, Gpt2Config config, LanguageModelTrainingOptions options, string output, Device device)
 {
     var clock = Stopwatch.StartNew();
-    Gpt2Tokenizer tokenizer = Gpt2Tokenizer.Default;
+    LanguageModelTokenizer tokenizer = Gpt2Tokenizer.Default;
     (string trainText, string validationText) = TrainValidationSplit.SplitText(File.ReadAllText(dataPath), 0.9);
     NextTokenBatches Batches(string text, bool training) =>
         new(new NextTokenWindows(tokenizer.Encode(text, allowSpecialTokens: true), maxLength: config.ContextLength, stride: config.ContextLength),
@@ -138,7 +138,7 @@ static int Run(string dataPath, Gpt2Config config, LanguageModelTrainingOptions 
 // The book's GPTModel keeps PyTorch's default initialisation: embeddings N(0, 1), linear weights and biases
 // U(-1/sqrt(fan in), 1/sqrt(fan in)), LayerNorm 1 and 0. With GPT-2's initialisation instead (embeddings N(0, 0.02)),
 // this run, at a constant 4e-4 without warmup or clipping, stalls near loss 6 and diverges for a few steps around step 35.
-static void InitializeAsTheBook(Gpt2Model model)
+static void InitializeAsTheBook(CausalLanguageModel model)
 {
     using var noGrad = no_grad();
     var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);

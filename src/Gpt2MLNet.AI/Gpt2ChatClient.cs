@@ -85,7 +85,7 @@ public sealed class Gpt2ChatClient : IChatClient
     /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> when null.</param>
     /// <param name="modelId">The model id reported in responses; "gpt2" when null.</param>
     /// <param name="defaults">Generation options that <see cref="ChatOptions"/> override.</param>
-    public Gpt2ChatClient(Gpt2Model model, ChatPromptFormat? format = null, string? modelId = null, GenerationOptions? defaults = null)
+    public Gpt2ChatClient(CausalLanguageModel model, ChatPromptFormat? format = null, string? modelId = null, GenerationOptions? defaults = null)
         : this(new Gpt2TextGenerationService(model), format, modelId, defaults, ownsService: true)
     {
     }
@@ -103,7 +103,7 @@ public sealed class Gpt2ChatClient : IChatClient
     /// Which engine decodes; when null, the fastest correct one for the device (<see cref="DecodingEngine.Auto"/>: ONNX
     /// Runtime float32 on a CPU, TorchSharp on CUDA; TorchSharp for a model in memory).
     /// </param>
-    public static Gpt2ChatClient Create(Gpt2ModelSource source, ChatPromptFormat? format = null, Device? device = null, GenerationOptions? defaults = null,
+    public static Gpt2ChatClient Create(LanguageModelSource source, ChatPromptFormat? format = null, Device? device = null, GenerationOptions? defaults = null,
         DecodingEngine? engine = null)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -166,7 +166,7 @@ public sealed class Gpt2ChatClient : IChatClient
             return null;
         if (serviceType == typeof(ChatClientMetadata))
             return _metadata;
-        if (serviceType == typeof(Gpt2Model))
+        if (serviceType == typeof(CausalLanguageModel))
             return Service.Model;
         if (serviceType == typeof(ChatPromptFormat))
             return Format;

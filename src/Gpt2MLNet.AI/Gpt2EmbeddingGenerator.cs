@@ -35,7 +35,7 @@ public sealed class Gpt2EmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     /// <param name="modelId">The model id reported; "gpt2" when null.</param>
     /// <param name="batchSize">Texts embedded together in one forward pass.</param>
     /// <param name="ownsModel">Whether disposing the generator disposes the model.</param>
-    public Gpt2EmbeddingGenerator(Gpt2Model model, EmbeddingPooling pooling = EmbeddingPooling.Mean, bool normalize = false, string? modelId = null,
+    public Gpt2EmbeddingGenerator(CausalLanguageModel model, EmbeddingPooling pooling = EmbeddingPooling.Mean, bool normalize = false, string? modelId = null,
         int batchSize = 16, bool ownsModel = false)
         : this(new LanguageModelHost(model ?? throw new ArgumentNullException(nameof(model)), ownsModel: ownsModel), ownsHost: true, pooling, normalize, modelId, batchSize)
     {
@@ -76,7 +76,7 @@ public sealed class Gpt2EmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     }
 
     /// <summary>An embedding generator over the model of <paramref name="source"/> (preset, Hugging Face id or folder), which it owns (a model in memory stays its owner's).</summary>
-    public static Gpt2EmbeddingGenerator Create(Gpt2ModelSource source, EmbeddingPooling pooling = EmbeddingPooling.Mean, bool normalize = false,
+    public static Gpt2EmbeddingGenerator Create(LanguageModelSource source, EmbeddingPooling pooling = EmbeddingPooling.Mean, bool normalize = false,
         Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -87,7 +87,7 @@ public sealed class Gpt2EmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     public LanguageModelHost Host { get; }
 
     /// <summary>The model whose hidden states are pooled.</summary>
-    public Gpt2Model Model => Host.Model;
+    public CausalLanguageModel Model => Host.Model;
 
     /// <summary>How token states become one vector.</summary>
     public EmbeddingPooling Pooling { get; }
@@ -148,7 +148,7 @@ public sealed class Gpt2EmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
             return null;
         if (serviceType == typeof(EmbeddingGeneratorMetadata))
             return _metadata;
-        if (serviceType == typeof(Gpt2Model))
+        if (serviceType == typeof(CausalLanguageModel))
             return Model;
         return serviceType.IsInstanceOfType(this) ? this : null;
     }

@@ -45,13 +45,13 @@ public static class Gpt2Catalog
     /// <param name="sentence2ColumnName">The second text of a pair, or null for single texts.</param>
     /// <param name="batchSize">Sequences per step.</param>
     /// <param name="maxEpochs">Passes over the training data.</param>
-    /// <param name="baseModel">The GPT-2 to start from: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 124M when null.</param>
+    /// <param name="baseModel">The GPT-2 to start from: a preset, Hugging Face model id, checkpoint folder or <see cref="LanguageModelSource"/>; 124M when null.</param>
     /// <param name="validationSet">Data to evaluate on during training, or null.</param>
     /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2TextClassifier Gpt2(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string scoreColumnName = "Score", string outputColumnName = "PredictedLabel",
         string sentence1ColumnName = "Sentence1", string? sentence2ColumnName = null, int batchSize = 8, int maxEpochs = 5,
-        Gpt2ModelSource? baseModel = null, IDataView? validationSet = null)
+        LanguageModelSource? baseModel = null, IDataView? validationSet = null)
     {
         var options = new Gpt2TextClassifier.Options
         {
@@ -85,11 +85,11 @@ public static class Gpt2Catalog
     /// <param name="catalog">The text transforms catalog.</param>
     /// <param name="outputColumnName">The generated-text column to add.</param>
     /// <param name="inputColumnName">The prompt column.</param>
-    /// <param name="baseModel">The GPT-2 to generate with: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 124M when null.</param>
+    /// <param name="baseModel">The GPT-2 to generate with: a preset, Hugging Face model id, checkpoint folder or <see cref="LanguageModelSource"/>; 124M when null.</param>
     /// <param name="maxNewTokens">The most tokens generated per row.</param>
     /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2TextGenerator Gpt2TextGenerator(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "GeneratedText",
-        string inputColumnName = "Prompt", Gpt2ModelSource? baseModel = null, int maxNewTokens = 50)
+        string inputColumnName = "Prompt", LanguageModelSource? baseModel = null, int maxNewTokens = 50)
     {
         var options = new Gpt2TextGenerator.Options { OutputColumnName = outputColumnName, InputColumnName = inputColumnName };
         options.Generation.Sampling = new GenerationOptions { MaxNewTokens = maxNewTokens };
@@ -118,13 +118,13 @@ public static class Gpt2Catalog
     /// <param name="instructionColumnName">The instruction column.</param>
     /// <param name="contextColumnName">The column of the text the instruction works on (empty texts allowed).</param>
     /// <param name="labelColumnName">The reference-response column to learn from.</param>
-    /// <param name="baseModel">The GPT-2 to start from: a preset, Hugging Face model id, checkpoint folder or <see cref="Gpt2ModelSource"/>; 355M when null.</param>
+    /// <param name="baseModel">The GPT-2 to start from: a preset, Hugging Face model id, checkpoint folder or <see cref="LanguageModelSource"/>; 355M when null.</param>
     /// <param name="maxEpochs">Passes over the training data.</param>
     /// <param name="validationSet">Data to evaluate the loss on during training, or null.</param>
     /// <remarks>The estimator obeys the catalog's <see cref="MLContext"/>: <c>CancelExecution()</c>, <see cref="MLContext.GpuDeviceId"/>, <see cref="MLContext.FallbackToCpu"/> and <see cref="MLContext.Log"/>, as <see cref="Gpt2Catalog"/> details.</remarks>
     public static Gpt2InstructionTuner Gpt2InstructionTuner(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "Response",
         string instructionColumnName = "Instruction", string contextColumnName = "Input", string labelColumnName = "Output",
-        Gpt2ModelSource? baseModel = null, int maxEpochs = 2, IDataView? validationSet = null)
+        LanguageModelSource? baseModel = null, int maxEpochs = 2, IDataView? validationSet = null)
     {
         var options = new Gpt2InstructionTuner.Options
         {

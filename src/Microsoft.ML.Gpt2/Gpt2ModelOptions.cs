@@ -10,12 +10,12 @@ namespace Microsoft.ML.Gpt2;
 public abstract class Gpt2ModelOptions
 {
     /// <summary>
-    /// The GPT-2 to start from (see <see cref="Gpt2ModelSource"/>): a preset or Hugging Face model id (published weights,
+    /// The GPT-2 to start from (see <see cref="LanguageModelSource"/>): a preset or Hugging Face model id (published weights,
     /// downloaded once into the cache), a checkpoint folder, a directory of our trainer's checkpoints,
-    /// <see cref="Gpt2ModelSource.Random(string)"/> sizes, or <see cref="Gpt2ModelSource.FromModel"/> an in-memory model.
+    /// <see cref="LanguageModelSource.Random(string)"/> sizes, or <see cref="LanguageModelSource.FromModel"/> an in-memory model.
     /// A string converts to a source: <c>BaseModel = "124M"</c>.
     /// </summary>
-    public Gpt2ModelSource BaseModel = "124M";
+    public LanguageModelSource BaseModel = "124M";
 
     /// <summary>
     /// Where the model runs. When null: the GPU the estimator's <see cref="MLContext"/> (for an estimator from a catalog
@@ -40,7 +40,7 @@ public abstract class Gpt2ModelOptions
     public OnnxWeightQuantization? SavedWeightQuantization;
 
     /// <summary>The model of <see cref="BaseModel"/> on <see cref="ResolveDevice"/>, which the caller owns unless it was given in memory.</summary>
-    internal Gpt2Model LoadModel(MLContext mlContext)
+    internal CausalLanguageModel LoadModel(MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(BaseModel, nameof(BaseModel));
         return BaseModel.Load(ResolveDevice(mlContext), DownloadProgress, CancellationToken);
@@ -68,7 +68,7 @@ public abstract class Gpt2ModelOptions
     }
 
     /// <summary>Disposes <paramref name="model"/> when these options loaded it (a failed fit), not when the caller gave it.</summary>
-    internal void Release(Gpt2Model model)
+    internal void Release(CausalLanguageModel model)
     {
         if (!BaseModel.IsInMemory)
             model.Dispose();

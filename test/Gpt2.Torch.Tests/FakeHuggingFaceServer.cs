@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 
@@ -6,13 +7,16 @@ namespace Gpt2.Torch.Tests;
 /// <summary>
 /// A real HTTP server on 127.0.0.1 that serves files the way the Hugging Face Hub does: HEAD answers carry the
 /// SHA-256 in X-Linked-Etag and the size in X-Linked-Size (when published), GET honours Range, and the first GET of a
-/// file can be cut off midway.
+/// file can be cut off midway. With <see cref="RequiredToken"/> set it is a gated repository: the files under
+/// <c>/resolve/</c> answer 401 without an Authorization header and 403 with a wrong token. A file can redirect to
+/// another path, as the Hub redirects large files to its storage.
 /// </summary>
 internal sealed class FakeHuggingFaceServer : IDisposable
 {
     private readonly HttpListener _listener = new();
     private readonly Dictionary<string, (byte[] Content, string? Sha256, long? Size)> _files = new();
     private readonly HashSet<string> _cutOnce = new();
+    private readonly Dictionary<string, string> _redirects = new();
     private readonly Task _loop;
 
     public FakeHuggingFaceServer()
@@ -30,6 +34,15 @@ internal sealed class FakeHuggingFaceServer : IDisposable
     public Uri Endpoint { get; }
     public int GetRequests;
     public int RangeRequests;
+
+    /// <summary>Every request: its method, path and Authorization header (null when none was sent).</summary>
+    public ConcurrentQueue<(string Method, string Path, string? Authorization)> Requests { get; } = new();
+
+    /// <summary>When set, the files under /resolve/ need <c>Authorization: Bearer</c> this token.</summary>
+    public string? RequiredToken { get; set; }
+
+    /// <summary>Answers requests for <paramref name="path"/> with a 302 to <paramref name="target"/>, publishing the target's SHA-256 and size on HEAD.</summary>
+    public void Redirect(string path, string target) => _redirects[path] = target;
 
     /// <param name="publishedSize">The size in X-Linked-Size: the content's when a SHA-256 is published (as the Hub does), else none, unless given.</param>
     public void Add(string path, byte[] content, string? sha256 = null, bool cutFirstDownload = false, long? publishedSize = null)
@@ -57,6 +70,27 @@ internal sealed class FakeHuggingFaceServer : IDisposable
         HttpListenerResponse response = context.Response;
         if (context.Request.HttpMethod == "GET")
             Interlocked.Increment(ref GetRequests);
+        Requests.Enqueue((context.Request.HttpMethod, path, context.Request.Headers["Authorization"]));
+        if (RequiredToken is not null && path.Contains("/resolve/", StringComparison.Ordinal)
+            && context.Request.Headers["Authorization"] != "Bearer " + RequiredToken)
+        {
+            bool anonymous = context.Request.Headers["Authorization"] is null;
+            response.StatusCode = anonymous ? 401 : 403;
+            response.AddHeader("X-Error-Code", "GatedRepo");
+            response.Close();
+            return;
+        }
+        if (_redirects.TryGetValue(path, out string? target))
+        {
+            if (_files.TryGetValue(target, out var stored) && stored.Sha256 is not null)
+            {
+                response.AddHeader("X-Linked-Etag", $"\"{stored.Sha256}\"");
+                response.AddHeader("X-Linked-Size", stored.Content.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            response.Redirect(new Uri(Endpoint, target).ToString());
+            response.Close();
+            return;
+        }
         if (!_files.TryGetValue(path, out var file))
         {
             response.StatusCode = 404;

@@ -48,7 +48,7 @@ public sealed class Gpt2CheckpointTests : TemporaryDirectoryTest
         SafetensorsWriter.Write(path, tensors);
 
         using var reference = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU);
-        using var model = new Gpt2Model(reference.Config, CPU);
+        using var model = new Gpt2Model((Gpt2Config)reference.Config, CPU);
         Gpt2Checkpoint.LoadWeights(model, path);
         foreach ((string name, Tensor value) in reference.state_dict())
             Assert.IsTrue(value.equal(model.state_dict()[name]).all().item<bool>(), name);
@@ -68,7 +68,7 @@ public sealed class Gpt2CheckpointTests : TemporaryDirectoryTest
     public void ACheckpointWithMoreLayersOrMissingTensorsIsRejected()
     {
         using var reference = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU);
-        using var shallower = new Gpt2Model(reference.Config with { LayerCount = 1 }, CPU);
+        using var shallower = new Gpt2Model((Gpt2Config)reference.Config with { LayerCount = 1 }, CPU);
         StringAssert.Contains(Assert.ThrowsExactly<CheckpointFormatException>(() =>
             Gpt2Checkpoint.LoadWeights(shallower, Path.Combine(TestPaths.TinyGpt2, Gpt2Checkpoint.WeightsFileName))).Message, "h.1.");
 

@@ -159,7 +159,7 @@ public sealed class OnnxRuntimeDecodingTests
     [TestMethod]
     public void ModelsWithUnmergedAdaptersAndBadThreadCountsAreRefusedByName()
     {
-        using var model = new Gpt2Model(Fixture.Model.Config);
+        using var model = new Gpt2Model((Gpt2Config)Fixture.Model.Config);
         model.AddLoRA(new LoRAOptions { Rank = 2 });
 
         var adapted = Assert.ThrowsExactly<ArgumentException>(() => new Gpt2Generator(model, onnxRuntime: new OnnxRuntimeDecoding()));

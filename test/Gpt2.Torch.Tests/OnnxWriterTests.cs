@@ -39,7 +39,7 @@ public sealed class OnnxWriterTests : TemporaryDirectoryTest
         Gpt2OnnxExporter.Export(model, path);
 
         Dictionary<string, Tensor> parameters = model.state_dict();
-        Assert.AreEqual(Gpt2OnnxGraph.Build(model.Config, name => parameters[name]).Size, stream.Length);
+        Assert.AreEqual(Gpt2OnnxGraph.Build((Gpt2Config)model.Config, name => parameters[name]).Size, stream.Length);
         CollectionAssert.AreEqual(stream.ToArray(), File.ReadAllBytes(path));
         // The weights are in the file: at least 4 bytes per parameter.
         Assert.IsTrue(stream.Length > 4 * model.ParameterCount, $"{stream.Length} bytes for {model.ParameterCount} parameters");
@@ -71,7 +71,7 @@ public sealed class OnnxWriterTests : TemporaryDirectoryTest
         Gpt2OnnxExporter.Export(model, path);
         byte[] before = File.ReadAllBytes(path);
         // The last block's MLP is written after most of the file.
-        OnnxModel failing = Gpt2OnnxGraph.Build(model.Config,
+        OnnxModel failing = Gpt2OnnxGraph.Build((Gpt2Config)model.Config,
             name => name == "h.1.mlp.c_proj.weight" ? throw new IOException("No space left on device.") : parameters[name]);
 
         Assert.ThrowsExactly<IOException>(() => failing.WriteTo(path));

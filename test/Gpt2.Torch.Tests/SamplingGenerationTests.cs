@@ -25,7 +25,7 @@ public sealed class SamplingGenerationTests
     public static void LoadFixture(TestContext _)
     {
         _model = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU);
-        _generator = new Gpt2Generator(_model, Gpt2Tokenizer.Default.Tokenizer);
+        _generator = new Gpt2Generator(_model, Gpt2Tokenizer.Default);
     }
 
     [ClassCleanup]

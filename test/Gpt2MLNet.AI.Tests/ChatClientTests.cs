@@ -212,7 +212,7 @@ public sealed class ChatClientTests
         }
 
         using Gpt2Model model = TinyModels.NewRandom();
-        using (Gpt2ChatClient client = Gpt2ChatClient.Create(Gpt2ModelSource.FromModel(model), ChatPromptFormat.Alpaca))
+        using (Gpt2ChatClient client = Gpt2ChatClient.Create(LanguageModelSource.FromModel(model), ChatPromptFormat.Alpaca))
         {
             Assert.AreEqual("torchsharp", client.Service.EngineName, "a model in memory keeps TorchSharp unless told otherwise");
             Assert.AreEqual(ChatFinishReason.Length, (await client.GetResponseAsync("Name a color.", Options(3))).FinishReason);

@@ -40,7 +40,7 @@ public sealed class InstructionTunedChatTests
         _context = new MLContext(seed: 1);
         var options = new Gpt2InstructionTuner.Options
         {
-            BaseModel = Gpt2ModelSource.Random(new Gpt2Config { ContextLength = 96, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 }),
+            BaseModel = LanguageModelSource.Random(new Gpt2Config { ContextLength = 96, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 }),
             BatchSize = 4,
             MaxEpochs = 80,
             LearningRate = 1e-2,

@@ -37,7 +37,7 @@ public sealed class SharedHostTests
         manual_seed(31);
         using Gpt2TextGenerationTransformer transformer = new Gpt2TextGenerator(mlContext, new Gpt2TextGenerator.Options
         {
-            BaseModel = Gpt2ModelSource.Random(TinyModels.RandomConfig),
+            BaseModel = LanguageModelSource.Random(TinyModels.RandomConfig),
             Generation = { Sampling = new() { MaxNewTokens = 20 }, BatchSize = 3 },
             Device = CPU,
         }).Fit(data);

@@ -42,7 +42,7 @@ public sealed class ClassifierTests
         IDataView data = mlContext.Data.LoadFromEnumerable(rows);
         var options = new Gpt2TextClassifier.Options
         {
-            BaseModel = Gpt2ModelSource.Random(new Gpt2Config { ContextLength = 64, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 }),
+            BaseModel = LanguageModelSource.Random(new Gpt2Config { ContextLength = 64, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 }),
             Sentence1ColumnName = "Text",
             TrainableLayers = TrainableLayers.All,
             LearningRate = 2e-3,

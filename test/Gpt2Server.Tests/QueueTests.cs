@@ -26,7 +26,7 @@ public sealed class QueueTests
         private readonly ManualResetEventSlim _release = new();
         private readonly Thread _thread;
 
-        public ModelHolder(Gpt2.Torch.Model.Gpt2Model model)
+        public ModelHolder(Gpt2.Torch.Model.CausalLanguageModel model)
         {
             using var held = new ManualResetEventSlim();
             _thread = new Thread(() =>

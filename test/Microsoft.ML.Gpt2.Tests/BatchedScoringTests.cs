@@ -88,7 +88,7 @@ public sealed class BatchedScoringTests
 
     private static Gpt2TextClassifier.Options Options(bool pairs) => new()
     {
-        BaseModel = Gpt2ModelSource.Random(TinyConfig),
+        BaseModel = LanguageModelSource.Random(TinyConfig),
         Sentence1ColumnName = nameof(Row.Text),
         Sentence2ColumnName = pairs ? nameof(Row.Second) : null,
         TrainableLayers = TrainableLayers.All,

@@ -22,7 +22,7 @@ public sealed class GenerationOptionsSaveTests
 
     private static Gpt2TextGenerator.Options Options(GenerationOptions sampling) => new()
     {
-        BaseModel = Gpt2ModelSource.Random(Gpt2TextGeneratorTests.TinyConfig),
+        BaseModel = LanguageModelSource.Random(Gpt2TextGeneratorTests.TinyConfig),
         Generation = { Sampling = sampling, BatchSize = 2 },
         Device = CPU,
     };

@@ -16,7 +16,7 @@ public sealed class Gpt2FineTuningOptionsTests
 {
     private static readonly MLContext Context = new(seed: 1);
 
-    private static readonly Gpt2ModelSource NeverLoaded = Gpt2ModelSource.Random(new Gpt2Config { ContextLength = 16, EmbeddingSize = 8, HeadCount = 2, LayerCount = 1 });
+    private static readonly LanguageModelSource NeverLoaded = LanguageModelSource.Random(new Gpt2Config { ContextLength = 16, EmbeddingSize = 8, HeadCount = 2, LayerCount = 1 });
 
     // What every fine-tuning option set has, each change with the option name the error must start with.
     private static readonly (Action<Gpt2FineTuningOptions> Change, string Option)[] SharedMistakes =

@@ -27,7 +27,7 @@ public sealed class Gpt2InstructionTunerFailureTests
 
     private static Gpt2InstructionTuner.Options TinyOptions() => new()
     {
-        BaseModel = Gpt2ModelSource.Random(new Gpt2Config { ContextLength = 96, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 }),
+        BaseModel = LanguageModelSource.Random(new Gpt2Config { ContextLength = 96, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 }),
         BatchSize = 2,
         MaxEpochs = 5,
         Generation = { Sampling = new() { MaxNewTokens = 8 } },

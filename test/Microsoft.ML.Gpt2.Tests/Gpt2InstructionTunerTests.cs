@@ -49,7 +49,7 @@ public sealed class Gpt2InstructionTunerTests
 
     private static Gpt2InstructionTuner.Options TinyOptions() => new()
     {
-        BaseModel = Gpt2ModelSource.Random(TinyConfig),
+        BaseModel = LanguageModelSource.Random(TinyConfig),
         BatchSize = 4,
         MaxEpochs = 80,
         LearningRate = 1e-2,

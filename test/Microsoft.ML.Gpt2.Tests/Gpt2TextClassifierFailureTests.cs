@@ -23,7 +23,7 @@ public sealed class Gpt2TextClassifierFailureTests
 
     private static Gpt2TextClassifier.Options Options(Gpt2Config? config = null) => new()
     {
-        BaseModel = Gpt2ModelSource.Random(config ?? TinyConfig),
+        BaseModel = LanguageModelSource.Random(config ?? TinyConfig),
         Sentence1ColumnName = "Text",
         TrainableLayers = TrainableLayers.All,
         LearningRate = 2e-3,

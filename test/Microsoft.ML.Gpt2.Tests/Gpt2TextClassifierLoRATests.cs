@@ -29,7 +29,7 @@ public sealed class Gpt2TextClassifierLoRATests
 
     private static Gpt2TextClassifier.Options Options() => new()
     {
-        BaseModel = Gpt2ModelSource.Random(TinyConfig),
+        BaseModel = LanguageModelSource.Random(TinyConfig),
         Sentence1ColumnName = "Text",
         TrainableLayers = TrainableLayers.LoRA,
         LoRARank = Rank,
@@ -64,7 +64,7 @@ public sealed class Gpt2TextClassifierLoRATests
     [TestMethod]
     public void OnlyTargetedWeightsMoveAndEachByALowRankUpdate()
     {
-        Gpt2Model body = _model.Model.Transformer;
+        CausalLanguageModel body = _model.Model.Transformer;
         Assert.IsNull(body.LoRA, "the fitted model holds the adapters folded in");
         CollectionAssert.AreEquivalent(_initial.Keys.ToArray(), body.named_parameters().Select(p => p.name).ToArray());
         int moved = 0;

@@ -47,13 +47,13 @@ public sealed class Gpt2TextClassifierSentencePairTests
         int eot = Gpt2Tokenizer.EndOfTextTokenId;
 
         CollectionAssert.AreEqual(Encode("Is it raining?").Append(eot).Concat(Encode("Take an umbrella.")).ToArray(),
-            Gpt2TextEncoding.EncodePair("Is it raining?", "Take an umbrella.", "A", "B", 1024));
+            Gpt2TextEncoding.EncodePair(Gpt2Tokenizer.Default, "Is it raining?", "Take an umbrella.", "A", "B", 1024));
         // "a b c d e f" is 6 tokens, "x y" 2: the longer loses tokens until both fit 6 with the separator.
         CollectionAssert.AreEqual(Encode("a b c").Append(eot).Concat(Encode("x y")).ToArray(),
-            Gpt2TextEncoding.EncodePair("a b c d e f", "x y", "A", "B", 6));
+            Gpt2TextEncoding.EncodePair(Gpt2Tokenizer.Default, "a b c d e f", "x y", "A", "B", 6));
         CollectionAssert.AreEqual(Encode("a b").Append(eot).Concat(Encode("u v")).ToArray(),
-            Gpt2TextEncoding.EncodePair("a b c d", "u v w x", "A", "B", 5));
-        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => Gpt2TextEncoding.EncodePair("a", "", "A", "B", 8)).Message, "'B'");
+            Gpt2TextEncoding.EncodePair(Gpt2Tokenizer.Default, "a b c d", "u v w x", "A", "B", 5));
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => Gpt2TextEncoding.EncodePair(Gpt2Tokenizer.Default, "a", "", "A", "B", 8)).Message, "'B'");
     }
 
     [TestMethod]
@@ -65,7 +65,7 @@ public sealed class Gpt2TextClassifierSentencePairTests
         IDataView test = mlContext.Data.LoadFromEnumerable(Pairs(heldOut, seed: 4));
         var options = new Gpt2TextClassifier.Options
         {
-            BaseModel = Gpt2ModelSource.Random(new Gpt2Config { ContextLength = 64, EmbeddingSize = 32, HeadCount = 2, LayerCount = 1, Dropout = 0 }),
+            BaseModel = LanguageModelSource.Random(new Gpt2Config { ContextLength = 64, EmbeddingSize = 32, HeadCount = 2, LayerCount = 1, Dropout = 0 }),
             Sentence1ColumnName = nameof(Pair.Premise),
             Sentence2ColumnName = nameof(Pair.Hypothesis),
             TrainableLayers = TrainableLayers.All,

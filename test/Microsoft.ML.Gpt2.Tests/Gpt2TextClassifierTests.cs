@@ -37,7 +37,7 @@ public sealed class Gpt2TextClassifierTests
 
     private static Gpt2TextClassifier.Options TinyOptions(IDataView? validation = null) => new()
     {
-        BaseModel = Gpt2ModelSource.Random(TinyConfig),
+        BaseModel = LanguageModelSource.Random(TinyConfig),
         Sentence1ColumnName = "Text",
         TrainableLayers = TrainableLayers.All,
         LearningRate = 2e-3,

@@ -22,7 +22,7 @@ public sealed class Gpt2TextClassifierTrainingLoopTests
 
     private static Gpt2TextClassifier.Options Options() => new()
     {
-        BaseModel = Gpt2ModelSource.Random(TinyConfig),
+        BaseModel = LanguageModelSource.Random(TinyConfig),
         Sentence1ColumnName = "Text",
         TrainableLayers = TrainableLayers.All,
         LearningRate = 2e-3,
@@ -113,7 +113,7 @@ public sealed class Gpt2TextClassifierTrainingLoopTests
         // Gpt2TextClassifierTests' float32 fit, in bfloat16.
         var options = new Gpt2TextClassifier.Options
         {
-            BaseModel = Gpt2ModelSource.Random(TinyConfig with { Dropout = 0 }),
+            BaseModel = LanguageModelSource.Random(TinyConfig with { Dropout = 0 }),
             Sentence1ColumnName = "Text",
             TrainableLayers = TrainableLayers.All,
             LearningRate = 2e-3,

@@ -47,7 +47,7 @@ public sealed class Gpt2TextGeneratorTests
 
     private static Gpt2TextGenerator.Options Options(int maxNewTokens = 12) => new()
     {
-        BaseModel = Gpt2ModelSource.Random(TinyConfig),
+        BaseModel = LanguageModelSource.Random(TinyConfig),
         Generation = { Sampling = new() { MaxNewTokens = maxNewTokens }, BatchSize = 2 },
         Device = CPU,
     };
@@ -58,7 +58,7 @@ public sealed class Gpt2TextGeneratorTests
         return new Gpt2TextGenerator(mlContext, options).Fit(data);
     }
 
-    private static string Alone(Gpt2Model model, string prompt, int maxNewTokens)
+    private static string Alone(CausalLanguageModel model, string prompt, int maxNewTokens)
     {
         int[] ids = Gpt2Tokenizer.Default.Encode(prompt);
         ids = ids[Math.Max(0, ids.Length - (model.Config.ContextLength - maxNewTokens))..];

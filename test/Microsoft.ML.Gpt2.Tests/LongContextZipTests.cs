@@ -45,7 +45,7 @@ public sealed class LongContextZipTests
         IDataView data = mlContext.Data.LoadFromEnumerable(rows);
         var options = new Gpt2TextClassifier.Options
         {
-            BaseModel = Gpt2ModelSource.Random(LongConfig),
+            BaseModel = LanguageModelSource.Random(LongConfig),
             Sentence1ColumnName = nameof(Row.Text),
             TrainableLayers = TrainableLayers.All,
             MaxEpochs = 1,
@@ -72,7 +72,7 @@ public sealed class LongContextZipTests
         Gpt2TextGeneratorTests.PromptRow[] prompts = [new() { Id = 0, Prompt = LongText(1500, "and then") }, new() { Id = 1, Prompt = LongText(1700, "so the") }];
         Assert.IsTrue(prompts.All(p => Gpt2Tokenizer.Default.Encode(p.Prompt).Length > 1500));
         IDataView data = mlContext.Data.LoadFromEnumerable(prompts);
-        var options = new Gpt2TextGenerator.Options { BaseModel = Gpt2ModelSource.Random(LongConfig), Generation = { Sampling = new() { MaxNewTokens = 6 } }, Device = CPU };
+        var options = new Gpt2TextGenerator.Options { BaseModel = LanguageModelSource.Random(LongConfig), Generation = { Sampling = new() { MaxNewTokens = 6 } }, Device = CPU };
         manual_seed(5);
         using Gpt2TextGenerationTransformer generator = new Gpt2TextGenerator(mlContext, options).Fit(data);
         string[] expected = [.. generator.Transform(data).GetColumn<string>("GeneratedText")];

@@ -63,7 +63,7 @@ public sealed class ModelZipFuzzTests
         data = context.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
         using Gpt2TextClassificationTransformer model = context.MulticlassClassification.Trainers.Gpt2(new Gpt2TextClassifier.Options
         {
-            BaseModel = Gpt2ModelSource.Random(new Gpt2Config { ContextLength = 16, EmbeddingSize = 8, HeadCount = 2, LayerCount = 1, Dropout = 0 }),
+            BaseModel = LanguageModelSource.Random(new Gpt2Config { ContextLength = 16, EmbeddingSize = 8, HeadCount = 2, LayerCount = 1, Dropout = 0 }),
             Sentence1ColumnName = "Text", TrainableLayers = TrainableLayers.All, MaxEpochs = 1, MaxLength = 16, Device = CPU,
         }).Fit(data);
         using var stream = new MemoryStream();

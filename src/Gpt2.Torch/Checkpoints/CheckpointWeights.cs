@@ -15,7 +15,7 @@ internal static class CheckpointWeights
     /// <param name="tensors">Each tensor's name in the file, the parameter it maps onto (null: none) and its shape in the file.</param>
     /// <param name="fileShape">The shape the file stores for a parameter, from its name and model shape.</param>
     /// <param name="read">Reads a file tensor (by file name) in the model's layout (for the parameter named second).</param>
-    public static void Copy(Gpt2Model model, string path, IEnumerable<(string FileName, string? ParameterName, long[] Shape)> tensors,
+    public static void Copy(CausalLanguageModel model, string path, IEnumerable<(string FileName, string? ParameterName, long[] Shape)> tensors,
         Func<string, long[], long[]> fileShape, Func<string, string, Tensor> read)
     {
         Dictionary<string, Tensor> parameters = model.state_dict();
@@ -67,6 +67,6 @@ internal static class CheckpointWeights
                 "the config belongs to another checkpoint.");
     }
 
-    public static string Describe(Gpt2Config config) =>
+    public static string Describe(LanguageModelConfig config) =>
         $"{config.LayerCount} layers, {config.HeadCount} heads, embedding {config.EmbeddingSize}, vocab {config.VocabSize}, context {config.ContextLength}";
 }

@@ -73,8 +73,13 @@ public sealed class FileDownloader
     /// <param name="expectedSize">Expected size in bytes (for example the size the Hub publishes); the download is rejected and deleted when it differs.</param>
     /// <param name="progress">Receives progress reports, for example a console display; their <see cref="DownloadProgress.Check"/> says what the file is checked against.</param>
     /// <param name="cancellationToken">Stops the download; the partial file stays for a later resume.</param>
-    public async Task<string> DownloadAsync(Uri url, string cachePath, string? sha256, long? expectedSize,
-        IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
+    public Task<string> DownloadAsync(Uri url, string cachePath, string? sha256, long? expectedSize,
+        IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        DownloadAsync(url, cachePath, sha256, expectedSize, authorization: null, progress, cancellationToken);
+
+    /// <summary>The same, sending <paramref name="authorization"/> with each request (a redirect drops it).</summary>
+    internal async Task<string> DownloadAsync(Uri url, string cachePath, string? sha256, long? expectedSize,
+        System.Net.Http.Headers.AuthenticationHeaderValue? authorization, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
     {
         string target = Path.GetFullPath(Path.Combine(CacheDirectory, cachePath));
         if (File.Exists(target))
@@ -97,7 +102,7 @@ public sealed class FileDownloader
         {
             try
             {
-                await TransferAsync(url, partial, fileName, sha256, expectedSize, progress, cancellationToken).ConfigureAwait(false);
+                await TransferAsync(url, partial, fileName, sha256, expectedSize, authorization, progress, cancellationToken).ConfigureAwait(false);
                 break;
             }
             catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
@@ -160,10 +165,11 @@ public sealed class FileDownloader
     }
 
     private async Task TransferAsync(Uri url, string partial, string fileName, string? sha256, long? expectedSize,
-        IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
+        System.Net.Http.Headers.AuthenticationHeaderValue? authorization, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
     {
         long resumeFrom = File.Exists(partial) ? new FileInfo(partial).Length : 0;
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Authorization = authorization;
         if (resumeFrom > 0)
             request.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(resumeFrom, null);
         using HttpResponseMessage response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);

@@ -22,7 +22,7 @@ namespace Gpt2.Torch.Generation;
 /// </remarks>
 internal sealed class DecodeScheduler : IDisposable
 {
-    private readonly Gpt2Model _model;
+    private readonly CausalLanguageModel _model;
     private readonly IContinuousBatchEngine _engine;
     private readonly int _context;
     private readonly int _kept;
@@ -39,7 +39,7 @@ internal sealed class DecodeScheduler : IDisposable
 
     /// <param name="model">The model (its lock, and evaluation mode during steps).</param>
     /// <param name="engine">The forward passes; owned and disposed by the scheduler.</param>
-    public DecodeScheduler(Gpt2Model model, IContinuousBatchEngine engine)
+    public DecodeScheduler(CausalLanguageModel model, IContinuousBatchEngine engine)
     {
         _model = model;
         _engine = engine;

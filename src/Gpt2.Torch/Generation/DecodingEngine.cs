@@ -84,6 +84,7 @@ public sealed record DecodingEngine
         model.Device.type == global::TorchSharp.DeviceType.CPU
         && model.Precision == Precision.Float32
         && model.LoRA is null
+        && model.Config.OnnxExport is not null
         && model.ParameterCount * sizeof(float) < OnnxWeightLimitBytes
         && OnnxRuntimeNatives.Value;
 

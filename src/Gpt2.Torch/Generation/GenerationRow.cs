@@ -25,19 +25,18 @@ internal sealed class GenerationRow
     /// <param name="prompt">The prompt's tokens (validated, at least one).</param>
     /// <param name="options">The row's options (validated).</param>
     /// <param name="tokenizer">Turns tokens into text.</param>
-    /// <param name="endOfTextId">The model family's end-of-text token.</param>
     /// <param name="device">Where the row's logits live.</param>
     /// <param name="onToken">Called on the scheduler thread with each generated token; an exception fails the row.</param>
     /// <param name="streamed">Whether text updates go out on <see cref="Updates"/>.</param>
     /// <param name="cancellationToken">Takes the row out at the next step.</param>
-    public GenerationRow(int[] prompt, GenerationOptions options, Gpt2Tokenizer tokenizer, int endOfTextId, Device device,
+    public GenerationRow(int[] prompt, GenerationOptions options, LanguageModelTokenizer tokenizer, Device device,
         Action<int>? onToken, bool streamed, CancellationToken cancellationToken)
     {
         Prompt = prompt;
         Options = options;
         History = new List<int>(prompt.Length + options.MaxNewTokens);
         History.AddRange(prompt);
-        _stops = new StopChecker(tokenizer, options, endOfTextId);
+        _stops = new StopChecker(tokenizer, options);
         _onToken = onToken;
         _updates = streamed ? Channel.CreateUnbounded<TextGenerationUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true }) : null;
         _logProbabilities = options.LogProbabilities is null ? null : [];

@@ -1,12 +1,12 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Gpt2.Torch.Model;
-using Microsoft.ML.Tokenizers;
+using Gpt2.Torch.Tokenization;
 
 namespace Gpt2.Torch.Generation;
 
 /// <summary>
-/// Token in, tokens out with a <see cref="Gpt2Model"/>: one prompt or a batch of prompts of different lengths, with
+/// Token in, tokens out with a <see cref="CausalLanguageModel"/>: one prompt or a batch of prompts of different lengths, with
 /// every option of <see cref="GenerationOptions"/>, and the tokens streamed as they come. An adapter over a
 /// <see cref="LanguageModelHost"/> of its own, whose one decode loop does the work.
 /// </summary>
@@ -22,20 +22,21 @@ namespace Gpt2.Torch.Generation;
 public sealed class Gpt2Generator : IDisposable
 {
     private readonly LanguageModelHost _host;
-    private readonly Tokenizer? _tokenizer;
 
     /// <summary>Creates a generator over <paramref name="model"/>.</summary>
     /// <param name="model">The model; it is put in evaluation mode while generating and restored afterwards.</param>
-    /// <param name="tokenizer">Needed only for <see cref="GenerationOptions.StopStrings"/>, which are matched on GPT-2's decoded text.</param>
+    /// <param name="tokenizer">
+    /// The model's tokenizer, for <see cref="GenerationOptions.StopStrings"/> (matched on decoded text) and the end-of-text and
+    /// end-of-turn tokens; the family's built-in one (GPT-2's) when null.
+    /// </param>
     /// <param name="onnxRuntime">
     /// Run the forward passes in ONNX Runtime: the model's current weights are exported into a session now (seconds for
     /// 124M) and kept until the generator is disposed. TorchSharp when null.
     /// </param>
-    public Gpt2Generator(Gpt2Model model, Tokenizer? tokenizer = null, OnnxRuntimeDecoding? onnxRuntime = null)
+    public Gpt2Generator(CausalLanguageModel model, LanguageModelTokenizer? tokenizer = null, OnnxRuntimeDecoding? onnxRuntime = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        _tokenizer = tokenizer;
-        _host = new LanguageModelHost(model, onnxRuntime: onnxRuntime);
+        _host = new LanguageModelHost(model, tokenizer, onnxRuntime: onnxRuntime);
     }
 
     /// <summary>Whether the forward passes run in ONNX Runtime (<see cref="OnnxRuntimeDecoding"/>).</summary>
@@ -105,17 +106,13 @@ public sealed class Gpt2Generator : IDisposable
         ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (options.StopStrings.Count > 0 && _tokenizer is null)
-            throw new ArgumentException(
-                "StopStrings are matched on decoded text, so the generator needs a tokenizer: new Gpt2Generator(model, Gpt2Tokenizer.Default.Tokenizer).",
-                nameof(options));
         if (prompts.Count == 0)
             throw new ArgumentException("Give at least one prompt.", nameof(prompts));
         var ids = new int[prompts.Count][];
         for (int row = 0; row < prompts.Count; row++)
         {
             if (prompts[row] is null || prompts[row].Count == 0)
-                throw new ArgumentException($"Prompt {row} holds no tokens; give at least one (for example <|endoftext|>, 50256).", nameof(prompts));
+                throw new ArgumentException($"Prompt {row} holds no tokens; give at least one (for example the end-of-text token, {_host.Tokenizer.EndOfTextId}).", nameof(prompts));
             ids[row] = [.. prompts[row]];
             _host.Model.Config.CheckTokenIds(ids[row], nameof(prompts), prompts.Count == 1 ? "the prompt" : $"prompt {row}");
         }

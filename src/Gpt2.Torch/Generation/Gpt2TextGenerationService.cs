@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Generation;
 
 /// <summary>
-/// Text in, text out with a <see cref="Gpt2Model"/>: the one place where prompts are tokenized and cropped to the
+/// Text in, text out with a <see cref="CausalLanguageModel"/>: the one place where prompts are tokenized and cropped to the
 /// context, and generated tokens become text (up to <c>&lt;|endoftext|&gt;</c>, a stop sequence or a stop string), whole
 /// or streamed, one prompt or a batch. An adapter over a <see cref="LanguageModelHost"/>, whose one decode loop does the
 /// work. The ML.NET generators and the AI abstractions (Gpt2MLNet.AI) build on it.
@@ -32,7 +32,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
     /// Run the forward passes in ONNX Runtime (see <see cref="OnnxRuntimeDecoding"/>: the model's weights as they are now);
     /// TorchSharp when null.
     /// </param>
-    public Gpt2TextGenerationService(Gpt2Model model, Gpt2Tokenizer? tokenizer = null, bool ownsModel = false, OnnxRuntimeDecoding? onnxRuntime = null)
+    public Gpt2TextGenerationService(CausalLanguageModel model, LanguageModelTokenizer? tokenizer = null, bool ownsModel = false, OnnxRuntimeDecoding? onnxRuntime = null)
     {
         Host = new LanguageModelHost(model, tokenizer, ownsModel, onnxRuntime);
         _ownsHost = true;
@@ -55,7 +55,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
     /// Which engine decodes; when null, the fastest correct one for a loaded model (<see cref="DecodingEngine.Auto"/>:
     /// ONNX Runtime float32 on a CPU, TorchSharp on CUDA) and TorchSharp for a model in memory (see <see cref="LanguageModelHost.Load"/>).
     /// </param>
-    public static Gpt2TextGenerationService Load(Gpt2ModelSource source, Device? device = null, DecodingEngine? engine = null)
+    public static Gpt2TextGenerationService Load(LanguageModelSource source, Device? device = null, DecodingEngine? engine = null)
     {
         LanguageModelHost host = LanguageModelHost.Load(source, device, engine);
         return new Gpt2TextGenerationService(host, ownsHost: true);
@@ -80,10 +80,10 @@ public sealed class Gpt2TextGenerationService : IDisposable
     public int PeakContinuousBatchSize => Host.PeakBatchSize;
 
     /// <summary>The model that writes.</summary>
-    public Gpt2Model Model => Host.Model;
+    public CausalLanguageModel Model => Host.Model;
 
     /// <summary>The tokenizer of prompts and generated tokens.</summary>
-    public Gpt2Tokenizer Tokenizer => Host.Tokenizer;
+    public LanguageModelTokenizer Tokenizer => Host.Tokenizer;
 
     /// <summary>The continuation of <paramref name="prompt"/>.</summary>
     /// <param name="prompt">At least one character.</param>

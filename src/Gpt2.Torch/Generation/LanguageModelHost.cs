@@ -30,17 +30,26 @@ public sealed class LanguageModelHost : IDisposable
 
     /// <summary>A host over <paramref name="model"/>.</summary>
     /// <param name="model">The model; it is put in evaluation mode during each step and restored afterwards.</param>
-    /// <param name="tokenizer">GPT-2's tokenizer (<see cref="Gpt2Tokenizer.Default"/> when null): text results and stop strings.</param>
+    /// <param name="tokenizer">
+    /// The model's tokenizer: text results, stop strings and the end-of-text and end-of-turn tokens generation stops at.
+    /// When null, the family's built-in one (GPT-2's <see cref="Gpt2Tokenizer.Default"/>); families whose tokenizer comes
+    /// with the weights (Llama, Qwen: <see cref="HuggingFaceTokenizer"/>) must be given theirs.
+    /// </param>
     /// <param name="ownsModel">Whether disposing the host disposes the model.</param>
     /// <param name="onnxRuntime">
     /// Run the decode steps in ONNX Runtime: the model's current weights are exported into a session now (seconds for
     /// 124M) and kept until the host is disposed; TorchSharp when null. Embeddings and other work use the model itself.
     /// </param>
-    /// <exception cref="ArgumentException">ONNX Runtime was asked for a model it cannot run (see <see cref="OnnxRuntimeDecoding"/>).</exception>
-    public LanguageModelHost(Gpt2Model model, Gpt2Tokenizer? tokenizer = null, bool ownsModel = false, OnnxRuntimeDecoding? onnxRuntime = null)
+    /// <exception cref="ArgumentException">
+    /// ONNX Runtime was asked for a model it cannot run (see <see cref="OnnxRuntimeDecoding"/>); no tokenizer was given for
+    /// a family without a built-in one.
+    /// </exception>
+    public LanguageModelHost(CausalLanguageModel model, LanguageModelTokenizer? tokenizer = null, bool ownsModel = false, OnnxRuntimeDecoding? onnxRuntime = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
-        Tokenizer = tokenizer ?? Gpt2Tokenizer.Default;
+        Tokenizer = tokenizer ?? model.Config.BuiltInTokenizer ?? throw new ArgumentException(
+            $"A '{model.Config.ModelType}' model needs the tokenizer its weights came with: pass HuggingFaceTokenizer.Load(folder) of the model's folder, or load the host from a LanguageModelSource.",
+            nameof(tokenizer));
         _onnxRuntime = onnxRuntime is null ? null : OnnxRuntimeDecoderSession.Create(model, onnxRuntime);
         EngineName = onnxRuntime is null ? DecodingEngine.TorchSharp.Name : DecodingEngine.OnnxRuntime(onnxRuntime).Name;
         _scheduler = new DecodeScheduler(model, _onnxRuntime is null ? new TorchContinuousBatchEngine(model) : new OnnxRuntimeContinuousBatchEngine(_onnxRuntime));
@@ -60,14 +69,15 @@ public sealed class LanguageModelHost : IDisposable
     /// CUDA) for a loaded model, <see cref="DecodingEngine.TorchSharp"/> for a model in memory (which may go on training,
     /// where ONNX Runtime would decode with a snapshot of its weights).
     /// </param>
-    public static LanguageModelHost Load(Gpt2ModelSource source, Device? device = null, DecodingEngine? engine = null)
+    public static LanguageModelHost Load(LanguageModelSource source, Device? device = null, DecodingEngine? engine = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        Gpt2Model model = source.Load(device);
+        LanguageModelTokenizer tokenizer = source.LoadTokenizer();
+        CausalLanguageModel model = source.Load(device);
         try
         {
             engine ??= source.IsInMemory ? DecodingEngine.TorchSharp : DecodingEngine.Auto;
-            return new LanguageModelHost(model, ownsModel: !source.IsInMemory, onnxRuntime: engine.Resolve(model));
+            return new LanguageModelHost(model, tokenizer, ownsModel: !source.IsInMemory, onnxRuntime: engine.Resolve(model));
         }
         catch
         {
@@ -78,10 +88,10 @@ public sealed class LanguageModelHost : IDisposable
     }
 
     /// <summary>The model.</summary>
-    public Gpt2Model Model { get; }
+    public CausalLanguageModel Model { get; }
 
     /// <summary>The tokenizer of prompts and generated tokens.</summary>
-    public Gpt2Tokenizer Tokenizer { get; }
+    public LanguageModelTokenizer Tokenizer { get; }
 
     /// <summary>Whether the decode steps run in ONNX Runtime (see the constructor).</summary>
     public bool UsesOnnxRuntime => _onnxRuntime is not null;
@@ -92,9 +102,6 @@ public sealed class LanguageModelHost : IDisposable
     /// <summary>The most generations decoded together in one step so far.</summary>
     public int PeakBatchSize => _scheduler.PeakBatchSize;
 
-    /// <summary>The model family's end-of-text token, which <see cref="GenerationOptions.StopAtEndOfText"/> stops at.</summary>
-    internal int EndOfTextId => Gpt2Tokenizer.EndOfTextTokenId;
-
     /// <summary>
     /// The pooled final hidden states (after the last LayerNorm) of each token list, computed together in one
     /// left-padded, masked forward pass on the scheduler thread between decode steps; the lists of concurrent callers
@@ -104,7 +111,7 @@ public sealed class LanguageModelHost : IDisposable
     /// <param name="pooling">How a list's states become one vector.</param>
     /// <param name="normalize">Whether vectors are scaled to unit L2 length.</param>
     /// <param name="cancellationToken">Cancels the work while it waits for its turn.</param>
-    /// <returns>One vector of <see cref="Gpt2Config.EmbeddingSize"/> values per list, in order.</returns>
+    /// <returns>One vector of <see cref="LanguageModelConfig.EmbeddingSize"/> values per list, in order.</returns>
     /// <exception cref="ArgumentException">No lists, an empty list, a list longer than the context, or an id outside the vocabulary.</exception>
     /// <exception cref="ObjectDisposedException">The host was disposed.</exception>
     public Task<float[][]> EmbedAsync(IReadOnlyList<IReadOnlyList<int>> tokenIds, EmbeddingPooling pooling = EmbeddingPooling.Mean, bool normalize = false,
@@ -154,7 +161,7 @@ public sealed class LanguageModelHost : IDisposable
         try
         {
             for (int i = 0; i < prompts.Count; i++)
-                rows.Add(new GenerationRow(prompts[i], options, Tokenizer, EndOfTextId, Model.Device, onToken?.Invoke(i), streamed, cancellationToken));
+                rows.Add(new GenerationRow(prompts[i], options, Tokenizer, Model.Device, onToken?.Invoke(i), streamed, cancellationToken));
             GenerationRow[] all = [.. rows];
             _scheduler.Submit(all);
             return all;

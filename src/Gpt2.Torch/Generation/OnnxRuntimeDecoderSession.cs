@@ -16,7 +16,7 @@ internal sealed class OnnxRuntimeDecoderSession : IDisposable
 {
     private readonly RunOptions _runOptions = new();
 
-    private OnnxRuntimeDecoderSession(Gpt2Config config, InferenceSession session)
+    private OnnxRuntimeDecoderSession(LanguageModelConfig config, InferenceSession session)
     {
         Config = config;
         Session = session;
@@ -25,7 +25,7 @@ internal sealed class OnnxRuntimeDecoderSession : IDisposable
     }
 
     /// <summary>The model's sizes.</summary>
-    public Gpt2Config Config { get; }
+    public LanguageModelConfig Config { get; }
 
     /// <summary>The session.</summary>
     public InferenceSession Session { get; }
@@ -37,7 +37,7 @@ internal sealed class OnnxRuntimeDecoderSession : IDisposable
     public string[] OutputNames { get; }
 
     /// <summary>Exports <paramref name="model"/>'s weights as they are now and opens a session over them.</summary>
-    public static OnnxRuntimeDecoderSession Create(Gpt2Model model, OnnxRuntimeDecoding options)
+    public static OnnxRuntimeDecoderSession Create(CausalLanguageModel model, OnnxRuntimeDecoding options)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -49,7 +49,7 @@ internal sealed class OnnxRuntimeDecoderSession : IDisposable
         if (model.LoRA is not null)
             throw new ArgumentException("The model has LoRA adapters that are not part of its weights; call model.MergeLoRA() before decoding through ONNX Runtime.", nameof(model));
         Dictionary<string, Tensor> parameters = model.state_dict();
-        byte[] bytes = Gpt2OnnxGraph.BuildStepDecoder(model.Config, name => parameters[name], options.WeightQuantization).ToArray();
+        byte[] bytes = Gpt2OnnxExporter.FamilyOf(model).BuildStepDecoder(model.Config, name => parameters[name], options.WeightQuantization).ToArray();
         try
         {
             using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
@@ -72,7 +72,7 @@ internal sealed class OnnxRuntimeDecoderSession : IDisposable
     /// <summary>Zeroed keys and values of <paramref name="length"/> positions for <paramref name="batch"/> rows, one per layer; the caller frees them.</summary>
     public OrtValue[] NewPasts(int batch, long length)
     {
-        long[] shape = [2, batch, Config.HeadCount, length, Config.HeadSize];
+        long[] shape = [2, batch, Config.KeyValueHeadCount, length, Config.HeadSize];
         var pasts = new OrtValue[Config.LayerCount];
         for (int layer = 0; layer < pasts.Length; layer++)
         {

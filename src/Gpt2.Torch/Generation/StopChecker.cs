@@ -5,21 +5,21 @@ namespace Gpt2.Torch.Generation;
 
 /// <summary>
 /// The one stop checker of a generation row: takes its generated tokens one at a time, says when a stop of
-/// <see cref="GenerationOptions"/> is met (the end-of-text token, a token stop sequence, or a stop string in the decoded
+/// <see cref="GenerationOptions"/> is met (the tokenizer's end-of-text or end-of-turn tokens, a token stop sequence, or a stop string in the decoded
 /// text), and turns the tokens into text that is safe to hand out. Token results keep every token taken (the stop at
 /// the end); text results are <see cref="Text"/>, which ends before the stop.
 /// </summary>
 /// <remarks>
 /// <para>Bytes are gathered until they form whole UTF-8 characters (a byte-level token may hold part of one; a surrogate
-/// pair is released whole). Bytes that cannot form UTF-8 become U+FFFD, as <see cref="Gpt2Tokenizer.Decode"/> does.</para>
+/// pair is released whole). Bytes that cannot form UTF-8 become U+FFFD, as <see cref="LanguageModelTokenizer.Decode"/> does.</para>
 /// <para>Text that could be the beginning of a stop string, and the text of trailing tokens that could begin a stop
 /// sequence, are held back until the next tokens show they are not one, so a streamed piece never holds part of a
 /// stop; the pieces concatenate to <see cref="Text"/>.</para>
 /// </remarks>
 internal sealed class StopChecker
 {
-    private readonly Gpt2Tokenizer _tokenizer;
-    private readonly int? _endOfTextId;
+    private readonly LanguageModelTokenizer _tokenizer;
+    private readonly HashSet<int> _endTokens;
     private readonly IReadOnlyList<string> _stopStrings;
     private readonly IReadOnlyList<IReadOnlyList<int>> _stopSequences;
     private readonly int _longestStop;
@@ -32,11 +32,11 @@ internal sealed class StopChecker
 
     /// <param name="tokenizer">Turns tokens into bytes.</param>
     /// <param name="options">The stops (validated).</param>
-    /// <param name="endOfTextId">The model family's end-of-text token (GPT-2's <see cref="Gpt2Tokenizer.EndOfTextTokenId"/>).</param>
-    public StopChecker(Gpt2Tokenizer tokenizer, GenerationOptions options, int endOfTextId = Gpt2Tokenizer.EndOfTextTokenId)
+    public StopChecker(LanguageModelTokenizer tokenizer, GenerationOptions options)
     {
         _tokenizer = tokenizer;
-        _endOfTextId = options.StopAtEndOfText ? endOfTextId : null;
+        // The family's end of text and its ends of turn (Qwen's <|im_end|>, Llama 3's <|eot_id|>) all end a row.
+        _endTokens = options.StopAtEndOfText ? [tokenizer.EndOfTextId, .. tokenizer.EndOfTurnIds] : [];
         _stopStrings = options.StopStrings;
         _stopSequences = options.StopSequences;
         _longestStop = _stopStrings.Count == 0 ? 0 : _stopStrings.Max(stop => stop.Length);
@@ -57,7 +57,7 @@ internal sealed class StopChecker
         if (FinishReason is not null)
             throw new InvalidOperationException("The row has already ended; no more tokens can be added.");
         _tokens.Add(token);
-        if (token == _endOfTextId)
+        if (_endTokens.Contains(token))
         {
             Flush();
             _textEnds.Add(_text.Length);

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Generation;
 
 /// <summary>The host's decode steps in TorchSharp: a <see cref="KeyValueCache"/> and the mask of each row's real positions.</summary>
-internal sealed class TorchContinuousBatchEngine(Gpt2Model model) : IContinuousBatchEngine
+internal sealed class TorchContinuousBatchEngine(CausalLanguageModel model) : IContinuousBatchEngine
 {
     private KeyValueCache? _cache;
     private Tensor? _mask;     // [rows, capacity]: which cached positions hold each row's real tokens

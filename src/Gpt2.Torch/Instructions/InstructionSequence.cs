@@ -7,13 +7,17 @@ namespace Gpt2.Torch.Instructions;
 /// <param name="PromptLength">How many of the tokens belong to the prompt (masked from the loss when asked).</param>
 public sealed record InstructionSequence(int[] TokenIds, int PromptLength)
 {
-    /// <summary>Formats <paramref name="example"/> with <paramref name="format"/> and tokenizes it (special tokens in the text stay text).</summary>
-    public static InstructionSequence Create(InstructionExample example, InstructionPromptFormat format, Gpt2Tokenizer tokenizer)
+    /// <summary>
+    /// Formats <paramref name="example"/> with <paramref name="format"/> and tokenizes it (special tokens in the text stay
+    /// text), after the tokenizer's beginning-of-text token where its family has one (Llama 3).
+    /// </summary>
+    public static InstructionSequence Create(InstructionExample example, InstructionPromptFormat format, LanguageModelTokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(example);
         ArgumentNullException.ThrowIfNull(format);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        int promptLength = tokenizer.Encode(format.FormatPrompt(example.Instruction, example.Input)).Length;
-        return new InstructionSequence(tokenizer.Encode(format.FormatExample(example)), promptLength);
+        int[] begin = tokenizer.BeginningOfTextId is int bos ? [bos] : [];
+        int promptLength = begin.Length + tokenizer.Encode(format.FormatPrompt(example.Instruction, example.Input)).Length;
+        return new InstructionSequence([.. begin, .. tokenizer.Encode(format.FormatExample(example))], promptLength);
     }
 }

@@ -17,14 +17,19 @@ namespace Gpt2.Torch.Model;
 /// </remarks>
 public abstract class CausalLanguageModel : nn.Module<Tensor, Tensor>
 {
-    /// <summary>Checks for a libtorch backend and names the module.</summary>
-    private protected CausalLanguageModel(string name) : base(TorchBackend.EnsureAvailable(name))
+    /// <summary>Checks for a libtorch backend, names the module and validates the config.</summary>
+    private protected CausalLanguageModel(string name, LanguageModelConfig config) : base(TorchBackend.EnsureAvailable(name))
     {
+        ArgumentNullException.ThrowIfNull(config);
         NativeMemoryTuning.Apply();
+        config.Validate();
+        Config = config;
     }
 
-    /// <summary>The model's shape.</summary>
-    public abstract LanguageModelConfig Config { get; }
+    // Not overridden with a family's own config type: TorchSharp's Module.to() indexes the public properties by name,
+    // and a covariant override would list two properties named Config.
+    /// <summary>The model's family and shape (<see cref="Gpt2Config"/>, <see cref="LlamaConfig"/>).</summary>
+    public LanguageModelConfig Config { get; }
 
     /// <summary>The token embedding [vocab, embedding], also the output head's weight when tied.</summary>
     public abstract Tensor TokenEmbedding { get; }
@@ -61,6 +66,9 @@ public abstract class CausalLanguageModel : nn.Module<Tensor, Tensor>
 
     /// <summary>Number of distinct parameters (a tied head counts once).</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
+
+    /// <summary>Parameters of a learned position embedding (GPT-2's <c>wpe</c>), which a forward pass reads but multiplies nothing with; 0 for rotary families.</summary>
+    internal virtual long PositionEmbeddingParameterCount => 0;
 
     /// <summary>Number of parameters training updates (those with <c>requires_grad</c>).</summary>
     public long TrainableParameterCount => parameters().Where(p => p.requires_grad).Sum(p => p.numel());
@@ -159,6 +167,18 @@ public abstract class CausalLanguageModel : nn.Module<Tensor, Tensor>
         Tensor logits = weight.matmul(hiddenStates.reshape(-1, hiddenStates.shape[^1]).t()).t().reshape(shape);
         return logits.to(promote_types(logits.dtype, float32));
     }
+
+    /// <summary>
+    /// Whether the parameter <paramref name="name"/> (as the model's <c>named_parameters</c> gives it) belongs to the last
+    /// transformer block or the final normalization: what <see cref="TrainableLayers.LastBlock"/> trains.
+    /// </summary>
+    internal abstract bool IsLastBlockOrFinalNorm(string name);
+
+    /// <summary>Saves the model as its family's Hugging Face checkpoint folder (config.json, weights, tokenizer files where the family has them).</summary>
+    internal abstract void SaveCheckpoint(string folder);
+
+    /// <summary>Copies the weights of a checkpoint folder saved by <see cref="SaveCheckpoint"/> from a model of the same config into this model.</summary>
+    internal abstract void LoadCheckpointWeights(string folder);
 
     /// <summary>Moves every parameter created by a family's constructor to its device and out of any caller's dispose scope.</summary>
     private protected void FinishConstruction(Device? device)

@@ -78,7 +78,7 @@ public sealed record Gpt2Config : LanguageModelConfig
     /// ...), as one compact JSON object with sorted keys, or null for none. <see cref="FromJson"/> fills it and
     /// <see cref="ToJson"/> writes it back, so that loading and saving a checkpoint keeps them.
     /// </summary>
-    public string? ExtraFieldsJson { get; init; }
+    public override string? ExtraFieldsJson { get; init; }
 
     /// <summary>The MLP width actually used.</summary>
     public int ResolvedMlpSize => MlpSize ?? 4 * EmbeddingSize;
@@ -94,6 +94,13 @@ public sealed record Gpt2Config : LanguageModelConfig
 
     /// <summary>GPT-2 has multi-head attention: as many key/value heads as query heads.</summary>
     public override int KeyValueHeadCount => HeadCount;
+
+    internal override CausalLanguageModel LoadCheckpoint(string folder, TorchSharp.torch.Device? device) => Checkpoints.Gpt2Checkpoint.Load(folder, device);
+
+    internal override Onnx.OnnxFamilyExport OnnxExport => Onnx.Gpt2OnnxGraph.Family;
+
+    /// <summary>GPT-2's tokenizer (<see cref="Tokenization.Gpt2Tokenizer.Default"/>).</summary>
+    internal override Tokenization.LanguageModelTokenizer BuiltInTokenizer => Tokenization.Gpt2Tokenizer.Default;
 
     /// <inheritdoc />
     public override Gpt2Model CreateModel(TorchSharp.torch.Device? device = null) => new(this, device);
@@ -134,13 +141,13 @@ public sealed record Gpt2Config : LanguageModelConfig
     public static Gpt2Config Mini { get; } = new() { EmbeddingSize = 256, LayerCount = 4, HeadCount = 4 };
 
     /// <summary>The preset names <see cref="FromPreset"/> accepts.</summary>
-    public static IReadOnlyList<string> PresetNames { get; } = ["124M", "355M", "774M", "1558M", "book-124M", "mini"];
+    public static new IReadOnlyList<string> PresetNames { get; } = ["124M", "355M", "774M", "1558M", "book-124M", "mini"];
 
     /// <summary>
     /// A published size by name: <c>124M</c>, <c>355M</c>, <c>774M</c>, <c>1558M</c> (or the Hugging Face ids
     /// <c>gpt2</c>, <c>gpt2-medium</c>, <c>gpt2-large</c>, <c>gpt2-xl</c>), <c>book-124M</c> or <c>mini</c>.
     /// </summary>
-    public static Gpt2Config FromPreset(string name) => name.ToLowerInvariant() switch
+    public static new Gpt2Config FromPreset(string name) => name.ToLowerInvariant() switch
     {
         "124m" or "gpt2" or "small" => Gpt2Small,
         "355m" or "gpt2-medium" or "medium" => Gpt2Medium,

@@ -36,10 +36,8 @@ public sealed class Gpt2Model : CausalLanguageModel
     /// <param name="config">The model's sizes.</param>
     /// <param name="device">Where the parameters live; <see cref="TorchDevices.Default"/> when null.</param>
     /// <exception cref="InvalidOperationException">No libtorch backend was found; the message names the package to add.</exception>
-    public Gpt2Model(Gpt2Config config, Device? device = null) : base("GPT2")
+    public Gpt2Model(Gpt2Config config, Device? device = null) : base("GPT2", config)
     {
-        config.Validate();
-        Config = config;
         wte = nn.Embedding(config.VocabSize, config.EmbeddingSize);
         wpe = nn.Embedding(config.ContextLength, config.EmbeddingSize);
         drop = nn.Dropout(config.ResolvedEmbeddingDropout);
@@ -52,13 +50,20 @@ public sealed class Gpt2Model : CausalLanguageModel
         FinishConstruction(device);
     }
 
-    /// <summary>The model's sizes.</summary>
-    public override Gpt2Config Config { get; }
-
     /// <inheritdoc />
     public override Tensor TokenEmbedding => wte.weight!;
 
     internal override Tensor OutputWeight => lm_head?.weight ?? wte.weight!;
+
+    internal override long PositionEmbeddingParameterCount => wpe.weight!.numel();
+
+    internal override bool IsLastBlockOrFinalNorm(string name) =>
+        name.StartsWith($"h.{h.Count - 1}.", StringComparison.Ordinal) || name.StartsWith("ln_f.", StringComparison.Ordinal);
+
+    internal override void SaveCheckpoint(string folder) => Checkpoints.Gpt2Checkpoint.Save(this, folder);
+
+    internal override void LoadCheckpointWeights(string folder) =>
+        Checkpoints.Gpt2Checkpoint.LoadWeights(this, Path.Combine(folder, Checkpoints.Gpt2Checkpoint.WeightsFileName));
 
     // Block layers are named h.N.attn.c_attn and so on.
     private protected override LoRATargets LoRATargetOf(string layerName) => layerName.Split('.', 3)[2] switch

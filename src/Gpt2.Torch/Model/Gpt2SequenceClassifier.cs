@@ -8,17 +8,18 @@ namespace Gpt2.Torch.Model;
 #pragma warning disable IDE1006 // field names are checkpoint names (Hugging Face's GPT2ForSequenceClassification)
 
 /// <summary>
-/// GPT-2 with a classification head (the book's chapter 6): the final hidden state of each sequence's last real
+/// A language model of any family with a classification head (the book's chapter 6; Hugging Face's
+/// <c>GPT2ForSequenceClassification</c>, <c>LlamaForSequenceClassification</c>): the final hidden state of each sequence's last real
 /// token goes through a linear layer to one logit per class. Sequences are right-padded, so causal attention keeps
 /// padding out of every real token's state, and batching changes no result.
 /// </summary>
 public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
 {
-    private readonly Gpt2Model transformer;
+    private readonly CausalLanguageModel transformer;
     private readonly Linear score;
 
     /// <summary>Puts a new, randomly initialised head with <paramref name="classCount"/> outputs on <paramref name="transformer"/>.</summary>
-    public Gpt2SequenceClassifier(Gpt2Model transformer, int classCount) : base("GPT2ForSequenceClassification")
+    public Gpt2SequenceClassifier(CausalLanguageModel transformer, int classCount) : base("GPT2ForSequenceClassification")
     {
         ArgumentNullException.ThrowIfNull(transformer);
         OptionChecks.AtLeast(classCount, 2, nameof(classCount), "2, a classifier's fewest classes");
@@ -28,8 +29,8 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
         score.to(transformer.Device);
     }
 
-    /// <summary>The GPT-2 body.</summary>
-    public Gpt2Model Transformer => transformer;
+    /// <summary>The language model body.</summary>
+    public CausalLanguageModel Transformer => transformer;
 
     /// <summary>Number of classes.</summary>
     public int ClassCount => (int)score.weight!.shape[0];
@@ -41,10 +42,10 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
     public Tensor HeadBias => score.bias!;
 
     /// <summary>
-    /// The id right padding uses: GPT-2's <c>&lt;|endoftext|&gt;</c>, as in the book, or the last id of a smaller vocabulary
-    /// (no real token attends to padding, so any id gives the same result).
+    /// The id right padding uses: the vocabulary's last id (GPT-2's <c>&lt;|endoftext|&gt;</c>, as in the book). No real token
+    /// attends to padding, so any id gives the same result.
     /// </summary>
-    internal int PaddingId => Math.Min(Tokenization.Gpt2Tokenizer.EndOfTextTokenId, transformer.Config.VocabSize - 1);
+    internal int PaddingId => transformer.Config.VocabSize - 1;
 
     /// <summary>Class logits [batch, classes].</summary>
     /// <param name="inputIds">Right-padded token ids [batch, tokens], int64.</param>
@@ -89,15 +90,14 @@ public sealed class Gpt2SequenceClassifier : nn.Module<Tensor, Tensor, Tensor>
         OptionChecks.Defined(layers, nameof(layers));
         if (layers == TrainableLayers.LoRA)
             transformer.AddLoRA(lora ?? transformer.LoRA ?? new LoRAOptions());
-        string lastBlock = $"transformer.h.{transformer.Config.LayerCount - 1}.";
         foreach ((string name, Parameter parameter) in named_parameters())
         {
             bool trainable = name.StartsWith("score.", StringComparison.Ordinal) || layers switch
             {
                 TrainableLayers.All => true,
-                TrainableLayers.LastBlock => name.StartsWith(lastBlock, StringComparison.Ordinal) || name.StartsWith("transformer.ln_f.", StringComparison.Ordinal),
+                TrainableLayers.LastBlock => name.StartsWith("transformer.", StringComparison.Ordinal) && transformer.IsLastBlockOrFinalNorm(name["transformer.".Length..]),
                 TrainableLayers.HeadOnly => false,
-                TrainableLayers.LoRA => Gpt2Model.IsAdapterParameter(name),
+                TrainableLayers.LoRA => CausalLanguageModel.IsAdapterParameter(name),
                 _ => throw new UnreachableException(),
             };
             parameter.requires_grad = trainable;

@@ -33,6 +33,13 @@ public abstract record LanguageModelConfig
     public abstract bool TieWordEmbeddings { get; init; }
 
     /// <summary>
+    /// The fields of the Hugging Face <c>config.json</c> that the record does not model and that do not change the
+    /// computation (token ids, <c>architectures</c>, <c>initializer_range</c>, ...), as one compact JSON object with sorted
+    /// keys, or null for none: kept so that loading and saving a checkpoint keeps them.
+    /// </summary>
+    public abstract string? ExtraFieldsJson { get; init; }
+
+    /// <summary>
     /// Key/value heads per attention layer: <see cref="HeadCount"/> for multi-head attention, fewer for grouped-query
     /// attention, 1 for multi-query attention. The key/value cache stores these heads, not the query heads.
     /// </summary>
@@ -53,6 +60,49 @@ public abstract record LanguageModelConfig
     /// <summary>A randomly initialised model of this family and shape on <paramref name="device"/>; the caller owns it.</summary>
     /// <param name="device">Where the parameters live; <see cref="TorchDevices.Default"/> when null.</param>
     public abstract CausalLanguageModel CreateModel(Device? device = null);
+
+    /// <summary>Loads the weights of a checkpoint folder of this family (whose config.json this config was read from) into a new model.</summary>
+    internal abstract CausalLanguageModel LoadCheckpoint(string folder, Device? device);
+
+    /// <summary>
+    /// Loads a Hugging Face checkpoint folder of any supported family: its <c>config.json</c> picks the family, which loads
+    /// the weights.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The folder has no config.json.</exception>
+    /// <exception cref="Checkpoints.CheckpointFormatException">The config or the weights are not a valid checkpoint of a supported family.</exception>
+    internal static CausalLanguageModel LoadCheckpointFolder(string folder, Device? device)
+    {
+        string configPath = Path.Combine(folder, Checkpoints.Gpt2Checkpoint.ConfigFileName);
+        if (!File.Exists(configPath))
+            throw new FileNotFoundException(
+                $"{folder} is not a checkpoint folder: it has no {Checkpoints.Gpt2Checkpoint.ConfigFileName}. Give a Hugging Face model folder (config.json with the weights) or a model id.", configPath);
+        LanguageModelConfig config;
+        try
+        {
+            config = Load(configPath);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            throw new Checkpoints.CheckpointFormatException(configPath, $"not a valid config.json ({e.Message}).", e);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new Checkpoints.CheckpointFormatException(configPath, $"a model this library cannot compute exactly, so it is not loaded ({e.Message}).", e);
+        }
+        return config.LoadCheckpoint(folder, device);
+    }
+
+    /// <summary>How the family is written as ONNX, or null when it has no ONNX export yet (the exporters then refuse it by its model type).</summary>
+    internal virtual Onnx.OnnxFamilyExport? OnnxExport => null;
+
+    /// <summary>The <c>model_type</c> values with an ONNX export.</summary>
+    internal static IReadOnlyList<string> OnnxExportableModelTypes { get; } = ["gpt2"];
+
+    /// <summary>
+    /// The tokenizer every model of the family uses when no other is given (GPT-2's for <see cref="Gpt2Config"/>), or null
+    /// when the tokenizer comes with the weights (<c>tokenizer.json</c>) and must be given.
+    /// </summary>
+    internal virtual Tokenization.LanguageModelTokenizer? BuiltInTokenizer => null;
 
     /// <summary>
     /// Throws when a token id is outside the vocabulary [0, <see cref="VocabSize"/>). Models do not check the ids they are
@@ -86,6 +136,13 @@ public abstract record LanguageModelConfig
                 $"config.json field 'model_type' is '{modelType}', an architecture this library does not compute; it reads {string.Join(", ", ModelTypes)}."),
         };
     }
+
+    /// <summary>The preset names <see cref="FromPreset"/> accepts, of every family.</summary>
+    public static IReadOnlyList<string> PresetNames => Gpt2Config.PresetNames;
+
+    /// <summary>A published size of any family by name (<see cref="PresetNames"/>; GPT-2's <see cref="Gpt2Config.FromPreset"/>).</summary>
+    /// <exception cref="ArgumentException">No family has a preset of that name.</exception>
+    public static LanguageModelConfig FromPreset(string name) => Gpt2Config.FromPreset(name);
 
     /// <summary>Reads <c>config.json</c> from a file; see <see cref="FromJson"/>.</summary>
     public static LanguageModelConfig Load(string path) => FromJson(File.ReadAllText(path));

@@ -35,6 +35,9 @@ public sealed record LlamaConfig : LanguageModelConfig
     /// <inheritdoc />
     public override bool TieWordEmbeddings { get; init; }
 
+    /// <inheritdoc />
+    public override string? ExtraFieldsJson { get; init; }
+
     /// <summary>Key/value heads (<c>num_key_value_heads</c>); <see cref="LanguageModelConfig.HeadCount"/> when null.</summary>
     public int? KeyValueHeads { get; init; }
 
@@ -55,6 +58,8 @@ public sealed record LlamaConfig : LanguageModelConfig
 
     /// <inheritdoc />
     public override CausalLanguageModel CreateModel(Device? device = null) => throw new NotImplementedException();
+
+    internal override CausalLanguageModel LoadCheckpoint(string folder, Device? device) => throw new NotImplementedException();
 
     /// <summary>Reads a Hugging Face <c>config.json</c> of model type <c>llama</c>, <c>qwen2</c> or <c>qwen3</c>.</summary>
     public static new LlamaConfig FromJson(string json) => throw new NotImplementedException();

@@ -8,15 +8,18 @@ namespace Gpt2.Torch.Model;
 public sealed class LlamaModel : CausalLanguageModel
 {
     /// <summary>Creates a randomly initialised model.</summary>
-    public LlamaModel(LlamaConfig config, Device? device = null) : base("Llama") => throw new NotImplementedException();
-
-    /// <inheritdoc />
-    public override LlamaConfig Config => throw new NotImplementedException();
+    public LlamaModel(LlamaConfig config, Device? device = null) : base("Llama", config) => throw new NotImplementedException();
 
     /// <inheritdoc />
     public override Tensor TokenEmbedding => throw new NotImplementedException();
 
     internal override Tensor OutputWeight => throw new NotImplementedException();
+
+    internal override bool IsLastBlockOrFinalNorm(string name) => throw new NotImplementedException();
+
+    internal override void SaveCheckpoint(string folder) => throw new NotImplementedException();
+
+    internal override void LoadCheckpointWeights(string folder) => throw new NotImplementedException();
 
     private protected override LoRATargets LoRATargetOf(string layerName) => throw new NotImplementedException();
 

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Onnx;
 
 /// <summary>
-/// Writes a <see cref="Gpt2Model"/> as an ONNX model (opset 20, float32 weights inside the file) that ONNX Runtime
+/// Writes a <see cref="CausalLanguageModel"/> of a family with an ONNX export (GPT-2) as an ONNX model (opset 20, float32 weights inside the file) that ONNX Runtime
 /// runs with the model's semantics for padded batches: inputs <c>input_ids</c> and
 /// <c>attention_mask</c>, int64 [batch, sequence] with symbolic dimensions; outputs as chosen by
 /// <see cref="Gpt2OnnxExportOptions"/>. Files are limited to 2 GB (GPT-2 up to the 355M preset).
@@ -15,7 +15,7 @@ public static class Gpt2OnnxExporter
     /// <param name="model">The model; its parameters may live on any device.</param>
     /// <param name="path">The <c>.onnx</c> file to write.</param>
     /// <param name="options">What to export; next-token logits when null.</param>
-    public static void Export(Gpt2Model model, string path, Gpt2OnnxExportOptions? options = null)
+    public static void Export(CausalLanguageModel model, string path, Gpt2OnnxExportOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         Build(model, options).WriteTo(path);
@@ -25,7 +25,7 @@ public static class Gpt2OnnxExporter
     /// <param name="model">The model; its parameters may live on any device.</param>
     /// <param name="destination">Where the ONNX bytes go; left open.</param>
     /// <param name="options">What to export; next-token logits when null.</param>
-    public static void Export(Gpt2Model model, Stream destination, Gpt2OnnxExportOptions? options = null)
+    public static void Export(CausalLanguageModel model, Stream destination, Gpt2OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(destination);
         Build(model, options).WriteTo(destination);
@@ -50,7 +50,7 @@ public static class Gpt2OnnxExporter
     /// </param>
     /// <param name="sampling">Sample with ONNX Runtime's <c>com.microsoft.Sampling</c> operator instead of decoding greedily.</param>
     /// <param name="quantization">Store the decoder's matrices and output head quantized (<see cref="OnnxWeightQuantization"/>); float32 when null.</param>
-    public static void ExportGenerator(Gpt2Model model, string path, int maxNewTokens, int? endOfTextId = null, int? padTokenId = null,
+    public static void ExportGenerator(CausalLanguageModel model, string path, int maxNewTokens, int? endOfTextId = null, int? padTokenId = null,
         OnnxSampling? sampling = null, OnnxWeightQuantization? quantization = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -62,7 +62,7 @@ public static class Gpt2OnnxExporter
         ThrowIfAdapted(model);
         Dictionary<string, Tensor> parameters = model.state_dict();
         // -1 is no token id, so it never matches: ONNX Runtime requires both attributes.
-        Gpt2OnnxGraph.BuildGreedySearch(model.Config, name => parameters[name], maxNewTokens, endOfTextId ?? -1, padTokenId ?? -1, sampling, quantization)
+        FamilyOf(model).BuildGreedySearch(model.Config, name => parameters[name], maxNewTokens, endOfTextId ?? -1, padTokenId ?? -1, sampling, quantization)
             .WriteTo(path);
     }
 
@@ -78,18 +78,15 @@ public static class Gpt2OnnxExporter
     /// </summary>
     /// <param name="model">The model, without unmerged LoRA adapters.</param>
     /// <param name="folder">The folder to write; created when missing.</param>
-    public static void ExportForOnnxRuntimeGenAI(Gpt2Model model, string folder)
+    public static void ExportForOnnxRuntimeGenAI(CausalLanguageModel model, string folder)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ThrowIfAdapted(model);
+        OnnxFamilyExport family = FamilyOf(model);
         Directory.CreateDirectory(folder);
         Dictionary<string, Tensor> parameters = model.state_dict();
-        Gpt2OnnxGraph.BuildDecoder(model.Config, name => parameters[name]).WriteTo(Path.Combine(folder, GenAIModelFileName));
-        GenAIConfig.Write(model.Config, Path.Combine(folder, GenAIConfigFileName), GenAIModelFileName);
-        Tokenization.Gpt2Tokenizer.WriteHuggingFaceFiles(folder);
-        GenAIConfig.WriteTokenizerConfig(model.Config, Path.Combine(folder, "tokenizer_config.json"));
-        GenAIConfig.WriteTokenizerJson(Path.Combine(folder, "tokenizer.json"));
+        family.WriteGenAIFolder(model.Config, name => parameters[name], folder);
     }
 
     /// <summary>The decoder's file name in a folder of <see cref="ExportForOnnxRuntimeGenAI"/>.</summary>
@@ -98,17 +95,24 @@ public static class Gpt2OnnxExporter
     /// <summary>ONNX Runtime GenAI's configuration file name.</summary>
     public const string GenAIConfigFileName = "genai_config.json";
 
+    /// <summary>The family's ONNX graphs, or a <see cref="NotSupportedException"/> naming the family when it has none yet.</summary>
+    internal static OnnxFamilyExport FamilyOf(CausalLanguageModel model) => model.Config.OnnxExport
+        ?? throw new NotSupportedException(
+            $"ONNX export of '{model.Config.ModelType}' models is not implemented yet; it covers {string.Join(", ", LanguageModelConfig.OnnxExportableModelTypes)}. " +
+            "Decode with TorchSharp (DecodingEngine.TorchSharp) and save the model as a checkpoint instead.");
+
     // The graph reads weights by checkpoint name, so adapters would be left out without a word.
-    private static void ThrowIfAdapted(Gpt2Model model)
+    private static void ThrowIfAdapted(CausalLanguageModel model)
     {
         if (model.LoRA is not null)
             throw new ArgumentException("The model has LoRA adapters that are not part of its weights; call model.MergeLoRA() before exporting it.", nameof(model));
     }
 
-    private static OnnxModel Build(Gpt2Model model, Gpt2OnnxExportOptions? options)
+    private static OnnxModel Build(CausalLanguageModel model, Gpt2OnnxExportOptions? options)
     {
         ArgumentNullException.ThrowIfNull(model);
         ThrowIfAdapted(model);
+        FamilyOf(model);
         Tensor? weight = options?.ClassifierWeight, bias = options?.ClassifierBias;
         int width = model.Config.EmbeddingSize;
         if (weight is null && bias is not null)
@@ -129,6 +133,6 @@ public static class Gpt2OnnxExporter
 
         options?.WeightQuantization?.Validate();
         Dictionary<string, Tensor> parameters = model.state_dict();
-        return Gpt2OnnxGraph.Build(model.Config, name => parameters[name], weight, bias, options?.MaxSequenceLength, options?.WeightQuantization);
+        return FamilyOf(model).Build(model.Config, name => parameters[name], weight, bias, options?.MaxSequenceLength, options?.WeightQuantization);
     }
 }

@@ -14,6 +14,32 @@ namespace Gpt2.Torch.Onnx;
 /// </summary>
 internal sealed class Gpt2OnnxGraph
 {
+    /// <summary>GPT-2's graphs for the exporters and the ONNX Runtime engine (<see cref="Gpt2Config.OnnxExport"/>).</summary>
+    public static OnnxFamilyExport Family { get; } = new Gpt2OnnxFamilyExport();
+
+    private sealed class Gpt2OnnxFamilyExport : OnnxFamilyExport
+    {
+        public override OnnxModel Build(LanguageModelConfig config, Func<string, Tensor> parameter, Tensor? classifierWeight, Tensor? classifierBias,
+            int? maxSequenceLength, OnnxWeightQuantization? quantization) =>
+            Gpt2OnnxGraph.Build((Gpt2Config)config, parameter, classifierWeight, classifierBias, maxSequenceLength, quantization);
+
+        public override OnnxModel BuildGreedySearch(LanguageModelConfig config, Func<string, Tensor> parameter, int maxNewTokens, int endOfTextId, int padTokenId,
+            OnnxSampling? sampling, OnnxWeightQuantization? quantization) =>
+            Gpt2OnnxGraph.BuildGreedySearch((Gpt2Config)config, parameter, maxNewTokens, endOfTextId, padTokenId, sampling, quantization);
+
+        public override OnnxModel BuildStepDecoder(LanguageModelConfig config, Func<string, Tensor> parameter, OnnxWeightQuantization? quantization) =>
+            Gpt2OnnxGraph.BuildStepDecoder((Gpt2Config)config, parameter, quantization);
+
+        public override void WriteGenAIFolder(LanguageModelConfig config, Func<string, Tensor> parameter, string folder)
+        {
+            BuildDecoder((Gpt2Config)config, parameter).WriteTo(Path.Combine(folder, Gpt2OnnxExporter.GenAIModelFileName));
+            GenAIConfig.Write((Gpt2Config)config, Path.Combine(folder, Gpt2OnnxExporter.GenAIConfigFileName), Gpt2OnnxExporter.GenAIModelFileName);
+            Tokenization.Gpt2Tokenizer.WriteHuggingFaceFiles(folder);
+            GenAIConfig.WriteTokenizerConfig((Gpt2Config)config, Path.Combine(folder, "tokenizer_config.json"));
+            GenAIConfig.WriteTokenizerJson(Path.Combine(folder, "tokenizer.json"));
+        }
+    }
+
     /// <summary>ONNX operator set 20: the first with <c>Gelu</c> (LayerNormalization is 17).</summary>
     public const int Opset = 20;
 

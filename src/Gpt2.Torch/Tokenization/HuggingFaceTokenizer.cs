@@ -33,7 +33,9 @@ namespace Gpt2.Torch.Tokenization;
 /// </remarks>
 public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
 {
-    private const string TokenizerFile = "tokenizer.json";
+    /// <summary>The tokenizer's file name in a Hugging Face model folder.</summary>
+    public const string TokenizerFileName = "tokenizer.json";
+
     private const string ConfigFile = "tokenizer_config.json";
     private const string GenerationConfigFile = "generation_config.json";
     private const string ChatTemplateFile = "chat_template.jinja";
@@ -105,9 +107,9 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
     public static HuggingFaceTokenizer Load(string folder)
     {
         ArgumentNullException.ThrowIfNull(folder);
-        string tokenizerPath = Path.Combine(folder, TokenizerFile);
+        string tokenizerPath = Path.Combine(folder, TokenizerFileName);
         if (!File.Exists(tokenizerPath))
-            throw new FileNotFoundException($"A Hugging Face tokenizer needs {TokenizerFile} in {folder}.", tokenizerPath);
+            throw new FileNotFoundException($"A Hugging Face tokenizer needs {TokenizerFileName} in {folder}.", tokenizerPath);
         using Stream tokenizerJson = File.OpenRead(tokenizerPath);
         using Stream? config = OpenIfExists(Path.Combine(folder, ConfigFile));
         using Stream? generation = OpenIfExists(Path.Combine(folder, GenerationConfigFile));
@@ -217,7 +219,7 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
     private int IdOf(string token, string field) =>
         _allAdded.Ids.TryGetValue(token, out int id)
             ? id
-            : throw new InvalidDataException($"{field} '{token}' is not an added token of {TokenizerFile}.");
+            : throw new InvalidDataException($"{field} '{token}' is not an added token of {TokenizerFileName}.");
 
     // tokenizer_config.json's added_tokens_decoder normally repeats tokenizer.json's added_tokens; tokens only it has are added.
     private static List<AddedToken> MergeAddedTokens(List<AddedToken> fromTokenizer, IReadOnlyList<AddedToken> fromConfig)
@@ -230,11 +232,11 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
             if (byId.TryGetValue(token.Id, out AddedToken? known))
             {
                 if (known.Content != token.Content)
-                    throw new InvalidDataException($"{ConfigFile}: added_tokens_decoder gives id {token.Id} to '{token.Content}', but {TokenizerFile} gives it to '{known.Content}'.");
+                    throw new InvalidDataException($"{ConfigFile}: added_tokens_decoder gives id {token.Id} to '{token.Content}', but {TokenizerFileName} gives it to '{known.Content}'.");
                 continue;
             }
             if (byContent.ContainsKey(token.Content))
-                throw new InvalidDataException($"{ConfigFile}: added_tokens_decoder gives '{token.Content}' id {token.Id}, but {TokenizerFile} gives it id {byContent[token.Content].Id}.");
+                throw new InvalidDataException($"{ConfigFile}: added_tokens_decoder gives '{token.Content}' id {token.Id}, but {TokenizerFileName} gives it id {byContent[token.Content].Id}.");
             merged.Add(token);
             byId[token.Id] = token;
             byContent[token.Content] = token;

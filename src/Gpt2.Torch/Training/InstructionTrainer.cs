@@ -6,11 +6,11 @@ using F = TorchSharp.torch.nn.functional;
 namespace Gpt2.Torch.Training;
 
 /// <summary>
-/// Instruction fine-tuning of a <see cref="Gpt2Model"/> (the book's chapter 7): batches collated by
+/// Instruction fine-tuning of a <see cref="CausalLanguageModel"/> (the book's chapter 7): batches collated by
 /// <see cref="InstructionCollator"/>, next-token cross-entropy that skips <see cref="InstructionCollator.IgnoreIndex"/>
 /// targets, and AdamW, through the one training loop (this class supplies the batches and the loss).
 /// </summary>
-public sealed class InstructionTrainer : TrainerBase<Gpt2Model, InstructionTuningOptions>
+public sealed class InstructionTrainer : TrainerBase<CausalLanguageModel, InstructionTuningOptions>
 {
     private readonly InstructionCollator _collator;
 
@@ -22,10 +22,10 @@ public sealed class InstructionTrainer : TrainerBase<Gpt2Model, InstructionTunin
     /// </summary>
     /// <param name="model">The model to train; the caller keeps owning it.</param>
     /// <param name="options">How to train.</param>
-    public InstructionTrainer(Gpt2Model model, InstructionTuningOptions options)
+    public InstructionTrainer(CausalLanguageModel model, InstructionTuningOptions options)
         : base(model, CheckEndOfText(model, options))
     {
-        _collator = new InstructionCollator(Math.Min(options.AllowedMaxLength, model.Config.ContextLength), options.MaskPrompt, options.EndOfTextId);
+        _collator = new InstructionCollator(Math.Min(options.AllowedMaxLength, model.Config.ContextLength), options.MaskPrompt, EndOfTextOf(model, options));
     }
 
     /// <summary>
@@ -77,11 +77,16 @@ public sealed class InstructionTrainer : TrainerBase<Gpt2Model, InstructionTunin
         return (Model.forward(inputs).flatten(0, 1).to(float32), targets.flatten());
     }
 
-    private static InstructionTuningOptions CheckEndOfText(Gpt2Model model, InstructionTuningOptions options)
+    private static InstructionTuningOptions CheckEndOfText(CausalLanguageModel model, InstructionTuningOptions options)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
-        OptionChecks.InRange(options.EndOfTextId, 0, model.Config.VocabSize - 1, nameof(options.EndOfTextId), $"{Tokenization.Gpt2Tokenizer.EndOfTextTokenId}, GPT-2's end-of-text token");
+        OptionChecks.InRange(EndOfTextOf(model, options), 0, model.Config.VocabSize - 1, nameof(options.EndOfTextId), "the tokenizer's EndOfTextId");
         return options;
     }
+
+    private static int EndOfTextOf(CausalLanguageModel model, InstructionTuningOptions options) =>
+        options.EndOfTextId ?? model.Config.BuiltInTokenizer?.EndOfTextId ?? throw new ArgumentException(
+            $"InstructionTuningOptions.EndOfTextId is not set, and a '{model.Config.ModelType}' model has no built-in tokenizer to take it from; set it to the tokenizer's EndOfTextId.",
+            nameof(options));
 }

@@ -17,8 +17,12 @@ public sealed record InstructionTuningOptions : FineTuningOptions
     /// <summary>Whether only response tokens are learned (prompt targets masked; the book's exercise 7.2).</summary>
     public bool MaskPrompt { get; init; }
 
-    /// <summary>The end-of-text token that ends each row and pads batches (GPT-2's <c>&lt;|endoftext|&gt;</c> is 50256).</summary>
-    public int EndOfTextId { get; init; } = Gpt2Tokenizer.EndOfTextTokenId;
+    /// <summary>
+    /// The end-of-text token that ends each row and pads batches: the tokenizer's <see cref="LanguageModelTokenizer.EndOfTextId"/>.
+    /// When null, the model family's built-in tokenizer's (GPT-2's <c>&lt;|endoftext|&gt;</c>, 50256); families whose
+    /// tokenizer comes with the weights (Llama, Qwen) need it set.
+    /// </summary>
+    public int? EndOfTextId { get; init; }
 
     /// <inheritdoc />
     public override void Validate()

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Training;
 
-/// <summary>The next-token cross-entropy of a <see cref="Gpt2Model"/> (the book's <c>calc_loss_batch</c> and <c>calc_loss_loader</c>).</summary>
+/// <summary>The next-token cross-entropy of a <see cref="CausalLanguageModel"/> (the book's <c>calc_loss_batch</c> and <c>calc_loss_loader</c>).</summary>
 internal static class LanguageModelLoss
 {
     /// <summary>
@@ -13,7 +13,7 @@ internal static class LanguageModelLoss
     /// mode, as a float32 scalar: a bfloat16 model's logits are taken to float32 for the softmax (a slice of tokens at a time;
     /// see <see cref="OutputHeadCrossEntropy"/>). Targets of -100 are ignored, as <c>cross_entropy</c> does.
     /// </summary>
-    public static Tensor OfBatch(Gpt2Model model, Tensor inputs, Tensor targets)
+    public static Tensor OfBatch(CausalLanguageModel model, Tensor inputs, Tensor targets)
     {
         Tensor hidden = model.ComputeHiddenStates(HostBatch.ToDevice(inputs, model.Device));
         TrainingPhases.End(TrainingPhase.Forward);
@@ -24,7 +24,7 @@ internal static class LanguageModelLoss
     /// The mean of the batch losses over the first <paramref name="maxBatches"/> batches of <paramref name="data"/>
     /// (all of them when null), with dropout off and without gradients; the model's mode is restored afterwards.
     /// </summary>
-    public static double Evaluate(Gpt2Model model, NextTokenBatches data, int? maxBatches = null)
+    public static double Evaluate(CausalLanguageModel model, NextTokenBatches data, int? maxBatches = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Training;
 
 /// <summary>Pretraining as the <see cref="TrainingLoop"/> sees it: next-token batches, their cross-entropy, and the book's evaluation with a sample.</summary>
-internal sealed class LanguageModelTask(Gpt2Model model, LanguageModelTrainingOptions options, NextTokenBatches train, NextTokenBatches validation)
+internal sealed class LanguageModelTask(CausalLanguageModel model, LanguageModelTrainingOptions options, NextTokenBatches train, NextTokenBatches validation)
     : ITrainingTask<(Tensor Inputs, Tensor Targets)>
 {
     /// <summary>What a resumed run must be given again: the training batches' count, size, shuffling and seed.</summary>

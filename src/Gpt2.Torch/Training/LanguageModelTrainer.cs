@@ -5,13 +5,13 @@ using Gpt2.Torch.Model;
 namespace Gpt2.Torch.Training;
 
 /// <summary>
-/// Trains a <see cref="Gpt2Model"/> on next-token prediction (the book's <c>train_model_simple</c>, grown up) through the
+/// Trains a <see cref="CausalLanguageModel"/> on next-token prediction (the book's <c>train_model_simple</c>, grown up) through the
 /// training loop: this class supplies the batches, the next-token loss, and evaluations of the first
 /// <see cref="LanguageModelTrainingOptions.EvaluationBatches"/> batches with a sample. Checkpoints hold the model as a
-/// Hugging Face folder (so a checkpoint directory is also a <see cref="Gpt2ModelSource"/>), and
+/// Hugging Face folder (so a checkpoint directory is also a <see cref="LanguageModelSource"/>), and
 /// <see cref="TrainingOptions.ResumeFromCheckpoint"/> continues exactly as if the run had never stopped.
 /// </summary>
-public sealed class LanguageModelTrainer : TrainerBase<Gpt2Model, LanguageModelTrainingOptions>
+public sealed class LanguageModelTrainer : TrainerBase<CausalLanguageModel, LanguageModelTrainingOptions>
 {
     /// <summary>
     /// Creates a trainer; with <see cref="TrainingOptions.ResumeFromCheckpoint"/> and a checkpoint in the checkpoint
@@ -19,8 +19,8 @@ public sealed class LanguageModelTrainer : TrainerBase<Gpt2Model, LanguageModelT
     /// </summary>
     /// <param name="model">The model to train; the caller keeps owning it.</param>
     /// <param name="options">How to train.</param>
-    public LanguageModelTrainer(Gpt2Model model, LanguageModelTrainingOptions options)
-        : base(model, options, folder => Gpt2Checkpoint.Save(model, folder), folder => LoadCheckpointWeights(model, folder))
+    public LanguageModelTrainer(CausalLanguageModel model, LanguageModelTrainingOptions options)
+        : base(model, options, model.SaveCheckpoint, folder => LoadCheckpointWeights(model, folder))
     {
     }
 
@@ -46,13 +46,13 @@ public sealed class LanguageModelTrainer : TrainerBase<Gpt2Model, LanguageModelT
     }
 
     // The checkpoint's configuration must be the model's (dropout included, which the weights do not show).
-    private static void LoadCheckpointWeights(Gpt2Model model, string folder)
+    private static void LoadCheckpointWeights(CausalLanguageModel model, string folder)
     {
-        Gpt2Config saved = Gpt2Config.Load(Path.Combine(folder, Gpt2Checkpoint.ConfigFileName));
+        LanguageModelConfig saved = LanguageModelConfig.Load(Path.Combine(folder, Gpt2Checkpoint.ConfigFileName));
         if (saved with { ExtraFieldsJson = null } != model.Config with { ExtraFieldsJson = null })
             throw new ArgumentException(
-                $"{folder} holds a model of another configuration than the one given ({saved} there, {model.Config} here); create the model from the checkpoint's configuration (Gpt2Config.Load of its {Gpt2Checkpoint.ConfigFileName}) to resume.",
+                $"{folder} holds a model of another configuration than the one given ({saved} there, {model.Config} here); create the model from the checkpoint's configuration (LanguageModelConfig.Load of its {Gpt2Checkpoint.ConfigFileName}) to resume.",
                 nameof(model));
-        Gpt2Checkpoint.LoadWeights(model, Path.Combine(folder, Gpt2Checkpoint.WeightsFileName));
+        model.LoadCheckpointWeights(folder);
     }
 }

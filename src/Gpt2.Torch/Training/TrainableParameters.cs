@@ -19,10 +19,10 @@ internal static class TrainableParameters
             case Gpt2SequenceClassifier classifier:
                 classifier.SetTrainableLayers(layers, options.LoRA);
                 break;
-            case Gpt2Model languageModel when layers == TrainableLayers.LoRA:
+            case CausalLanguageModel languageModel when layers == TrainableLayers.LoRA:
                 languageModel.AddLoRA(options.LoRA ?? languageModel.LoRA ?? new LoRAOptions());
                 break;
-            case Gpt2Model languageModel when layers == TrainableLayers.All:
+            case CausalLanguageModel languageModel when layers == TrainableLayers.All:
                 foreach (TorchSharp.Modules.Parameter parameter in languageModel.parameters())
                     parameter.requires_grad = true;
                 break;

@@ -1,3 +1,4 @@
+using Gpt2.Torch.Tokenization;
 using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Onnx;
@@ -35,13 +36,14 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     private readonly ClassLabels _labels;
     private readonly CustomMappingTransformer<TextRow, PredictionRow> _mapper;
 
-    internal Gpt2TextClassificationTransformer(MLContext mlContext, Gpt2SequenceClassifier model, ClassLabels labels,
+    internal Gpt2TextClassificationTransformer(MLContext mlContext, Gpt2SequenceClassifier model, LanguageModelTokenizer tokenizer, ClassLabels labels,
         string[] sentenceColumnNames, string labelColumnName, string scoreColumnName, string predictedLabelColumnName, int maxLength, long trainedParameterCount,
         int scoringBatchSize, OnnxWeightQuantization? savedWeightQuantization)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(scoringBatchSize, 1);
         _mlContext = mlContext;
         Model = model;
+        Tokenizer = tokenizer;
         TrainedParameterCount = trainedParameterCount;
         _labels = labels;
         Sentence1ColumnName = sentenceColumnNames[0];
@@ -87,6 +89,9 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
 
     /// <summary>The fine-tuned model.</summary>
     public Gpt2SequenceClassifier Model { get; }
+
+    /// <summary>The tokenizer the texts are encoded with (the base model's).</summary>
+    public LanguageModelTokenizer Tokenizer { get; }
 
     /// <summary>The text column read (the first text of a pair).</summary>
     public string Sentence1ColumnName { get; }
@@ -205,8 +210,8 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     private float[][] ScoreBatch(IReadOnlyList<string?[]> rows)
     {
         int[][] ids = [.. rows.Select(row => Sentence2ColumnName is null
-            ? Gpt2TextEncoding.Encode(row[0], Sentence1ColumnName, MaxLength)
-            : Gpt2TextEncoding.EncodePair(row[0], row[1], Sentence1ColumnName, Sentence2ColumnName, MaxLength))];
+            ? Gpt2TextEncoding.Encode(Tokenizer, row[0], Sentence1ColumnName, MaxLength)
+            : Gpt2TextEncoding.EncodePair(Tokenizer, row[0], row[1], Sentence1ColumnName, Sentence2ColumnName, MaxLength))];
         int[] shortestFirst = [.. Enumerable.Range(0, ids.Length).OrderBy(row => ids[row].Length)];
         // The model's lock (ModelGate), which every LanguageModelHost over the same model takes for its steps too.
         float[][] sorted = ModelGate.Run(Model.Transformer, () => Model.PredictProbabilities([.. shortestFirst.Select(row => ids[row])], RowsPerPass));

@@ -1,3 +1,4 @@
+using Gpt2.Torch.Tokenization;
 using Gpt2.Torch;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Training;
@@ -124,16 +125,17 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         var cancellation = new MLContextCancellation(_mlContext);
         cancellation.ThrowIfCancelled(); // before loading a model in a context that can no longer train
         _options.SeedRandomness();
-        Gpt2Model body = _options.LoadModel(_mlContext);
+        LanguageModelTokenizer tokenizer = _options.BaseModel.LoadTokenizer(_options.DownloadProgress, _options.CancellationToken);
+        CausalLanguageModel body = _options.LoadModel(_mlContext);
         Gpt2SequenceClassifier? model = null;
         try
         {
             int limit = Math.Min(_options.MaxLength ?? int.MaxValue, body.Config.ContextLength);
-            List<int[]> trainIds = [.. trainRows.Select(row => Encode(row, limit))];
+            List<int[]> trainIds = [.. trainRows.Select(row => Encode(tokenizer, row, limit))];
             // Every row already fits the limit, so the longest one sets the length without cutting any further.
             int maxLength = trainIds.Max(ids => ids.Length);
             List<ClassificationExample> train = [.. trainRows.Select((row, i) => new ClassificationExample(trainIds[i], (int)row.Key - 1))];
-            List<ClassificationExample>? validation = _options.ValidationSet is null ? null : ReadValidation(labels, maxLength);
+            List<ClassificationExample>? validation = _options.ValidationSet is null ? null : ReadValidation(tokenizer, labels, maxLength);
 
             model = new Gpt2SequenceClassifier(body, labels.Count);
             SequenceClassificationOptions trainingOptions = _options.ToTrainingOptions<SequenceClassificationOptions>();
@@ -149,7 +151,7 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
             // The fitted model predicts and saves (to ONNX) with the adapters folded in: GPT-2's own layout and size.
             body.MergeLoRA();
 
-            return new Gpt2TextClassificationTransformer(_mlContext, model, labels, _options.SentenceColumnNames, _options.LabelColumnName,
+            return new Gpt2TextClassificationTransformer(_mlContext, model, tokenizer, labels, _options.SentenceColumnNames, _options.LabelColumnName,
                 _options.ScoreColumnName, _options.PredictedLabelColumnName, maxLength, trainedParameterCount, _options.ScoringBatchSize,
                 _options.SavedWeightQuantization);
         }
@@ -169,9 +171,9 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
 
     private readonly record struct LabeledText(string Text, string? Text2, uint Key);
 
-    private int[] Encode(LabeledText row, int maxTokens) => _options.Sentence2ColumnName is null
-        ? Gpt2TextEncoding.Encode(row.Text, _options.Sentence1ColumnName, maxTokens)
-        : Gpt2TextEncoding.EncodePair(row.Text, row.Text2, _options.Sentence1ColumnName, _options.Sentence2ColumnName, maxTokens);
+    private int[] Encode(LanguageModelTokenizer tokenizer, LabeledText row, int maxTokens) => _options.Sentence2ColumnName is null
+        ? Gpt2TextEncoding.Encode(tokenizer, row.Text, _options.Sentence1ColumnName, maxTokens)
+        : Gpt2TextEncoding.EncodePair(tokenizer, row.Text, row.Text2, _options.Sentence1ColumnName, _options.Sentence2ColumnName, maxTokens);
 
     private List<LabeledText> ReadRows(IDataView data, string which)
     {
@@ -203,7 +205,7 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
         return rows;
     }
 
-    private List<ClassificationExample> ReadValidation(ClassLabels labels, int maxLength)
+    private List<ClassificationExample> ReadValidation(LanguageModelTokenizer tokenizer, ClassLabels labels, int maxLength)
     {
         IDataView validation = _options.ValidationSet!;
         foreach (string name in _options.SentenceColumnNames)
@@ -218,6 +220,6 @@ public sealed class Gpt2TextClassifier : IEstimator<Gpt2TextClassificationTransf
             throw new ArgumentException(
                 $"The validation data's label column '{label.Name}' holds {string.Join(", ", unseen.Select(v => $"'{v}'"))}, which the training data never had " +
                 "(the classifier cannot predict them). Map the validation labels with the MapValueToKey transformer fitted on the training data, or remove those rows.");
-        return [.. rows.Select(row => new ClassificationExample(Encode(row, maxLength), toTraining[row.Key - 1]))];
+        return [.. rows.Select(row => new ClassificationExample(Encode(tokenizer, row, maxLength), toTraining[row.Key - 1]))];
     }
 }

@@ -30,7 +30,7 @@ public sealed class Gpt2TextGenerationTransformer : ITransformer, IDisposable
     public Gpt2TextGenerationService GenerationService => _mapper.Engine.Service;
 
     /// <summary>The model that generates.</summary>
-    public Gpt2Model Model => _mapper.Engine.Model;
+    public CausalLanguageModel Model => _mapper.Engine.Model;
 
     /// <summary>The prompt column read.</summary>
     public string InputColumnName => _mapper.SourceColumnNames[0];

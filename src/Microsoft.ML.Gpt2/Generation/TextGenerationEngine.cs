@@ -21,29 +21,31 @@ internal sealed class TextGenerationEngine : IDisposable
     private readonly MLContextCancellation _mlContextCancellation;
     private long _rowsCompleted, _tokensGenerated, _generatingTicks;
 
-    public TextGenerationEngine(MLContext mlContext, Gpt2Model model, Gpt2GenerationOptions options, CancellationToken cancellationToken,
-        OnnxWeightQuantization? savedWeightQuantization)
+    public TextGenerationEngine(MLContext mlContext, CausalLanguageModel model, LanguageModelTokenizer tokenizer, Gpt2GenerationOptions options,
+        CancellationToken cancellationToken, OnnxWeightQuantization? savedWeightQuantization)
     {
         options.Validate();
         OptionChecks.Check(options.Sampling.MaxNewTokens < model.Config.ContextLength, Gpt2GenerationOptions.SamplingPath + "MaxNewTokens", options.Sampling.MaxNewTokens,
             $"less than the model's context length of {model.Config.ContextLength}, to leave room for the prompt");
         Model = model;
+        Tokenizer = tokenizer;
         Options = options.Sampling;
         BatchSize = options.BatchSize;
         Progress = options.Progress;
         CancellationToken = cancellationToken;
         SavedWeightQuantization = savedWeightQuantization;
-        _service = new(() => new Gpt2TextGenerationService(model, onnxRuntime: options.Engine.Resolve(model)));
+        _service = new(() => new Gpt2TextGenerationService(model, tokenizer, onnxRuntime: options.Engine.Resolve(model)));
         _mlContextCancellation = new MLContextCancellation(mlContext);
     }
 
     /// <summary>An engine over the model of <paramref name="modelOptions"/>, which is released again if the options do not fit it.</summary>
     public static TextGenerationEngine Load(MLContext mlContext, Gpt2ModelOptions modelOptions, Gpt2GenerationOptions options)
     {
-        Gpt2Model model = modelOptions.LoadModel(mlContext);
+        LanguageModelTokenizer tokenizer = modelOptions.BaseModel.LoadTokenizer(modelOptions.DownloadProgress, modelOptions.CancellationToken);
+        CausalLanguageModel model = modelOptions.LoadModel(mlContext);
         try
         {
-            return new TextGenerationEngine(mlContext, model, options, modelOptions.CancellationToken, modelOptions.SavedWeightQuantization);
+            return new TextGenerationEngine(mlContext, model, tokenizer, options, modelOptions.CancellationToken, modelOptions.SavedWeightQuantization);
         }
         catch
         {
@@ -52,7 +54,10 @@ internal sealed class TextGenerationEngine : IDisposable
         }
     }
 
-    public Gpt2Model Model { get; }
+    public CausalLanguageModel Model { get; }
+
+    /// <summary>The model's tokenizer.</summary>
+    public LanguageModelTokenizer Tokenizer { get; }
 
     /// <summary>How a saved zip stores the weights; float32 when null.</summary>
     public OnnxWeightQuantization? SavedWeightQuantization { get; }
@@ -69,14 +74,15 @@ internal sealed class TextGenerationEngine : IDisposable
     public CancellationToken CancellationToken { get; }
 
     /// <summary>Why a saved model could not decode as this engine does, or null when it can (see <see cref="OnnxGeneratorSupport"/>).</summary>
-    public string? WhyNotSaveable => OnnxGeneratorSupport.WhyNotExportable(Options, Gpt2GenerationOptions.SamplingPath);
+    public string? WhyNotSaveable => SavedModelSupport.WhyNotSaveable(Model, Tokenizer)
+        ?? OnnxGeneratorSupport.WhyNotExportable(Options, Gpt2GenerationOptions.SamplingPath);
 
     /// <summary>The continuation of each prompt; <paramref name="columnName"/> names the prompts' column in errors.</summary>
     public string[] Generate(IReadOnlyList<string?> prompts, string columnName)
     {
         if (prompts.Any(string.IsNullOrEmpty))
             throw new InvalidOperationException(
-                $"Column '{columnName}' holds an empty or missing text; GPT-2 needs at least one token. Filter out empty rows first " +
+                $"Column '{columnName}' holds an empty or missing text; the model needs at least one token. Filter out empty rows first " +
                 "(for example with mlContext.Data.FilterByCustomPredicate).");
         _mlContextCancellation.ThrowIfCancelled();
         long started = Stopwatch.GetTimestamp();
@@ -96,7 +102,7 @@ internal sealed class TextGenerationEngine : IDisposable
         // Under the model's lock, so that no decode step of the service runs while the weights are read.
         ModelGate.Run(Model, () =>
         {
-            Gpt2OnnxExporter.ExportGenerator(Model, path, Options.MaxNewTokens, Gpt2Tokenizer.EndOfTextTokenId, padTokenId: Gpt2Tokenizer.EndOfTextTokenId, sampling,
+            Gpt2OnnxExporter.ExportGenerator(Model, path, Options.MaxNewTokens, Tokenizer.EndOfTextId, padTokenId: Tokenizer.EndOfTextId, sampling,
                 SavedWeightQuantization);
             return true;
         });

@@ -36,7 +36,7 @@ public sealed class Gpt2InstructionTransformer : ITransformer, IDisposable
     public Gpt2TextGenerationService GenerationService => _mapper.Engine.Service;
 
     /// <summary>The fine-tuned model.</summary>
-    public Gpt2Model Model => _mapper.Engine.Model;
+    public CausalLanguageModel Model => _mapper.Engine.Model;
 
     /// <summary>How instructions and inputs become prompts.</summary>
     public InstructionPromptFormat PromptFormat { get; }

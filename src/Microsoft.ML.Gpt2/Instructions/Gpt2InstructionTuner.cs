@@ -99,8 +99,9 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
     public Gpt2InstructionTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        List<InstructionSequence> train = ReadSequences(input, "training");
-        List<InstructionSequence>? validation = _options.ValidationSet is null ? null : ReadSequences(_options.ValidationSet, "validation");
+        LanguageModelTokenizer tokenizer = _options.BaseModel.LoadTokenizer(_options.DownloadProgress, _options.CancellationToken);
+        List<InstructionSequence> train = ReadSequences(input, "training", tokenizer);
+        List<InstructionSequence>? validation = _options.ValidationSet is null ? null : ReadSequences(_options.ValidationSet, "validation", tokenizer);
 
         new MLContextCancellation(_mlContext).ThrowIfCancelled(); // before loading a model in a context that can no longer fit
         _options.SeedRandomness();
@@ -108,7 +109,7 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
         try
         {
             var cancellation = new MLContextCancellation(_mlContext);
-            using var trainer = new InstructionTrainer(engine.Model, _options.ToTrainingOptions());
+            using var trainer = new InstructionTrainer(engine.Model, _options.ToTrainingOptions() with { EndOfTextId = engine.Tokenizer.EndOfTextId });
             trainer.StepCompleted += step =>
             {
                 cancellation.ThrowIfCancelled();
@@ -133,7 +134,7 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
             ? throw new InvalidOperationException($"Column '{columnName}' holds an empty or missing instruction; every row needs one. Filter out such rows first.")
             : instruction;
 
-    private List<InstructionSequence> ReadSequences(IDataView data, string which)
+    private List<InstructionSequence> ReadSequences(IDataView data, string which, LanguageModelTokenizer tokenizer)
     {
         string[] names = [_options.InstructionColumnName, _options.ContextColumnName, _options.LabelColumnName];
         DataViewSchema.Column[] columns = [.. names.Select(name => data.Schema.GetColumnOrNull(name) is { Type: TextDataViewType } column ? column
@@ -151,7 +152,7 @@ public sealed class Gpt2InstructionTuner : IEstimator<Gpt2InstructionTransformer
             if (instruction.IsEmpty)
                 throw new ArgumentException($"Row {rows.Count} of the {which} data has an empty instruction in column '{names[0]}'; remove such rows first.");
             var example = new InstructionExample(instruction.ToString(), inputText.ToString(), output.ToString());
-            rows.Add(InstructionSequence.Create(example, _options.PromptFormat, Gpt2Tokenizer.Default));
+            rows.Add(InstructionSequence.Create(example, _options.PromptFormat, tokenizer));
         }
         if (rows.Count == 0)
             throw new ArgumentException($"The {which} data holds no rows.");

@@ -1,3 +1,4 @@
+using Gpt2.Torch.Tokenization;
 using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
@@ -27,7 +28,7 @@ public abstract class PromptToTokenIdsMapping<TRow> : CustomMappingFactory<Promp
 {
     /// <inheritdoc />
     public override Action<PromptToTokenIdsInput, TRow> GetMapping() => (input, output) =>
-        TokenIdsColumns.Set(output, Gpt2TextEncoding.Encode(input.Prompt, PromptToTokenIdsInput.PromptColumnName, TRow.Width, keepLast: true), leftPadded: true);
+        TokenIdsColumns.Set(output, Gpt2TextEncoding.Encode(Gpt2Tokenizer.Default, input.Prompt, PromptToTokenIdsInput.PromptColumnName, TRow.Width, keepLast: true), leftPadded: true);
 }
 
 /// <summary>Prompt tokenization into 1024 ids: contract <c>Gpt2MLNet.PromptToTokenIds.v1</c>.</summary>

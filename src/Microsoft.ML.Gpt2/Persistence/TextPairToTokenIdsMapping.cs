@@ -1,3 +1,4 @@
+using Gpt2.Torch.Tokenization;
 using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
@@ -39,7 +40,7 @@ public abstract class TextPairToTokenIdsMapping<TRow> : CustomMappingFactory<Tex
 {
     /// <inheritdoc />
     public override Action<TextPairToTokenIdsInput, TRow> GetMapping() => (input, output) =>
-        TokenIdsColumns.Set(output, Gpt2TextEncoding.EncodePair(input.Text, input.Text2, TextToTokenIdsInput.TextColumnName,
+        TokenIdsColumns.Set(output, Gpt2TextEncoding.EncodePair(Gpt2Tokenizer.Default, input.Text, input.Text2, TextToTokenIdsInput.TextColumnName,
             TextPairToTokenIdsInput.Text2ColumnName, Math.Min(input.MaxLength, TRow.Width)));
 }
 

@@ -1,3 +1,4 @@
+using Gpt2.Torch.Tokenization;
 using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
@@ -27,7 +28,7 @@ public abstract class TextToTokenIdsMapping<TRow> : CustomMappingFactory<TextToT
 {
     /// <inheritdoc />
     public override Action<TextToTokenIdsInput, TRow> GetMapping() => (input, output) =>
-        TokenIdsColumns.Set(output, Gpt2TextEncoding.Encode(input.Text, TextToTokenIdsInput.TextColumnName, TRow.Width));
+        TokenIdsColumns.Set(output, Gpt2TextEncoding.Encode(Gpt2Tokenizer.Default, input.Text, TextToTokenIdsInput.TextColumnName, TRow.Width));
 }
 
 /// <summary>Tokenization into 1024 ids: contract <c>Gpt2MLNet.TextToTokenIds.v1</c>.</summary>

@@ -87,7 +87,7 @@ return failures == 0 ? 0 : 1;
 [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
 static void FitAClassifier(MLContext mlContext, Message[] messages) =>
     mlContext.Transforms.Conversion.MapValueToKey("Label")
-        .Append(mlContext.MulticlassClassification.Trainers.Gpt2(sentence1ColumnName: "Text", baseModel: Gpt2.Torch.Gpt2ModelSource.Random("mini")))
+        .Append(mlContext.MulticlassClassification.Trainers.Gpt2(sentence1ColumnName: "Text", baseModel: Gpt2.Torch.LanguageModelSource.Random("mini")))
         .Fit(mlContext.Data.LoadFromEnumerable(messages));
 
 public sealed class Message

@@ -25,7 +25,7 @@ using (var generator = new Gpt2Generator(model))
 }
 
 // A service from a model source picks its engine: without ONNX Runtime's natives, TorchSharp, and it generates.
-using (var service = Gpt2TextGenerationService.Load(Gpt2ModelSource.Random(tiny)))
+using (var service = Gpt2TextGenerationService.Load(LanguageModelSource.Random(tiny)))
 {
     TextGenerationResult result = service.Generate("Hello, world!", new GenerationOptions { MaxNewTokens = 4, StopAtEndOfText = false });
     Check(service.EngineName == "torchsharp" && result.CompletionTokenCount == 4,

@@ -42,7 +42,7 @@ using (var logits = model.forward(input))
 }
 
 // 3. The same kind of tiny model behind Microsoft.Extensions.AI (Gpt2MLNet.AI): a chat answer and an embedding.
-using (Gpt2ChatClient chat = Gpt2ChatClient.Create(Gpt2ModelSource.Random(tiny)))
+using (Gpt2ChatClient chat = Gpt2ChatClient.Create(LanguageModelSource.Random(tiny)))
 {
     Check(chat.Service.EngineName == "onnxruntime", $"a chat client from a model source decodes with the default engine for a CPU: {chat.Service.EngineName}");
     ChatResponse answer = await chat.GetResponseAsync("Hello, world!", new ChatOptions { MaxOutputTokens = 5 });
@@ -51,14 +51,14 @@ using (Gpt2ChatClient chat = Gpt2ChatClient.Create(Gpt2ModelSource.Random(tiny))
 }
 // The same model decoding through ONNX Runtime (its natives come with Gpt2MLNet.ML): the same greedy answer.
 using (var model = new Gpt2Model(tiny))
-using (IChatClient torchChat = Gpt2ChatClient.Create(Gpt2ModelSource.FromModel(model)))
-using (IChatClient onnxChat = Gpt2ChatClient.Create(Gpt2ModelSource.FromModel(model), engine: DecodingEngine.OnnxRuntime()))
+using (IChatClient torchChat = Gpt2ChatClient.Create(LanguageModelSource.FromModel(model)))
+using (IChatClient onnxChat = Gpt2ChatClient.Create(LanguageModelSource.FromModel(model), engine: DecodingEngine.OnnxRuntime()))
 {
     string expected = (await torchChat.GetResponseAsync("Hello, world!", new ChatOptions { MaxOutputTokens = 8 })).Text;
     string actual = (await onnxChat.GetResponseAsync("Hello, world!", new ChatOptions { MaxOutputTokens = 8 })).Text;
     Check(actual == expected && actual.Length > 0, $"chat client decoding through ONNX Runtime: '{actual}', TorchSharp's '{expected}'");
 }
-using (var embedder = Gpt2EmbeddingGenerator.Create(Gpt2ModelSource.Random(tiny), normalize: true))
+using (var embedder = Gpt2EmbeddingGenerator.Create(LanguageModelSource.Random(tiny), normalize: true))
 {
     ReadOnlyMemory<float> vector = await embedder.GenerateVectorAsync("Hello, world!");
     Check(vector.Length == tiny.EmbeddingSize && Math.Abs(vector.ToArray().Sum(v => v * v) - 1) < 1e-4,
@@ -77,7 +77,7 @@ IDataView test = mlContext.Data.LoadFromEnumerable([.. Take("ham", 150, 50), .. 
 var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
     .Append(mlContext.MulticlassClassification.Trainers.Gpt2(new Gpt2TextClassifier.Options
     {
-        BaseModel = Gpt2ModelSource.Random(tiny),
+        BaseModel = LanguageModelSource.Random(tiny),
         Sentence1ColumnName = nameof(Message.Text),
         TrainableLayers = TrainableLayers.All,
         LearningRate = 2e-3,

@@ -70,7 +70,7 @@ Part("fixture", () =>
     using SafetensorsFile expected = SafetensorsFile.Open(Path.Combine(fixture, "expected.safetensors"));
     foreach (Precision precision in new[] { Precision.Float32, Precision.BFloat16 })
     {
-        using Gpt2Model model = (Gpt2Model)Gpt2Checkpoint.Load(fixture, device).ToPrecision(precision);
+        using CausalLanguageModel model = (CausalLanguageModel)Gpt2Checkpoint.Load(fixture, device).ToPrecision(precision);
         model.eval();
         using var noGrad = no_grad();
         double maxError = 0;
@@ -148,8 +148,8 @@ Part("spam", () =>
     var options = new Gpt2TextClassifier.Options
     {
         BaseModel = smoke
-            ? Gpt2ModelSource.Random(new Gpt2Config { EmbeddingSize = 32, HeadCount = 2, LayerCount = 1 })
-            : Gpt2ModelSource.Random("124M"),
+            ? LanguageModelSource.Random(new Gpt2Config { EmbeddingSize = 32, HeadCount = 2, LayerCount = 1 })
+            : LanguageModelSource.Random("124M"),
         Sentence1ColumnName = "Text",
         MaxEpochs = smoke ? 1 : 5,
         TrainableLayers = TrainableLayers.All,

@@ -7,19 +7,19 @@ using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Tests;
 
-/// <summary>Every kind of <see cref="Gpt2ModelSource"/> gives the model it names, and published-or-random falls back only when it must.</summary>
+/// <summary>Every kind of <see cref="LanguageModelSource"/> gives the model it names, and published-or-random falls back only when it must.</summary>
 [TestClass]
-public sealed class Gpt2ModelSourceTests : TemporaryDirectoryTest
+public sealed class LanguageModelSourceTests : TemporaryDirectoryTest
 {
-    private static bool SameWeights(Gpt2Model a, Gpt2Model b) =>
+    private static bool SameWeights(CausalLanguageModel a, CausalLanguageModel b) =>
         a.state_dict().Count == b.state_dict().Count && a.state_dict().All(p => p.Value.equal(b.state_dict()[p.Key]).all().item<bool>());
 
     [TestMethod]
     public void AFolderAStringAndATrainersCheckpointDirectoryLoadTheirWeights()
     {
         using var reference = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU);
-        Gpt2ModelSource fromString = TestPaths.TinyGpt2;
-        using (Gpt2Model loaded = fromString.Load(CPU))
+        LanguageModelSource fromString = TestPaths.TinyGpt2;
+        using (CausalLanguageModel loaded = fromString.Load(CPU))
             Assert.IsTrue(SameWeights(reference, loaded));
         Assert.IsFalse(fromString.IsRandom);
         Assert.AreEqual(TestPaths.TinyGpt2, fromString.NameOrPath);
@@ -29,7 +29,7 @@ public sealed class Gpt2ModelSourceTests : TemporaryDirectoryTest
         var batches = new NextTokenBatches(new NextTokenWindows(text, maxLength: 8, stride: 8), batchSize: 2);
         using (var trainer = new LanguageModelTrainer(trained, new LanguageModelTrainingOptions { Epochs = 1, MaxSteps = 2, LearningRate = 1e-2, CheckpointDirectory = Directory }))
             trainer.Train(batches, batches);
-        using Gpt2Model latest = Gpt2ModelSource.Pretrained(Directory).Load(CPU);
+        using CausalLanguageModel latest = LanguageModelSource.Pretrained(Directory).Load(CPU);
         Assert.IsTrue(SameWeights(trained, latest), "the trainer's latest checkpoint");
         Assert.IsFalse(SameWeights(reference, latest), "training moved the weights");
     }
@@ -37,21 +37,21 @@ public sealed class Gpt2ModelSourceTests : TemporaryDirectoryTest
     [TestMethod]
     public void RandomSourcesHaveThePresetsOrTheConfigsSizesAndAnInMemoryModelIsItself()
     {
-        using Gpt2Model mini = Gpt2ModelSource.Random("mini").Load(CPU);
+        using CausalLanguageModel mini = LanguageModelSource.Random("mini").Load(CPU);
         Assert.AreEqual(Gpt2Config.Mini.EmbeddingSize, mini.Config.EmbeddingSize);
         Assert.AreEqual(Gpt2Config.Mini.LayerCount, mini.Config.LayerCount);
-        using Gpt2Model fromFolder = Gpt2ModelSource.Random(TestPaths.TinyGpt2).Load(CPU);
+        using CausalLanguageModel fromFolder = LanguageModelSource.Random(TestPaths.TinyGpt2).Load(CPU);
         using var reference = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU);
         Assert.AreEqual(reference.Config.EmbeddingSize, fromFolder.Config.EmbeddingSize);
         Assert.IsFalse(SameWeights(reference, fromFolder), "random, not the folder's weights");
-        Assert.IsTrue(Gpt2ModelSource.Random("mini").IsRandom);
+        Assert.IsTrue(LanguageModelSource.Random("mini").IsRandom);
 
-        Gpt2ModelSource inMemory = Gpt2ModelSource.FromModel(reference);
+        LanguageModelSource inMemory = LanguageModelSource.FromModel(reference);
         Assert.AreSame(reference, inMemory.Load());
         Assert.IsTrue(inMemory.IsInMemory);
 
-        Assert.ThrowsExactly<ArgumentException>(() => Gpt2ModelSource.Random("no-such-preset"));
-        Assert.ThrowsExactly<ArgumentException>(() => Gpt2ModelSource.Pretrained(" "));
+        Assert.ThrowsExactly<ArgumentException>(() => LanguageModelSource.Random("no-such-preset"));
+        Assert.ThrowsExactly<ArgumentException>(() => LanguageModelSource.Pretrained(" "));
     }
 
     [TestMethod]
@@ -64,18 +64,18 @@ public sealed class Gpt2ModelSourceTests : TemporaryDirectoryTest
             Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(weights)));
         var downloader = new FileDownloader(Path.Combine(Directory, "cache"), maxAttempts: 1, retryDelay: TimeSpan.Zero);
 
-        Gpt2ModelSource published = await Gpt2ModelSource.PublishedOrRandomAsync("124M", hub: new HuggingFaceHub(downloader, server.Endpoint));
+        LanguageModelSource published = await LanguageModelSource.PublishedOrRandomAsync("124M", hub: new HuggingFaceHub(downloader, server.Endpoint));
         Assert.IsFalse(published.IsRandom);
-        using (Gpt2Model model = published.Load(CPU))
+        using (CausalLanguageModel model = published.Load(CPU))
         using (var reference = Gpt2Checkpoint.Load(TestPaths.TinyGpt2, CPU))
             Assert.IsTrue(SameWeights(reference, model));
 
-        Gpt2ModelSource unreachable = await Gpt2ModelSource.PublishedOrRandomAsync("355M", hub: new HuggingFaceHub(downloader, server.Endpoint));
+        LanguageModelSource unreachable = await LanguageModelSource.PublishedOrRandomAsync("355M", hub: new HuggingFaceHub(downloader, server.Endpoint));
         Assert.IsTrue(unreachable.IsRandom, "the server has no gpt2-medium");
         StringAssert.Contains(unreachable.ToString(), $"{Gpt2Config.Gpt2Medium.LayerCount} layers, width {Gpt2Config.Gpt2Medium.EmbeddingSize}");
 
         int requests = server.GetRequests;
-        Assert.IsTrue((await Gpt2ModelSource.PublishedOrRandomAsync("mini", hub: new HuggingFaceHub(downloader, server.Endpoint))).IsRandom);
+        Assert.IsTrue((await LanguageModelSource.PublishedOrRandomAsync("mini", hub: new HuggingFaceHub(downloader, server.Endpoint))).IsRandom);
         Assert.AreEqual(requests, server.GetRequests, "a preset without published weights asks no server");
     }
 }
