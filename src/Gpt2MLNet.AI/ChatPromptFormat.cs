@@ -1,15 +1,25 @@
 using System.Text;
 using Gpt2.Torch.Instructions;
+using Gpt2.Torch.Templates;
+using Gpt2.Torch.Tokenization;
 using Microsoft.Extensions.AI;
 
 namespace Gpt2MLNet.AI;
 
 /// <summary>
-/// How <see cref="Gpt2ChatClient"/> turns chat messages into the one text prompt GPT-2 continues: an instruction format
-/// (<see cref="Alpaca"/>, the book's; <see cref="Phi3"/>; or any <see cref="InstructionPromptFormat"/>) for an
-/// instruction-tuned model, or <see cref="RawText"/> for a plain GPT-2 that just continues text.
+/// How <see cref="Gpt2ChatClient"/> turns chat messages into the one prompt the model continues: the chat template the
+/// model was trained with (<see cref="FromTokenizer"/>: the Jinja <c>chat_template</c> of a Llama, SmolLM2 or Qwen
+/// instruct model's <c>tokenizer_config.json</c>), an instruction format (<see cref="Alpaca"/>, the book's;
+/// <see cref="Phi3"/>; or any <see cref="InstructionPromptFormat"/>) for a GPT-2 instruction-tuned here, or
+/// <see cref="RawText"/> for a plain model that just continues text.
 /// </summary>
 /// <remarks>
+/// <para>A chat template renders the conversation as transformers' <c>apply_chat_template</c> does, with
+/// <c>add_generation_prompt</c> true (the model writes the assistant turn), the tokenizer's <c>bos_token</c> and
+/// <c>eos_token</c>, and <see cref="ChatOptions.Instructions"/> as the system message (before a system message's own
+/// text, when the conversation has one); the rendered text is tokenized with its special tokens
+/// (<see cref="RendersSpecialTokens"/>). A template's own refusal (<c>raise_exception</c>) becomes an
+/// <see cref="ArgumentException"/> with the template's message.</para>
 /// <para>With an instruction format, the conversation must end with a user message, and messages render as follows:</para>
 /// <list type="number">
 /// <item>System messages (and <see cref="ChatOptions.Instructions"/>, first) come first, each followed by a blank line, as
@@ -28,12 +38,36 @@ namespace Gpt2MLNet.AI;
 public sealed class ChatPromptFormat
 {
     private readonly InstructionPromptFormat? _instructions;
+    private readonly ChatTemplate? _template;
+    private readonly ChatTemplateOptions? _templateOptions;
 
-    private ChatPromptFormat(string name, InstructionPromptFormat? instructions)
+    private ChatPromptFormat(string name, InstructionPromptFormat? instructions, ChatTemplate? template = null, ChatTemplateOptions? templateOptions = null)
     {
         Name = name;
         _instructions = instructions;
+        _template = template;
+        _templateOptions = templateOptions;
     }
+
+    /// <summary>
+    /// The chat template of <paramref name="tokenizer"/> (its <c>tokenizer_config.json</c>'s <c>chat_template</c>), or
+    /// <see cref="RawText"/> when it has none (GPT-2, base models without a template).
+    /// </summary>
+    /// <exception cref="ChatTemplateException">The template uses a construct the renderer does not implement; the message names it.</exception>
+    public static ChatPromptFormat FromTokenizer(LanguageModelTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (tokenizer.ChatTemplate is not string source)
+            return RawText;
+        return new("chat-template", null, ChatTemplate.Parse(source),
+            new ChatTemplateOptions { BosToken = tokenizer.BeginningOfText, EosToken = tokenizer.EndOfText });
+    }
+
+    /// <summary>
+    /// Whether the prompt holds special-token text that must become special tokens (a chat template's
+    /// <c>&lt;|im_start|&gt;</c>), rather than plain text (an instruction format, raw text).
+    /// </summary>
+    public bool RendersSpecialTokens => _template is not null;
 
     /// <summary>The book's Alpaca format (chapter 7), for a model instruction-tuned with it.</summary>
     public static ChatPromptFormat Alpaca { get; } = new("alpaca", InstructionPromptFormat.Alpaca);
@@ -51,7 +85,7 @@ public sealed class ChatPromptFormat
         return format == InstructionPromptFormat.Alpaca ? Alpaca : format == InstructionPromptFormat.Phi3 ? Phi3 : new(format.Name, format);
     }
 
-    /// <summary>alpaca, phi3, raw, or the name of a custom instruction format.</summary>
+    /// <summary>chat-template, alpaca, phi3, raw, or the name of a custom instruction format.</summary>
     public string Name { get; }
 
     /// <summary>The instruction format, or null for <see cref="RawText"/>.</summary>
@@ -68,6 +102,8 @@ public sealed class ChatPromptFormat
         var list = new List<(ChatRole Role, string Text)>();
         foreach (ChatMessage message in messages)
             list.Add((message.Role, TextOf(message)));
+        if (_template is not null)
+            return RenderTemplate(list, instructions);
         var system = new List<string>();
         if (!string.IsNullOrEmpty(instructions))
             system.Add(instructions);
@@ -101,6 +137,28 @@ public sealed class ChatPromptFormat
             prompt.Append(_instructions.FormatExample(new InstructionExample(instruction, "", string.Join("\n", replies)))).Append("\n\n");
         }
         return prompt.Append(_instructions.FormatPrompt(turns[^1].Text, null)).ToString();
+    }
+
+    private string RenderTemplate(List<(ChatRole Role, string Text)> messages, string? instructions)
+    {
+        if (messages.Count == 0)
+            throw new ArgumentException("The conversation holds no messages; give at least one.", nameof(messages));
+        var rendered = messages.Select(m => new ChatTemplateMessage(m.Role.Value, m.Text)).ToList();
+        if (!string.IsNullOrEmpty(instructions))
+        {
+            if (rendered[0].Role == ChatRole.System.Value)
+                rendered[0] = rendered[0] with { Content = instructions + "\n\n" + rendered[0].Content };
+            else
+                rendered.Insert(0, new ChatTemplateMessage(ChatRole.System.Value, instructions));
+        }
+        try
+        {
+            return _template!.Render(rendered, addGenerationPrompt: true, _templateOptions);
+        }
+        catch (ChatTemplateException e) when (e.RaisedByTemplate)
+        {
+            throw new ArgumentException($"The model's chat template refused the conversation: {e.Message}", nameof(messages), e);
+        }
     }
 
     private static string TextOf(ChatMessage message)

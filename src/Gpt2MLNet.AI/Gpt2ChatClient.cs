@@ -8,8 +8,9 @@ using static TorchSharp.torch;
 namespace Gpt2MLNet.AI;
 
 /// <summary>
-/// A GPT-2 behind Microsoft.Extensions.AI's <see cref="IChatClient"/>: messages become a prompt through a
-/// <see cref="ChatPromptFormat"/>, and <see cref="Gpt2TextGenerationService"/> writes the answer, whole or streamed.
+/// A language model of any supported family behind Microsoft.Extensions.AI's <see cref="IChatClient"/>: messages become a
+/// prompt through a <see cref="ChatPromptFormat"/> (by default the model's own chat template, as an instruct model was
+/// trained with it), and <see cref="Gpt2TextGenerationService"/> writes the answer, whole or streamed.
 /// </summary>
 /// <remarks>
 /// <para><see cref="ChatOptions"/> map to <see cref="GenerationOptions"/> through <see cref="Gpt2ChatOptions.ToGenerationOptions"/>
@@ -57,7 +58,10 @@ public sealed class Gpt2ChatClient : IChatClient
 
     /// <summary>A chat client over a generation service.</summary>
     /// <param name="service">Writes the text.</param>
-    /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> when null.</param>
+    /// <param name="format">
+    /// How messages become a prompt; when null, the model's own chat template (<see cref="ChatPromptFormat.FromTokenizer"/>
+    /// of the service's tokenizer), or <see cref="ChatPromptFormat.RawText"/> for a model without one (GPT-2).
+    /// </param>
     /// <param name="modelId">The model id reported in responses and metadata; "gpt2" when null.</param>
     /// <param name="defaults">
     /// Generation options that <see cref="ChatOptions"/> override; when null, <see cref="GenerationOptions"/>' defaults
@@ -68,7 +72,7 @@ public sealed class Gpt2ChatClient : IChatClient
         GenerationOptions? defaults = null, bool ownsService = false)
     {
         Service = service ?? throw new ArgumentNullException(nameof(service));
-        Format = format ?? ChatPromptFormat.RawText;
+        Format = format ?? ChatPromptFormat.FromTokenizer(service.Tokenizer);
         ModelId = string.IsNullOrWhiteSpace(modelId) ? "gpt2" : modelId;
         _defaults = defaults ?? new GenerationOptions { MaxNewTokens = Math.Min(DefaultMaxOutputTokens, service.Model.Config.ContextLength / 2) };
         _defaults.Validate(service.Model.Config.ContextLength);
@@ -82,7 +86,7 @@ public sealed class Gpt2ChatClient : IChatClient
     /// <c>new Gpt2ChatClient(transformer.GenerationService, ChatPromptFormat.FromInstructionFormat(transformer.PromptFormat))</c>.
     /// </summary>
     /// <param name="model">The model.</param>
-    /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> when null.</param>
+    /// <param name="format">How messages become a prompt; the model's own chat template, or raw text without one, when null.</param>
     /// <param name="modelId">The model id reported in responses; "gpt2" when null.</param>
     /// <param name="defaults">Generation options that <see cref="ChatOptions"/> override.</param>
     public Gpt2ChatClient(CausalLanguageModel model, ChatPromptFormat? format = null, string? modelId = null, GenerationOptions? defaults = null)
@@ -96,7 +100,10 @@ public sealed class Gpt2ChatClient : IChatClient
     /// and owned by the client. The model id is the source's name.
     /// </summary>
     /// <param name="source">Where the model comes from.</param>
-    /// <param name="format">How messages become a prompt; <see cref="ChatPromptFormat.RawText"/> (plain GPT-2) when null.</param>
+    /// <param name="format">
+    /// How messages become a prompt; when null, the model's own chat template (an instruct model's <c>tokenizer_config.json</c>),
+    /// or <see cref="ChatPromptFormat.RawText"/> for a model without one (plain GPT-2).
+    /// </param>
     /// <param name="device">Where the model runs; TorchSharp's default device when null.</param>
     /// <param name="defaults">Generation options that <see cref="ChatOptions"/> override.</param>
     /// <param name="engine">
@@ -132,7 +139,9 @@ public sealed class Gpt2ChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         (string prompt, GenerationOptions textOptions) = Prepare(messages, options);
-        TextGenerationResult result = await Service.GenerateAsync(prompt, textOptions, cancellationToken).ConfigureAwait(false);
+        TextGenerationResult result = await (Format.RendersSpecialTokens
+            ? Service.GenerateAsync(Service.Tokenizer.Encode(prompt, allowSpecialTokens: true), textOptions, cancellationToken)
+            : Service.GenerateAsync(prompt, textOptions, cancellationToken)).ConfigureAwait(false);
         string id = NewId();
         var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id })
         {
@@ -155,7 +164,10 @@ public sealed class Gpt2ChatClient : IChatClient
         CancellationToken cancellationToken = default)
     {
         (string prompt, GenerationOptions textOptions) = Prepare(messages, options);   // refused options throw here, not at enumeration
-        return Stream(Service.GenerateStreamingAsync(prompt, textOptions, cancellationToken), textOptions.LogProbabilities is not null, cancellationToken);
+        TextGenerationStream stream = Format.RendersSpecialTokens
+            ? Service.GenerateStreamingAsync(Service.Tokenizer.Encode(prompt, allowSpecialTokens: true), textOptions, cancellationToken)
+            : Service.GenerateStreamingAsync(prompt, textOptions, cancellationToken);
+        return Stream(stream, textOptions.LogProbabilities is not null, cancellationToken);
     }
 
     /// <inheritdoc />

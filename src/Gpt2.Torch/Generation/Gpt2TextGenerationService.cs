@@ -223,8 +223,8 @@ public sealed class Gpt2TextGenerationService : IDisposable
         {
             if (string.IsNullOrEmpty(prompts[row]))
                 throw new ArgumentException(
-                    $"Prompt {row} is empty; GPT-2 needs at least one token to continue, so give some text to start from.", nameof(prompts));
-            int[] all = Tokenizer.Encode(prompts[row]);
+                    $"Prompt {row} is empty; the model needs at least one token to continue, so give some text to start from.", nameof(prompts));
+            int[] all = Tokenizer.BeginningOfTextId is int begin ? [begin, .. Tokenizer.Encode(prompts[row])] : Tokenizer.Encode(prompts[row]);
             dropped[row] = Math.Max(0, all.Length - room);
             ids[row] = dropped[row] == 0 ? all : all[dropped[row]..];
         }

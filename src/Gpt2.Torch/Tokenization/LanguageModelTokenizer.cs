@@ -35,6 +35,13 @@ public abstract class LanguageModelTokenizer
     /// </summary>
     public virtual int? BeginningOfTextId => null;
 
+    /// <summary>
+    /// The <c>bos_token</c> text of <c>tokenizer_config.json</c>, which chat templates write where a conversation begins
+    /// (Llama 3's <c>&lt;|begin_of_text|&gt;</c>), or null when the tokenizer names none; by default the text of
+    /// <see cref="BeginningOfTextId"/>.
+    /// </summary>
+    public virtual string? BeginningOfText => BeginningOfTextId is int id ? Decode([id]) : null;
+
     /// <summary>The padding token (<c>pad_token</c>), or <see cref="EndOfTextId"/> when the tokenizer names none.</summary>
     public virtual int PaddingId => EndOfTextId;
 
