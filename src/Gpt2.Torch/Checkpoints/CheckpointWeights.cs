@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Checkpoints;
 
 /// <summary>
-/// Copies a checkpoint's tensors into a <see cref="Gpt2Model"/> by name, with the checks every format shares:
+/// Copies a checkpoint's tensors into a model by name, with the checks every format shares:
 /// every parameter present once with the right shape, nothing else present, and a config that cannot ask for
 /// more memory than its weights file holds.
 /// </summary>

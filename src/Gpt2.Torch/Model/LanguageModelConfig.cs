@@ -138,11 +138,12 @@ public abstract record LanguageModelConfig
     }
 
     /// <summary>The preset names <see cref="FromPreset"/> accepts, of every family.</summary>
-    public static IReadOnlyList<string> PresetNames => Gpt2Config.PresetNames;
+    public static IReadOnlyList<string> PresetNames => [.. Gpt2Config.PresetNames, .. LlamaConfig.PresetNames];
 
-    /// <summary>A published size of any family by name (<see cref="PresetNames"/>; GPT-2's <see cref="Gpt2Config.FromPreset"/>).</summary>
+    /// <summary>A published size of any family by name (<see cref="PresetNames"/>: <see cref="Gpt2Config.FromPreset"/>'s and <see cref="LlamaConfig.FromPreset"/>'s).</summary>
     /// <exception cref="ArgumentException">No family has a preset of that name.</exception>
-    public static LanguageModelConfig FromPreset(string name) => Gpt2Config.FromPreset(name);
+    public static LanguageModelConfig FromPreset(string name) =>
+        LlamaConfig.TryFromPreset(name, out LlamaConfig? llama) ? llama : Gpt2Config.FromPreset(name);
 
     /// <summary>Reads <c>config.json</c> from a file; see <see cref="FromJson"/>.</summary>
     public static LanguageModelConfig Load(string path) => FromJson(File.ReadAllText(path));

@@ -18,15 +18,20 @@ internal sealed class LinearWithLoRA : nn.Module<Tensor, Tensor>
     private Parameter? bias;
     private LoRALayer? lora;
 
-    /// <summary>Initialised as <c>nn.Linear</c> is (Kaiming-uniform weight, uniform bias within 1/sqrt(in)).</summary>
-    public LinearWithLoRA(long inFeatures, long outFeatures, bool hasBias = true) : base("LinearWithLoRA")
+    /// <summary>
+    /// Initialised as <c>nn.Linear</c> is (Kaiming-uniform weight, uniform bias within 1/sqrt(in)), or left uninitialised
+    /// when <paramref name="initialize"/> is false (for a model whose weights a checkpoint fills at once).
+    /// </summary>
+    public LinearWithLoRA(long inFeatures, long outFeatures, bool hasBias = true, bool initialize = true) : base("LinearWithLoRA")
     {
         weight = new Parameter(empty(outFeatures, inFeatures));
-        nn.init.kaiming_uniform_(weight, a: Math.Sqrt(5));
+        if (initialize)
+            nn.init.kaiming_uniform_(weight, a: Math.Sqrt(5));
         if (hasBias)
         {
             bias = new Parameter(empty(outFeatures));
-            nn.init.uniform_(bias, -1 / Math.Sqrt(inFeatures), 1 / Math.Sqrt(inFeatures));
+            if (initialize)
+                nn.init.uniform_(bias, -1 / Math.Sqrt(inFeatures), 1 / Math.Sqrt(inFeatures));
         }
         RegisterComponents();
     }
