@@ -30,7 +30,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
             throw new OpenAIErrorException(400, e.Message, "messages");
         }
         PromptBudget budget = PromptBudget.For(served.Service, prompt, request.MaxTokens,
-            Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "messages");
+            Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "messages", served.PromptFormat.RendersSpecialTokens);
         GenerationOptions options = request.GenerationOptions(budget.MaxTokens);
         using IDisposable place = admission.Admit();
         CancellationToken aborted = context.RequestAborted;

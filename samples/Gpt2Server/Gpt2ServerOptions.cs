@@ -18,7 +18,7 @@ public sealed record Gpt2ServerOptions
 
     /// <summary>What <c>--help</c> and a bad command line print.</summary>
     public const string Usage =
-        "usage: Gpt2Server --model PRESET|HF_ID|FOLDER|CHECKPOINT_DIR [--classifier ZIP] [--prompt-format raw|alpaca|phi3] [--model-id NAME]\n" +
+        "usage: Gpt2Server --model PRESET|HF_ID|FOLDER|CHECKPOINT_DIR [--classifier ZIP] [--prompt-format auto|raw|alpaca|phi3] [--model-id NAME]\n" +
         "                  [--engine auto|torchsharp|onnxruntime|onnxruntime-int8|onnxruntime-int4 (auto)]\n" +
         "                  [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]";
 
@@ -32,7 +32,7 @@ public sealed record Gpt2ServerOptions
     public string? ClassifierPath { get; init; }
 
     /// <summary>How chat messages become a prompt.</summary>
-    public ChatPromptFormat PromptFormat { get; init; } = ChatPromptFormat.RawText;
+    public ChatPromptFormat? PromptFormat { get; init; }
 
     /// <summary>
     /// Which engine decodes (<c>--engine</c>): <c>auto</c> (the default: ONNX Runtime float32 on a CPU, TorchSharp on
@@ -57,12 +57,13 @@ public sealed record Gpt2ServerOptions
         string? classifier = configuration["classifier"];
         if (classifier is not null && !File.Exists(classifier))
             throw new Gpt2ServerOptionsException($"--classifier: no file '{classifier}'; give the path of an ML.NET model zip.");
-        ChatPromptFormat format = (configuration["prompt-format"] ?? "raw").ToLowerInvariant() switch
+        ChatPromptFormat? format = (configuration["prompt-format"] ?? "auto").ToLowerInvariant() switch
         {
+            "auto" => null,
             "raw" => ChatPromptFormat.RawText,
             "alpaca" => ChatPromptFormat.Alpaca,
             "phi3" => ChatPromptFormat.Phi3,
-            string other => throw new Gpt2ServerOptionsException($"--prompt-format: '{other}' is not one of raw, alpaca, phi3."),
+            string other => throw new Gpt2ServerOptionsException($"--prompt-format: '{other}' is not one of auto (the model's chat template, raw text without one), raw, alpaca, phi3."),
         };
         string engineName = configuration["engine"] ?? DecodingEngine.Auto.Name;
         DecodingEngine engine;

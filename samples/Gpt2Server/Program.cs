@@ -1,6 +1,6 @@
 using Gpt2Server;
 
-// dotnet run -c Release --project samples/Gpt2Server -- --model PATH_OR_ID [--classifier ZIP] [--prompt-format alpaca|phi3|raw] [--urls http://127.0.0.1:5080]
+// dotnet run -c Release --project samples/Gpt2Server -- --model PATH_OR_ID [--classifier ZIP] [--prompt-format auto|alpaca|phi3|raw] [--urls http://127.0.0.1:5080]
 WebApplication app;
 try
 {

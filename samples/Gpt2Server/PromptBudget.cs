@@ -14,10 +14,14 @@ internal sealed record PromptBudget(int[] PromptTokens, int MaxTokens)
     /// <param name="requested"><c>max_tokens</c>, or null when not sent.</param>
     /// <param name="fallback">The completion's length when <paramref name="requested"/> is null, cut to the room left.</param>
     /// <param name="param">The request field that holds the prompt, for the error.</param>
-    public static PromptBudget For(Gpt2TextGenerationService service, string prompt, int? requested, int fallback, string param)
+    /// <param name="specialTokens">
+    /// Whether the prompt was rendered by a chat template, whose special-token text (and beginning-of-text token) become
+    /// special tokens; otherwise it is plain text after the family's beginning-of-text token.
+    /// </param>
+    public static PromptBudget For(Gpt2TextGenerationService service, string prompt, int? requested, int fallback, string param, bool specialTokens = false)
     {
         int contextLength = service.Model.Config.ContextLength;
-        int[] tokens = service.Tokenizer.Encode(prompt);
+        int[] tokens = specialTokens ? service.Tokenizer.Encode(prompt, allowSpecialTokens: true) : service.Tokenizer.EncodeWithBeginningOfText(prompt);
         int room = contextLength - tokens.Length;
         if (requested is int asked)
         {

@@ -32,7 +32,8 @@ internal sealed class ServedModel : IDisposable
 
     public Gpt2ServerClassifier? Classifier { get; }
 
-    public ChatPromptFormat PromptFormat => Options.PromptFormat;
+    /// <summary>The format asked for, or the model's own chat template (raw text for a model without one).</summary>
+    public ChatPromptFormat PromptFormat => field ??= Options.PromptFormat ?? ChatPromptFormat.FromTokenizer(Service.Tokenizer);
 
     public string ModelId => Options.ModelId;
 

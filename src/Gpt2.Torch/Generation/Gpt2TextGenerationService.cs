@@ -14,7 +14,8 @@ namespace Gpt2.Torch.Generation;
 /// <remarks>
 /// <para>A prompt longer than the context length minus <see cref="GenerationOptions.MaxNewTokens"/> keeps its last
 /// tokens; <see cref="TextGenerationResult.DroppedPromptTokenCount"/> says how many were cut. Prompts are encoded as
-/// plain text: <c>&lt;|endoftext|&gt;</c> written in a prompt is text, not the special token.</para>
+/// plain text (<see cref="LanguageModelTokenizer.EncodeWithBeginningOfText"/>: after the family's beginning-of-text token,
+/// if any): <c>&lt;|endoftext|&gt;</c> written in a prompt is text, not the special token.</para>
 /// <para>Every member is thread-safe, and concurrent calls of any kind (whole, streamed, batched) join the host's one
 /// running batch at its next step and leave it as they finish, sharing each forward pass; each greedy answer equals
 /// what the call gets alone. Adapters over the same <see cref="Host"/> (a chat client, an embedding generator) are
@@ -224,7 +225,7 @@ public sealed class Gpt2TextGenerationService : IDisposable
             if (string.IsNullOrEmpty(prompts[row]))
                 throw new ArgumentException(
                     $"Prompt {row} is empty; the model needs at least one token to continue, so give some text to start from.", nameof(prompts));
-            int[] all = Tokenizer.BeginningOfTextId is int begin ? [begin, .. Tokenizer.Encode(prompts[row])] : Tokenizer.Encode(prompts[row]);
+            int[] all = Tokenizer.EncodeWithBeginningOfText(prompts[row]);
             dropped[row] = Math.Max(0, all.Length - room);
             ids[row] = dropped[row] == 0 ? all : all[dropped[row]..];
         }

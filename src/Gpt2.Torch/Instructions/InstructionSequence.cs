@@ -16,8 +16,7 @@ public sealed record InstructionSequence(int[] TokenIds, int PromptLength)
         ArgumentNullException.ThrowIfNull(example);
         ArgumentNullException.ThrowIfNull(format);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        int[] begin = tokenizer.BeginningOfTextId is int bos ? [bos] : [];
-        int promptLength = begin.Length + tokenizer.Encode(format.FormatPrompt(example.Instruction, example.Input)).Length;
-        return new InstructionSequence([.. begin, .. tokenizer.Encode(format.FormatExample(example))], promptLength);
+        int promptLength = tokenizer.EncodeWithBeginningOfText(format.FormatPrompt(example.Instruction, example.Input)).Length;
+        return new InstructionSequence(tokenizer.EncodeWithBeginningOfText(format.FormatExample(example)), promptLength);
     }
 }

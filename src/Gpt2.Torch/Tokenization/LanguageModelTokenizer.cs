@@ -60,6 +60,13 @@ public abstract class LanguageModelTokenizer
     public abstract int[] Encode(string text, bool allowSpecialTokens = false);
 
     /// <summary>
+    /// Token ids of <paramref name="text"/> as the model reads a text on its own: <see cref="BeginningOfTextId"/> first
+    /// where the family has one (what Hugging Face's tokenizers add by default), then <see cref="Encode"/>'s ids.
+    /// </summary>
+    public int[] EncodeWithBeginningOfText(string text, bool allowSpecialTokens = false) =>
+        BeginningOfTextId is int begin ? [begin, .. Encode(text, allowSpecialTokens)] : Encode(text, allowSpecialTokens);
+
+    /// <summary>
     /// The bytes of one token: a byte-level token may hold part of a UTF-8 character (emoji and CJK characters are split
     /// across tokens), so text decoded token by token must gather bytes until they form whole characters; special and
     /// added tokens give their text's UTF-8 bytes.
