@@ -178,7 +178,7 @@ public sealed class Gpt2ChatClient : IChatClient
             return null;
         if (serviceType == typeof(ChatClientMetadata))
             return _metadata;
-        if (serviceType == typeof(CausalLanguageModel))
+        if (serviceType.IsInstanceOfType(Service.Model))
             return Service.Model;
         if (serviceType == typeof(ChatPromptFormat))
             return Format;
