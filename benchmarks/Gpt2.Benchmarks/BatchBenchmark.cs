@@ -11,7 +11,7 @@ internal sealed class BatchBenchmark(Device device, string presetName) : Benchma
     public void Run(int newTokens, int prompts = 8)
     {
         random.manual_seed(0);
-        using var model = new Gpt2Model(Config, Device);
+        using var model = Config.CreateModel(Device);
         var generator = new Gpt2Generator(model);
         int[][] batch = [.. Enumerable.Range(0, prompts).Select(i => Prompt(16 + i * 112 / Math.Max(1, prompts - 1), i))];
         var options = new GenerationOptions { MaxNewTokens = newTokens, StopAtEndOfText = false };

@@ -14,7 +14,7 @@ internal abstract class Benchmark(Device device, string presetName)
 
     protected string Preset { get; } = presetName;
 
-    protected Gpt2Config Config { get; } = Gpt2Config.FromPreset(presetName);
+    protected LanguageModelConfig Config { get; } = LanguageModelConfig.FromPreset(presetName);
 
     private static double PeakRssMegabytes => Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
 

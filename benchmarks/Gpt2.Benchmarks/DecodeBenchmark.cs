@@ -23,7 +23,7 @@ internal sealed class DecodeBenchmark(Device device, string presetName) : Benchm
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
         random.manual_seed(0);
-        using var model = new Gpt2Model(Config, Device);
+        using var model = Config.CreateModel(Device);
         using var generator = new Gpt2Generator(model);
         int[][] Prompts(int length, int batch) => [.. Enumerable.Range(0, batch).Select(row => Prompt(length, row))];
         // The median of `repeats` timings (first token, whole run) of `time`, after one untimed warm-up run.

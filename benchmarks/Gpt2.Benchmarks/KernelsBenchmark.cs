@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Gpt2.Torch;
+using Gpt2.Torch.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +17,8 @@ internal sealed class KernelsBenchmark(Device device, string presetName) : Bench
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        long e = Config.EmbeddingSize, m = Config.ResolvedMlpSize;
+        Gpt2Config gpt2 = Config as Gpt2Config ?? throw new ArgumentException($"--bench kernels times GPT-2's layer shapes; use a GPT-2 preset, not {Preset}.");
+        long e = gpt2.EmbeddingSize, m = gpt2.ResolvedMlpSize;
         (long Out, long In, int Count)[] shapes = [(3 * e, e, Config.LayerCount), (e, e, Config.LayerCount), (m, e, Config.LayerCount), (e, m, Config.LayerCount), (Config.VocabSize, e, 1)];
         foreach (ScalarType type in new[] { float32, bfloat16 })
         {

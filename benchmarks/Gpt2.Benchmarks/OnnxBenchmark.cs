@@ -16,7 +16,7 @@ internal sealed class OnnxBenchmark(Device device, string presetName) : Benchmar
     public void Run(int sequenceLength, int iterations = 20)
     {
         random.manual_seed(0);
-        using var model = new Gpt2Model(Config, Device);
+        using var model = Config.CreateModel(Device);
         model.eval();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();

@@ -15,7 +15,7 @@ internal sealed class PerplexityBenchmark(Device device, string presetName) : Be
     public void Run(string textPath)
     {
         random.manual_seed(0);
-        using var model = new Gpt2Model(Config, Device);
+        using var model = Config.CreateModel(Device);
         int[] tokens = Gpt2.Torch.Tokenization.Gpt2Tokenizer.Default.Encode(File.ReadAllText(textPath));
         int window = Math.Min(Config.ContextLength, 256);
         var batches = new NextTokenBatches(new NextTokenWindows(tokens, window, window), 4, dropLast: false, device: Device, vocabularySize: Config.VocabSize);

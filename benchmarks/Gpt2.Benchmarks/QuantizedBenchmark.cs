@@ -17,7 +17,7 @@ internal sealed class QuantizedBenchmark(Device device, string presetName) : Ben
     public void Run(string textPath, int newTokens, int windows = 4)
     {
         random.manual_seed(0);
-        using var model = new Gpt2Model(Config, Device);
+        using var model = Config.CreateModel(Device);
         model.eval();
         int[] text = Gpt2.Torch.Tokenization.Gpt2Tokenizer.Default.Encode(File.ReadAllText(textPath));
         int window = Math.Min(Config.ContextLength, 256);

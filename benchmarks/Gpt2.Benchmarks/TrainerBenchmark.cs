@@ -15,7 +15,7 @@ internal sealed class TrainerBenchmark(Device device, string presetName) : Bench
     public void Run(int batch, int sequenceLength, int microBatches, int steps)
     {
         random.manual_seed(0);
-        using var model = new Gpt2Model(Config, Device);
+        using var model = Config.WithoutDropout().CreateModel(Device);
         var tokenDraw = new Random(0);
         int[] tokens = [.. Enumerable.Range(0, (steps + 1) * microBatches * batch * sequenceLength + 1).Select(_ => tokenDraw.Next(Config.VocabSize))];
         NextTokenBatches Batches(int[] ids) => new(new NextTokenWindows(ids, sequenceLength, sequenceLength), batch, device: Device);
@@ -36,7 +36,7 @@ internal sealed class TrainerBenchmark(Device device, string presetName) : Bench
         double seconds = clock.Elapsed.TotalSeconds;
         Report("trainer", new
         {
-            batch, seq = sequenceLength, micro_batches = microBatches, steps, dropout = Config.Dropout,
+            batch, seq = sequenceLength, micro_batches = microBatches, steps, dropout = 0.0,
             tokens_per_s = Math.Round((double)batch * sequenceLength * microBatches * steps / seconds, 1),
             ms_per_step = Math.Round(1000 * seconds / steps),
         });

@@ -33,7 +33,7 @@ internal sealed class TrainingBenchmark(Device device, string presetName) : Benc
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
         if (modes.Where(m => m.Precision == Precision.Float32).Select(m => m.AllowTF32).Distinct().Count() > 1)
             throw new ArgumentException("float32 with and without TF32 cannot run side by side: the loop sets TF32 for the whole process; run them one after the other.");
-        Gpt2Config config = Config with { Dropout = 0, EmbeddingDropout = null, AttentionDropout = null };
+        LanguageModelConfig config = Config.WithoutDropout();
         var turns = new Turns(modes.Length);
         var runs = modes.Select((mode, i) => new ModeRun(this, config, mode, turns, i, batch, sequenceLength, warmUpSteps + steps, warmUpSteps)).ToArray();
         try
@@ -120,7 +120,7 @@ internal sealed class TrainingBenchmark(Device device, string presetName) : Benc
         private readonly NextTokenBatches _train;
         private readonly NextTokenBatches _validation;
 
-        public ModeRun(TrainingBenchmark bench, Gpt2Config config, TrainingMode mode, Turns turns, int index, int batch, int sequenceLength, int totalSteps, int warmUpSteps)
+        public ModeRun(TrainingBenchmark bench, LanguageModelConfig config, TrainingMode mode, Turns turns, int index, int batch, int sequenceLength, int totalSteps, int warmUpSteps)
         {
             _bench = bench;
             Mode = mode;
@@ -129,7 +129,7 @@ internal sealed class TrainingBenchmark(Device device, string presetName) : Benc
             _totalSteps = totalSteps;
             _warmUpSteps = warmUpSteps;
             random.manual_seed(0);
-            _model = new Gpt2Model(config, bench.Device);
+            _model = config.CreateModel(bench.Device);
             FlopsPerToken = TrainingFlopsPerToken(_model, sequenceLength);
             var draw = new Random(0);
             int[] tokens = [.. Enumerable.Range(0, totalSteps * batch * sequenceLength + 1).Select(_ => draw.Next(config.VocabSize))];

@@ -95,6 +95,8 @@ public sealed record Gpt2Config : LanguageModelConfig
     /// <summary>GPT-2 has multi-head attention: as many key/value heads as query heads.</summary>
     public override int KeyValueHeadCount => HeadCount;
 
+    internal override LanguageModelConfig WithoutDropout() => this with { Dropout = 0, EmbeddingDropout = null, AttentionDropout = null };
+
     internal override CausalLanguageModel LoadCheckpoint(string folder, TorchSharp.torch.Device? device) => Checkpoints.Gpt2Checkpoint.Load(folder, device);
 
     internal override Onnx.OnnxFamilyExport OnnxExport => Onnx.Gpt2OnnxGraph.Family;

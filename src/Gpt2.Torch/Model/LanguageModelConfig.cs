@@ -61,6 +61,9 @@ public abstract record LanguageModelConfig
     /// <param name="device">Where the parameters live; <see cref="TorchDevices.Default"/> when null.</param>
     public abstract CausalLanguageModel CreateModel(Device? device = null);
 
+    /// <summary>The same model with every dropout rate 0 (what benchmarks and deterministic runs train).</summary>
+    internal abstract LanguageModelConfig WithoutDropout();
+
     /// <summary>Loads the weights of a checkpoint folder of this family (whose config.json this config was read from) into a new model.</summary>
     internal abstract CausalLanguageModel LoadCheckpoint(string folder, Device? device);
 

@@ -105,6 +105,8 @@ public sealed record LlamaConfig : LanguageModelConfig
     /// <inheritdoc />
     public override LlamaModel CreateModel(Device? device = null) => new(this, device);
 
+    internal override LanguageModelConfig WithoutDropout() => this with { AttentionDropout = 0 };
+
     internal override CausalLanguageModel LoadCheckpoint(string folder, Device? device) =>
         Checkpoints.HuggingFaceCheckpoint.LoadLlama(folder, this, device);
 
