@@ -86,7 +86,7 @@ public static class Gpt2OnnxExporter
         OnnxFamilyExport family = FamilyOf(model);
         Directory.CreateDirectory(folder);
         Dictionary<string, Tensor> parameters = model.state_dict();
-        family.WriteGenAIFolder(model.Config, name => parameters[name], folder);
+        family.WriteGenAIFolder(model.Config, name => parameters[name], folder, tokenizerFolder: null);
     }
 
     /// <summary>The decoder's file name in a folder of <see cref="ExportForOnnxRuntimeGenAI"/>.</summary>
