@@ -90,6 +90,58 @@ public sealed class LlamaOnnxExportTests
     }
 
     [TestMethod]
+    [DataRow("tiny-llama")]
+    [DataRow("tiny-qwen2")]
+    [DataRow("tiny-qwen3")]
+    [DataRow("tiny-llama3")]
+    public void StepDecoderReadsALeftPaddedBatchAsTheEngineFeedsIt(string name)
+    {
+        // The ONNX Runtime engine's contract: a left-padded prefill (mask 0 at padding, positions counting real tokens),
+        // then steps whose mask covers the padded past and whose position is each row's real length.
+        using var fixture = new LlamaOnnxFixture(name);
+        using InferenceSession step = LlamaOnnxFixture.Session(LlamaOnnxGraph.BuildStepDecoder(fixture.Shape, fixture.Parameter, quantization: null));
+        using InferenceSession full = LlamaOnnxFixture.Session(LlamaOnnxGraph.Build(fixture.Shape, fixture.Parameter));
+        long[] ids = fixture.Ids("batch.input_ids"), mask = fixture.Ids("batch.attention_mask");
+        float[] expected = fixture.Expected.ReadTensor("batch.logits").data<float>().ToArray();
+        int rows = 2, width = ids.Length / rows, vocab = fixture.Shape.VocabSize, layers = fixture.Shape.Layers;
+        int[] positions = [.. Enumerable.Range(0, ids.Length).Select(i => (int)Math.Max(0, mask[((i / width) * width)..(i + 1)].Sum() - 1))];
+        string[] inputs = ["input_ids", "position_ids", "attention_mask", .. Enumerable.Range(0, layers).Select(l => $"past_{l}")];
+        string[] outputs = ["logits", .. Enumerable.Range(0, layers).Select(l => $"present_{l}")];
+        OrtValue[] empty = [.. Enumerable.Range(0, layers).Select(_ =>
+            OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), [2, rows, fixture.Shape.KeyValueHeads, 0, fixture.Shape.HeadDim]))];
+        using var runOptions = new RunOptions();
+        using OrtValue idValue = OrtValue.CreateTensorValueFromMemory(ids.Select(id => (int)id).ToArray(), [rows, width]);
+        using OrtValue positionValue = OrtValue.CreateTensorValueFromMemory(positions, [rows, width]);
+        using OrtValue maskValue = OrtValue.CreateTensorValueFromMemory(mask.Select(m => (int)m).ToArray(), [rows, width]);
+        using IDisposableReadOnlyCollection<OrtValue> prefill = step.Run(runOptions, inputs, [idValue, positionValue, maskValue, .. empty], outputs);
+        foreach (OrtValue value in empty)
+            value.Dispose();
+        float[] last = prefill[0].GetTensorDataAsSpan<float>().ToArray();
+        for (int row = 0; row < rows; row++)
+        {
+            double difference = Enumerable.Range(0, vocab).Max(v => Math.Abs(last[row * vocab + v] - expected[((row + 1) * width - 1) * vocab + v]));
+            Assert.IsTrue(difference < Tolerance, $"{name} prefill row {row}: largest logit difference {difference}");
+        }
+
+        // One step with each row's greedy token, against the full pass over the batch with that column appended.
+        long[] next = [.. Enumerable.Range(0, rows).Select(row => (long)StepDecoderRun.ArgMax(last[(row * vocab)..((row + 1) * vocab)]))];
+        long[] longerIds = [.. Enumerable.Range(0, rows).SelectMany(row => ids[(row * width)..((row + 1) * width)].Append(next[row]))];
+        long[] longerMask = [.. Enumerable.Range(0, rows).SelectMany(row => mask[(row * width)..((row + 1) * width)].Append(1))];
+        float[] reference = RunBuild(full, longerIds, longerMask, rows);
+        using OrtValue stepIds = OrtValue.CreateTensorValueFromMemory(next.Select(id => (int)id).ToArray(), [rows, 1]);
+        using OrtValue stepPositions = OrtValue.CreateTensorValueFromMemory(
+            Enumerable.Range(0, rows).Select(row => (int)mask[(row * width)..((row + 1) * width)].Sum()).ToArray(), [rows, 1]);
+        using OrtValue stepMask = OrtValue.CreateTensorValueFromMemory(longerMask.Select(m => (int)m).ToArray(), [rows, width + 1]);
+        using IDisposableReadOnlyCollection<OrtValue> stepped = step.Run(runOptions, inputs, [stepIds, stepPositions, stepMask, .. prefill.Skip(1)], outputs);
+        float[] logits = stepped[0].GetTensorDataAsSpan<float>().ToArray();
+        for (int row = 0; row < rows; row++)
+        {
+            double difference = Enumerable.Range(0, vocab).Max(v => Math.Abs(logits[row * vocab + v] - reference[((row + 1) * (width + 1) - 1) * vocab + v]));
+            Assert.IsTrue(difference < Tolerance, $"{name} step row {row}: largest logit difference {difference}");
+        }
+    }
+
+    [TestMethod]
     public void StepDecoderRotatesAtPositionsPastTheOriginalContextOfLlama3Scaling()
     {
         using var fixture = new LlamaOnnxFixture("tiny-llama3");
