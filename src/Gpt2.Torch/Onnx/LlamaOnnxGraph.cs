@@ -34,7 +34,7 @@ internal sealed class LlamaOnnxGraph
             LlamaOnnxGraph.BuildStepDecoder(shapeOf(config), parameter, quantization);
 
         public override void WriteGenAIFolder(LanguageModelConfig config, Func<string, Tensor> parameter, string folder, string? tokenizerFolder) =>
-            LlamaOnnxGraph.WriteGenAIFolder(shapeOf(config), parameter, folder, LlamaGenAIConfig.TokenIds.From(config.ExtraFieldsJson), tokenizerFolder);
+            LlamaOnnxGraph.WriteGenAIFolder(shapeOf(config), parameter, folder, LlamaGenAIConfig.TokenIds.From(config.ToJson()), tokenizerFolder);
     }
 
     /// <summary>The ONNX operator set the graphs import (as <see cref="Gpt2OnnxGraph.Opset"/>).</summary>

@@ -27,9 +27,6 @@ internal sealed record LlamaOnnxShape(string ModelType, int VocabSize, int Conte
     int HeadDim, int IntermediateSize, double RmsNormEps, double RopeTheta, LlamaRopeScaling? RopeScaling, bool QkvBias, bool OutputBias,
     bool QueryKeyNorm, bool TiedHead, bool MlpBias = false)
 {
-    /// <summary>Query heads that share one key/value head.</summary>
-    public int QueriesPerKeyValueHead => Heads / KeyValueHeads;
-
     /// <summary>
     /// The shape a Hugging Face <c>config.json</c> describes; throws <see cref="NotSupportedException"/> naming the field when
     /// it asks for a computation the graph does not write (another activation, sliding windows, another RoPE scaling).
