@@ -3,7 +3,7 @@ using Gpt2.Benchmarks;
 using Gpt2.Torch;
 using static TorchSharp.torch;
 
-var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), loss, trainer, kernels, perplexity, score, quantized, serve, sampling, engines, mixed.", AllowMultipleArgumentsPerToken = true };
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), loss, trainer, kernels, perplexity, score, quantized, serve, sampling, engines, mixed, llama-onnx.", AllowMultipleArgumentsPerToken = true };
 var preset = new Option<string>("--preset") { Description = "Model preset: 124M, 355M, 774M, 1558M, book-124M.", DefaultValueFactory = _ => "124M" };
 var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
 var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
@@ -59,6 +59,9 @@ root.SetAction(result =>
         new BatchBenchmark(on, model).Run(result.GetValue(newTokens));
     if (selected.Contains("onnx"))
         new OnnxBenchmark(on, model).Run(sequenceLength: 64);
+    if (selected.Contains("llama-onnx"))
+        new LlamaOnnxBenchmark(on, model).Run(promptLength: 16, result.GetValue(newTokens), result.GetValue(threads),
+            result.GetValue(decodeBatches) is { Length: > 0 } rows ? rows : [1, 8]);
     if (selected.Contains("quantized"))
         new QuantizedBenchmark(on, model).Run(result.GetValue(text)!, result.GetValue(newTokens));
     if (selected.Contains("serve"))

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Gpt2.Torch.Tests;
 
 /// <summary>
-/// <see cref="Gpt2OnnxExporter.ExportForOnnxRuntimeGenAI"/>, checked against ONNX Runtime GenAI itself
+/// <see cref="Gpt2OnnxExporter.ExportForOnnxRuntimeGenAI(CausalLanguageModel, string)"/>, checked against ONNX Runtime GenAI itself
 /// (Microsoft.ML.OnnxRuntimeGenAI): it loads the folder, its greedy tokens equal ours, its tokenizer equals ours.
 /// </summary>
 [TestClass]

@@ -6,7 +6,7 @@ using Microsoft.ML.OnnxRuntimeGenAI;
 namespace Gpt2MLNet.AI.Tests;
 
 /// <summary>
-/// Our model exported for ONNX Runtime GenAI (<see cref="Gpt2OnnxExporter.ExportForOnnxRuntimeGenAI"/>) behind GenAI's own
+/// Our model exported for ONNX Runtime GenAI (<see cref="Gpt2OnnxExporter.ExportForOnnxRuntimeGenAI(CausalLanguageModel, string)"/>) behind GenAI's own
 /// <see cref="OnnxRuntimeGenAIChatClient"/>, with our prompt format as its prompt formatter: it answers as
 /// <see cref="Gpt2ChatClient"/> does.
 /// </summary>

@@ -78,7 +78,19 @@ public static class Gpt2OnnxExporter
     /// </summary>
     /// <param name="model">The model, without unmerged LoRA adapters.</param>
     /// <param name="folder">The folder to write; created when missing.</param>
-    public static void ExportForOnnxRuntimeGenAI(CausalLanguageModel model, string folder)
+    public static void ExportForOnnxRuntimeGenAI(CausalLanguageModel model, string folder) => ExportForOnnxRuntimeGenAI(model, folder, tokenizerFolder: null);
+
+    /// <summary>
+    /// <see cref="ExportForOnnxRuntimeGenAI(CausalLanguageModel, string)"/> for a family without a built-in tokenizer (Llama,
+    /// Qwen2, Qwen3: GenAI's <c>llama</c>, <c>qwen2</c>, <c>qwen3</c> model types, keys and values as <c>past_key_values.%d.key</c>
+    /// / <c>.value</c> in and <c>present.%d.key</c> / <c>.value</c> out): its <c>tokenizer.json</c>, <c>tokenizer_config.json</c>
+    /// and <c>special_tokens_map.json</c> are copied from <paramref name="tokenizerFolder"/>. Without one the folder has no
+    /// tokenizer, and GenAI takes token ids only (<c>Generator.AppendTokens</c>). GPT-2 writes its own tokenizer files either way.
+    /// </summary>
+    /// <param name="model">The model, without unmerged LoRA adapters.</param>
+    /// <param name="folder">The folder to write; created when missing.</param>
+    /// <param name="tokenizerFolder">The folder holding the model's Hugging Face tokenizer files (where it was downloaded), or null.</param>
+    public static void ExportForOnnxRuntimeGenAI(CausalLanguageModel model, string folder, string? tokenizerFolder)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(folder);
@@ -86,10 +98,10 @@ public static class Gpt2OnnxExporter
         OnnxFamilyExport family = FamilyOf(model);
         Directory.CreateDirectory(folder);
         Dictionary<string, Tensor> parameters = model.state_dict();
-        family.WriteGenAIFolder(model.Config, name => parameters[name], folder);
+        family.WriteGenAIFolder(model.Config, name => parameters[name], folder, tokenizerFolder);
     }
 
-    /// <summary>The decoder's file name in a folder of <see cref="ExportForOnnxRuntimeGenAI"/>.</summary>
+    /// <summary>The decoder's file name in a folder of <see cref="ExportForOnnxRuntimeGenAI(CausalLanguageModel, string)"/>.</summary>
     public const string GenAIModelFileName = "model.onnx";
 
     /// <summary>ONNX Runtime GenAI's configuration file name.</summary>

@@ -30,7 +30,7 @@ internal sealed class Gpt2OnnxGraph
         public override OnnxModel BuildStepDecoder(LanguageModelConfig config, Func<string, Tensor> parameter, OnnxWeightQuantization? quantization) =>
             Gpt2OnnxGraph.BuildStepDecoder((Gpt2Config)config, parameter, quantization);
 
-        public override void WriteGenAIFolder(LanguageModelConfig config, Func<string, Tensor> parameter, string folder)
+        public override void WriteGenAIFolder(LanguageModelConfig config, Func<string, Tensor> parameter, string folder, string? tokenizerFolder)
         {
             BuildDecoder((Gpt2Config)config, parameter).WriteTo(Path.Combine(folder, Gpt2OnnxExporter.GenAIModelFileName));
             GenAIConfig.Write((Gpt2Config)config, Path.Combine(folder, Gpt2OnnxExporter.GenAIConfigFileName), Gpt2OnnxExporter.GenAIModelFileName);
@@ -77,12 +77,12 @@ internal sealed class Gpt2OnnxGraph
         string ids = g.Input(InputIds, OnnxDataType.Int64, BatchDimension, SequenceDimension);
         string mask = g.Input(AttentionMask, OnnxDataType.Int64, BatchDimension, SequenceDimension);
         if (classifierWeight is not null)
-            (ids, mask) = gpt.KeepRealColumns(ids, mask, maxSequenceLength);
+            (ids, mask) = OnnxPadding.KeepRealColumns(g, ids, mask, maxSequenceLength);
 
         string real = g.Node("Cast", [mask], To(OnnxDataType.Bool));
         string keep = g.Node("Cast", [real], To(OnnxDataType.Int64));
         string positions = g.Node("Max", [g.Node("Sub", [g.Node("CumSum", [keep, g.Int64(1)]), g.Int64(1)]), g.Int64(0)]);
-        string hidden = gpt.Transformer(ids, positions, gpt.AttentionBias(real, ids), pasts: null).Hidden;
+        string hidden = gpt.Transformer(ids, positions, OnnxPadding.AttentionBias(g, real, ids), pasts: null).Hidden;
 
         if (classifierWeight is null)
         {
@@ -91,7 +91,7 @@ internal sealed class Gpt2OnnxGraph
         }
 
         long classes = classifierWeight.shape[0];
-        string last = gpt.LastRealToken(hidden, keep);
+        string last = OnnxPadding.LastRealToken(g, hidden, keep);
         string logits = g.Node("MatMul", [last, g.Weight("classifier.weight", [config.EmbeddingSize, classes], classifierWeight.t)],
             output: classifierBias is null ? Logits : null);
         if (classifierBias is not null)
@@ -118,21 +118,30 @@ internal sealed class Gpt2OnnxGraph
     /// <param name="sampling">When set, ONNX Runtime's <c>com.microsoft.Sampling</c> with these settings replaces GreedySearch.</param>
     /// <param name="quantization">When set, the decoder's matrices and output head are stored quantized for MatMulNBits.</param>
     public static OnnxModel BuildGreedySearch(Gpt2Config config, Func<string, Tensor> parameter, int maxNewTokens, int endOfTextId, int padTokenId,
-        OnnxSampling? sampling = null, OnnxWeightQuantization? quantization = null)
+        OnnxSampling? sampling = null, OnnxWeightQuantization? quantization = null) =>
+        SearchAround("gpt2_greedy_search", Decoder(config, parameter, quantization), config.ContextLength, maxNewTokens, endOfTextId, padTokenId, sampling);
+
+    /// <summary>
+    /// The generator of <see cref="BuildGreedySearch"/> around any family's <paramref name="decoder"/> that keeps the
+    /// operator's GPT decoder contract (inputs input_ids, position_ids, attention_mask (int32), past_0.. [2, batch, cached
+    /// heads, past, head size]; outputs logits [batch, sequence, vocab], present_0..).
+    /// </summary>
+    internal static OnnxModel SearchAround(string name, OnnxGraph decoder, int contextLength, int maxNewTokens, int endOfTextId, int padTokenId,
+        OnnxSampling? sampling)
     {
-        var search = new OnnxGraph("gpt2_greedy_search");
+        var search = new OnnxGraph(name);
         string ids = search.Input(InputIds, OnnxDataType.Int64, BatchDimension, SequenceDimension);
         string mask = search.Input(AttentionMask, OnnxDataType.Int64, BatchDimension, SequenceDimension);
         string longest = search.Node("ReduceMax", [search.Node("ReduceSum", [mask, search.Int64s(1)], OnnxAttribute.Int("keepdims", 0))],
             OnnxAttribute.Int("keepdims", 1));
-        string kept = search.Node("Min", [longest, search.Int64s(config.ContextLength - maxNewTokens)]);
+        string kept = search.Node("Min", [longest, search.Int64s(contextLength - maxNewTokens)]);
         string prompt = search.Node("Cast", [search.Node("Slice", [ids, search.Node("Neg", [kept]), search.Int64s(long.MaxValue), search.Int64s(1)])],
             To(OnnxDataType.Int32));
         string maxLength = search.Node("Cast", [search.Node("Add", [kept, search.Int64s(maxNewTokens)])], To(OnnxDataType.Int32));
         OnnxAttribute[] attributes =
         [
             OnnxAttribute.Int("eos_token_id", endOfTextId), OnnxAttribute.Int("pad_token_id", padTokenId),
-            OnnxAttribute.Int("model_type", 0), OnnxAttribute.Graph("decoder", Decoder(config, parameter, quantization)),
+            OnnxAttribute.Int("model_type", 0), OnnxAttribute.Graph("decoder", decoder),
         ];
         string sequences = sampling is null
             ? search.Node("GreedySearch", [prompt, maxLength], ["sequences"], MicrosoftDomain, attributes)[0]
@@ -186,7 +195,7 @@ internal sealed class Gpt2OnnxGraph
         string mask = d.Input(AttentionMask, OnnxDataType.Int32, BatchDimension, "total_sequence");
         string[] pasts = [.. Enumerable.Range(0, config.LayerCount).Select(layer =>
             d.Input($"past_{layer}", OnnxDataType.Float, 2, BatchDimension, config.HeadCount, "past_sequence", config.HeadSize))];
-        (string hidden, IReadOnlyList<string> presents) = decoder.Transformer(ids, positions, decoder.AttentionBias(d.Node("Cast", [mask], To(OnnxDataType.Bool)), ids), pasts);
+        (string hidden, IReadOnlyList<string> presents) = decoder.Transformer(ids, positions, OnnxPadding.AttentionBias(d, d.Node("Cast", [mask], To(OnnxDataType.Bool)), ids), pasts);
         if (lastPositionOnly)
             hidden = d.Node("Slice", [hidden, d.Int64s(-1), d.Int64s(long.MaxValue), d.Int64s(1)]);
         decoder.LanguageModelHead(hidden);
@@ -279,45 +288,6 @@ internal sealed class Gpt2OnnxGraph
         // [batch, heads, sequence, head size] -> [batch, sequence, width]
         y = g.Node("Reshape", [g.Node("Transpose", [y], OnnxAttribute.Ints("perm", 0, 2, 1, 3)), g.Int64s(0, 0, width)]);
         return (Linear($"{prefix}.c_proj", y, width, width, bias: true), present);
-    }
-
-    // Additive attention bias [batch, 1, queries, keys]: 0 where a query may attend (causal, unpadded key, or itself), -inf elsewhere.
-    private string AttentionBias(string real, string ids)
-    {
-        OnnxGraph g = _graph;
-        string keys = g.Node("Gather", [g.Node("Shape", [real]), g.Int64(1)]);
-        string queries = g.Node("Gather", [g.Node("Shape", [ids]), g.Int64(1)]);
-        string keyPositions = g.Node("Unsqueeze", [g.Node("Range", [g.Int64(0), keys, g.Int64(1)]), g.Int64s(0)]);
-        string queryPositions = g.Node("Unsqueeze", [g.Node("Range", [g.Node("Sub", [keys, queries]), keys, g.Int64(1)]), g.Int64s(1)]);
-        string causal = g.Node("LessOrEqual", [keyPositions, queryPositions]);
-        string self = g.Node("Equal", [keyPositions, queryPositions]);
-        string unpadded = g.Node("Unsqueeze", [real, g.Int64s(1, 2)]);
-        string allowed = g.Node("Or", [g.Node("And", [unpadded, causal]), self]);
-        return g.Node("Where", [allowed, g.Float(0), g.Float(float.NegativeInfinity)]);
-    }
-
-    // ids and mask without the columns after the batch's last real token, and cut to maxLength columns when given.
-    private (string Ids, string Mask) KeepRealColumns(string ids, string mask, int? maxLength)
-    {
-        OnnxGraph g = _graph;
-        string length = g.Node("Gather", [g.Node("Shape", [mask]), g.Int64(1)]);
-        string columns = g.Node("Range", [g.Int64(1), g.Node("Add", [length, g.Int64(1)]), g.Int64(1)]);
-        string end = g.Node("ReduceMax", [g.Node("Mul", [g.Node("Cast", [g.Node("Cast", [mask], To(OnnxDataType.Bool))], To(OnnxDataType.Int64)), columns])],
-            OnnxAttribute.Int("keepdims", 0));
-        if (maxLength is int max)
-            end = g.Node("Min", [end, g.Int64(max)]);
-        string ends = g.Node("Reshape", [end, g.Int64s(1)]);
-        return (g.Node("Slice", [ids, g.Int64s(0), ends, g.Int64s(1)]), g.Node("Slice", [mask, g.Int64s(0), ends, g.Int64s(1)]));
-    }
-
-    // The hidden state [batch, embedding] at each row's last position whose mask is 1 (right or left padding).
-    private string LastRealToken(string hidden, string keep)
-    {
-        OnnxGraph g = _graph;
-        string length = g.Node("Gather", [g.Node("Shape", [keep]), g.Int64(1)]);
-        string realPositions = g.Node("Mul", [keep, g.Node("Range", [g.Int64(0), length, g.Int64(1)])]);
-        string last = g.Node("ReduceMax", [realPositions, g.Int64s(1)], OnnxAttribute.Int("keepdims", 1));
-        return g.Node("GatherND", [hidden, last], OnnxAttribute.Int("batch_dims", 1));
     }
 
     private string LayerNorm(string prefix, string x) =>

@@ -22,6 +22,9 @@ internal abstract class OnnxFamilyExport
     /// <summary>The step decoder of the ONNX Runtime engine: logits at the last position, past keys and values in, present ones out.</summary>
     public abstract OnnxModel BuildStepDecoder(LanguageModelConfig config, Func<string, Tensor> parameter, OnnxWeightQuantization? quantization);
 
-    /// <summary>Writes the decoder, <c>genai_config.json</c> and the tokenizer files ONNX Runtime GenAI reads into <paramref name="folder"/>.</summary>
-    public abstract void WriteGenAIFolder(LanguageModelConfig config, Func<string, Tensor> parameter, string folder);
+    /// <summary>
+    /// Writes the decoder, <c>genai_config.json</c> and the tokenizer files ONNX Runtime GenAI reads into <paramref name="folder"/>;
+    /// a family without a built-in tokenizer copies them from <paramref name="tokenizerFolder"/> (the model's download folder) when given.
+    /// </summary>
+    public abstract void WriteGenAIFolder(LanguageModelConfig config, Func<string, Tensor> parameter, string folder, string? tokenizerFolder);
 }
