@@ -12,7 +12,7 @@ internal sealed class BatchBenchmark(Device device, string presetName) : Benchma
     {
         random.manual_seed(0);
         using var model = Config.CreateModel(Device);
-        var generator = new Gpt2Generator(model);
+        var generator = new Gpt2Generator(model, Tokenizer);
         int[][] batch = [.. Enumerable.Range(0, prompts).Select(i => Prompt(16 + i * 112 / Math.Max(1, prompts - 1), i))];
         var options = new GenerationOptions { MaxNewTokens = newTokens, StopAtEndOfText = false };
         generator.GenerateBatch(batch, options with { MaxNewTokens = 3 });

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Gpt2.Torch;
 using Gpt2.Torch.Model;
+using Gpt2.Torch.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,6 +16,18 @@ internal abstract class Benchmark(Device device, string presetName)
     protected string Preset { get; } = presetName;
 
     protected LanguageModelConfig Config { get; } = LanguageModelConfig.FromPreset(presetName);
+
+    /// <summary>
+    /// The folder of a <c>tokenizer.json</c> for presets of families without a built-in tokenizer (<c>--tokenizer</c>); with
+    /// random weights any byte-level tokenizer covering the ids decodes them, so the measurements do not depend on which.
+    /// </summary>
+    public static string? TokenizerFolder { get; set; }
+
+    /// <summary>The tokenizer of <see cref="TokenizerFolder"/>, or null for the family's built-in one (GPT-2's).</summary>
+    protected static LanguageModelTokenizer? Tokenizer => TokenizerFolder is null ? null : HuggingFaceTokenizer.Load(TokenizerFolder);
+
+    /// <summary>Random weights of the preset, with <see cref="Tokenizer"/>.</summary>
+    protected LanguageModelSource RandomSource() => LanguageModelSource.Random(Config, Tokenizer);
 
     private static double PeakRssMegabytes => Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
 

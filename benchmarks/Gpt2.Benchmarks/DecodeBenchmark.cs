@@ -24,7 +24,7 @@ internal sealed class DecodeBenchmark(Device device, string presetName) : Benchm
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
         random.manual_seed(0);
         using var model = Config.CreateModel(Device);
-        using var generator = new Gpt2Generator(model);
+        using var generator = new Gpt2Generator(model, Tokenizer);
         int[][] Prompts(int length, int batch) => [.. Enumerable.Range(0, batch).Select(row => Prompt(length, row))];
         // The median of `repeats` timings (first token, whole run) of `time`, after one untimed warm-up run.
         void ReportDecode(string engine, string precision, int batch, int prompt, bool kvCache, Func<(double First, double Total, int Generated)> time)
@@ -98,7 +98,7 @@ internal sealed class DecodeBenchmark(Device device, string presetName) : Benchm
         foreach ((string weights, OnnxWeightQuantization? quantization) in Device.type != DeviceType.CPU ? []
             : new[] { ("float32", (OnnxWeightQuantization?)null), ("int8", OnnxWeightQuantization.Int8), ("int4", OnnxWeightQuantization.Int4) })
         {
-            using var onnxGenerator = new Gpt2Generator(model, onnxRuntime: new OnnxRuntimeDecoding { WeightQuantization = quantization, Threads = get_num_threads() });
+            using var onnxGenerator = new Gpt2Generator(model, Tokenizer, onnxRuntime: new OnnxRuntimeDecoding { WeightQuantization = quantization, Threads = get_num_threads() });
             foreach (int batch in batchSizes)
                 foreach (int length in promptLengths)
                     TimeGenerator(onnxGenerator, "generator-onnxruntime", weights, batch, length, useCache: true);

@@ -25,7 +25,7 @@ internal sealed class EngineBenchmark(Device device, string presetName) : Benchm
                 if (Device.type != TorchSharp.DeviceType.CPU && engine is not null && engine.StartsWith("onnxruntime", StringComparison.Ordinal))
                     continue;
                 random.manual_seed(0);   // the same random weights for every engine
-                services.Add((engine ?? "default", Gpt2TextGenerationService.Load(LanguageModelSource.Random(Preset), Device,
+                services.Add((engine ?? "default", Gpt2TextGenerationService.Load(RandomSource(), Device,
                     engine is null ? null : DecodingEngine.Parse(engine))));
             }
             int[] prompt = Prompt(16, 0);

@@ -24,7 +24,7 @@ internal sealed class MixedLoadBenchmark(Device device, string presetName) : Ben
         foreach (string engine in engines)
         {
             random.manual_seed(0);
-            using var service = Gpt2TextGenerationService.Load(LanguageModelSource.Random(Preset), Device, DecodingEngine.Parse(engine));
+            using var service = Gpt2TextGenerationService.Load(RandomSource(), Device, DecodingEngine.Parse(engine));
             using var chat = new Gpt2ChatClient(service, modelId: Preset);
             using var embeddings = new Gpt2EmbeddingGenerator(service.Host, modelId: Preset);
             RoundAsync(chat, embeddings, Math.Min(newTokens, 8)).GetAwaiter().GetResult();

@@ -106,7 +106,7 @@ internal sealed class OnnxRuntimeContinuousBatchEngine(OnnxRuntimeDecoderSession
     private void CopyRow(ReadOnlySpan<float> source, int sourceRows, int sourceRow, long sourceLength,
         Span<float> target, int targetRows, int targetRow, long targetLength, long count)
     {
-        int heads = decoder.Config.HeadCount, headSize = decoder.Config.HeadSize;
+        int heads = decoder.Config.KeyValueHeadCount, headSize = decoder.Config.HeadSize;
         for (int kv = 0; kv < 2; kv++)
         {
             for (int head = 0; head < heads; head++)

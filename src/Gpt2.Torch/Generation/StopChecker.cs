@@ -64,7 +64,8 @@ internal sealed class StopChecker
             FinishReason ??= TextGenerationFinishReason.EndOfText;
             return Release(_text.Length);
         }
-        Append(_tokenizer.TokenBytes(token), flush: false);
+        // Ids past the tokenizer's vocabulary (Qwen's model rows are padded beyond its tokenizer) have no text, as in transformers.
+        Append(token < _tokenizer.VocabSize ? _tokenizer.TokenBytes(token) : [], flush: false);
         _textEnds.Add(_text.Length);
         if (FinishReason is null && EndingStopSequence() is int start)
         {

@@ -99,7 +99,7 @@ public abstract record LanguageModelConfig
     internal virtual Onnx.OnnxFamilyExport? OnnxExport => null;
 
     /// <summary>The <c>model_type</c> values with an ONNX export.</summary>
-    internal static IReadOnlyList<string> OnnxExportableModelTypes { get; } = ["gpt2"];
+    internal static IReadOnlyList<string> OnnxExportableModelTypes { get; } = ["gpt2", .. LlamaConfig.ModelTypes];
 
     /// <summary>
     /// The tokenizer every model of the family uses when no other is given (GPT-2's for <see cref="Gpt2Config"/>), or null

@@ -105,6 +105,10 @@ public sealed record LlamaConfig : LanguageModelConfig
     /// <inheritdoc />
     public override LlamaModel CreateModel(Device? device = null) => new(this, device);
 
+    private static readonly Onnx.OnnxFamilyExport LlamaOnnx = Onnx.LlamaOnnxGraph.Family(config => Onnx.LlamaOnnxShape.FromConfigJson(config.ToJson()));
+
+    internal override Onnx.OnnxFamilyExport OnnxExport => LlamaOnnx;
+
     internal override LanguageModelConfig WithoutDropout() => this with { AttentionDropout = 0 };
 
     internal override CausalLanguageModel LoadCheckpoint(string folder, Device? device) =>
