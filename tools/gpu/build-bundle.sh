@@ -3,7 +3,7 @@
 #   app.tar.xz              the GPU check (Gpt2.GpuCheck), published framework-dependent for linux-x64 with the plain
 #                           TorchSharp package (no libtorch: the device's PyTorch provides it)
 #   dotnet-runtime.tar.xz   the .NET runtime of this machine's SDK (../shared/docs/gpu.md)
-#   fixtures/tiny-gpt2, data/SMSSpamCollection
+#   fixtures/tiny-gpt2, fixtures/families (the Llama family's four), data/SMSSpamCollection
 #   torchsharp-native.tar.gz  only with TORCHSHARP_GIT set: TorchSharp's src/Native at v0.107.0, for the fallback build of
 #                           LibTorchSharp against the device's libtorch (build-libtorchsharp.sh). TORCHSHARP_GIT is a git
 #                           directory of github.com/dotnet/TorchSharp (a mirror, a clone's .git); nothing is downloaded here.
@@ -31,7 +31,8 @@ tar -C "$work" -cJf "$bundle/app.tar.xz" app
 dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
 tar -C "$dotnet_root" -cJf "$bundle/dotnet-runtime.tar.xz" dotnet host shared/Microsoft.NETCore.App
 
-cp -r "$repo/test/Gpt2.Torch.Tests/Fixtures/tiny-gpt2" "$bundle/fixtures/"
+cp -r "$repo/test/Gpt2.Torch.Tests/Fixtures/tiny-gpt2" "$repo/test/Gpt2.Torch.Tests/Fixtures/families" "$bundle/fixtures/"
+rm -f "$bundle/fixtures/families/make_fixtures.py" "$bundle/fixtures/families/README.md"
 cp "$repo/data/SMSSpamCollection" "$bundle/data/"
 
 if [[ -n "${TORCHSHARP_GIT:-}" ]]; then

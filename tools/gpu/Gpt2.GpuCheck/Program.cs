@@ -93,6 +93,33 @@ Part("fixture", () =>
     }
 });
 
+// 1b. The Llama family's four tiny fixtures (GQA tied, Qwen2 biases MQA, Qwen3 q/k norms head_dim in shards, Llama 3
+// rope scaling) against their float64 references: a full pass and a left-padded batch (float32: within 1e-4), in both precisions.
+Part("family-fixtures", () =>
+{
+    foreach (string name in new[] { "tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-llama3" })
+    {
+        string folder = Path.Combine(root, "fixtures", "families", name);
+        using SafetensorsFile expected = SafetensorsFile.Open(Path.Combine(folder, "expected.safetensors"));
+        foreach (Precision precision in new[] { Precision.Float32, Precision.BFloat16 })
+        {
+            using CausalLanguageModel model = HuggingFaceCheckpoint.Load(folder, device, precision);
+            model.eval();
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            double full = (model.Forward(expected.ReadTensor("input_ids").to(device)).cpu() - expected.ReadTensor("logits")).abs().max().item<float>();
+            Tensor mask = expected.ReadTensor("batch.attention_mask");
+            Tensor batchLogits = model.Forward(expected.ReadTensor("batch.input_ids").to(device), attentionMask: mask.to(device)).cpu();
+            double batch = ((batchLogits - expected.ReadTensor("batch.logits")) * mask.unsqueeze(-1)).abs().max().item<float>();
+            Line("family-fixtures", new
+            {
+                fixture = name, precision = precision.ToString().ToLowerInvariant(), max_logit_error = full, max_batch_logit_error = batch,
+                passed = precision == Precision.Float32 ? Math.Max(full, batch) < 1e-4 : (bool?)null,
+            });
+        }
+    }
+});
+
 // 2. The measured bfloat16 peak, the denominator of MFU.
 double peakFlops = double.NaN;
 Part("peak", () =>
