@@ -47,10 +47,16 @@ internal static class GenAIConfig
         json.WriteEndObject();
         json.WriteEndObject();
         json.WriteEndObject();
-        // Greedy decoding up to the context; the decoder appends to its past (no shared buffer).
+        WriteGreedySearch(json, config.ContextLength);
+        json.WriteEndObject();
+    });
+
+    /// <summary>GenAI's <c>search</c> section: greedy decoding up to the context; the decoder appends to its past (no shared buffer).</summary>
+    internal static void WriteGreedySearch(Utf8JsonWriter json, int contextLength)
+    {
         json.WriteStartObject("search");
         json.WriteBoolean("do_sample", false);
-        json.WriteNumber("max_length", config.ContextLength);
+        json.WriteNumber("max_length", contextLength);
         json.WriteNumber("min_length", 0);
         json.WriteNumber("num_beams", 1);
         json.WriteNumber("num_return_sequences", 1);
@@ -60,8 +66,7 @@ internal static class GenAIConfig
         json.WriteNumber("top_k", 1);
         json.WriteNumber("top_p", 1.0);
         json.WriteEndObject();
-        json.WriteEndObject();
-    });
+    }
 
     public static void WriteTokenizerConfig(Gpt2Config config, string path) => AtomicFile.Write(path, stream =>
     {

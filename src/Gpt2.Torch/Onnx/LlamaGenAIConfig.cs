@@ -78,19 +78,7 @@ internal static class LlamaGenAIConfig
         json.WriteEndObject();
         json.WriteEndObject();
         json.WriteEndObject();
-        // Greedy decoding up to the context; the decoder appends to its past (no shared buffer).
-        json.WriteStartObject("search");
-        json.WriteBoolean("do_sample", false);
-        json.WriteNumber("max_length", shape.ContextLength);
-        json.WriteNumber("min_length", 0);
-        json.WriteNumber("num_beams", 1);
-        json.WriteNumber("num_return_sequences", 1);
-        json.WriteBoolean("past_present_share_buffer", false);
-        json.WriteNumber("repetition_penalty", 1.0);
-        json.WriteNumber("temperature", 1.0);
-        json.WriteNumber("top_k", 1);
-        json.WriteNumber("top_p", 1.0);
-        json.WriteEndObject();
+        GenAIConfig.WriteGreedySearch(json, shape.ContextLength);
         json.WriteEndObject();
     });
 

@@ -318,26 +318,11 @@ internal sealed class LlamaOnnxGraph
     }
 
     // x W^T (+ b) with a Hugging Face Linear's [out, in] weight, stored [in, out] for MatMul or quantized for MatMulNBits.
-    private string Linear(string prefix, string x, int inFeatures, int outFeatures, bool bias)
-    {
-        string y = _quantization is not null
-            ? QuantizedMatMul(prefix, x, () => _parameter($"{prefix}.weight"), inFeatures, outFeatures)
-            : _graph.Node("MatMul", [x, Weight($"{prefix}.weight", [inFeatures, outFeatures], () => _parameter($"{prefix}.weight").t())]);
-        return bias ? _graph.Node("Add", [y, Weight($"{prefix}.bias", [outFeatures])]) : y;
-    }
+    private string Linear(string prefix, string x, int inFeatures, int outFeatures, bool bias) =>
+        OnnxLinear.Linear(_graph, _parameter, _quantization, prefix, x, inFeatures, outFeatures, bias);
 
-    // x W^T with W [out, in] stored as MatMulNBits' block codes and scales (quantized when the model is written).
-    private string QuantizedMatMul(string prefix, string x, Func<Tensor> weight, int inFeatures, int outFeatures, string? output = null)
-    {
-        OnnxWeightQuantization q = _quantization!;
-        long blocks = BlockQuantizer.BlockCount(inFeatures, q);
-        string codes = _graph.Weight($"{prefix}.weight_codes", OnnxDataType.UInt8, [outFeatures, blocks, q.BlockSize * q.Bits / 8],
-            () => BlockQuantizer.Quantize(weight(), q).Codes);
-        string scales = _graph.Weight($"{prefix}.weight_scales", [outFeatures, blocks], () => BlockQuantizer.Quantize(weight(), q).Scales);
-        return _graph.Node("MatMulNBits", [x, codes, scales], output is null ? [_graph.NewName("MatMulNBits")] : [output], MicrosoftDomain,
-            OnnxAttribute.Int("K", inFeatures), OnnxAttribute.Int("N", outFeatures), OnnxAttribute.Int("bits", q.Bits),
-            OnnxAttribute.Int("block_size", q.BlockSize), OnnxAttribute.Int("accuracy_level", q.IntegerActivations ? 4 : 0))[0];
-    }
+    private string QuantizedMatMul(string prefix, string x, Func<Tensor> weight, int inFeatures, int outFeatures, string? output = null) =>
+        OnnxLinear.QuantizedMatMul(_graph, _quantization!, prefix, x, weight, inFeatures, outFeatures, output);
 
     private string Weight(string name, long[] shape, Func<Tensor>? values = null) =>
         _graph.Weight(name, shape, values ?? (() => _parameter(name)));
