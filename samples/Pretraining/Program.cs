@@ -18,8 +18,12 @@ const string Prompt = "Every effort moves you";
 var dataOption = new Option<string?>("--data") { Description = "The text to train on (default: the repository's data/the-verdict.txt)." };
 var modelOption = new Option<string>("--model")
 {
-    Description = "The model to train from scratch: a preset (book-124M, the book's; mini; 124M ...), trained with context 256, or a config.json file, taken as it is.",
+    Description = "The model to train from scratch: a preset (book-124M, the book's; mini; 124M ...; or a Llama-family size such as smollm2-135m, qwen3-0.6b, with --tokenizer), trained with context 256, or a config.json file of either family, taken as it is.",
     DefaultValueFactory = _ => "book-124M",
+};
+var tokenizerOption = new Option<string?>("--tokenizer")
+{
+    Description = "A folder with the tokenizer.json (and tokenizer_config.json) to read the text with; needed for a Llama-family model (default: GPT-2's tokenizer).",
 };
 var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training text.", DefaultValueFactory = _ => 10 };
 var maxStepsOption = new Option<long?>("--max-steps") { Description = "Stop after this many optimizer steps in all (default: every epoch)." };
@@ -31,7 +35,7 @@ var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or 
 var precisionOption = new Option<Precision>("--precision") { Description = "Training precision: float32 or bfloat16 (float32 master weights).", DefaultValueFactory = _ => Precision.Float32 };
 var root = new RootCommand("Pretrains the book's GPT_CONFIG_124M on a small text, as in chapter 5 of \"Build a Large Language Model (From Scratch)\".")
 {
-    dataOption, modelOption, epochsOption, maxStepsOption, outputOption, checkpointIntervalOption, keepOption, deviceOption, precisionOption,
+    dataOption, modelOption, tokenizerOption, epochsOption, maxStepsOption, outputOption, checkpointIntervalOption, keepOption, deviceOption, precisionOption,
 };
 foreach (Option flag in checkpointFlags.All)
     root.Options.Add(flag);
@@ -47,7 +51,14 @@ root.SetAction(result =>
     if (!checkpointFlags.TryRead(result, output, out string? checkpoints, out bool resume))
         return 2;
     string model = result.GetValue(modelOption)!;
-    Gpt2Config config = File.Exists(model) ? Gpt2Config.Load(model) : Gpt2Config.FromPreset(model) with { ContextLength = 256 };
+    LanguageModelConfig config = File.Exists(model) ? LanguageModelConfig.Load(model) : LanguageModelConfig.FromPreset(model) with { ContextLength = 256 };
+    string? tokenizerFolder = result.GetValue(tokenizerOption);
+    LanguageModelTokenizer? tokenizer = tokenizerFolder is not null ? HuggingFaceTokenizer.Load(tokenizerFolder) : config is Gpt2Config ? Gpt2Tokenizer.Default : null;
+    if (tokenizer is null)
+    {
+        Console.Error.WriteLine($"A '{config.ModelType}' model has no built-in tokenizer: pass --tokenizer FOLDER (a folder with the tokenizer.json of the model family, for example a downloaded model's).");
+        return 2;
+    }
     var options = new LanguageModelTrainingOptions
     {
         Epochs = result.GetValue(epochsOption),
@@ -56,7 +67,8 @@ root.SetAction(result =>
         WeightDecay = 0.1,
         EvaluationInterval = 5,
         EvaluationBatches = 5,
-        SamplePrompt = Gpt2Tokenizer.Default.Encode(Prompt),
+        SamplePrompt = tokenizer.EncodeWithBeginningOfText(Prompt),
+        Tokenizer = tokenizer,
         Seed = 123,
         CheckpointDirectory = checkpoints,
         CheckpointInterval = result.GetValue(checkpointIntervalOption),
@@ -67,21 +79,25 @@ root.SetAction(result =>
     {
         // The run goes on as it started: its model and options come from the checkpoint, whatever the flags say now.
         string folder = TrainingCheckpoint.Locate(checkpoints!);
-        config = Gpt2Config.Load(Path.Combine(folder, Gpt2Checkpoint.ConfigFileName));
+        config = LanguageModelConfig.Load(Path.Combine(folder, Gpt2Checkpoint.ConfigFileName));
         options = TrainingCheckpoint.ReadOptions<LanguageModelTrainingOptions>(folder) with
         {
-            CheckpointDirectory = checkpoints, CheckpointInterval = options.CheckpointInterval, KeepCheckpoints = options.KeepCheckpoints,
+            Tokenizer = tokenizer, CheckpointDirectory = checkpoints, CheckpointInterval = options.CheckpointInterval, KeepCheckpoints = options.KeepCheckpoints,
         };
         Console.WriteLine($"Resuming from {folder}.");
     }
-    return Run(data, config, options with { ResumeFromCheckpoint = resume }, output, TorchDevices.Parse(result.GetValue(deviceOption)));
+    return Run(data, config, tokenizer, options with { ResumeFromCheckpoint = resume }, output, TorchDevices.Parse(result.GetValue(deviceOption)));
 });
 return root.Parse(args).Invoke();
 
-static int Run(string dataPath, Gpt2Config config, LanguageModelTrainingOptions options, string output, Device device)
+static int Run(string dataPath, LanguageModelConfig config, LanguageModelTokenizer tokenizer, LanguageModelTrainingOptions options, string output, Device device)
 {
     var clock = Stopwatch.StartNew();
-    LanguageModelTokenizer tokenizer = Gpt2Tokenizer.Default;
+    if (tokenizer.VocabSize > config.VocabSize)
+    {
+        Console.Error.WriteLine($"The tokenizer has {tokenizer.VocabSize} tokens, more than the model's vocab_size {config.VocabSize}: use the tokenizer of the model's family.");
+        return 2;
+    }
     (string trainText, string validationText) = TrainValidationSplit.SplitText(File.ReadAllText(dataPath), 0.9);
     NextTokenBatches Batches(string text, bool training) =>
         new(new NextTokenWindows(tokenizer.Encode(text, allowSpecialTokens: true), maxLength: config.ContextLength, stride: config.ContextLength),
@@ -89,8 +105,9 @@ static int Run(string dataPath, Gpt2Config config, LanguageModelTrainingOptions 
     NextTokenBatches train = Batches(trainText, training: true), validation = Batches(validationText, training: false);
 
     random.manual_seed(123);
-    using var model = new Gpt2Model(config, device);
-    InitializeAsTheBook(model);
+    using CausalLanguageModel model = config.CreateModel(device);
+    if (model is Gpt2Model)
+        InitializeAsTheBook(model);
     using var trainer = new LanguageModelTrainer(model, options);
     Console.WriteLine($"{dataPath}: {train.Count} training and {validation.Count} validation batches of 2 x {config.ContextLength} tokens; " +
         $"{model.ParameterCount:N0} parameters on {model.Device.type} in {options.Precision}, {get_num_threads()} threads; " +
@@ -124,8 +141,11 @@ static int Run(string dataPath, Gpt2Config config, LanguageModelTrainingOptions 
     Directory.CreateDirectory(output);
     string plot = Path.Combine(output, "loss.png");
     LossCurvePlot.Save(plot, trainer.Evaluations);
-    int[] sample = ConsolePhase.Run("Drawing a sample", () => new Gpt2Generator(model).Generate(tokenizer.Encode(Prompt),
-        new GenerationOptions { MaxNewTokens = 15, Temperature = 1.4, TopK = 25, Seed = 123 }));
+    int[] sample = ConsolePhase.Run("Drawing a sample", () =>
+    {
+        using var generator = new Gpt2Generator(model, tokenizer);
+        return generator.Generate(tokenizer.EncodeWithBeginningOfText(Prompt), new GenerationOptions { MaxNewTokens = 15, Temperature = 1.4, TopK = 25, Seed = 123 });
+    });
     string text = tokenizer.Decode(sample);
     OutputFile.WriteAllText(Path.Combine(output, "sample.txt"), text);
     Console.WriteLine($"Sample (temperature 1.4, top-k 25): {text.Replace('\n', ' ')}");

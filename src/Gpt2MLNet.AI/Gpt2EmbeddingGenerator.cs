@@ -80,7 +80,10 @@ public sealed class Gpt2EmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
         Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return new Gpt2EmbeddingGenerator(source.Load(device), pooling, normalize, source.NameOrPath, ownsModel: !source.IsInMemory);
+        // The host loads the model with the tokenizer its weights came with (a family other than GPT-2 has no built-in
+        // one); embeddings run on the model itself, so no ONNX session is exported for decoding.
+        LanguageModelHost host = LanguageModelHost.Load(source, device, DecodingEngine.TorchSharp);
+        return new Gpt2EmbeddingGenerator(host, ownsHost: true, pooling, normalize, source.NameOrPath, batchSize: 16);
     }
 
     /// <summary>The host that runs the model.</summary>
@@ -122,7 +125,7 @@ public sealed class Gpt2EmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
         {
             if (string.IsNullOrEmpty(texts[i]))
                 throw new ArgumentException($"Text {i} is empty; an embedding needs at least one token.", nameof(values));
-            int[] all = Host.Tokenizer.Encode(texts[i]);
+            int[] all = Host.Tokenizer.EncodeWithBeginningOfText(texts[i]);
             ids[i] = all.Length <= Model.Config.ContextLength ? all : all[..Model.Config.ContextLength];
         }
 

@@ -25,9 +25,12 @@ internal sealed class LanguageModelTask(CausalLanguageModel model, LanguageModel
     {
         double trainLoss = LanguageModelLoss.Evaluate(model, train, options.EvaluationBatches);
         double validationLoss = LanguageModelLoss.Evaluate(model, validation, options.EvaluationBatches);
-        int[]? sample = options.SamplePrompt is { } prompt && double.IsFinite(trainLoss) && double.IsFinite(validationLoss)
-            ? new Gpt2Generator(model).Generate(prompt, options.SampleGeneration)
-            : null;
+        int[]? sample = null;
+        if (options.SamplePrompt is { } prompt && double.IsFinite(trainLoss) && double.IsFinite(validationLoss))
+        {
+            using var generator = new Gpt2Generator(model, options.Tokenizer);
+            sample = generator.Generate(prompt, options.SampleGeneration);
+        }
         return (new Dictionary<string, double> { [TrainingMetrics.TrainLoss] = trainLoss, [TrainingMetrics.ValidationLoss] = validationLoss }, sample);
     }
 }

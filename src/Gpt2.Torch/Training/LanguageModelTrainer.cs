@@ -20,8 +20,20 @@ public sealed class LanguageModelTrainer : TrainerBase<CausalLanguageModel, Lang
     /// <param name="model">The model to train; the caller keeps owning it.</param>
     /// <param name="options">How to train.</param>
     public LanguageModelTrainer(CausalLanguageModel model, LanguageModelTrainingOptions options)
-        : base(model, options, model.SaveCheckpoint, folder => LoadCheckpointWeights(model, folder))
+        : base(model, WithSampleTokenizer(model, options), model.SaveCheckpoint, folder => LoadCheckpointWeights(model, folder))
     {
+    }
+
+    // Refused before the trainer is made rather than at the first evaluation, after minutes of training.
+    private static LanguageModelTrainingOptions WithSampleTokenizer(CausalLanguageModel model, LanguageModelTrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.SamplePrompt is not null && options.Tokenizer is null && model.Config.BuiltInTokenizer is null)
+            throw new ArgumentException(
+                $"LanguageModelTrainingOptions.SamplePrompt is set, but Tokenizer is not, and a '{model.Config.ModelType}' model has no built-in tokenizer to stop its samples with: set Tokenizer to the model's tokenizer (HuggingFaceTokenizer.Load(folder)), or SamplePrompt to null.",
+                nameof(options));
+        return options;
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Gpt2.Torch.Generation;
+using Gpt2.Torch.Tokenization;
 
 namespace Gpt2.Torch.Training;
 
@@ -22,6 +23,14 @@ public sealed record LanguageModelTrainingOptions : TrainingOptions
 
     /// <summary>How the evaluation samples are generated (the book: greedy, 50 tokens).</summary>
     public GenerationOptions SampleGeneration { get; init; } = new() { MaxNewTokens = 50 };
+
+    /// <summary>
+    /// The model's tokenizer, whose end-of-text and end-of-turn tokens stop the samples; the family's built-in one (GPT-2's)
+    /// when null. A family without one (Llama, Qwen) needs it for <see cref="SamplePrompt"/>.
+    /// </summary>
+    /// <remarks>Not written into checkpoints' run state: it changes no step of the run.</remarks>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public LanguageModelTokenizer? Tokenizer { get; init; }
 
     /// <inheritdoc />
     internal override bool EvaluatesAfter(long step, bool endOfEpoch) => EvaluationInterval > 0 && step % EvaluationInterval == 0;

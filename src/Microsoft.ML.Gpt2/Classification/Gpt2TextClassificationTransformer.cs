@@ -164,6 +164,8 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
     /// <summary>Writes the ML.NET chain this model saves as: tokenization, the ONNX model and the key mapping.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
+        if (SavedModelSupport.WhyNotSaveable(Model.Transformer, Tokenizer) is string reason)
+            throw new NotSupportedException($"This classifier cannot be saved in a model zip: {reason}.");
         string onnxPath = Path.Combine(Path.GetTempPath(), $"gpt2mlnet-{Guid.NewGuid():N}.onnx");
         try
         {
