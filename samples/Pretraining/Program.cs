@@ -50,10 +50,10 @@ root.SetAction(result =>
     string output = result.GetValue(outputOption)!;
     if (!checkpointFlags.TryRead(result, output, out string? checkpoints, out bool resume))
         return 2;
-    string model = result.GetValue(modelOption)!;
-    LanguageModelConfig config = File.Exists(model) ? LanguageModelConfig.Load(model) : LanguageModelConfig.FromPreset(model) with { ContextLength = 256 };
+    string modelName = result.GetValue(modelOption)!;
+    LanguageModelConfig config = File.Exists(modelName) ? LanguageModelConfig.Load(modelName) : LanguageModelConfig.FromPreset(modelName) with { ContextLength = 256 };
     string? tokenizerFolder = result.GetValue(tokenizerOption);
-    LanguageModelTokenizer? tokenizer = tokenizerFolder is not null ? HuggingFaceTokenizer.Load(tokenizerFolder) : config is Gpt2Config ? Gpt2Tokenizer.Default : null;
+    LanguageModelTokenizer? tokenizer = tokenizerFolder is not null ? HuggingFaceTokenizer.Load(tokenizerFolder) : config.BuiltInTokenizer;
     if (tokenizer is null)
     {
         Console.Error.WriteLine($"A '{config.ModelType}' model has no built-in tokenizer: pass --tokenizer FOLDER (a folder with the tokenizer.json of the model family, for example a downloaded model's).");
@@ -106,7 +106,8 @@ static int Run(string dataPath, LanguageModelConfig config, LanguageModelTokeniz
 
     random.manual_seed(123);
     using CausalLanguageModel model = config.CreateModel(device);
-    if (model is Gpt2Model)
+    // The chapter's GPT starts from its own initialisation (PyTorch's module defaults); other families keep their own.
+    if (config.ModelType == "gpt2")
         InitializeAsTheBook(model);
     using var trainer = new LanguageModelTrainer(model, options);
     Console.WriteLine($"{dataPath}: {train.Count} training and {validation.Count} validation batches of 2 x {config.ContextLength} tokens; " +

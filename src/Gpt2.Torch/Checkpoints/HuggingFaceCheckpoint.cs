@@ -236,11 +236,14 @@ public static partial class HuggingFaceCheckpoint
             throw new ArgumentException("The model has LoRA adapters that are not part of its weights; call model.MergeLoRA() before saving it as a checkpoint.", nameof(model));
         if (maxShardBytes <= 0)
             throw new ArgumentException($"maxShardBytes must be positive, but is {maxShardBytes}.", nameof(maxShardBytes));
-        if (model is Gpt2Model gpt2)
-        {
-            Gpt2Checkpoint.Save(gpt2, folder);
-            return;
-        }
+        model.SaveCheckpoint(folder, maxShardBytes);
+    }
+
+    /// <summary>Writes a Llama-family model in Hugging Face's layout (<see cref="Save"/> checks the arguments).</summary>
+    internal static void SaveLlama(LlamaModel model, string folder, long maxShardBytes)
+    {
+        if (model.LoRA is not null)
+            throw new ArgumentException("The model has LoRA adapters that are not part of its weights; call model.MergeLoRA() before saving it as a checkpoint.", nameof(model));
         Directory.CreateDirectory(folder);
         string indexPath = Path.Combine(folder, IndexFileName);
         string weightsPath = Path.Combine(folder, WeightsFileName);

@@ -174,8 +174,11 @@ public abstract class CausalLanguageModel : nn.Module<Tensor, Tensor>
     /// </summary>
     internal abstract bool IsLastBlockOrFinalNorm(string name);
 
-    /// <summary>Saves the model as its family's Hugging Face checkpoint folder (config.json, weights, tokenizer files where the family has them).</summary>
-    internal abstract void SaveCheckpoint(string folder);
+    /// <summary>
+    /// Saves the model as its family's Hugging Face checkpoint folder (config.json, weights, tokenizer files where the
+    /// family has them), in shards of at most <paramref name="maxShardBytes"/> where the family's layout has shards.
+    /// </summary>
+    internal abstract void SaveCheckpoint(string folder, long maxShardBytes = Checkpoints.HuggingFaceCheckpoint.DefaultMaxShardBytes);
 
     /// <summary>Copies the weights of a checkpoint folder saved by <see cref="SaveCheckpoint"/> from a model of the same config into this model.</summary>
     internal abstract void LoadCheckpointWeights(string folder);

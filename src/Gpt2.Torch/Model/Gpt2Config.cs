@@ -102,7 +102,7 @@ public sealed record Gpt2Config : LanguageModelConfig
     internal override Onnx.OnnxFamilyExport OnnxExport => Onnx.Gpt2OnnxGraph.Family;
 
     /// <summary>GPT-2's tokenizer (<see cref="Tokenization.Gpt2Tokenizer.Default"/>).</summary>
-    internal override Tokenization.LanguageModelTokenizer BuiltInTokenizer => Tokenization.Gpt2Tokenizer.Default;
+    public override Tokenization.LanguageModelTokenizer BuiltInTokenizer => Tokenization.Gpt2Tokenizer.Default;
 
     /// <inheritdoc />
     public override Gpt2Model CreateModel(TorchSharp.torch.Device? device = null) => new(this, device);

@@ -60,7 +60,9 @@ public sealed class Gpt2Model : CausalLanguageModel
     internal override bool IsLastBlockOrFinalNorm(string name) =>
         name.StartsWith($"h.{h.Count - 1}.", StringComparison.Ordinal) || name.StartsWith("ln_f.", StringComparison.Ordinal);
 
-    internal override void SaveCheckpoint(string folder) => Checkpoints.Gpt2Checkpoint.Save(this, folder);
+    // GPT-2's layout is one file (its largest size, 1558M, was published so).
+    internal override void SaveCheckpoint(string folder, long maxShardBytes = Checkpoints.HuggingFaceCheckpoint.DefaultMaxShardBytes) =>
+        Checkpoints.Gpt2Checkpoint.Save(this, folder);
 
     internal override void LoadCheckpointWeights(string folder) =>
         Checkpoints.Gpt2Checkpoint.LoadWeights(this, Path.Combine(folder, Checkpoints.Gpt2Checkpoint.WeightsFileName));

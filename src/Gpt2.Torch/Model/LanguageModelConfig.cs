@@ -105,7 +105,7 @@ public abstract record LanguageModelConfig
     /// The tokenizer every model of the family uses when no other is given (GPT-2's for <see cref="Gpt2Config"/>), or null
     /// when the tokenizer comes with the weights (<c>tokenizer.json</c>) and must be given.
     /// </summary>
-    internal virtual Tokenization.LanguageModelTokenizer? BuiltInTokenizer => null;
+    public virtual Tokenization.LanguageModelTokenizer? BuiltInTokenizer => null;
 
     /// <summary>
     /// Throws when a token id is outside the vocabulary [0, <see cref="VocabSize"/>). Models do not check the ids they are

@@ -57,7 +57,8 @@ public sealed class LlamaModel : CausalLanguageModel
     internal override bool IsLastBlockOrFinalNorm(string name) =>
         name.StartsWith($"model.layers.{model.layers.Count - 1}.", StringComparison.Ordinal) || name.StartsWith("model.norm.", StringComparison.Ordinal);
 
-    internal override void SaveCheckpoint(string folder) => Checkpoints.HuggingFaceCheckpoint.Save(this, folder);
+    internal override void SaveCheckpoint(string folder, long maxShardBytes = Checkpoints.HuggingFaceCheckpoint.DefaultMaxShardBytes) =>
+        Checkpoints.HuggingFaceCheckpoint.SaveLlama(this, folder, maxShardBytes);
 
     internal override void LoadCheckpointWeights(string folder) => Checkpoints.HuggingFaceCheckpoint.LoadWeights(this, folder);
 

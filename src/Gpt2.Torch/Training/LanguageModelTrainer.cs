@@ -20,7 +20,7 @@ public sealed class LanguageModelTrainer : TrainerBase<CausalLanguageModel, Lang
     /// <param name="model">The model to train; the caller keeps owning it.</param>
     /// <param name="options">How to train.</param>
     public LanguageModelTrainer(CausalLanguageModel model, LanguageModelTrainingOptions options)
-        : base(model, WithSampleTokenizer(model, options), model.SaveCheckpoint, folder => LoadCheckpointWeights(model, folder))
+        : base(model, WithSampleTokenizer(model, options), folder => model.SaveCheckpoint(folder), folder => LoadCheckpointWeights(model, folder))
     {
     }
 
