@@ -23,18 +23,7 @@ internal static class GenAIConfig
         json.WriteNumber("context_length", config.ContextLength);
         json.WriteNumber("vocab_size", config.VocabSize);
         json.WriteString("type", "gpt2");
-        json.WriteStartObject("decoder");
-        json.WriteStartObject("session_options");
-        json.WriteString("log_id", "onnxruntime-genai");
-        json.WriteStartArray("provider_options");
-        json.WriteEndArray();
-        json.WriteEndObject();
-        json.WriteString("filename", modelFileName);
-        json.WriteNumber("head_size", config.HeadSize);
-        json.WriteNumber("hidden_size", config.EmbeddingSize);
-        json.WriteNumber("num_attention_heads", config.HeadCount);
-        json.WriteNumber("num_key_value_heads", config.HeadCount);
-        json.WriteNumber("num_hidden_layers", config.LayerCount);
+        WriteDecoderStart(json, modelFileName, config.HeadSize, config.EmbeddingSize, config.HeadCount, config.KeyValueHeadCount, config.LayerCount);
         json.WriteStartObject("inputs");
         json.WriteString("input_ids", Gpt2OnnxNames.InputIds);
         json.WriteString("position_ids", "position_ids");
@@ -50,6 +39,23 @@ internal static class GenAIConfig
         WriteGreedySearch(json, config.ContextLength);
         json.WriteEndObject();
     });
+
+    /// <summary>Opens GenAI's <c>decoder</c> section and writes its session options, file name and shape (the caller writes its inputs and outputs and closes it).</summary>
+    internal static void WriteDecoderStart(Utf8JsonWriter json, string modelFileName, int headSize, int hiddenSize, int heads, int keyValueHeads, int layers)
+    {
+        json.WriteStartObject("decoder");
+        json.WriteStartObject("session_options");
+        json.WriteString("log_id", "onnxruntime-genai");
+        json.WriteStartArray("provider_options");
+        json.WriteEndArray();
+        json.WriteEndObject();
+        json.WriteString("filename", modelFileName);
+        json.WriteNumber("head_size", headSize);
+        json.WriteNumber("hidden_size", hiddenSize);
+        json.WriteNumber("num_attention_heads", heads);
+        json.WriteNumber("num_key_value_heads", keyValueHeads);
+        json.WriteNumber("num_hidden_layers", layers);
+    }
 
     /// <summary>GenAI's <c>search</c> section: greedy decoding up to the context; the decoder appends to its past (no shared buffer).</summary>
     internal static void WriteGreedySearch(Utf8JsonWriter json, int contextLength)
