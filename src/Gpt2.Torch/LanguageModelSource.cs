@@ -23,10 +23,13 @@ public sealed class LanguageModelSource
     private readonly LanguageModelConfig? _config;
     private readonly CausalLanguageModel? _model;
     private readonly LanguageModelTokenizer? _tokenizer;
+    private readonly string? _tokenizerModelId;   // a published size's tokenizer, downloaded when asked for
     private string? _downloadedFolder;
 
-    private LanguageModelSource(Kind kind, string? nameOrPath, LanguageModelConfig? config, CausalLanguageModel? model, LanguageModelTokenizer? tokenizer)
+    private LanguageModelSource(Kind kind, string? nameOrPath, LanguageModelConfig? config, CausalLanguageModel? model, LanguageModelTokenizer? tokenizer,
+        string? tokenizerModelId = null)
     {
+        _tokenizerModelId = tokenizerModelId;
         _kind = kind;
         _nameOrPath = nameOrPath;
         _config = config;
@@ -46,13 +49,22 @@ public sealed class LanguageModelSource
         return new(Kind.Pretrained, nameOrPath, null, null, null);
     }
 
-    /// <summary>Random weights with a preset's sizes (<see cref="Gpt2Config.PresetNames"/>) or a config folder's.</summary>
+    /// <summary>
+    /// Random weights with a preset's sizes (any family's, <see cref="LanguageModelConfig.PresetNames"/>) or a config
+    /// folder's (with the folder's <c>tokenizer.json</c>, if any). A published Llama-family size reads text with its
+    /// published tokenizer, which <see cref="LoadTokenizer"/> downloads (tokenizer files only) when asked.
+    /// </summary>
     public static LanguageModelSource Random(string presetOrConfigFolder)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(presetOrConfigFolder);
         string configPath = Path.Combine(presetOrConfigFolder, Gpt2Checkpoint.ConfigFileName);
         if (!File.Exists(configPath))
-            return Random(LanguageModelConfig.FromPreset(presetOrConfigFolder));
+        {
+            LanguageModelConfig preset = LanguageModelConfig.FromPreset(presetOrConfigFolder);
+            // A published size without a built-in tokenizer reads text with its published tokenizer, downloaded when asked for.
+            string? tokenizerModelId = preset.BuiltInTokenizer is null ? LlamaConfig.PresetIdOf(presetOrConfigFolder) : null;
+            return new(Kind.Random, null, preset, null, null, tokenizerModelId);
+        }
         LanguageModelConfig config = LanguageModelConfig.Load(configPath);
         bool hasTokenizer = File.Exists(Path.Combine(presetOrConfigFolder, HuggingFaceTokenizer.TokenizerFileName));
         return Random(config, hasTokenizer ? HuggingFaceTokenizer.Load(presetOrConfigFolder) : null);
@@ -139,7 +151,8 @@ public sealed class LanguageModelSource
 
     /// <summary>
     /// The model's tokenizer: the one given with a random or in-memory model, else the checkpoint folder's
-    /// <c>tokenizer.json</c> (with <c>tokenizer_config.json</c>), else the family's built-in one (GPT-2's).
+    /// <c>tokenizer.json</c> (with <c>tokenizer_config.json</c>), else, for random weights of a published Llama-family
+    /// size, its published tokenizer (downloaded once into the cache), else the family's built-in one (GPT-2's).
     /// </summary>
     /// <param name="progress">Receives download progress, when the weights are not downloaded yet.</param>
     /// <param name="cancellationToken">Stops a download.</param>
@@ -157,6 +170,8 @@ public sealed class LanguageModelSource
                 ?? throw new InvalidOperationException(
                     $"{folder} holds no {HuggingFaceTokenizer.TokenizerFileName}, and its model family has no built-in tokenizer; copy the tokenizer files of the model it was trained from into it.");
         }
+        if (_tokenizerModelId is string tokenizerModelId)
+            return HuggingFaceTokenizer.Load(new HuggingFaceHub().DownloadTokenizerAsync(tokenizerModelId, progress, cancellationToken).GetAwaiter().GetResult());
         return _config!.BuiltInTokenizer ?? throw new InvalidOperationException(
             $"A '{_config.ModelType}' model has no built-in tokenizer: give one to LanguageModelSource.{(_kind == Kind.Random ? "Random" : "FromModel")}(..., tokenizer), for example HuggingFaceTokenizer.Load(folder).");
     }

@@ -1,3 +1,4 @@
+using System.Text;
 using Gpt2.Torch.Checkpoints;
 using Gpt2.Torch.Downloads;
 using static TorchSharp.torch;
@@ -152,6 +153,29 @@ public sealed class DownloadTests : TemporaryDirectoryTest
 
     private string[] CachedFiles(string folder) =>
         [.. System.IO.Directory.GetFiles(folder).Select(Path.GetFileName).Where(name => !name!.EndsWith(".sha256", StringComparison.Ordinal)).Order()!];
+
+    // Catches a tokenizer download that fetches the weights too (gigabytes for a random-weights run), misses the
+    // tokenizer's config, or treats an unpublished generation_config.json as fatal.
+    [TestMethod]
+    public async Task ATokenizerDownloadFetchesTheTokenizerFilesAndNoWeights()
+    {
+        using var server = new FakeHuggingFaceServer();
+        const string id = "HuggingFaceTB/Tiny-SmolLM2";
+        Publish(server, id, "tiny-qwen3", "config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors");
+        byte[] tokenizer = Encoding.UTF8.GetBytes("{\"model\": {}}"), tokenizerConfig = "{}"u8.ToArray();
+        server.Add($"{id}/resolve/main/tokenizer.json", tokenizer);
+        server.Add($"{id}/resolve/main/tokenizer_config.json", tokenizerConfig);
+
+        string folder = await new HuggingFaceHub(Downloader(), server.Endpoint, accessToken: "").DownloadTokenizerAsync(id);
+
+        CollectionAssert.AreEquivalent(new[] { "tokenizer.json", "tokenizer_config.json" }, CachedFiles(folder));
+        CollectionAssert.AreEqual(tokenizer, File.ReadAllBytes(Path.Combine(folder, "tokenizer.json")));
+        Assert.IsFalse(server.Requests.Any(r => r.Method == "GET" && r.Path.EndsWith(".safetensors", StringComparison.Ordinal)), "no weights are fetched");
+
+        using var without = new FakeHuggingFaceServer();
+        without.Add($"{id}/resolve/main/config.json", "{}"u8.ToArray());
+        await Assert.ThrowsExactlyAsync<DownloadException>(() => new HuggingFaceHub(Downloader(), without.Endpoint, accessToken: "").DownloadTokenizerAsync("owner/no-tokenizer"));
+    }
 
     [TestMethod]
     public async Task AShardedRepositoryDownloadsEveryShardItsIndexNamesAndNothingElse()

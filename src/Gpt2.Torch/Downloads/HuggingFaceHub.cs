@@ -120,6 +120,25 @@ public sealed partial class HuggingFaceHub
         return folder;
     }
 
+    /// <summary>
+    /// Downloads a model's tokenizer alone (<c>tokenizer.json</c>, and <c>tokenizer_config.json</c> and
+    /// <c>generation_config.json</c> when published) into the model's cache folder, and returns that folder: what a
+    /// model of a published size with random weights reads its text with (<see cref="LanguageModelSource.Random(string)"/>).
+    /// </summary>
+    /// <param name="modelId">A Hugging Face model id (<c>HuggingFaceTB/SmolLM2-135M</c>).</param>
+    /// <param name="progress">Receives download progress.</param>
+    /// <param name="cancellationToken">Stops the download.</param>
+    /// <exception cref="DownloadException">A file could not be downloaded, the Hub refused access, or the repository has no tokenizer.json.</exception>
+    public async Task<string> DownloadTokenizerAsync(string modelId, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        string id = ResolveModelId(modelId);
+        var repository = new Repository(id, Path.Combine("huggingface", id.Replace('/', Path.DirectorySeparatorChar), Revision), progress, cancellationToken);
+        string tokenizer = await DownloadAsync(repository, CompanionFiles[1]).ConfigureAwait(false);
+        foreach (string file in new[] { CompanionFiles[2], CompanionFiles[0] })
+            await DownloadIfPublishedAsync(repository, file).ConfigureAwait(false);
+        return Path.GetDirectoryName(tokenizer)!;
+    }
+
     private sealed record Repository(string Id, string CacheFolder, IProgress<DownloadProgress>? Progress, CancellationToken CancellationToken);
 
     // What a HEAD of a file told: its status (null when the Hub could not be reached), and the SHA-256 and size it publishes.

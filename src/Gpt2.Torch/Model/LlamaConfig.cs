@@ -199,6 +199,10 @@ public sealed record LlamaConfig : LanguageModelConfig
             $"Unknown Llama-family preset '{name}'. Use one of {string.Join(", ", PresetNames)} (or their Hugging Face ids), or build a LlamaConfig with the sizes you want.",
             nameof(name));
 
+    /// <summary>The Hugging Face id of the preset named <paramref name="name"/> (short name or id, any case), or null when none has that name.</summary>
+    internal static string? PresetIdOf(string name) =>
+        Presets.Select(p => p.Id).FirstOrDefault(id => string.Equals(name, id, StringComparison.OrdinalIgnoreCase) || string.Equals(name, ShortName(id), StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The preset named <paramref name="name"/> (short name or Hugging Face id, any case), if there is one.</summary>
     internal static bool TryFromPreset(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LlamaConfig? config)
     {
