@@ -78,6 +78,13 @@ public sealed record GenerationOptions
     /// </summary>
     public int? LogProbabilities { get; init; }
 
+    /// <summary>
+    /// When set, the output is one JSON document of this shape (see <see cref="Generation.StructuredOutput"/>): a logits
+    /// processor masks every token that cannot continue it, after the penalties and before the sampling filters.
+    /// Null (the default) leaves the text free.
+    /// </summary>
+    public StructuredOutput? StructuredOutput { get; init; }
+
     /// <summary>Whether decoding is greedy (temperature 0).</summary>
     public bool IsGreedy => Temperature == 0;
 
@@ -111,6 +118,8 @@ public sealed record GenerationOptions
             throw new ArgumentException("StopSequences cannot hold an empty sequence; give each stop at least one token.", nameof(StopSequences));
         if (StopStrings is null || StopStrings.Any(string.IsNullOrEmpty))
             throw new ArgumentException("StopStrings cannot hold an empty string.", nameof(StopStrings));
+        if (StructuredOutput is not null)
+            throw new NotSupportedException("StructuredOutput is not implemented yet; leave it null.");
     }
 
     /// <summary>Throws when an option is out of range or does not fit a model of <paramref name="contextLength"/> tokens.</summary>
