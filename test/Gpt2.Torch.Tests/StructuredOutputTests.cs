@@ -203,6 +203,8 @@ public sealed class StructuredOutputTests
         GenerationOptions options = new() { StructuredOutput = Output("""{"type":"object","properties":{"when":{"type":"string","format":"date-time"}}}""") };
         var e = Assert.ThrowsExactly<NotSupportedException>(() => _gpt2.Generate(Prompts[0], options));
         StringAssert.Contains(e.Message, "'format' at #/properties/when");
+        var ignored = Assert.ThrowsExactly<ArgumentException>(() => _gpt2.Generate(Prompts[0], new GenerationOptions { StructuredOutput = StructuredOutput.JsonObject, StopAtEndOfText = false }));
+        Assert.AreEqual(nameof(GenerationOptions.StopAtEndOfText), ignored.ParamName);
     }
 
     [TestMethod]

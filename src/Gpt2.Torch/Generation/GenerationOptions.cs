@@ -123,7 +123,13 @@ public sealed record GenerationOptions
         if (StopStrings is null || StopStrings.Any(string.IsNullOrEmpty))
             throw new ArgumentException("StopStrings cannot hold an empty string.", nameof(StopStrings));
         if (StructuredOutput is not null)
+        {
+            if (!StopAtEndOfText)
+                throw new ArgumentException(
+                    "A StructuredOutput ends at the end-of-text token, which StopAtEndOfText = false would write into the text; leave StopAtEndOfText true.",
+                    nameof(StopAtEndOfText));
             Structured.JsonGrammar.For(StructuredOutput);   // compiled now (and kept), so that a schema outside the subset fails before decoding
+        }
     }
 
     /// <summary>Throws when an option is out of range or does not fit a model of <paramref name="contextLength"/> tokens.</summary>
