@@ -20,7 +20,7 @@ namespace Gpt2Server;
 /// <see cref="ChatOptions"/> that <see cref="Gpt2ChatOptions.ToGenerationOptions"/> maps, the one mapping the chat
 /// client uses too.
 /// </remarks>
-public sealed class OpenAIRequest
+public sealed partial class OpenAIRequest
 {
     private OpenAIRequest(JsonElement body) => Body = body;
 

@@ -11,4 +11,12 @@ namespace Gpt2Server.Wire;
 [JsonSerializable(typeof(HealthReport))]
 [JsonSerializable(typeof(OpenAIErrorResponse))]
 [JsonSerializable(typeof(ClassificationList))]
+[JsonSerializable(typeof(EmbeddingList<float[]>))]
+[JsonSerializable(typeof(EmbeddingList<string>))]
+[JsonSerializable(typeof(ResponseObject))]
+[JsonSerializable(typeof(ResponseLifecycleEvent))]
+[JsonSerializable(typeof(ResponseOutputItemEvent))]
+[JsonSerializable(typeof(ResponseContentPartEvent))]
+[JsonSerializable(typeof(ResponseTextDeltaEvent))]
+[JsonSerializable(typeof(ResponseTextDoneEvent))]
 public sealed partial class Gpt2ServerJsonContext : JsonSerializerContext;

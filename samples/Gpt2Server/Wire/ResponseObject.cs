@@ -1,0 +1,84 @@
+using System.Text.Json;
+
+namespace Gpt2Server.Wire;
+
+/// <summary>
+/// OpenAI's <c>response</c> object (the Responses API): the answer to <c>POST /v1/responses</c>, and the state a
+/// stream's lifecycle events carry. <c>status</c> is <c>"in_progress"</c> while streaming, then <c>"completed"</c>, or
+/// <c>"incomplete"</c> with <c>incomplete_details.reason</c> <c>"max_output_tokens"</c> when the token limit ended the
+/// text. The request's settings are echoed as OpenAI echoes them; <c>store</c> is always false (nothing is kept), and
+/// <c>temperature</c> is the one used (0, greedy, when none was sent).
+/// </summary>
+public sealed record ResponseObject(
+    string Id,
+    long CreatedAt,
+    string Status,
+    ResponseIncompleteDetails? IncompleteDetails,
+    string? Instructions,
+    int? MaxOutputTokens,
+    string Model,
+    IReadOnlyList<ResponseOutputMessage> Output,
+    double Temperature,
+    double TopP,
+    IReadOnlyDictionary<string, string> Metadata,
+    string? User,
+    ResponseUsage? Usage)
+{
+    /// <summary>Always <c>"response"</c>.</summary>
+    public string Object => "response";
+
+    /// <summary>Always null: a failure is an HTTP error (or, mid-stream, an error event).</summary>
+    public JsonElement? Error => null;
+
+    /// <summary>Always null: responses are not stored, so none continues another.</summary>
+    public string? PreviousResponseId => null;
+
+    /// <summary>Always false: responses are not stored.</summary>
+    public bool Store => false;
+
+    /// <summary>Always false: no tools.</summary>
+    public bool ParallelToolCalls => false;
+
+    /// <summary>Always <c>"none"</c>: no tools.</summary>
+    public string ToolChoice => "none";
+
+    /// <summary>Always empty: no tools.</summary>
+    public IReadOnlyList<JsonElement> Tools => [];
+
+    /// <summary>Always plain text.</summary>
+    public ResponseTextConfig Text => ResponseTextConfig.PlainText;
+
+    /// <summary>Always <c>"disabled"</c>: an input too long is refused, never cut.</summary>
+    public string Truncation => "disabled";
+}
+
+/// <summary>Why a response is incomplete: <c>"max_output_tokens"</c>.</summary>
+public sealed record ResponseIncompleteDetails(string Reason);
+
+/// <summary>The response's text settings: <c>{"format":{"type":"text"}}</c>.</summary>
+public sealed record ResponseTextConfig(ResponseTextFormat Format)
+{
+    internal static ResponseTextConfig PlainText { get; } = new(new ResponseTextFormat("text"));
+}
+
+/// <summary>The text format's type.</summary>
+public sealed record ResponseTextFormat(string Type);
+
+/// <summary>
+/// The Responses API's <c>usage</c>: the input tokens the model read (none from a cache) and the tokens it wrote (none
+/// of them reasoning).
+/// </summary>
+public sealed record ResponseUsage(int InputTokens, ResponseInputTokensDetails InputTokensDetails, int OutputTokens,
+    ResponseOutputTokensDetails OutputTokensDetails, int TotalTokens)
+{
+    /// <summary>The usage of one generation.</summary>
+    public static ResponseUsage Of(Gpt2.Torch.Generation.TextGenerationResult result) =>
+        new(result.PromptTokenCount, new ResponseInputTokensDetails(0), result.CompletionTokenCount, new ResponseOutputTokensDetails(0),
+            result.PromptTokenCount + result.CompletionTokenCount);
+}
+
+/// <summary>Input tokens read from a prompt cache: always 0.</summary>
+public sealed record ResponseInputTokensDetails(int CachedTokens);
+
+/// <summary>Output tokens spent reasoning: always 0.</summary>
+public sealed record ResponseOutputTokensDetails(int ReasoningTokens);
