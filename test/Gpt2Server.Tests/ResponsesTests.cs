@@ -160,17 +160,51 @@ public sealed class ResponsesTests
     }
 
     [TestMethod]
-    public async Task AnswerEndingAtEndOfTextIsCompleted()
+    public async Task AnAnswerEndedByEndOfTextIsCompletedWholeAndStreamed()
     {
-        // A logit bias is not a Responses field, so end of text is forced through the one thing that ends a text early
-        // in process too: the model's own end-of-text token, found by asking for the longest answer the context allows.
-        ChatResponse expected = await ExpectedAsync(null, 40, new AIChatMessage(ChatRole.User, "The end"));
-        (int status, JsonElement json, _) = await _server.PostAsync("v1/responses",
-            $$"""{"model":"{{ServerHost.ModelId}}","input":"The end","max_output_tokens":40}""");
+        using Gpt2TextGenerationService service = EndOfTextModel();
+        using var local = new Gpt2ChatClient(service);
+        ChatResponse expected = await local.GetResponseAsync([new AIChatMessage(ChatRole.User, "The end")], new ChatOptions { MaxOutputTokens = 10 });
+        Assert.AreEqual(Microsoft.Extensions.AI.ChatFinishReason.Stop, expected.FinishReason, "the model writes end-of-text first");
+        await using ServerHost server = await ServerHost.StartAsync(service);
+
+        (int status, JsonElement json, _) = await server.PostAsync("v1/responses", $$"""{"model":"{{ServerHost.ModelId}}","input":"The end","max_output_tokens":10}""");
         Assert.AreEqual(200, status, json.ToString());
-        bool stopped = expected.FinishReason == Microsoft.Extensions.AI.ChatFinishReason.Stop;
-        Assert.AreEqual(stopped ? "completed" : "incomplete", json.GetProperty("status").GetString());
-        Assert.AreEqual(stopped ? JsonValueKind.Null : JsonValueKind.Object, json.GetProperty("incomplete_details").ValueKind);
+        Assert.AreEqual("completed", json.GetProperty("status").GetString());
+        Assert.AreEqual(JsonValueKind.Null, json.GetProperty("incomplete_details").ValueKind);
+        Assert.AreEqual("completed", json.GetProperty("output")[0].GetProperty("status").GetString());
+        Assert.AreEqual(expected.Text, json.GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString());
+        Assert.AreEqual(expected.Usage!.OutputTokenCount, json.GetProperty("usage").GetProperty("output_tokens").GetInt64());
+
+        var client = new OpenAIClient(new ApiKeyCredential("not-needed"), new OpenAIClientOptions { Endpoint = new Uri(server.BaseAddress, "v1") });
+        ResponseResult? completed = null;
+        await foreach (StreamingResponseUpdate update in await client.GetResponsesClient().CreateResponseStreamingAsync(
+            new CreateResponseOptions(ServerHost.ModelId, [ResponseItem.CreateUserMessageItem("The end")]) { MaxOutputTokenCount = 10, StreamingEnabled = true }))
+        {
+            if (update is StreamingResponseCompletedUpdate done)
+                completed = done.Response;
+        }
+        Assert.IsNotNull(completed, "the stream ends with response.completed");
+        Assert.AreEqual(ResponseStatus.Completed, completed.Status);
+        Assert.AreEqual(expected.Text, completed.GetOutputText());
+    }
+
+    // A tiny GPT-2 whose every final hidden state is the same vector v (the last LayerNorm's weight is 0, its bias v)
+    // and whose end-of-text embedding, tied to the output head, is 10 v: end-of-text is by far the likeliest token.
+    private static Gpt2TextGenerationService EndOfTextModel()
+    {
+        var model = new Gpt2.Torch.Model.Gpt2Model(new Gpt2.Torch.Model.Gpt2Config { ContextLength = 64, EmbeddingSize = 32, HeadCount = 2, LayerCount = 2, Dropout = 0 },
+            TorchSharp.torch.CPU);
+        using (TorchSharp.torch.no_grad())
+        {
+            Dictionary<string, TorchSharp.Modules.Parameter> parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            using TorchSharp.torch.Tensor v = TorchSharp.torch.full(32, 1 / Math.Sqrt(32));
+            parameters["ln_f.weight"].zero_();
+            parameters["ln_f.bias"].copy_(v);
+            using TorchSharp.torch.Tensor scaled = v * 10;
+            parameters["wte.weight"][Gpt2.Torch.Tokenization.Gpt2Tokenizer.EndOfTextTokenId].copy_(scaled);
+        }
+        return new Gpt2TextGenerationService(model, ownsModel: true);
     }
 
     [TestMethod]
