@@ -118,7 +118,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
         }
         catch (Exception e) when ((e is ArgumentException or NotSupportedException) && (request.ResponseFormat is ChatResponseFormatJson || request.ToolsOffered))
         {
-            string param = request.ToolMode is RequiredChatToolMode ? "tools" : request.ResponseFormat is ChatResponseFormatJson ? "response_format" : "tools";
+            string param = request.ToolsOffered && request.ToolMode is RequiredChatToolMode ? "tools" : request.ResponseFormat is ChatResponseFormatJson ? "response_format" : "tools";
             throw new OpenAIErrorException(400, e.Message, param, "invalid_value");
         }
     }

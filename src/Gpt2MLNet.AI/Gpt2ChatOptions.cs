@@ -34,7 +34,9 @@ namespace Gpt2MLNet.AI;
 /// arguments valid for the function's <see cref="AIFunctionDeclaration.JsonSchema"/>; in auto mode (null or
 /// <see cref="ChatToolMode.Auto"/>) the model writes freely and <see cref="ToolCallReader"/> finds its calls. Whether the
 /// model's template renders tools at all is the prompt format's business (<see cref="ChatPromptFormat.Render(IEnumerable{ChatMessage}, ChatOptions?)"/>
-/// refuses them otherwise). A JSON response format with tools in auto mode is refused: decoding cannot be both.</para>
+/// refuses them otherwise). A required tool call takes precedence over the response format for its turn; with tools in
+/// auto mode, a JSON response format constrains the answer to the document, as vLLM does, so the model answers rather than
+/// calls (<c>FunctionInvokingChatClient</c> requires a call first, then asks in auto mode for the structured answer).</para>
 /// <para><see cref="ChatOptions.Instructions"/> is the prompt format's business and <see cref="ChatOptions.ModelId"/> the
 /// client's, so both are left to the caller, as is <see cref="ChatOptions.RawRepresentationFactory"/> (the caller passes
 /// what it returns as the defaults).</para>
@@ -104,13 +106,13 @@ public static class Gpt2ChatOptions
     }
 
     // A required tool call constrains the answer to one call (the Hermes frame around a JSON object naming a function and
-    // holding arguments that satisfy its schema); a JSON response format constrains it to a document; text leaves it free.
+    // holding arguments that satisfy its schema); otherwise a JSON response format constrains it to a document (with tools
+    // in auto mode too, as vLLM does: the answer is then the document, not a call); text leaves it free.
     private static StructuredOutput? StructuredOutputOf(ChatOptions options)
     {
-        bool toolsOffered = options.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode;
         if (options.ToolMode is RequiredChatToolMode required)
         {
-            if (!toolsOffered)
+            if (options.Tools is not { Count: > 0 })
                 throw new ArgumentException(
                     $"ChatOptions.ToolMode is {(required.RequiredFunctionName is null ? "RequireAny" : $"RequireSpecific(\"{required.RequiredFunctionName}\")")} but ChatOptions.Tools is empty; offer the tools to call.",
                     nameof(ChatOptions.ToolMode));
@@ -125,18 +127,13 @@ public static class Gpt2ChatOptions
             }
             return HermesToolCalls.Constraint(functions);
         }
-        StructuredOutput? format = options.ResponseFormat switch
+        return options.ResponseFormat switch
         {
             null or ChatResponseFormatText => null,
             ChatResponseFormatJson { Schema: JsonElement schema } => StructuredOutput.ForJsonSchema(schema),
             ChatResponseFormatJson => StructuredOutput.JsonObject,
             ChatResponseFormat other => throw new NotSupportedException($"ChatOptions.ResponseFormat {other.GetType().Name} is not supported; use Text, Json or ForJsonSchema."),
         };
-        if (format is not null && toolsOffered)
-            throw new NotSupportedException(
-                "ChatOptions.ResponseFormat JSON is not supported together with ChatOptions.Tools in auto mode: decoding can be constrained to a JSON document " +
-                "or left free for a tool call, not both; require a tool (ChatToolMode.RequireAny), or leave the tools or the format out.");
-        return format;
     }
 
     private static GenerationOptions WithAdditionalProperties(GenerationOptions options, AdditionalPropertiesDictionary properties, int? chatTopK)

@@ -16,7 +16,7 @@ namespace Gpt2MLNet.AI;
 /// is still read when its JSON is whole, as vLLM reads it). A call whose JSON does not parse, or is not an object with a
 /// string <c>name</c> and an object <c>arguments</c> (or none), stays text, tags included, so nothing the model wrote is
 /// lost. Text that may be the start of a tag, and white space alone, are held back until the next text decides what they
-/// are; white space between or around calls is dropped, and an answer without calls comes back exactly as written.</para>
+/// are; white space alone between or around calls is dropped, and an answer without calls comes back exactly as written.</para>
 /// <para>Used by <see cref="Gpt2ChatClient"/> and by the sample server alike, so that both read the same calls.</para>
 /// </remarks>
 /// <param name="allowMultipleToolCalls">
@@ -28,6 +28,7 @@ public sealed class ToolCallReader(bool allowMultipleToolCalls = true)
     private readonly StringBuilder _pending = new();
     private bool _insideCall;
     private int _callCount;
+    private bool _runHasText;   // whether text was given out since the last tag: its white space is then part of a text
 
     /// <summary>Whether a call has been read.</summary>
     public bool HasToolCalls => _callCount > 0;
@@ -69,6 +70,7 @@ public sealed class ToolCallReader(bool allowMultipleToolCalls = true)
                     return contents;
                 AddCall(contents, pending[..end]);
                 _insideCall = false;
+                _runHasText = false;
                 _pending.Remove(0, end + HermesToolCalls.End.Length);
                 continue;
             }
@@ -77,6 +79,7 @@ public sealed class ToolCallReader(bool allowMultipleToolCalls = true)
             {
                 AddText(contents, pending[..start], dropWhiteSpace: true);
                 _insideCall = true;
+                _runHasText = false;
                 _pending.Remove(0, start + HermesToolCalls.Start.Length);
                 continue;
             }
@@ -110,11 +113,12 @@ public sealed class ToolCallReader(bool allowMultipleToolCalls = true)
 
     private void AddText(List<AIContent> contents, string text, bool dropWhiteSpace)
     {
-        if (text.Length == 0 || (dropWhiteSpace && string.IsNullOrWhiteSpace(text)))
+        if (text.Length == 0 || (dropWhiteSpace && !_runHasText && string.IsNullOrWhiteSpace(text)))
             return;
         if (!allowMultipleToolCalls && _callCount > 0)
             return;
         contents.Add(new TextContent(text));
+        _runHasText = true;
     }
 
     private void AddCall(List<AIContent> contents, string body)
