@@ -119,7 +119,7 @@ public sealed record GenerationOptions
         if (StopStrings is null || StopStrings.Any(string.IsNullOrEmpty))
             throw new ArgumentException("StopStrings cannot hold an empty string.", nameof(StopStrings));
         if (StructuredOutput is not null)
-            throw new NotSupportedException("StructuredOutput is not implemented yet; leave it null.");
+            Structured.JsonGrammar.For(StructuredOutput);   // compiled now (and kept), so that a schema outside the subset fails before decoding
     }
 
     /// <summary>Throws when an option is out of range or does not fit a model of <paramref name="contextLength"/> tokens.</summary>

@@ -48,6 +48,7 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
     private readonly NormalizationForm? _normalization;
     private readonly bool _addPrefixSpace;
     private readonly byte[][] _tokenBytes;                // by id; empty for ids nothing uses
+    private readonly int[] _specialIds;                   // the special added tokens
     private readonly Lazy<Tokenizer> _tokenizer;
 
     private HuggingFaceTokenizer(TokenizerJson file, TokenizerConfigJson config, IReadOnlyList<int> generationEndIds, string? chatTemplate)
@@ -62,6 +63,7 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
         bool[] isModelToken = file.IsModelToken;
 
         _allAdded = new AddedTokenSplitter(added);
+        _specialIds = [.. added.Where(t => t.Special).Select(t => t.Id)];
         _nonSpecialAdded = new AddedTokenSplitter(added.Where(t => !t.Special));
         _normalization = file.Normalization;
         _addPrefixSpace = file.PreTokenization.AddPrefixSpace;
@@ -155,6 +157,9 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
 
     /// <inheritdoc />
     public override IReadOnlyList<int> EndOfTurnIds { get; }
+
+    /// <inheritdoc />
+    internal override IReadOnlyCollection<int> SpecialTokenIds => [.. _specialIds, EndOfTextId, .. EndOfTurnIds];
 
     /// <summary><c>chat_template.jinja</c>, or else <c>chat_template</c> of <c>tokenizer_config.json</c> (its "default" where it lists several).</summary>
     public override string? ChatTemplate { get; }
