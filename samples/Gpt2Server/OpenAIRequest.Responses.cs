@@ -1,13 +1,15 @@
 using System.Text.Json;
+using Microsoft.Extensions.AI;
 
 namespace Gpt2Server;
 
 /// <summary>
 /// The sampling fields of a Responses API request (<c>POST /v1/responses</c>): <c>max_output_tokens</c>,
 /// <c>temperature</c>, <c>top_p</c> and <c>stream</c>, checked as the chat endpoint checks its own, so that both map to
-/// generation options through the one mapping. The Responses fields that would change the answer and are not
-/// supported are refused by name: tools, a JSON <c>text.format</c>, reasoning, log-probabilities, background mode,
-/// stored prompts, and everything that needs stored responses (<c>previous_response_id</c>, <c>conversation</c>).
+/// generation options through the one mapping, and <c>text.format</c> (text, <c>json_object</c> or <c>json_schema</c>),
+/// which becomes the same <see cref="ChatResponseFormat"/> as chat's <c>response_format</c>. The Responses fields that
+/// would change the answer and are not supported are refused by name: tools, reasoning, log-probabilities, background
+/// mode, stored prompts, and everything that needs stored responses (<c>previous_response_id</c>, <c>conversation</c>).
 /// </summary>
 public sealed partial class OpenAIRequest
 {
@@ -42,14 +44,12 @@ public sealed partial class OpenAIRequest
                 throw new OpenAIErrorException(400, "'include' asks for \"message.output_text.logprobs\", which is not supported: log-probabilities are not returned on the Responses API " +
                     "(the chat and completions endpoints return them).", "include", "unsupported_parameter");
         }
+        ChatResponseFormat? format = null;
         if (Present(body, "text", out JsonElement text))
         {
             if (text.ValueKind != JsonValueKind.Object)
-                throw new OpenAIErrorException(400, "text must be an object: {\"format\":{\"type\":\"text\"}}.", "text", "invalid_type");
-            if (Present(text, "format", out JsonElement format) && !(format.ValueKind == JsonValueKind.Object
-                && format.TryGetProperty("type", out JsonElement type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"))
-                throw new OpenAIErrorException(400, $"'text.format' is not supported ({Shorten(format.GetRawText())} was sent): structured output is not available on the Responses API yet; " +
-                    "send {\"type\":\"text\"} or leave it out.", "text.format", "unsupported_parameter");
+                throw new OpenAIErrorException(400, "text must be an object: {\"format\":{...}}.", "text", "invalid_type");
+            format = TextFormat(text);
             if (Present(text, "verbosity", out JsonElement verbosity) && !(verbosity.ValueKind == JsonValueKind.String && verbosity.GetString() == "medium"))
                 throw new OpenAIErrorException(400, $"'text.verbosity' is not supported ({Shorten(verbosity.GetRawText())} was sent): the model cannot be told how much to write; " +
                     "send \"medium\" or leave it out.", "text.verbosity", "unsupported_parameter");
@@ -67,6 +67,42 @@ public sealed partial class OpenAIRequest
             Temperature = Number(body, "temperature", 0, 2, minInclusive: true),
             TopP = Number(body, "top_p", 0, 1, minInclusive: false),
             Stream = stream,
+            ResponseFormat = format,
         };
+    }
+
+    // text.format: {"type":"text"}, {"type":"json_object"} or {"type":"json_schema","name",["description"],"schema",["strict"]},
+    // the Responses API's flat form of chat's response_format.
+    private static ChatResponseFormat? TextFormat(JsonElement text)
+    {
+        if (!Present(text, "format", out JsonElement format))
+            return null;
+        string? type = format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out JsonElement t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        switch (type)
+        {
+            case "text":
+                return ChatResponseFormat.Text;
+            case "json_object":
+                return ChatResponseFormat.Json;
+            case "json_schema":
+                string name = format.TryGetProperty("name", out JsonElement n) && n.ValueKind == JsonValueKind.String && n.GetString() is { Length: > 0 and <= 64 } given
+                    && given.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-')
+                    ? given
+                    : throw new OpenAIErrorException(400, "text.format.name is required with type json_schema: letters, digits, underscores and dashes, at most 64.",
+                        "text.format.name", "invalid_value");
+                string? description = null;
+                if (Present(format, "description", out JsonElement d))
+                    description = d.ValueKind == JsonValueKind.String ? d.GetString()
+                        : throw new OpenAIErrorException(400, "text.format.description must be a string.", "text.format.description", "invalid_type");
+                if (!Present(format, "schema", out JsonElement schema) || schema.ValueKind != JsonValueKind.Object)
+                    throw new OpenAIErrorException(400, "text.format.schema is required with type json_schema: a JSON Schema object.", "text.format.schema", "invalid_type");
+                if (Present(format, "strict", out JsonElement strict) && strict.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                    throw new OpenAIErrorException(400, "text.format.strict must be true or false (the output always follows the schema).", "text.format.strict", "invalid_type");
+                return ChatResponseFormat.ForJsonSchema(schema.Clone(), name, description);
+            default:
+                throw new OpenAIErrorException(400,
+                    "text.format must be {\"type\":\"text\"}, {\"type\":\"json_object\"} or {\"type\":\"json_schema\",\"name\":...,\"schema\":{...}}.",
+                    "text.format", "invalid_value");
+        }
     }
 }

@@ -2,13 +2,15 @@ using System.Text.Json;
 using Gpt2.Torch.Generation;
 using Gpt2MLNet.AI;
 using Gpt2Server.Wire;
+using Microsoft.Extensions.AI;
 
 namespace Gpt2Server;
 
 /// <summary>
 /// <c>POST /v1/responses</c>, OpenAI's Responses API for text: <c>instructions</c> and <c>input</c> rendered with the
 /// served prompt format and the sampling fields mapped as on <c>/v1/chat/completions</c> (greedy unless a temperature
-/// is sent), answered whole or streamed as typed events (<c>response.created</c> ... <c>response.completed</c>).
+/// is sent) and <c>text.format</c> constraining decoding as chat's <c>response_format</c> does, answered whole or
+/// streamed as typed events (<c>response.created</c> ... <c>response.completed</c>).
 /// Nothing is stored: a request with <c>store: true</c> is answered (echoing <c>store: false</c>, as vLLM does without
 /// its store), and one that needs a stored response (<c>previous_response_id</c>) is refused.
 /// </summary>
@@ -39,14 +41,15 @@ internal sealed class ResponsesEndpoint(ServedModel served, AdmissionControl adm
         }
         PromptBudget budget = PromptBudget.For(served.Service, prompt, request.MaxTokens,
             Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "input", served.PromptFormat.RendersSpecialTokens);
-        GenerationOptions options = request.GenerationOptions(budget.MaxTokens);
+        GenerationOptions options = Constrained(request, budget.MaxTokens);
         using IDisposable place = admission.Admit();
         CancellationToken aborted = context.RequestAborted;
         string id = $"resp_{Guid.NewGuid():N}", messageId = $"msg_{Guid.NewGuid():N}";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        ResponseTextConfig textConfig = ResponseTextConfig.Of(request.ResponseFormat);
         ResponseObject Response(string status, IReadOnlyList<ResponseOutputMessage> output, TextGenerationResult? result) => new(
             id, created, status, status == "incomplete" ? new ResponseIncompleteDetails("max_output_tokens") : null, input.Instructions, request.MaxTokens,
-            served.ModelId, output, options.Temperature, options.TopP ?? 1, metadata, user, result is null ? null : ResponseUsage.Of(result));
+            served.ModelId, output, options.Temperature, options.TopP ?? 1, metadata, user, textConfig, result is null ? null : ResponseUsage.Of(result));
 
         if (!request.Stream)
         {
@@ -86,6 +89,22 @@ internal sealed class ResponsesEndpoint(ServedModel served, AdmissionControl adm
         await Part("response.content_part.done", text);
         await Item("response.output_item.done", message);
         await Lifecycle(finalStatus == "completed" ? "response.completed" : "response.incomplete", Response(finalStatus, [message], final));
+    }
+
+    // The request's options through the chat client's mapping; a text.format the constraint cannot honour (an
+    // unsupported schema) is refused naming the field, as the chat endpoint refuses its response_format.
+    private GenerationOptions Constrained(OpenAIRequest request, int maxTokens)
+    {
+        try
+        {
+            GenerationOptions options = request.GenerationOptions(maxTokens);
+            options.Validate(served.ContextLength);
+            return options;
+        }
+        catch (Exception e) when ((e is ArgumentException or NotSupportedException) && request.ResponseFormat is ChatResponseFormatJson)
+        {
+            throw new OpenAIErrorException(400, e.Message, "text.format", "invalid_value");
+        }
     }
 
     // The Responses API has no stop strings: the text ends at the end-of-text token (completed) or at the token limit.

@@ -260,7 +260,6 @@ public sealed class ResponsesTests
     [DataRow("\"conversation\":\"conv_1\"", "conversation", "unsupported_parameter", DisplayName = "conversation")]
     [DataRow("\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{}}]", "tools", "unsupported_parameter", DisplayName = "tools")]
     [DataRow("\"tool_choice\":\"required\"", "tool_choice", "unsupported_parameter", DisplayName = "tool_choice required")]
-    [DataRow("\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"x\",\"schema\":{}}}", "text.format", "unsupported_parameter", DisplayName = "json_schema")]
     [DataRow("\"background\":true", "background", "unsupported_parameter", DisplayName = "background")]
     [DataRow("\"reasoning\":{\"effort\":\"high\"}", "reasoning", "unsupported_parameter", DisplayName = "reasoning")]
     [DataRow("\"top_logprobs\":3", "top_logprobs", "unsupported_parameter", DisplayName = "top_logprobs")]
@@ -271,6 +270,66 @@ public sealed class ResponsesTests
         (int status, JsonElement json, _) = await _server.PostAsync("v1/responses", $$"""{"model":"{{ServerHost.ModelId}}","input":"hi","max_output_tokens":2,{{field}}}""");
         EmbeddingsTests.AssertError(400, param, code, status, json);
         StringAssert.Contains(json.GetProperty("error").GetProperty("message").GetString(), $"'{param}'", "the message names the field");
+    }
+
+    [TestMethod]
+    public async Task TextFormatJsonSchemaConstrainsTheAnswerAsTheChatClientsResponseFormatDoes()
+    {
+        const string schema = """
+            {"type":"object","properties":{"colour":{"type":"string","enum":["red","green","blue"]},"sure":{"type":"boolean"}},
+             "required":["colour","sure"],"additionalProperties":false}
+            """;
+        using JsonDocument schemaDocument = JsonDocument.Parse(schema);
+        ChatResponse expected = await _local.GetResponseAsync([new AIChatMessage(ChatRole.User, "Pick a colour")],
+            new ChatOptions { MaxOutputTokens = 40, ResponseFormat = ChatResponseFormat.ForJsonSchema(schemaDocument.RootElement, "pick", "A colour.") });
+        Assert.AreEqual(Microsoft.Extensions.AI.ChatFinishReason.Stop, expected.FinishReason, $"the document ends within the limit: {expected.Text}");
+
+        var options = new CreateResponseOptions(ServerHost.ModelId, [ResponseItem.CreateUserMessageItem("Pick a colour")])
+        {
+            MaxOutputTokenCount = 40,
+            TextOptions = new ResponseTextOptions
+            {
+                TextFormat = ResponseTextFormat.CreateJsonSchemaFormat("pick", BinaryData.FromString(schema), "A colour.", jsonSchemaIsStrict: true),
+            },
+        };
+        ResponseResult response = await _openAI.GetResponsesClient().CreateResponseAsync(options);
+
+        string text = response.GetOutputText();
+        Assert.AreEqual(expected.Text, text);
+        Assert.AreEqual(ResponseStatus.Completed, response.Status);
+        using JsonDocument answer = JsonDocument.Parse(text);
+        Assert.IsTrue(Json.Schema.JsonSchema.FromText(schema).Evaluate(answer.RootElement).IsValid, $"JsonSchema.Net validates {text}");
+        Assert.AreEqual(ResponseTextFormatKind.JsonSchema, response.TextOptions.TextFormat.Kind, "text.format is echoed");
+
+        (int status, JsonElement json, _) = await _server.PostAsync("v1/responses",
+            $$"""{"model":"{{ServerHost.ModelId}}","input":"Pick a colour","max_output_tokens":40,"text":{"format":{"type":"json_schema","name":"pick","schema":""" + schema + "}}}");
+        Assert.AreEqual(200, status, json.ToString());
+        JsonElement format = json.GetProperty("text").GetProperty("format");
+        Assert.AreEqual("json_schema", format.GetProperty("type").GetString());
+        Assert.AreEqual("pick", format.GetProperty("name").GetString());
+        Assert.IsTrue(format.GetProperty("strict").GetBoolean());
+        Assert.AreEqual(expected.Text, json.GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString());
+    }
+
+    [TestMethod]
+    public async Task TextFormatJsonObjectStreamsAJsonObject()
+    {
+        ChatResponse expected = await _local.GetResponseAsync([new AIChatMessage(ChatRole.User, "Some JSON")],
+            new ChatOptions { MaxOutputTokens = 30, ResponseFormat = ChatResponseFormat.Json });
+        var text = new StringBuilder();
+        await foreach (StreamingResponseUpdate update in await _openAI.GetResponsesClient().CreateResponseStreamingAsync(
+            new CreateResponseOptions(ServerHost.ModelId, [ResponseItem.CreateUserMessageItem("Some JSON")])
+            {
+                MaxOutputTokenCount = 30,
+                StreamingEnabled = true,
+                TextOptions = new ResponseTextOptions { TextFormat = ResponseTextFormat.CreateJsonObjectFormat() },
+            }))
+        {
+            if (update is StreamingResponseOutputTextDeltaUpdate delta)
+                text.Append(delta.Delta);
+        }
+        Assert.AreEqual(expected.Text, text.ToString());
+        StringAssert.StartsWith(text.ToString().TrimStart(), "{", "the answer is constrained to a JSON object");
     }
 
     [TestMethod]
@@ -293,6 +352,10 @@ public sealed class ResponsesTests
     [DataRow("\"input\":\"hi\",\"temperature\":3", "temperature", "invalid_value", DisplayName = "temperature too high")]
     [DataRow("\"input\":\"hi\",\"metadata\":{\"n\":1}", "metadata", "invalid_type", DisplayName = "metadata not strings")]
     [DataRow("\"input\":\"hi\",\"store\":\"yes\"", "store", "invalid_type", DisplayName = "store not a bool")]
+    [DataRow("\"input\":\"hi\",\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"x\",\"schema\":{\"type\":\"string\",\"pattern\":\"a+\"}}}", "text.format", "invalid_value", DisplayName = "a schema keyword decoding cannot follow")]
+    [DataRow("\"input\":\"hi\",\"text\":{\"format\":{\"type\":\"json_schema\",\"schema\":{\"type\":\"object\"}}}", "text.format.name", "invalid_value", DisplayName = "json_schema without a name")]
+    [DataRow("\"input\":\"hi\",\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"x\"}}", "text.format.schema", "invalid_type", DisplayName = "json_schema without a schema")]
+    [DataRow("\"input\":\"hi\",\"text\":{\"format\":{\"type\":\"yaml\"}}", "text.format", "invalid_value", DisplayName = "an unknown format")]
     public async Task BadRequestsGetOpenAIErrorJsonWith400(string fields, string param, string? code)
     {
         (int status, JsonElement json, _) = await _server.PostAsync("v1/responses", $$"""{"model":"{{ServerHost.ModelId}}",{{fields}}}""");

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.AI;
 
 namespace Gpt2Server.Wire;
 
@@ -22,6 +24,7 @@ public sealed record ResponseObject(
     double TopP,
     IReadOnlyDictionary<string, string> Metadata,
     string? User,
+    ResponseTextConfig Text,
     ResponseUsage? Usage)
 {
     /// <summary>Always <c>"response"</c>.</summary>
@@ -45,9 +48,6 @@ public sealed record ResponseObject(
     /// <summary>Always empty: no tools.</summary>
     public IReadOnlyList<JsonElement> Tools => [];
 
-    /// <summary>Always plain text.</summary>
-    public ResponseTextConfig Text => ResponseTextConfig.PlainText;
-
     /// <summary>Always <c>"disabled"</c>: an input too long is refused, never cut.</summary>
     public string Truncation => "disabled";
 }
@@ -55,14 +55,27 @@ public sealed record ResponseObject(
 /// <summary>Why a response is incomplete: <c>"max_output_tokens"</c>.</summary>
 public sealed record ResponseIncompleteDetails(string Reason);
 
-/// <summary>The response's text settings: <c>{"format":{"type":"text"}}</c>.</summary>
+/// <summary>The response's text settings: <c>{"format":{...}}</c>.</summary>
 public sealed record ResponseTextConfig(ResponseTextFormat Format)
 {
-    internal static ResponseTextConfig PlainText { get; } = new(new ResponseTextFormat("text"));
+    /// <summary>The settings that <paramref name="format"/> (the request's <c>text.format</c>; null for none) echoes as.</summary>
+    internal static ResponseTextConfig Of(ChatResponseFormat? format) => new(format switch
+    {
+        ChatResponseFormatJson { Schema: JsonElement schema } json => new ResponseTextFormat("json_schema", json.SchemaName, json.SchemaDescription, schema, Strict: true),
+        ChatResponseFormatJson => new ResponseTextFormat("json_object"),
+        _ => new ResponseTextFormat("text"),
+    });
 }
 
-/// <summary>The text format's type.</summary>
-public sealed record ResponseTextFormat(string Type);
+/// <summary>
+/// The text format: <c>"text"</c>, <c>"json_object"</c>, or <c>"json_schema"</c> with its name, description and schema,
+/// and <c>strict</c> true (decoding is constrained, so the output always follows the schema).
+/// </summary>
+public sealed record ResponseTextFormat(string Type,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Description = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? Schema = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Strict = null);
 
 /// <summary>
 /// The Responses API's <c>usage</c>: the input tokens the model read (none from a cache) and the tokens it wrote (none
