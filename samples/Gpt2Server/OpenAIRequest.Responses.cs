@@ -7,8 +7,9 @@ namespace Gpt2Server;
 /// The sampling fields of a Responses API request (<c>POST /v1/responses</c>): <c>max_output_tokens</c>,
 /// <c>temperature</c>, <c>top_p</c> and <c>stream</c>, checked as the chat endpoint checks its own, so that both map to
 /// generation options through the one mapping, and <c>text.format</c> (text, <c>json_object</c> or <c>json_schema</c>),
-/// which becomes the same <see cref="ChatResponseFormat"/> as chat's <c>response_format</c>. The Responses fields that
-/// would change the answer and are not supported are refused by name: tools, reasoning, log-probabilities, background
+/// which becomes the same <see cref="ChatResponseFormat"/> as chat's <c>response_format</c>, and the function-calling
+/// fields (<see cref="ResponsesToolFields"/>), which become chat's tools and tool mode. The Responses fields that would
+/// change the answer and are not supported are refused by name: hosted tools, reasoning, log-probabilities, background
 /// mode, stored prompts, and everything that needs stored responses (<c>previous_response_id</c>, <c>conversation</c>).
 /// </summary>
 public sealed partial class OpenAIRequest
@@ -27,9 +28,6 @@ public sealed partial class OpenAIRequest
         RefuseUnless(body, "conversation", v => false, notStored);
         RefuseUnless(body, "background", v => v.ValueKind == JsonValueKind.False, "responses are generated while you wait; send false or leave it out");
         RefuseUnless(body, "prompt", v => false, "stored prompt templates are not supported; send the text in 'instructions' and 'input'");
-        RefuseUnless(body, "tools", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "this server cannot call tools on the Responses API; leave it out");
-        RefuseUnless(body, "tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() is "none" or "auto",
-            "this server cannot call tools on the Responses API; send \"none\" or leave it out");
         RefuseUnless(body, "reasoning", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(p => p.Value.ValueKind != JsonValueKind.Null),
             "the served model has no reasoning mode; leave it out");
         RefuseUnless(body, "top_logprobs", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int top) && top == 0,
@@ -60,6 +58,7 @@ public sealed partial class OpenAIRequest
             throw new OpenAIErrorException(400, $"max_output_tokens must be at least 1, not {maxTokens}.", "max_output_tokens", "invalid_value");
         bool stream = Present(body, "stream", out JsonElement st) && (st.ValueKind is JsonValueKind.True or JsonValueKind.False
             ? st.GetBoolean() : throw new OpenAIErrorException(400, "stream must be true or false.", "stream", "invalid_type"));
+        IList<AITool> tools = ResponsesToolFields.ReadTools(body);
         return new OpenAIRequest(body)
         {
             Model = model,
@@ -68,6 +67,9 @@ public sealed partial class OpenAIRequest
             TopP = Number(body, "top_p", 0, 1, minInclusive: false),
             Stream = stream,
             ResponseFormat = format,
+            Tools = tools,
+            ToolMode = ResponsesToolFields.ReadToolChoice(body, tools),
+            ParallelToolCalls = ResponsesToolFields.ReadParallelToolCalls(body),
         };
     }
 

@@ -25,7 +25,12 @@ internal sealed class ResponsesEndpoint(ServedModel served, AdmissionControl adm
     {
         OpenAIRequest request = OpenAIRequest.ReadResponses(body);
         served.CheckModel(request);
-        ResponsesInput input = ResponsesInput.Read(body);
+        ChatPromptFormat format = served.PromptFormat;
+        if (request.ToolsOffered && !format.RendersTools)
+            throw new OpenAIErrorException(400,
+                $"'tools' is not supported by the served model: its prompt format ({format.Name}) does not render tools (a chat template that writes calls as " +
+                "<tool_call> JSON </tool_call>, as Qwen2.5's and Qwen3's do); leave tools out or send tool_choice \"none\".", "tools", "unsupported_parameter");
+        ResponsesInput input = ResponsesInput.Read(body, format.RendersTools);
         IReadOnlyDictionary<string, string> metadata = Metadata(body);
         if (body.TryGetProperty("store", out JsonElement store) && store.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
             throw new OpenAIErrorException(400, "store must be true or false.", "store", "invalid_type");
@@ -33,63 +38,77 @@ internal sealed class ResponsesEndpoint(ServedModel served, AdmissionControl adm
         string prompt;
         try
         {
-            prompt = served.PromptFormat.Render(input.Messages, input.Instructions);
+            ChatOptions renderOptions = request.ChatOptions(1);
+            renderOptions.Instructions = input.Instructions;
+            prompt = format.Render(input.Messages, renderOptions);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
         {
-            throw new OpenAIErrorException(400, e.Message, "input");
+            throw new OpenAIErrorException(400, e.Message, request.ToolsOffered && e is NotSupportedException ? "tools" : "input");
         }
         PromptBudget budget = PromptBudget.For(served.Service, prompt, request.MaxTokens,
-            Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "input", served.PromptFormat.RendersSpecialTokens);
+            Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "input", format.RendersSpecialTokens);
         GenerationOptions options = Constrained(request, budget.MaxTokens);
         using IDisposable place = admission.Admit();
         CancellationToken aborted = context.RequestAborted;
-        string id = $"resp_{Guid.NewGuid():N}", messageId = $"msg_{Guid.NewGuid():N}";
+        string id = $"resp_{Guid.NewGuid():N}";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         ResponseTextConfig textConfig = ResponseTextConfig.Of(request.ResponseFormat);
-        ResponseObject Response(string status, IReadOnlyList<ResponseOutputMessage> output, TextGenerationResult? result) => new(
+        JsonElement tools = body.TryGetProperty("tools", out JsonElement t) && t.ValueKind == JsonValueKind.Array ? t : EmptyArray.RootElement;
+        JsonElement toolChoice = body.TryGetProperty("tool_choice", out JsonElement c) && c.ValueKind != JsonValueKind.Null ? c
+            : tools.GetArrayLength() > 0 ? Auto.RootElement : None.RootElement;
+        ResponseObject Response(string status, IReadOnlyList<object> output, TextGenerationResult? result) => new(
             id, created, status, status == "incomplete" ? new ResponseIncompleteDetails("max_output_tokens") : null, input.Instructions, request.MaxTokens,
-            served.ModelId, output, options.Temperature, options.TopP ?? 1, metadata, user, textConfig, result is null ? null : ResponseUsage.Of(result));
+            served.ModelId, output, options.Temperature, options.TopP ?? 1, metadata, user, textConfig, tools, toolChoice, request.ParallelToolCalls ?? true,
+            result is null ? null : ResponseUsage.Of(result));
 
         if (!request.Stream)
         {
             TextGenerationResult result = await served.Service.GenerateAsync(budget.PromptTokens, options, aborted);
             string status = Status(result);
-            await JsonResponses.WriteAsync(context, 200, Response(status, [new ResponseOutputMessage(messageId, status, [new ResponseOutputText(result.Text)])], result),
-                Gpt2ServerJsonContext.Default.ResponseObject);
+            IList<AIContent> contents = request.ToolsOffered ? ToolCallReader.ReadAll(result.Text, request.ParallelToolCalls ?? true) : [new TextContent(result.Text)];
+            string text = string.Concat(contents.OfType<TextContent>().Select(part => part.Text));
+            FunctionCallContent[] calls = [.. contents.OfType<FunctionCallContent>()];
+            List<object> output = text.Length > 0 || calls.Length == 0 ? [new ResponseOutputMessage(NewId("msg"), status, [new ResponseOutputText(text)])] : [];
+            output.AddRange(calls.Select(call => new ResponseFunctionCall(NewId("fc"), call.CallId, call.Name, Arguments(call), "completed")));
+            await JsonResponses.WriteAsync(context, 200, Response(status, output, result), Gpt2ServerJsonContext.Default.ResponseObject);
             return;
         }
 
         TextGenerationStream stream = served.Service.GenerateStreamingAsync(budget.PromptTokens, options, aborted);
-        int sequence = 0;
-        Task Lifecycle(string type, ResponseObject response) =>
-            ServerSentEvents.WriteEventAsync(context, type, new ResponseLifecycleEvent(type, sequence++, response), Gpt2ServerJsonContext.Default.ResponseLifecycleEvent);
-        Task Item(string type, ResponseOutputMessage item) =>
-            ServerSentEvents.WriteEventAsync(context, type, new ResponseOutputItemEvent(type, sequence++, 0, item), Gpt2ServerJsonContext.Default.ResponseOutputItemEvent);
-        Task Part(string type, ResponseOutputText part) =>
-            ServerSentEvents.WriteEventAsync(context, type, new ResponseContentPartEvent(type, sequence++, messageId, 0, 0, part), Gpt2ServerJsonContext.Default.ResponseContentPartEvent);
-
+        var events = new ResponseEventWriter(context);
         await ServerSentEvents.StartAsync(context);
-        await Lifecycle("response.created", Response("in_progress", [], null));
-        await Lifecycle("response.in_progress", Response("in_progress", [], null));
-        await Item("response.output_item.added", new ResponseOutputMessage(messageId, "in_progress", []));
-        await Part("response.content_part.added", new ResponseOutputText(""));
+        await events.LifecycleAsync("response.created", Response("in_progress", [], null));
+        await events.LifecycleAsync("response.in_progress", Response("in_progress", [], null));
+        // With tools offered, a call is sent whole when its closing tag arrives, and a message item opens only for text;
+        // without, the one message opens at once, as OpenAI's does.
+        ToolCallReader? reader = request.ToolsOffered ? new ToolCallReader(request.ParallelToolCalls ?? true) : null;
+        if (reader is null)
+            await events.OpenMessageAsync();
         await foreach (TextGenerationUpdate update in stream.Updates.WithCancellation(aborted))
         {
-            if (update.Text.Length > 0)
-                await ServerSentEvents.WriteEventAsync(context, "response.output_text.delta", new ResponseTextDeltaEvent(sequence++, messageId, 0, 0, update.Text),
-                    Gpt2ServerJsonContext.Default.ResponseTextDeltaEvent);
+            if (reader is null)
+            {
+                if (update.Text.Length > 0)
+                    await events.TextAsync(update.Text);
+            }
+            else
+                await events.ContentsAsync(reader.Append(update.Text));
         }
+        if (reader is not null)
+            await events.ContentsAsync(reader.Complete());
         TextGenerationResult final = stream.Result!;
         string finalStatus = Status(final);
-        var text = new ResponseOutputText(final.Text);
-        var message = new ResponseOutputMessage(messageId, finalStatus, [text]);
-        await ServerSentEvents.WriteEventAsync(context, "response.output_text.done", new ResponseTextDoneEvent(sequence++, messageId, 0, 0, final.Text),
-            Gpt2ServerJsonContext.Default.ResponseTextDoneEvent);
-        await Part("response.content_part.done", text);
-        await Item("response.output_item.done", message);
-        await Lifecycle(finalStatus == "completed" ? "response.completed" : "response.incomplete", Response(finalStatus, [message], final));
+        IReadOnlyList<object> items = await events.CompleteAsync(finalStatus);
+        await events.LifecycleAsync(finalStatus == "completed" ? "response.completed" : "response.incomplete", Response(finalStatus, items, final));
     }
+
+    private static readonly JsonDocument EmptyArray = JsonDocument.Parse("[]"), Auto = JsonDocument.Parse("\"auto\""), None = JsonDocument.Parse("\"none\"");
+
+    internal static string NewId(string prefix) => $"{prefix}_{Guid.NewGuid():N}";
+
+    /// <summary>A call's arguments as the JSON string OpenAI sends.</summary>
+    internal static string Arguments(FunctionCallContent call) => ChatCompletionToolCall.Of(call).Function.Arguments;
 
     // The request's options through the chat client's mapping; a text.format the constraint cannot honour (an
     // unsupported schema) is refused naming the field, as the chat endpoint refuses its response_format.

@@ -8,12 +8,14 @@ namespace Gpt2Server;
 /// A Responses API request's conversation as Microsoft.Extensions.AI messages: <c>input</c> as a string (one user
 /// message) or a list of messages (<c>{"role","content"}</c>, optionally <c>"type":"message"</c>, with content a string
 /// or a list of <c>input_text</c> parts, or <c>output_text</c> parts in an assistant's message sent back), and
-/// <c>instructions</c>, the system text written before them. Other items (function calls, reasoning, references to
-/// stored items) and other parts (images, files) are refused by name.
+/// <c>instructions</c>, the system text written before them. Where the served prompt format renders tools, a
+/// <c>function_call</c> item becomes a <see cref="FunctionCallContent"/> of the assistant's message and a
+/// <c>function_call_output</c> item a <see cref="FunctionResultContent"/> of a tool message, as Microsoft.Extensions.AI
+/// holds them. Other items (reasoning, references to stored items) and other parts (images, files) are refused by name.
 /// </summary>
 internal sealed record ResponsesInput(IReadOnlyList<ChatMessage> Messages, string? Instructions)
 {
-    public static ResponsesInput Read(JsonElement body)
+    public static ResponsesInput Read(JsonElement body, bool rendersTools)
     {
         string? instructions = null;
         if (body.TryGetProperty("instructions", out JsonElement i) && i.ValueKind != JsonValueKind.Null)
@@ -28,18 +30,41 @@ internal sealed record ResponsesInput(IReadOnlyList<ChatMessage> Messages, strin
         var messages = new List<ChatMessage>();
         int index = 0;
         foreach (JsonElement item in input.EnumerateArray())
-            messages.Add(Message(item, $"input[{index++}]"));
+        {
+            string param = $"input[{index++}]";
+            if (item.ValueKind != JsonValueKind.Object)
+                throw new OpenAIErrorException(400, $"{param} must be a message object: {{\"role\",\"content\"}}.", param, "invalid_type");
+            string? type = item.TryGetProperty("type", out JsonElement t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            if (rendersTools && type == "function_call")
+            {
+                // The calls of one turn join the assistant's message, as Microsoft.Extensions.AI holds them.
+                FunctionCallContent call = ResponsesToolFields.ReadCall(item, param);
+                if (messages.Count > 0 && messages[^1].Role == ChatRole.Assistant)
+                    messages[^1].Contents.Add(call);
+                else
+                    messages.Add(new ChatMessage(ChatRole.Assistant, [call]));
+            }
+            else if (rendersTools && type == "function_call_output")
+            {
+                FunctionResultContent result = ResponsesToolFields.ReadOutput(item, param);
+                if (messages.Count > 0 && messages[^1].Role == ChatRole.Tool)
+                    messages[^1].Contents.Add(result);
+                else
+                    messages.Add(new ChatMessage(ChatRole.Tool, [result]));
+            }
+            else
+                messages.Add(Message(item, param, rendersTools));
+        }
         return new ResponsesInput(messages, instructions);
     }
 
-    private static ChatMessage Message(JsonElement item, string param)
+    private static ChatMessage Message(JsonElement item, string param, bool rendersTools)
     {
-        if (item.ValueKind != JsonValueKind.Object)
-            throw new OpenAIErrorException(400, $"{param} must be a message object: {{\"role\",\"content\"}}.", param, "invalid_type");
         if (item.TryGetProperty("type", out JsonElement type) && type.ValueKind != JsonValueKind.Null
             && !(type.ValueKind == JsonValueKind.String && type.GetString() == "message"))
-            throw new OpenAIErrorException(400,
-                $"{param} is a {Describe(type)} item, which is not supported: the Responses API here reads text messages only (no tools, reasoning or stored items).",
+            throw new OpenAIErrorException(400, rendersTools
+                ? $"{param} is a {Describe(type)} item, which is not supported: the Responses API here reads messages, function_call and function_call_output items (no reasoning or stored items)."
+                : $"{param} is a {Describe(type)} item, which is not supported: the Responses API here reads text messages only (the served model's prompt format does not render tools; no reasoning or stored items).",
                 $"{param}.type", "unsupported_parameter");
         string? roleName = item.TryGetProperty("role", out JsonElement r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
         ChatRole role = roleName switch

@@ -258,8 +258,8 @@ public sealed class ResponsesTests
     [TestMethod]
     [DataRow("\"previous_response_id\":\"resp_123\"", "previous_response_id", "unsupported_parameter", DisplayName = "previous_response_id")]
     [DataRow("\"conversation\":\"conv_1\"", "conversation", "unsupported_parameter", DisplayName = "conversation")]
-    [DataRow("\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{}}]", "tools", "unsupported_parameter", DisplayName = "tools")]
-    [DataRow("\"tool_choice\":\"required\"", "tool_choice", "unsupported_parameter", DisplayName = "tool_choice required")]
+    [DataRow("\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{}}]", "tools", "unsupported_parameter", DisplayName = "tools on a model whose format renders none")]
+    [DataRow("\"tools\":[{\"type\":\"web_search\"}]", "tools[0].type", "unsupported_parameter", DisplayName = "a hosted tool")]
     [DataRow("\"background\":true", "background", "unsupported_parameter", DisplayName = "background")]
     [DataRow("\"reasoning\":{\"effort\":\"high\"}", "reasoning", "unsupported_parameter", DisplayName = "reasoning")]
     [DataRow("\"top_logprobs\":3", "top_logprobs", "unsupported_parameter", DisplayName = "top_logprobs")]
@@ -345,6 +345,7 @@ public sealed class ResponsesTests
     [DataRow("\"input\":[]", "input", "invalid_type", DisplayName = "empty input list")]
     [DataRow("\"max_output_tokens\":2", "input", null, DisplayName = "no input")]
     [DataRow("\"input\":[{\"type\":\"function_call_output\",\"call_id\":\"c\",\"output\":\"42\"}]", "input[0].type", "unsupported_parameter", DisplayName = "a tool output item")]
+    [DataRow("\"input\":[{\"type\":\"reasoning\",\"summary\":[]}]", "input[0].type", "unsupported_parameter", DisplayName = "a reasoning item")]
     [DataRow("\"input\":[{\"role\":\"tool\",\"content\":\"42\"}]", "input[0].role", null, DisplayName = "tool role")]
     [DataRow("\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_image\",\"image_url\":\"http://x/y.png\"}]}]", "input[0].content[0]", "unsupported_parameter", DisplayName = "an image")]
     [DataRow("\"input\":\"hi\",\"max_output_tokens\":0", "max_output_tokens", "invalid_value", DisplayName = "max_output_tokens 0")]
@@ -356,6 +357,8 @@ public sealed class ResponsesTests
     [DataRow("\"input\":\"hi\",\"text\":{\"format\":{\"type\":\"json_schema\",\"schema\":{\"type\":\"object\"}}}", "text.format.name", "invalid_value", DisplayName = "json_schema without a name")]
     [DataRow("\"input\":\"hi\",\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"x\"}}", "text.format.schema", "invalid_type", DisplayName = "json_schema without a schema")]
     [DataRow("\"input\":\"hi\",\"text\":{\"format\":{\"type\":\"yaml\"}}", "text.format", "invalid_value", DisplayName = "an unknown format")]
+    [DataRow("\"input\":\"hi\",\"tool_choice\":\"required\"", "tool_choice", "invalid_value", DisplayName = "tool_choice required without tools")]
+    [DataRow("\"input\":[{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"{}\"}]", "input[0].type", "unsupported_parameter", DisplayName = "a function call on a model whose format renders none")]
     public async Task BadRequestsGetOpenAIErrorJsonWith400(string fields, string param, string? code)
     {
         (int status, JsonElement json, _) = await _server.PostAsync("v1/responses", $$"""{"model":"{{ServerHost.ModelId}}",{{fields}}}""");

@@ -19,4 +19,8 @@ namespace Gpt2Server.Wire;
 [JsonSerializable(typeof(ResponseContentPartEvent))]
 [JsonSerializable(typeof(ResponseTextDeltaEvent))]
 [JsonSerializable(typeof(ResponseTextDoneEvent))]
+[JsonSerializable(typeof(ResponseOutputMessage))]
+[JsonSerializable(typeof(ResponseFunctionCall))]
+[JsonSerializable(typeof(ResponseFunctionCallArgumentsDeltaEvent))]
+[JsonSerializable(typeof(ResponseFunctionCallArgumentsDoneEvent))]
 public sealed partial class Gpt2ServerJsonContext : JsonSerializerContext;

@@ -6,7 +6,8 @@ namespace Gpt2Server.Wire;
 
 /// <summary>
 /// OpenAI's <c>response</c> object (the Responses API): the answer to <c>POST /v1/responses</c>, and the state a
-/// stream's lifecycle events carry. <c>status</c> is <c>"in_progress"</c> while streaming, then <c>"completed"</c>, or
+/// stream's lifecycle events carry. <c>output</c> holds <see cref="ResponseOutputMessage"/> and
+/// <see cref="ResponseFunctionCall"/> items. <c>status</c> is <c>"in_progress"</c> while streaming, then <c>"completed"</c>, or
 /// <c>"incomplete"</c> with <c>incomplete_details.reason</c> <c>"max_output_tokens"</c> when the token limit ended the
 /// text. The request's settings are echoed as OpenAI echoes them; <c>store</c> is always false (nothing is kept), and
 /// <c>temperature</c> is the one used (0, greedy, when none was sent).
@@ -19,12 +20,15 @@ public sealed record ResponseObject(
     string? Instructions,
     int? MaxOutputTokens,
     string Model,
-    IReadOnlyList<ResponseOutputMessage> Output,
+    IReadOnlyList<object> Output,
     double Temperature,
     double TopP,
     IReadOnlyDictionary<string, string> Metadata,
     string? User,
     ResponseTextConfig Text,
+    JsonElement Tools,
+    JsonElement ToolChoice,
+    bool ParallelToolCalls,
     ResponseUsage? Usage)
 {
     /// <summary>Always <c>"response"</c>.</summary>
@@ -38,15 +42,6 @@ public sealed record ResponseObject(
 
     /// <summary>Always false: responses are not stored.</summary>
     public bool Store => false;
-
-    /// <summary>Always false: no tools.</summary>
-    public bool ParallelToolCalls => false;
-
-    /// <summary>Always <c>"none"</c>: no tools.</summary>
-    public string ToolChoice => "none";
-
-    /// <summary>Always empty: no tools.</summary>
-    public IReadOnlyList<JsonElement> Tools => [];
 
     /// <summary>Always <c>"disabled"</c>: an input too long is refused, never cut.</summary>
     public string Truncation => "disabled";

@@ -6,8 +6,11 @@ namespace Gpt2Server.Wire;
 /// </summary>
 public sealed record ResponseLifecycleEvent(string Type, int SequenceNumber, ResponseObject Response);
 
-/// <summary><c>response.output_item.added</c> (the message, empty) or <c>response.output_item.done</c> (the message, whole).</summary>
-public sealed record ResponseOutputItemEvent(string Type, int SequenceNumber, int OutputIndex, ResponseOutputMessage Item);
+/// <summary>
+/// <c>response.output_item.added</c> (the item, empty) or <c>response.output_item.done</c> (the item, whole): a
+/// <see cref="ResponseOutputMessage"/> or a <see cref="ResponseFunctionCall"/>.
+/// </summary>
+public sealed record ResponseOutputItemEvent(string Type, int SequenceNumber, int OutputIndex, object Item);
 
 /// <summary><c>response.content_part.added</c> (the part, empty) or <c>response.content_part.done</c> (the part, whole).</summary>
 public sealed record ResponseContentPartEvent(string Type, int SequenceNumber, string ItemId, int OutputIndex, int ContentIndex, ResponseOutputText Part);
