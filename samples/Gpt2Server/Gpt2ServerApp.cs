@@ -4,7 +4,7 @@ namespace Gpt2Server;
 
 /// <summary>
 /// The OpenAI-compatible server: <c>POST /v1/chat/completions</c>, <c>POST /v1/completions</c>, <c>POST /v1/responses</c>
-/// (the Responses API, text only, nothing stored), <c>POST /v1/embeddings</c>, <c>GET /v1/models</c>,
+/// (the Responses API: text, JSON formats and function calls; nothing stored), <c>POST /v1/embeddings</c>, <c>GET /v1/models</c>,
 /// <c>GET /health</c> and, with a classifier zip, <c>POST /v1/classify</c>. Generation goes through one
 /// <see cref="Gpt2TextGenerationService"/>, whose host decodes concurrent requests together in one running batch
 /// (continuous batching) with the engine <c>--engine</c> names (by default the fastest for the device, which the server

@@ -9,8 +9,10 @@ namespace Gpt2Server;
 /// <summary>
 /// <c>POST /v1/responses</c>, OpenAI's Responses API for text: <c>instructions</c> and <c>input</c> rendered with the
 /// served prompt format and the sampling fields mapped as on <c>/v1/chat/completions</c> (greedy unless a temperature
-/// is sent) and <c>text.format</c> constraining decoding as chat's <c>response_format</c> does, answered whole or
-/// streamed as typed events (<c>response.created</c> ... <c>response.completed</c>).
+/// is sent), <c>text.format</c> constraining decoding as chat's <c>response_format</c> does, and function tools as on
+/// chat (for a model whose template renders them; calls read by <see cref="ToolCallReader"/> become
+/// <c>function_call</c> items), answered whole or streamed as typed events (<c>response.created</c> ...
+/// <c>response.completed</c>, see <see cref="ResponseEventWriter"/>).
 /// Nothing is stored: a request with <c>store: true</c> is answered (echoing <c>store: false</c>, as vLLM does without
 /// its store), and one that needs a stored response (<c>previous_response_id</c>) is refused.
 /// </summary>
