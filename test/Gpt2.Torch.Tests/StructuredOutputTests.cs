@@ -118,6 +118,45 @@ public sealed class StructuredOutputTests
     public void EveryOutputOfARandomLlamaFamilyModelValidatesAgainstItsSchema() => GenerateUnderEverySchema(_family, "Llama family");
 
     [TestMethod]
+    public void ARandomModelWithQwen3sVocabularyAndAddedTokensWritesValidAndFramedDocuments()
+    {
+        // Qwen3's 151,669 tokens (special ones such as <|im_start|> masked, added ones such as <tool_call> usable as text)
+        // over 151,936 logits, the padded rows masked too.
+        var config = new LlamaConfig
+        {
+            VocabSize = 151936, EmbeddingSize = 32, MlpSize = 64, LayerCount = 1, HeadCount = 2, KeyValueHeads = 1,
+            ContextLength = 256, RopeTheta = 10000, RmsNormEpsilon = 1e-6, TieWordEmbeddings = true,
+        };
+        manual_seed(7);
+        using var qwen = Gpt2TextGenerationService.Load(LanguageModelSource.Random(config, TokenizerFixture.Tokenizer("qwen3")), CPU, DecodingEngine.TorchSharp);
+        int runs = 0, stopped = 0;
+        foreach (string schema in new[] { Schemas[0], Schemas[1], Schemas[5], Schemas[7], Schemas[12] })
+        {
+            foreach (GenerationOptions setting in Settings.Take(2))
+            {
+                foreach (TextGenerationResult result in qwen.GenerateBatch(Prompts, setting with { StructuredOutput = Output(schema) }))
+                {
+                    runs++;
+                    if (result.FinishReason != TextGenerationFinishReason.EndOfText)
+                        continue;
+                    stopped++;
+                    AssertValid(schema, result.Text, $"Qwen3 vocabulary, {schema}, T={setting.Temperature}");
+                }
+            }
+        }
+        Assert.IsGreaterThanOrEqualTo(runs * 9 / 10, stopped, $"only {stopped} of {runs} generations ended");
+
+        GenerationOptions framed = new() { MaxNewTokens = 80, Temperature = 1, Seed = 4, StructuredOutput = Output(Schemas[1]) with { Prefix = "<tool_call>\n", Suffix = "\n</tool_call>" } };
+        foreach (TextGenerationResult result in qwen.GenerateBatch(Prompts, framed))
+        {
+            Assert.AreEqual(TextGenerationFinishReason.EndOfText, result.FinishReason, result.Text);
+            AssertValid(Schemas[1], result.Text["<tool_call>\n".Length..^"\n</tool_call>".Length], "framed");
+            Assert.AreEqual("<tool_call>\n", result.Text[.."<tool_call>\n".Length]);
+            Assert.EndsWith("\n</tool_call>", result.Text);
+        }
+    }
+
+    [TestMethod]
     public void TheOutputIsExactlyThePrefixTheDocumentAndTheSuffix()
     {
         const string schema = """{"type":"object","properties":{"city":{"enum":["Paris","Rome"]},"days":{"type":"integer"}},"required":["city","days"],"additionalProperties":false}""";
@@ -211,21 +250,39 @@ public sealed class StructuredOutputTests
     [TestMethod]
     public void CachesStayBoundedOverManyRequests()
     {
-        TokenTrie trie = TokenTrie.For(Gpt2Tokenizer.Default);
-        for (int i = 0; i < 3 * JsonGrammar.CacheCapacity; i++)
+        TokenTrie trie = TokenTrie.For(_family.Tokenizer);
+        int[] tokens = _family.Tokenizer.Encode("\"" + new string('a', TokenMasks.MaxCapacity + 10));
+        for (int i = 0; i <= JsonGrammar.CacheCapacity; i++)
         {
-            // A new grammar for each request, and strings long enough to visit more states than the mask cache keeps.
-            JsonGrammar grammar = JsonGrammar.For(Output($$"""{"type":"string","maxLength":{{2 * TokenMasks.Capacity + i}}}"""));
+            // A new grammar for each request, and strings long enough to visit more states than the mask cache keeps
+            // (each character of a string with a maxLength is a state of its own).
+            JsonGrammar grammar = JsonGrammar.For(Output($$"""{"type":"string","maxLength":{{2000 - i}}}"""));
             TokenMasks masks = grammar.MasksFor(trie);
             RecognizerState state = masks.Automaton.Start;
-            foreach (int token in Gpt2Tokenizer.Default.Encode("\"" + new string('a', TokenMasks.Capacity + 10)))
+            foreach (int token in tokens)
             {
                 masks.Allowed(state);
                 state = masks.Advance(state, token);
             }
-            Assert.IsLessThanOrEqualTo(TokenMasks.Capacity, masks.Count);
-            Assert.IsLessThanOrEqualTo(GrammarAutomaton.MaxStates, masks.Automaton.StateCount);
+            Assert.AreEqual(masks.Capacity, masks.Count);
         }
-        Assert.IsLessThanOrEqualTo(JsonGrammar.CacheCapacity, JsonGrammar.CachedCount);
+        Assert.AreEqual(JsonGrammar.CacheCapacity, JsonGrammar.CachedCount);
+
+        // A document of more states than the automaton memoizes: it starts afresh on the way and still reads it whole.
+        string document = $"\"{new string('a', GrammarAutomaton.MaxStates)}\"";
+        GrammarAutomaton automaton = JsonGrammar.For(Output($$"""{"type":"string","maxLength":{{GrammarAutomaton.MaxStates}}}""")).Automaton;
+        lock (automaton.Gate)
+        {
+            RecognizerState? at = automaton.Start;
+            int restarts = automaton.Restarts;
+            foreach (byte value in System.Text.Encoding.UTF8.GetBytes(document))
+            {
+                at = automaton.Next(at!, value);
+                Assert.IsNotNull(at);
+                Assert.IsLessThanOrEqualTo(GrammarAutomaton.MaxStates, automaton.StateCount);
+            }
+            Assert.IsTrue(at!.IsComplete);
+            Assert.IsGreaterThan(restarts, automaton.Restarts, "the automaton filled up and started afresh");
+        }
     }
 }

@@ -37,6 +37,9 @@ internal sealed class GrammarAutomaton
     /// <summary>How many states are memoized now.</summary>
     public int StateCount => _states.Count;
 
+    /// <summary>How many times the memo started afresh.</summary>
+    public int Restarts => _generation;
+
     /// <summary>The state after <paramref name="state"/> reads <paramref name="value"/>, or null when the byte cannot follow.</summary>
     public RecognizerState? Next(RecognizerState state, byte value)
     {

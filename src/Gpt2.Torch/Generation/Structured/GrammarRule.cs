@@ -80,16 +80,27 @@ internal sealed class GrammarRule
     /// </summary>
     public bool[] LiveStates(ISet<GrammarRule> productive)
     {
-        bool[] live = [.. _accepting];
-        for (bool changed = true; changed;)
+        var predecessors = new List<int>[StateCount];
+        for (int state = 0; state < StateCount; state++)
+            predecessors[state] = [];
+        for (int state = 0; state < StateCount; state++)
         {
-            changed = false;
-            for (int state = 0; state < StateCount; state++)
+            foreach (ByteEdge edge in _bytes[state])
+                predecessors[edge.Target].Add(state);
+            foreach (CallEdge edge in _calls[state].Where(edge => productive.Contains(edge.Rule)))
+                predecessors[edge.Target].Add(state);
+        }
+        bool[] live = [.. _accepting];
+        var pending = new Stack<int>(Enumerable.Range(0, StateCount).Where(state => live[state]));
+        while (pending.TryPop(out int state))
+        {
+            foreach (int predecessor in predecessors[state])
             {
-                if (live[state])
-                    continue;
-                if (_bytes[state].Any(edge => live[edge.Target]) || _calls[state].Any(edge => live[edge.Target] && productive.Contains(edge.Rule)))
-                    live[state] = changed = true;
+                if (!live[predecessor])
+                {
+                    live[predecessor] = true;
+                    pending.Push(predecessor);
+                }
             }
         }
         return live;

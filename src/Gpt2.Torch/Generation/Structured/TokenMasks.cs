@@ -2,22 +2,34 @@ namespace Gpt2.Torch.Generation.Structured;
 
 /// <summary>
 /// Which tokens of a vocabulary may come next in each state of a grammar: a bit per token, found by walking the
-/// vocabulary's trie through the grammar's automaton, and kept for the <see cref="Capacity"/> states used last (a
-/// document's states repeat: every character of a string is the same state). When the output may end, the end-of-text
-/// and end-of-turn tokens are allowed too.
+/// vocabulary's trie through the grammar's automaton, and kept for the states used last, up to <see cref="MaxBytes"/>
+/// of masks (a document's states repeat: every character of a free string is the same state, and the documents of one
+/// schema go through the same states). When the output may end, the end-of-text and end-of-turn tokens are allowed too.
 /// </summary>
 internal sealed class TokenMasks
 {
-    /// <summary>How many states' masks are kept (a mask is a bit per token: 19 KiB at 151,936 tokens).</summary>
-    public const int Capacity = 128;
+    /// <summary>The most bytes of masks kept per grammar and vocabulary (with at least <see cref="MinCapacity"/> masks).</summary>
+    public const int MaxBytes = 4 << 20;
 
-    private readonly LruCache<RecognizerState, ulong[]> _masks = new(Capacity);
+    /// <summary>The fewest masks kept, however large the vocabulary.</summary>
+    public const int MinCapacity = 64;
+
+    /// <summary>The most masks kept, however small the vocabulary.</summary>
+    public const int MaxCapacity = 1024;
+
+    private readonly LruCache<RecognizerState, ulong[]> _masks;
 
     public TokenMasks(JsonGrammar grammar, TokenTrie vocabulary)
     {
         Automaton = grammar.Automaton;
         Vocabulary = vocabulary;
+        // 4 MiB: 660 masks of GPT-2's 50,257 tokens, 215 of Qwen3's 151,669.
+        Capacity = Math.Clamp(MaxBytes / ((vocabulary.VocabularySize + 63) / 64 * sizeof(ulong)), MinCapacity, MaxCapacity);
+        _masks = new LruCache<RecognizerState, ulong[]>(Capacity);
     }
+
+    /// <summary>How many masks are kept at most.</summary>
+    public int Capacity { get; }
 
     public GrammarAutomaton Automaton { get; }
 
