@@ -198,6 +198,16 @@ public sealed class StructuredOutputTests
     }
 
     [TestMethod]
+    public void ASchemaOutsideTheSubsetFailsBeforeAnyDecoding()
+    {
+        GenerationOptions options = new() { StructuredOutput = Output("""{"type":"object","properties":{"when":{"type":"string","format":"date-time"}}}""") };
+        var e = Assert.ThrowsExactly<NotSupportedException>(() => _gpt2.Generate(Prompts[0], options));
+        StringAssert.Contains(e.Message, "'format' at #/properties/when");
+        var ignored = Assert.ThrowsExactly<ArgumentException>(() => _gpt2.Generate(Prompts[0], new GenerationOptions { StructuredOutput = StructuredOutput.JsonObject, StopAtEndOfText = false }));
+        Assert.AreEqual(nameof(GenerationOptions.StopAtEndOfText), ignored.ParamName);
+    }
+
+    [TestMethod]
     public void GreedyRowsUnderAConstraintLeaveThePlainGreedyFastPath()
     {
         using var sampler = new TokenSampler(new GenerationOptions { StructuredOutput = StructuredOutput.JsonObject }, CPU, Gpt2Tokenizer.Default);
@@ -242,8 +252,10 @@ public sealed class StructuredOutputTests
         {
             GenerationOptions options = new() { MaxNewTokens = 60, StructuredOutput = Output(schema) };
             string[] torch = [.. _family.GenerateBatch(Prompts, options).Select(result => result.Text)];
-            string[] ort = [.. onnx.GenerateBatch(Prompts, options).Select(result => result.Text)];
-            CollectionAssert.AreEqual(torch, ort, schema);
+            IReadOnlyList<TextGenerationResult> ort = onnx.GenerateBatch(Prompts, options);
+            CollectionAssert.AreEqual(torch, ort.Select(result => result.Text).ToArray(), schema);
+            foreach (TextGenerationResult result in ort.Where(result => result.FinishReason == TextGenerationFinishReason.EndOfText))
+                AssertValid(schema, result.Text, "ONNX Runtime");
         }
     }
 

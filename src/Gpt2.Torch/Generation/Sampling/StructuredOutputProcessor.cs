@@ -55,20 +55,25 @@ internal sealed class StructuredOutputProcessor : ILogitsProcessor, IDisposable
         {
             _mask?.Dispose();
             // One transfer: the mask is made on the host and copied to the logits' device once.
-            _mask = tensor(Blocked(_masks.Allowed(_state), (int)width), device: logits.device).unsqueeze(0).DetachFromDisposeScope();
+            bool[] blocked = Blocked(_masks.Allowed(_state), (int)width, out bool any);
+            if (!any)
+                throw new InvalidOperationException(_state.IsComplete
+                    ? $"The structured output is complete, but none of its end tokens ({string.Join(", ", _masks.Vocabulary.EndIds)}) is among the model's {width} logits; use the tokenizer the model was trained with."
+                    : $"No token among the model's {width} logits can continue the structured output; use the tokenizer the model was trained with.");
+            _mask = tensor(blocked, device: logits.device).unsqueeze(0).DetachFromDisposeScope();
             _masked = _state;
         }
         return logits.masked_fill(_mask, MinusInfinity);
     }
 
     // True for each id of the logits that the bitset does not allow, ids beyond the vocabulary included.
-    private bool[] Blocked(ulong[] allowed, int width)
+    private bool[] Blocked(ulong[] allowed, int width, out bool any)
     {
         int vocabulary = Math.Min(_masks.Vocabulary.VocabularySize, width);
         bool[] blocked = new bool[width];
         ReadOnlySpan<byte> bits = MemoryMarshal.AsBytes(allowed.AsSpan());
         Span<ulong> eights = MemoryMarshal.Cast<bool, ulong>(blocked.AsSpan(0, vocabulary / 8 * 8));
-        bool any = false;
+        any = false;
         for (int i = 0; i < eights.Length; i++)
         {
             eights[i] = BlockedBytes[bits[i]];
@@ -80,8 +85,6 @@ internal sealed class StructuredOutputProcessor : ILogitsProcessor, IDisposable
             blocked[id] = !allow;
             any |= allow;
         }
-        if (!any)
-            throw new InvalidOperationException("No token of the vocabulary can continue the structured output; the tokenizer lacks the single-byte tokens it needs.");
         return blocked;
     }
 

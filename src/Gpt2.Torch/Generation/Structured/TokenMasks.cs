@@ -39,7 +39,10 @@ internal sealed class TokenMasks
     public int Count => _masks.Count;
 
     /// <summary>The tokens allowed after <paramref name="state"/>, a bit per token id (do not modify).</summary>
-    public ulong[] Allowed(RecognizerState state) => _masks.GetOrAdd(state, Compute);
+    public ulong[] Allowed(RecognizerState state) =>
+        // The key is a copy without the automaton's transitions, so that a kept mask never keeps an automaton
+        // generation alive after it was started afresh.
+        _masks.TryGet(state, out ulong[] known) ? known : _masks.GetOrAdd(new RecognizerState(state.Stacks, state.IsComplete), _ => Compute(state));
 
     /// <summary>The state after <paramref name="token"/>'s bytes.</summary>
     /// <exception cref="InvalidOperationException">The token cannot continue the output.</exception>
