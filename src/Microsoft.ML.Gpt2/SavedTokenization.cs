@@ -64,8 +64,20 @@ internal static class SavedTokenization
             TokenIds1024.Width => Step(mlContext, new SavedTokenizerPromptToTokenIdsMapping()),
             TokenIds2048.Width => Step(mlContext, new SavedTokenizerPromptToTokenIds2048Mapping()),
             TokenIds4096.Width => Step(mlContext, new SavedTokenizerPromptToTokenIds4096Mapping()),
+            TokenIds8192.Width => Step(mlContext, new SavedTokenizerPromptToTokenIds8192Mapping()),
+            TokenIds16384.Width => Step(mlContext, new SavedTokenizerPromptToTokenIds16384Mapping()),
+            TokenIds32768.Width => Step(mlContext, new SavedTokenizerPromptToTokenIds32768Mapping()),
+            TokenIds65536.Width => Step(mlContext, new SavedTokenizerPromptToTokenIds65536Mapping()),
+            TokenIds131072.Width => Step(mlContext, new SavedTokenizerPromptToTokenIds131072Mapping()),
             _ => throw NoContract(width),
         });
+
+    /// <summary>
+    /// The width of the prompt rows for a model of <paramref name="contextLength"/>: GPT-2's contracts go to 4096, a
+    /// tokenizer the zip carries to <see cref="LongPromptRows"/>' widest, so that the published families' contexts fit.
+    /// </summary>
+    public static int PromptWidth(LanguageModelTokenizer tokenizer, int contextLength) =>
+        IsBuiltIn(tokenizer) ? TokenIdsColumns.WidthFor(contextLength) : LongPromptRows.WidthFor(contextLength);
 
     /// <summary>Generated ids into <see cref="TokenIdsToTextOutput"/>'s columns, after <see cref="Prompt"/> with the same tokenizer.</summary>
     public static IEstimator<ITransformer> GeneratedText(MLContext mlContext, LanguageModelTokenizer tokenizer) => IsBuiltIn(tokenizer)

@@ -216,6 +216,63 @@ public sealed class FamilyZipTests
     }
 
     [TestMethod]
+    public void AGeneratorZipOfAModelWhoseContextIsLongerThan4096TokensHasPromptRowsAsWideAsItsContext()
+    {
+        // SmolLM2's context, 8192 tokens: beyond GPT-2's widest prompt contract (4096), the zip's prompt rows are 8192 wide.
+        string folder = TinyFamilyModel.Write(Path.Combine(Path.GetTempPath(), "gpt2-family-zip-8192-" + Guid.NewGuid().ToString("N")));
+        try
+        {
+            string configPath = Path.Combine(folder, "config.json");
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!;
+            config["max_position_embeddings"] = 8192;
+            File.WriteAllText(configPath, config.ToJsonString());
+            // (A prompt longer than 4096 tokens takes tens of seconds to decode on two cores: the row width is checked instead.)
+            string[] prompts = ["Hi", "Once upon a time, in a town far away, there lived"];
+            IDataView data = _context.Data.LoadFromEnumerable(prompts.Select(p => new PromptRow { Prompt = p }).ToArray());
+            Gpt2TextGenerator.Options options = GeneratorOptions();
+            options.BaseModel = LanguageModelSource.Pretrained(folder);
+            options.Generation.Sampling = new() { MaxNewTokens = 4 };
+            using Gpt2TextGenerationTransformer generator = new Gpt2TextGenerator(_context, options).Fit(data);
+            Assert.AreEqual(8192, generator.Model.Config.ContextLength);
+            string[] memory = [.. _context.Data.CreateEnumerable<GeneratedRow>(generator.Transform(data), reuseRowObject: false).Select(r => r.GeneratedText)];
+
+            string path = TempZip("generator-8192");
+            try
+            {
+                _context.Model.Save(generator, data.Schema, path);
+                var loadContext = new MLContext(seed: 2);
+                ITransformer loaded = loadContext.Model.Load(path, out _);
+                string[] saved = [.. loadContext.Data.CreateEnumerable<GeneratedRow>(
+                    loaded.Transform(loadContext.Data.LoadFromEnumerable(prompts.Select(p => new PromptRow { Prompt = p }).ToArray())), reuseRowObject: false)
+                    .Select(r => r.GeneratedText)];
+                CollectionAssert.AreEqual(memory, saved);
+                Assert.AreEqual(8192, PromptRowWidth(loaded, data.Schema), "the zip's prompt rows");
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    // The width of the input_ids column the loaded chain's tokenizing step writes.
+    private static int PromptRowWidth(ITransformer loaded, DataViewSchema input)
+    {
+        DataViewSchema schema = input;
+        foreach (ITransformer step in Flatten(loaded))
+        {
+            schema = step.GetOutputSchema(schema);
+            if (schema.GetColumnOrNull(TokenIdsColumns.InputIds) is DataViewSchema.Column ids)
+                return ((VectorDataViewType)ids.Type).Size;
+        }
+        return 0;
+    }
+
+    [TestMethod]
     public void AnInstructionTunedZipStopsAtTheTokenizersEndOfTextAsTheModelInMemory()
     {
         Gpt2InstructionTunerTests.Row[] rows =

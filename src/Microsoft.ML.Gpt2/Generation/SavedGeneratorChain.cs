@@ -16,7 +16,7 @@ internal static class SavedGeneratorChain
         string outputColumnName, bool trim)
     {
         mlContext.RegisterGpt2Components();
-        int width = TokenIdsColumns.WidthFor(contextLength);
+        int width = SavedTokenization.PromptWidth(tokenizer, contextLength);
         var pipeline = prompt
             .Append(SavedTokenization.Prompt(mlContext, tokenizer, width))
             .Append(TokenIdsOnnxModel.Apply(mlContext, onnxPath, TokenIdsToTextMapping.GeneratedIdsColumnName, width))

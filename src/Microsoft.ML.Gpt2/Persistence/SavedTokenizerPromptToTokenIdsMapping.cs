@@ -41,3 +41,18 @@ internal sealed class SavedTokenizerPromptToTokenIds2048Mapping : SavedTokenizer
 
 [CustomMappingFactoryAttribute("Gpt2MLNet.SavedTokenizer.PromptToTokenIds.4096.v1")]
 internal sealed class SavedTokenizerPromptToTokenIds4096Mapping : SavedTokenizerPromptToTokenIdsMapping<TokenIds4096>;
+
+[CustomMappingFactoryAttribute("Gpt2MLNet.SavedTokenizer.PromptToTokenIds.8192.v1")]
+internal sealed class SavedTokenizerPromptToTokenIds8192Mapping : SavedTokenizerPromptToTokenIdsMapping<TokenIds8192>;
+
+[CustomMappingFactoryAttribute("Gpt2MLNet.SavedTokenizer.PromptToTokenIds.16384.v1")]
+internal sealed class SavedTokenizerPromptToTokenIds16384Mapping : SavedTokenizerPromptToTokenIdsMapping<TokenIds16384>;
+
+[CustomMappingFactoryAttribute("Gpt2MLNet.SavedTokenizer.PromptToTokenIds.32768.v1")]
+internal sealed class SavedTokenizerPromptToTokenIds32768Mapping : SavedTokenizerPromptToTokenIdsMapping<TokenIds32768>;
+
+[CustomMappingFactoryAttribute("Gpt2MLNet.SavedTokenizer.PromptToTokenIds.65536.v1")]
+internal sealed class SavedTokenizerPromptToTokenIds65536Mapping : SavedTokenizerPromptToTokenIdsMapping<TokenIds65536>;
+
+[CustomMappingFactoryAttribute("Gpt2MLNet.SavedTokenizer.PromptToTokenIds.131072.v1")]
+internal sealed class SavedTokenizerPromptToTokenIds131072Mapping : SavedTokenizerPromptToTokenIdsMapping<TokenIds131072>;
