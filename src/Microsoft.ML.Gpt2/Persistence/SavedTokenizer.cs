@@ -81,7 +81,7 @@ internal static class SavedTokenizer
         {
             return HuggingFaceTokenizer.Load(files);
         }
-        catch (Exception e) when (e is InvalidDataException or JsonException or ArgumentException)
+        catch (Exception e) when (e is InvalidDataException or JsonException or ArgumentException or InvalidOperationException or KeyNotFoundException or FormatException)
         {
             throw Corrupt($"its files do not make a tokenizer ({e.Message})", e);
         }
