@@ -99,7 +99,7 @@ internal sealed class TokenSampler : IDisposable
         using var pipeline = LogitsProcessorPipeline.SamplingWarpers(options.IsGreedy ? options with { Temperature = 1 } : options);
         using var history = new RowHistory();
         Tensor warped = pipeline.Process(logits, history);
-        return logits.masked_fill(warped.eq(double.NegativeInfinity), double.NegativeInfinity).MoveToOuterDisposeScope();
+        return logits.masked_fill(warped.eq(FillValues.NegativeInfinity), FillValues.NegativeInfinity).MoveToOuterDisposeScope();
     }
 
     /// <summary>Frees the seeded generator and what the processors keep between steps.</summary>

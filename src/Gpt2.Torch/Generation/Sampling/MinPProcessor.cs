@@ -13,5 +13,5 @@ internal sealed class MinPProcessor(double minP) : ILogitsProcessor
     private readonly double _logMinP = Math.Log(minP);
 
     public Tensor Process(Tensor logits, RowHistory history) =>
-        logits.masked_fill(logits < logits.amax([-1], keepdim: true) + _logMinP, double.NegativeInfinity);
+        logits.masked_fill(logits < logits.amax([-1], keepdim: true) + _logMinP, FillValues.NegativeInfinity);
 }

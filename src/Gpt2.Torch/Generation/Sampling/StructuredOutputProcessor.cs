@@ -19,10 +19,6 @@ internal sealed class StructuredOutputProcessor : ILogitsProcessor, IDisposable
     private static readonly ulong[] BlockedBytes = [.. Enumerable.Range(0, 256).Select(b =>
         Enumerable.Range(0, 8).Where(bit => (b >> bit & 1) == 0).Aggregate(0UL, (bools, bit) => bools | 1UL << (8 * bit)))];
 
-    // Held for the process's life: a Scalar made at the call from a double can be finalized by the collector while the
-    // native call still reads it (its handle is all the call keeps), which fails at random under allocation pressure.
-    private static readonly TorchSharp.Scalar MinusInfinity = double.NegativeInfinity;
-
     private readonly TokenMasks _masks;
     private RecognizerState _state;
     private int _consumed;            // generated tokens the state has read
@@ -63,7 +59,7 @@ internal sealed class StructuredOutputProcessor : ILogitsProcessor, IDisposable
             _mask = tensor(blocked, device: logits.device).unsqueeze(0).DetachFromDisposeScope();
             _masked = _state;
         }
-        return logits.masked_fill(_mask, MinusInfinity);
+        return logits.masked_fill(_mask, FillValues.NegativeInfinity);
     }
 
     // True for each id of the logits that the bitset does not allow, ids beyond the vocabulary included.

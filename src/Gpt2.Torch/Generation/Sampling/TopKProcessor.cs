@@ -10,6 +10,6 @@ internal sealed class TopKProcessor(int k) : ILogitsProcessor
         if (k >= logits.shape[^1])
             return logits;
         Tensor kth = logits.topk(k, -1).values.narrow(-1, k - 1, 1);
-        return logits.masked_fill(logits < kth, double.NegativeInfinity);
+        return logits.masked_fill(logits < kth, FillValues.NegativeInfinity);
     }
 }

@@ -28,8 +28,8 @@ internal sealed class TopPProcessor(double p, int? candidates = null) : ILogitsP
             : probabilities.sort(-1, descending: true).Values;
         // A token goes when the more likely tokens before it already reach p; so the most likely token always stays.
         Tensor drop = sorted.cumsum(-1) - sorted >= p;
-        Tensor least = sorted.masked_fill(drop, double.PositiveInfinity).amin([-1], keepdim: true);
-        return logits.masked_fill(probabilities < least, double.NegativeInfinity);
+        Tensor least = sorted.masked_fill(drop, FillValues.PositiveInfinity).amin([-1], keepdim: true);
+        return logits.masked_fill(probabilities < least, FillValues.NegativeInfinity);
     }
 
     // The largest probabilities in decreasing order, as few as the ladder allows while still holding p.
