@@ -39,6 +39,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
         if (!request.Stream)
         {
             TextGenerationResult result = await served.Service.GenerateAsync(budget.PromptTokens, options, aborted);
+            served.Metrics.RecordGeneration(result);
             ChatCompletionLogprobs? logprobs = request.LogProbabilities is null ? null
                 : ChatCompletionLogprobs.Of(result.LogProbabilities ?? [], new TokenTexts(served.Service.Tokenizer));
             var completion = new ChatCompletion(id, created, served.ModelId,
@@ -62,6 +63,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
                 await WriteChunkAsync(new ChatCompletionDelta(Content: update.Text), null, logprobs ? ChatCompletionLogprobs.Of(update.LogProbabilities, texts) : null);
         }
         TextGenerationResult final = stream.Result!;
+        served.Metrics.RecordGeneration(final);
         await WriteChunkAsync(new ChatCompletionDelta(), FinishReasons.Of(final));
         if (request.IncludeUsage)
             await ServerSentEvents.WriteEventAsync(context, new ChatCompletionChunk(id, created, served.ModelId, [], Usage.Of(final)),
