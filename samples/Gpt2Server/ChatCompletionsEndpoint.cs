@@ -9,7 +9,11 @@ namespace Gpt2Server;
 /// <summary>
 /// <c>POST /v1/chat/completions</c>: the messages rendered with the served prompt format, tokenized once, checked
 /// against the context and generated whole or streamed as <c>chat.completion.chunk</c> events; with <c>logprobs</c>, each
-/// choice (each chunk, for its tokens) carries OpenAI's <c>logprobs.content</c>.
+/// choice (each chunk, for its tokens) carries OpenAI's <c>logprobs.content</c>. <c>response_format</c> and
+/// <c>tool_choice</c> go through the chat client's mapping (<see cref="Gpt2ChatOptions.ToGenerationOptions"/>), the tools
+/// and tool messages through the prompt format, and the answer through <see cref="ToolCallReader"/>, the same code
+/// <see cref="Gpt2ChatClient"/> runs: <c>message.tool_calls</c> and <c>finish_reason: "tool_calls"</c>, or streamed,
+/// one <c>tool_calls</c> delta per call.
 /// </summary>
 internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionControl admission)
 {
@@ -19,19 +23,24 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
     {
         OpenAIRequest request = OpenAIRequest.Read(body, chat: true, served.VocabularySize);
         served.CheckModel(request);
-        IReadOnlyList<ChatMessage> messages = request.Messages();
+        ChatPromptFormat format = served.PromptFormat;
+        if (request.ToolsOffered && !format.RendersTools)
+            throw new OpenAIErrorException(400,
+                $"'tools' is not supported by the served model: its prompt format ({format.Name}) does not render tools (a chat template that writes calls as " +
+                "<tool_call> JSON </tool_call>, as Qwen2.5's and Qwen3's do); leave tools out or send tool_choice \"none\".", "tools", "unsupported_parameter");
+        IReadOnlyList<ChatMessage> messages = request.Messages(format.RendersTools);
         string prompt;
         try
         {
-            prompt = served.PromptFormat.Render(messages);
+            prompt = format.Render(messages, request.ChatOptions(1));
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
         {
-            throw new OpenAIErrorException(400, e.Message, "messages");
+            throw new OpenAIErrorException(400, e.Message, request.ToolsOffered && e is NotSupportedException ? "tools" : "messages");
         }
         PromptBudget budget = PromptBudget.For(served.Service, prompt, request.MaxTokens,
-            Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "messages", served.PromptFormat.RendersSpecialTokens);
-        GenerationOptions options = request.GenerationOptions(budget.MaxTokens);
+            Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "messages", format.RendersSpecialTokens);
+        GenerationOptions options = Constrained(request, budget.MaxTokens);
         using IDisposable place = admission.Admit();
         CancellationToken aborted = context.RequestAborted;
         string id = $"chatcmpl-{Guid.NewGuid():N}";
@@ -42,8 +51,16 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
             served.Metrics.RecordGeneration(result);
             ChatCompletionLogprobs? logprobs = request.LogProbabilities is null ? null
                 : ChatCompletionLogprobs.Of(result.LogProbabilities ?? [], new TokenTexts(served.Service.Tokenizer));
+            ChatCompletionMessage message = new("assistant", result.Text);
+            if (request.ToolsOffered)
+            {
+                IList<AIContent> contents = ToolCallReader.ReadAll(result.Text, request.ParallelToolCalls ?? true);
+                ChatCompletionToolCall[] calls = [.. contents.OfType<FunctionCallContent>().Select(ChatCompletionToolCall.Of)];
+                string text = string.Concat(contents.OfType<TextContent>().Select(t => t.Text));
+                message = new("assistant", calls.Length > 0 && text.Length == 0 ? null : text, calls.Length > 0 ? calls : null);
+            }
             var completion = new ChatCompletion(id, created, served.ModelId,
-                [new ChatCompletionChoice(0, new ChatCompletionMessage("assistant", result.Text), FinishReasons.Of(result), logprobs)], Usage.Of(result));
+                [new ChatCompletionChoice(0, message, FinishReasons.Of(result, message.ToolCalls is not null), logprobs)], Usage.Of(result));
             await JsonResponses.WriteAsync(context, 200, completion, Gpt2ServerJsonContext.Default.ChatCompletion);
             return;
         }
@@ -55,19 +72,56 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
         var texts = new TokenTexts(served.Service.Tokenizer);
         await ServerSentEvents.StartAsync(context);
         await WriteChunkAsync(new ChatCompletionDelta(Role: "assistant", Content: ""), null);
+        // With tools offered, a call is sent whole, as one delta, when its closing tag arrives; the tags' text is never streamed.
+        ToolCallReader? reader = request.ToolsOffered ? new ToolCallReader(request.ParallelToolCalls ?? true) : null;
+        int callCount = 0;
+        async Task WriteContentsAsync(IReadOnlyList<AIContent> contents, IReadOnlyList<GeneratedTokenLogProbability>? logprobs)
+        {
+            if (contents.Count == 0 && logprobs is not null)
+                await WriteChunkAsync(new ChatCompletionDelta(Content: ""), null, ChatCompletionLogprobs.Of(logprobs, texts));
+            foreach (AIContent content in contents)
+            {
+                ChatCompletionDelta delta = content is FunctionCallContent call
+                    ? new ChatCompletionDelta(ToolCalls: [new ChatCompletionToolCallDelta(callCount++, call.CallId, ChatCompletionToolCall.Of(call).Function)])
+                    : new ChatCompletionDelta(Content: ((TextContent)content).Text);
+                await WriteChunkAsync(delta, null, logprobs is null ? null : ChatCompletionLogprobs.Of(logprobs, texts));
+                logprobs = null;
+            }
+        }
         await foreach (TextGenerationUpdate update in stream.Updates.WithCancellation(aborted))
         {
             // A token whose text is held back (part of a character or of a possible stop string) still reports its log-probability here.
             bool logprobs = request.LogProbabilities is not null && update.LogProbabilities.Count > 0;
-            if (update.Text.Length > 0 || logprobs)
-                await WriteChunkAsync(new ChatCompletionDelta(Content: update.Text), null, logprobs ? ChatCompletionLogprobs.Of(update.LogProbabilities, texts) : null);
+            IReadOnlyList<AIContent> contents = reader is not null ? reader.Append(update.Text)
+                : update.Text.Length > 0 ? [new TextContent(update.Text)] : [];
+            if (contents.Count > 0 || logprobs)
+                await WriteContentsAsync(contents, logprobs ? update.LogProbabilities : null);
         }
         TextGenerationResult final = stream.Result!;
         served.Metrics.RecordGeneration(final);
-        await WriteChunkAsync(new ChatCompletionDelta(), FinishReasons.Of(final));
+        if (reader is not null)
+            await WriteContentsAsync(reader.Complete(), null);
+        await WriteChunkAsync(new ChatCompletionDelta(), FinishReasons.Of(final, callCount > 0));
         if (request.IncludeUsage)
             await ServerSentEvents.WriteEventAsync(context, new ChatCompletionChunk(id, created, served.ModelId, [], Usage.Of(final)),
                 Gpt2ServerJsonContext.Default.ChatCompletionChunk);
         await ServerSentEvents.WriteDoneAsync(context);
+    }
+
+    // The request's options through the chat client's mapping; a response format or tool choice the constraint cannot
+    // honour (an unsupported schema) is refused naming the field.
+    private GenerationOptions Constrained(OpenAIRequest request, int maxTokens)
+    {
+        try
+        {
+            GenerationOptions options = request.GenerationOptions(maxTokens);
+            options.Validate(served.ContextLength);
+            return options;
+        }
+        catch (Exception e) when ((e is ArgumentException or NotSupportedException) && (request.ResponseFormat is ChatResponseFormatJson || request.ToolsOffered))
+        {
+            string param = request.ToolsOffered && request.ToolMode is RequiredChatToolMode ? "tools" : request.ResponseFormat is ChatResponseFormatJson ? "response_format" : "tools";
+            throw new OpenAIErrorException(400, e.Message, param, "invalid_value");
+        }
     }
 }

@@ -4,7 +4,8 @@ using Gpt2Server.Metrics;
 namespace Gpt2Server;
 
 /// <summary>
-/// The OpenAI-compatible server: <c>POST /v1/chat/completions</c>, <c>POST /v1/completions</c>, <c>GET /v1/models</c>,
+/// The OpenAI-compatible server: <c>POST /v1/chat/completions</c>, <c>POST /v1/completions</c>, <c>POST /v1/responses</c>
+/// (the Responses API: text, JSON formats and function calls; nothing stored), <c>POST /v1/embeddings</c>, <c>GET /v1/models</c>,
 /// <c>GET /health</c>, <c>GET /metrics</c> (Prometheus, vLLM's names: <see cref="ServerMetrics"/>) and, with a classifier
 /// zip, <c>POST /v1/classify</c>. Generation goes through one
 /// <see cref="Gpt2TextGenerationService"/>, whose host decodes concurrent requests together in one running batch
@@ -51,6 +52,8 @@ public static class Gpt2ServerApp
         var admission = new AdmissionControl(options.MaxQueue);
         app.MapPost("/v1/chat/completions", new ChatCompletionsEndpoint(served, admission).HandleAsync);
         app.MapPost("/v1/completions", new CompletionsEndpoint(served, admission).HandleAsync);
+        app.MapPost("/v1/responses", new ResponsesEndpoint(served, admission).HandleAsync);
+        app.MapPost("/v1/embeddings", new EmbeddingsEndpoint(served, admission).HandleAsync);
         app.MapGet("/v1/models", new ModelsEndpoint(served).HandleAsync);
         app.MapGet("/health", new HealthEndpoint(served, admission).HandleAsync);
         app.MapGet("/metrics", new MetricsEndpoint(served.Metrics).HandleAsync);

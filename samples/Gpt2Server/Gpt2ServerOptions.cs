@@ -9,7 +9,7 @@ public sealed class Gpt2ServerOptionsException(string message) : Exception(messa
 
 /// <summary>
 /// The server's settings, read from its command line (<c>--model</c>, <c>--classifier</c>, <c>--prompt-format</c>, <c>--engine</c>,
-/// <c>--model-id</c>, <c>--max-queue</c>, <c>--max-body-bytes</c>, <c>--shutdown-timeout</c>, <c>--api-key</c>; <c>--urls</c> is ASP.NET Core's own).
+/// <c>--served-model-name</c> (<c>--model-id</c> is its older name), <c>--max-queue</c>, <c>--max-body-bytes</c>, <c>--shutdown-timeout</c>, <c>--api-key</c>; <c>--urls</c> is ASP.NET Core's own).
 /// </summary>
 public sealed record Gpt2ServerOptions
 {
@@ -18,7 +18,7 @@ public sealed record Gpt2ServerOptions
 
     /// <summary>What <c>--help</c> and a bad command line print.</summary>
     public const string Usage =
-        "usage: Gpt2Server --model PRESET|HF_ID|FOLDER|CHECKPOINT_DIR [--classifier ZIP] [--prompt-format auto|raw|alpaca|phi3] [--model-id NAME]\n" +
+        "usage: Gpt2Server --model PRESET|HF_ID|FOLDER|CHECKPOINT_DIR [--classifier ZIP] [--prompt-format auto|raw|alpaca|phi3] [--served-model-name NAME]\n" +
         "                  [--engine auto|torchsharp|onnxruntime|onnxruntime-int8|onnxruntime-int4 (auto)]\n" +
         "                  [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]\n" +
         "                  [--api-key KEY (or the environment variable " + ApiKeyVariable + "): /v1 routes need 'Authorization: Bearer KEY']";
@@ -29,7 +29,10 @@ public sealed record Gpt2ServerOptions
     /// <summary>What <c>LanguageModelSource</c> takes: a preset (124M), a Hugging Face id, a checkpoint folder or a trainer's checkpoint directory.</summary>
     public required string Model { get; init; }
 
-    /// <summary>The name clients send as <c>model</c>: <c>--model-id</c>, else the folder name of a folder, else <see cref="Model"/>.</summary>
+    /// <summary>
+    /// The name clients send as <c>model</c> and <c>GET /v1/models</c> lists: <c>--served-model-name</c> (vLLM's flag;
+    /// <c>--model-id</c>, its older name here, still works), else the folder name of a folder, else <see cref="Model"/>.
+    /// </summary>
     public required string ModelId { get; init; }
 
     /// <summary>An ML.NET classifier zip served at <c>POST /v1/classify</c>; null for none.</summary>
@@ -85,7 +88,10 @@ public sealed record Gpt2ServerOptions
         {
             throw new Gpt2ServerOptionsException($"--engine: '{engineName}' is not one of {string.Join(", ", DecodingEngine.Names)}.");
         }
-        string modelId = configuration["model-id"] is { Length: > 0 } id ? id
+        string? servedName = configuration["served-model-name"], olderName = configuration["model-id"];
+        if (servedName is not null && olderName is not null && servedName != olderName)
+            throw new Gpt2ServerOptionsException($"--served-model-name '{servedName}' and --model-id '{olderName}' disagree; --model-id is the older name of --served-model-name, give one.");
+        string modelId = (servedName ?? olderName) is { Length: > 0 } id ? id
             : Directory.Exists(model) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model)))
             : model;
         string? apiKey = configuration["api-key"] ?? configuration[ApiKeyVariable];

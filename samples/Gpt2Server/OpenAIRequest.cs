@@ -9,18 +9,19 @@ namespace Gpt2Server;
 /// <summary>
 /// The fields of an OpenAI chat or completions request body the server understands, read and checked strictly: a
 /// field of the wrong type or out of range is refused with a 400 naming the field (<c>param</c>) and the fix, and a field
-/// that would change generation and is not supported (tools, n &gt; 1, best_of &gt; 1, echo, suffix, JSON mode) is refused
-/// by name rather than ignored.
+/// that would change generation and is not supported (n &gt; 1, best_of &gt; 1, echo, suffix, the deprecated functions)
+/// is refused by name rather than ignored.
 /// </summary>
 /// <remarks>
 /// Honoured on both endpoints: <c>max_tokens</c> (or <c>max_completion_tokens</c>), <c>temperature</c>, <c>top_p</c>,
 /// <c>stop</c>, <c>seed</c>, <c>frequency_penalty</c>, <c>presence_penalty</c>, <c>logit_bias</c>, and vLLM's <c>top_k</c>,
 /// <c>min_p</c> and <c>repetition_penalty</c>; log-probabilities as each endpoint asks for them (chat: <c>logprobs</c>
-/// true and <c>top_logprobs</c> 0 to 20; completions: <c>logprobs</c> 0 to 20, vLLM's limit). The fields become a
+/// true and <c>top_logprobs</c> 0 to 20; completions: <c>logprobs</c> 0 to 20, vLLM's limit). On chat only:
+/// <c>response_format</c>, <c>tools</c>, <c>tool_choice</c> and <c>parallel_tool_calls</c> (read by <see cref="ResponseFormatAndToolFields"/>). The fields become a
 /// <see cref="ChatOptions"/> that <see cref="Gpt2ChatOptions.ToGenerationOptions"/> maps, the one mapping the chat
 /// client uses too.
 /// </remarks>
-public sealed class OpenAIRequest
+public sealed partial class OpenAIRequest
 {
     private OpenAIRequest(JsonElement body) => Body = body;
 
@@ -75,6 +76,21 @@ public sealed class OpenAIRequest
     /// <summary><c>stream_options.include_usage</c>.</summary>
     public bool IncludeUsage { get; private init; }
 
+    /// <summary><c>response_format</c> (chat): text, any JSON object, or a JSON schema; null when not sent.</summary>
+    public ChatResponseFormat? ResponseFormat { get; private init; }
+
+    /// <summary><c>tools</c> (chat): the functions the model may call, as declarations.</summary>
+    public IList<AITool> Tools { get; private init; } = [];
+
+    /// <summary><c>tool_choice</c> (chat): none, auto, required or one named function; null when not sent.</summary>
+    public ChatToolMode? ToolMode { get; private init; }
+
+    /// <summary><c>parallel_tool_calls</c> (chat); null when not sent (several calls allowed).</summary>
+    public bool? ParallelToolCalls { get; private init; }
+
+    /// <summary>Whether tools are offered: some were sent and <c>tool_choice</c> is not <c>"none"</c>.</summary>
+    public bool ToolsOffered => Tools.Count > 0 && ToolMode is not NoneChatToolMode;
+
     /// <summary>
     /// Reads the fields both endpoints share; <paramref name="chat"/> is false for the completions endpoint, which also
     /// refuses <c>suffix</c> and reads <c>logprobs</c> as a count; <c>logit_bias</c> token ids must be below
@@ -91,15 +107,17 @@ public sealed class OpenAIRequest
             "only one choice per request is generated; send 1 or leave it out");
         RefuseUnless(body, "best_of", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int b) && b == 1,
             "only one candidate per request is generated; send 1 or leave it out");
-        RefuseUnless(body, "tools", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "GPT-2 cannot call tools; leave it out");
-        RefuseUnless(body, "functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "GPT-2 cannot call functions; leave it out");
-        RefuseUnless(body, "tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call tools; send \"none\" or leave it out");
-        RefuseUnless(body, "function_call", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "GPT-2 cannot call functions; send \"none\" or leave it out");
+        RefuseUnless(body, "functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "the deprecated functions field is not supported; send 'tools'");
+        RefuseUnless(body, "function_call", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "the deprecated function_call field is not supported; send 'tool_choice'");
         if (!chat)
+        {
             RefuseUnless(body, "top_logprobs", v => false, "the completions endpoint takes the number of alternatives in 'logprobs' (0 to 20); leave it out");
-        RefuseUnless(body, "response_format", v => v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out JsonElement t)
-            && t.ValueKind == JsonValueKind.String && t.GetString() == "text",
-            "GPT-2's decoding cannot be constrained to JSON; send {\"type\":\"text\"} or leave it out");
+            RefuseUnless(body, "tools", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "the completions endpoint calls no tools; use /v1/chat/completions");
+            RefuseUnless(body, "tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() == "none", "the completions endpoint calls no tools; use /v1/chat/completions");
+            RefuseUnless(body, "response_format", v => v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out JsonElement t)
+                && t.ValueKind == JsonValueKind.String && t.GetString() == "text",
+                "the completions endpoint writes text; use /v1/chat/completions for JSON");
+        }
         RefuseUnless(body, "echo", v => v.ValueKind == JsonValueKind.False, "the prompt is not echoed; send false or leave it out");
         if (!chat)
             RefuseUnless(body, "suffix", v => v.ValueKind == JsonValueKind.String && v.GetString() == "", "GPT-2 cannot insert text before a suffix; leave it out");
@@ -137,8 +155,13 @@ public sealed class OpenAIRequest
                 throw new OpenAIErrorException(400, "stream_options is only allowed with stream: true.", "stream_options", "invalid_value");
             includeUsage = so.TryGetProperty("include_usage", out JsonElement iu) && iu.ValueKind == JsonValueKind.True;
         }
+        IList<AITool> tools = chat ? ResponseFormatAndToolFields.ReadTools(body) : [];
         return new OpenAIRequest(body)
         {
+            ResponseFormat = chat ? ResponseFormatAndToolFields.ReadResponseFormat(body) : null,
+            Tools = tools,
+            ToolMode = chat ? ResponseFormatAndToolFields.ReadToolChoice(body, tools) : null,
+            ParallelToolCalls = chat ? ResponseFormatAndToolFields.ReadParallelToolCalls(body) : null,
             FrequencyPenalty = frequencyPenalty,
             PresencePenalty = presencePenalty,
             RepetitionPenalty = repetitionPenalty,
@@ -177,6 +200,10 @@ public sealed class OpenAIRequest
             PresencePenalty = (float?)PresencePenalty,
             Seed = Seed,
             StopSequences = [.. Stop],
+            ResponseFormat = ResponseFormat,
+            Tools = Tools.Count > 0 ? [.. Tools] : null,
+            ToolMode = ToolMode,
+            AllowMultipleToolCalls = ParallelToolCalls,
         };
         var additional = new AdditionalPropertiesDictionary();
         if (MinP is double minP)
@@ -195,8 +222,12 @@ public sealed class OpenAIRequest
         return options;
     }
 
-    /// <summary>The chat <c>messages</c> as Microsoft.Extensions.AI messages (text only; system, developer, user, assistant).</summary>
-    public IReadOnlyList<ChatMessage> Messages()
+    /// <summary>
+    /// The chat <c>messages</c> as Microsoft.Extensions.AI messages: system, developer, user and assistant text; where the
+    /// served prompt format renders tools (<paramref name="rendersTools"/>), an assistant's <c>tool_calls</c> as
+    /// <see cref="FunctionCallContent"/> and each <c>tool</c> message as a <see cref="FunctionResultContent"/>.
+    /// </summary>
+    public IReadOnlyList<ChatMessage> Messages(bool rendersTools = false)
     {
         if (!Body.TryGetProperty("messages", out JsonElement messages) || messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
             throw new OpenAIErrorException(400, "'messages' is required: a non-empty array of {\"role\",\"content\"} objects.", "messages");
@@ -213,12 +244,22 @@ public sealed class OpenAIRequest
                 "system" or "developer" => ChatRole.System,
                 "user" => ChatRole.User,
                 "assistant" => ChatRole.Assistant,
-                "tool" or "function" => throw new OpenAIErrorException(400, $"{param}: GPT-2 cannot call tools, so '{roleName}' messages are not supported.", $"{param}.role"),
-                _ => throw new OpenAIErrorException(400, $"{param}.role must be system, developer, user or assistant.", $"{param}.role"),
+                "tool" when rendersTools => ChatRole.Tool,
+                "tool" or "function" => throw new OpenAIErrorException(400,
+                    $"{param}: '{roleName}' messages are not supported: the served model's prompt format does not render tools.", $"{param}.role"),
+                _ => throw new OpenAIErrorException(400, $"{param}.role must be system, developer, user, assistant or tool.", $"{param}.role"),
             };
-            if (message.TryGetProperty("tool_calls", out JsonElement calls) && calls.ValueKind != JsonValueKind.Null)
-                throw new OpenAIErrorException(400, $"{param}: GPT-2 cannot call tools, so tool_calls are not supported.", $"{param}.tool_calls");
-            list.Add(new ChatMessage(role, Content(message, param)));
+            bool hasCalls = message.TryGetProperty("tool_calls", out JsonElement calls) && calls.ValueKind != JsonValueKind.Null;
+            if (hasCalls && (role != ChatRole.Assistant || !rendersTools))
+                throw new OpenAIErrorException(400, role != ChatRole.Assistant
+                    ? $"{param}: only assistant messages have tool_calls."
+                    : $"{param}: tool_calls are not supported: the served model's prompt format does not render tools.", $"{param}.tool_calls");
+            if (role == ChatRole.Tool)
+                list.Add(new ChatMessage(ChatRole.Tool, [ResponseFormatAndToolFields.ReadToolResult(message, param, Content(message, param))]));
+            else if (hasCalls)
+                list.Add(new ChatMessage(role, [new TextContent(Content(message, param)), .. ResponseFormatAndToolFields.ReadToolCalls(calls, $"{param}.tool_calls")]));
+            else
+                list.Add(new ChatMessage(role, Content(message, param)));
         }
         return list;
     }

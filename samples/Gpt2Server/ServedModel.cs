@@ -5,7 +5,7 @@ using Gpt2Server.Metrics;
 
 namespace Gpt2Server;
 
-/// <summary>What the endpoints share: the options, the generation service, the chat prompt format and the classifier.</summary>
+/// <summary>What the endpoints share: the options, the generation service, the chat prompt format, the embedding generator and the classifier.</summary>
 internal sealed class ServedModel : IDisposable
 {
     private readonly bool _ownsService;
@@ -15,6 +15,7 @@ internal sealed class ServedModel : IDisposable
         Options = options;
         _ownsService = service is null;
         Service = service ?? Gpt2TextGenerationService.Load(LanguageModelSource.Pretrained(options.Model), device: null, options.Engine);
+        Embeddings = new Gpt2EmbeddingGenerator(Service.Host, EmbeddingPooling.Mean, normalize: true, options.ModelId);
         try
         {
             Classifier = options.ClassifierPath is null ? null : new Gpt2ServerClassifier(options.ClassifierPath);
@@ -50,10 +51,19 @@ internal sealed class ServedModel : IDisposable
     /// <summary>When the server started, as the models list reports it.</summary>
     public long Created { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-    public void CheckModel(OpenAIRequest request)
+    /// <summary>
+    /// The embedding generator over the service's host (mean of the final hidden states, unit length as OpenAI's
+    /// embeddings are), so that embeddings and generations share the one model and its scheduler.
+    /// </summary>
+    public Gpt2EmbeddingGenerator Embeddings { get; }
+
+    public void CheckModel(OpenAIRequest request) => CheckModel(request.Model);
+
+    /// <summary>Refuses a request for another model as OpenAI and vLLM do: 404 <c>model_not_found</c>.</summary>
+    public void CheckModel(string model)
     {
-        if (request.Model != ModelId)
-            throw new OpenAIErrorException(400, $"The model '{request.Model}' does not exist; this server serves '{ModelId}'.", "model", "model_not_found");
+        if (model != ModelId)
+            throw new OpenAIErrorException(404, $"The model '{model}' does not exist; this server serves '{ModelId}' (GET /v1/models lists it).", "model", "model_not_found");
     }
 
     public void Dispose()

@@ -13,7 +13,7 @@ internal static class UnmatchedRequests
         OpenAIErrorException? error = context.Response.StatusCode switch
         {
             StatusCodes.Status404NotFound => new OpenAIErrorException(404,
-                $"Invalid URL ({target}): this server answers POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health" +
+                $"Invalid URL ({target}): this server answers POST /v1/chat/completions, POST /v1/completions, POST /v1/responses, POST /v1/embeddings, GET /v1/models, GET /health" +
                 " and, with a classifier, POST /v1/classify.", code: "unknown_url"),
             StatusCodes.Status405MethodNotAllowed => new OpenAIErrorException(405,
                 $"Method not allowed ({target}): {request.Path} answers {AllowedMethods(context)}.", code: "method_not_allowed"),

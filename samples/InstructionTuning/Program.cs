@@ -128,7 +128,7 @@ root.SetAction(async (result, cancellationToken) =>
     }
     catch (NotSupportedException e)
     {
-        // Model zips hold GPT-2 (its ONNX graph and tokenizer) only for now.
+        // A model a zip cannot carry (the message says why, e.g. generation options ONNX Runtime's search operators lack).
         Console.WriteLine($"No model zip: {e.Message}");
     }
 

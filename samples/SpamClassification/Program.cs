@@ -120,7 +120,7 @@ root.SetAction(async (result, cancellationToken) =>
     }
     catch (NotSupportedException e)
     {
-        // Model zips hold GPT-2 (its ONNX graph and tokenizer) only for now: classify with the fitted model in memory.
+        // A model a zip cannot carry (the message says why, e.g. a family without ONNX export): classify with the fitted model in memory.
         Console.WriteLine($"No model zip: {e.Message}");
         engine = mlContext.Model.CreatePredictionEngine<SpamSplits.Message, SpamPrediction>(gpt2);
     }

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Gpt2.Torch.Instructions;
 using Gpt2.Torch.Templates;
 using Gpt2.Torch.Tokenization;
@@ -32,14 +33,16 @@ namespace Gpt2MLNet.AI;
 /// </list>
 /// <para>With <see cref="RawText"/>, the texts of all messages, system messages included, are joined by new lines, and the
 /// model continues the last one (which may be an assistant message to continue).</para>
-/// <para>Only text is understood: a message holding other content (images, function calls or results) and tool messages
-/// are refused with <see cref="NotSupportedException"/>.</para>
+/// <para>Only text is understood, and function calls and results where the template renders tools
+/// (<see cref="RendersTools"/>); a message holding other content (images), and tool messages elsewhere, are refused with
+/// <see cref="NotSupportedException"/>.</para>
 /// </remarks>
 public sealed class ChatPromptFormat
 {
     private readonly InstructionPromptFormat? _instructions;
     private readonly ChatTemplate? _template;
     private readonly ChatTemplateOptions? _templateOptions;
+    private bool? _rendersTools;
 
     private ChatPromptFormat(string name, InstructionPromptFormat? instructions, ChatTemplate? template = null, ChatTemplateOptions? templateOptions = null)
     {
@@ -91,19 +94,60 @@ public sealed class ChatPromptFormat
     /// <summary>The instruction format, or null for <see cref="RawText"/>.</summary>
     public InstructionPromptFormat? InstructionFormat => _instructions;
 
+    /// <summary>
+    /// Whether the chat template renders tools and the calls made with them in the Hermes convention of Qwen2.5's and
+    /// Qwen3's templates (the tools in the system turn, each call as <c>&lt;tool_call&gt;</c> JSON <c>&lt;/tool_call&gt;</c>), so
+    /// that <see cref="ChatOptions.Tools"/> can be offered and the answer read with a <see cref="ToolCallReader"/>.
+    /// False for instruction formats, raw text, and templates that ignore tools or write calls otherwise.
+    /// </summary>
+    public bool RendersTools => _rendersTools ??= _template is not null && TemplateRendersTools();
+
     /// <summary>The prompt for <paramref name="messages"/>, following the rules of this type's remarks.</summary>
     /// <param name="messages">The conversation, oldest first.</param>
     /// <param name="instructions">Extra system instructions (<see cref="ChatOptions.Instructions"/>), written before any system message.</param>
     /// <exception cref="NotSupportedException">A message holds something other than text, or has the tool role.</exception>
     /// <exception cref="ArgumentException">There is nothing to continue, or an instruction format's conversation does not end with a user message.</exception>
-    public string Render(IEnumerable<ChatMessage> messages, string? instructions = null)
+    public string Render(IEnumerable<ChatMessage> messages, string? instructions = null) => Render(messages, instructions, tools: null);
+
+    /// <summary>
+    /// The prompt for <paramref name="messages"/> with <paramref name="options"/>' <see cref="ChatOptions.Instructions"/>
+    /// and, unless <see cref="ChatOptions.ToolMode"/> is <see cref="ChatToolMode.None"/>, its <see cref="ChatOptions.Tools"/>
+    /// (see <see cref="RendersTools"/>). With a template that renders tools, assistant messages may hold
+    /// <see cref="FunctionCallContent"/> (rendered as the template's <c>tool_calls</c>, arguments as an object) and tool
+    /// messages <see cref="FunctionResultContent"/> (each a <c>tool</c> message: the result's text, or its JSON).
+    /// </summary>
+    /// <param name="messages">The conversation, oldest first.</param>
+    /// <param name="options">The chat options, or null.</param>
+    /// <exception cref="NotSupportedException">
+    /// Tools (or a required tool mode) with a format that does not render them, a message holding content the format
+    /// cannot render, or a tool that is not a function.
+    /// </exception>
+    /// <exception cref="ArgumentException">There is nothing to continue, or the conversation does not suit the format.</exception>
+    public string Render(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        IReadOnlyList<AIFunctionDeclaration>? tools = null;
+        bool offered = options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode;
+        if ((offered || options?.ToolMode is RequiredChatToolMode) && !RendersTools)
+        {
+            string option = offered ? nameof(ChatOptions.Tools) : nameof(ChatOptions.ToolMode);
+            throw new NotSupportedException(
+                $"ChatOptions.{option} is not supported with the '{Name}' prompt format: " +
+                (_template is null ? "the model has no chat template that renders tools" : "the model's chat template does not render tools") +
+                " (tools need a template that writes calls as <tool_call> JSON </tool_call>, as Qwen2.5's and Qwen3's do).");
+        }
+        if (offered)
+            tools = HermesToolCalls.Functions(options!.Tools!);
+        return Render(messages, options?.Instructions, tools);
+    }
+
+    private string Render(IEnumerable<ChatMessage> messages, string? instructions, IReadOnlyList<AIFunctionDeclaration>? tools)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        if (_template is not null)
+            return RenderTemplate(TemplateMessages(messages), instructions, tools);
         var list = new List<(ChatRole Role, string Text)>();
         foreach (ChatMessage message in messages)
             list.Add((message.Role, TextOf(message)));
-        if (_template is not null)
-            return RenderTemplate(list, instructions);
         var system = new List<string>();
         if (!string.IsNullOrEmpty(instructions))
             system.Add(instructions);
@@ -139,11 +183,10 @@ public sealed class ChatPromptFormat
         return prompt.Append(_instructions.FormatPrompt(turns[^1].Text, null)).ToString();
     }
 
-    private string RenderTemplate(List<(ChatRole Role, string Text)> messages, string? instructions)
+    private string RenderTemplate(List<ChatTemplateMessage> rendered, string? instructions, IReadOnlyList<AIFunctionDeclaration>? tools)
     {
-        if (messages.Count == 0)
-            throw new ArgumentException("The conversation holds no messages; give at least one.", nameof(messages));
-        var rendered = messages.Select(m => new ChatTemplateMessage(m.Role.Value, m.Text)).ToList();
+        if (rendered.Count == 0)
+            throw new ArgumentException("The conversation holds no messages; give at least one.", "messages");
         if (!string.IsNullOrEmpty(instructions))
         {
             if (rendered[0].Role == ChatRole.System.Value)
@@ -151,26 +194,109 @@ public sealed class ChatPromptFormat
             else
                 rendered.Insert(0, new ChatTemplateMessage(ChatRole.System.Value, instructions));
         }
+        ChatTemplateOptions options = tools is { Count: > 0 }
+            ? _templateOptions! with { Tools = [.. tools.Select(HermesToolCalls.TemplateTool)] }
+            : _templateOptions!;
         try
         {
-            return _template!.Render(rendered, addGenerationPrompt: true, _templateOptions);
+            return _template!.Render(rendered, addGenerationPrompt: true, options);
         }
         catch (ChatTemplateException e) when (e.RaisedByTemplate)
         {
-            throw new ArgumentException($"The model's chat template refused the conversation: {e.Message}", nameof(messages), e);
+            throw new ArgumentException($"The model's chat template refused the conversation: {e.Message}", "messages", e);
+        }
+    }
+
+    // The messages as a chat template reads them; function calls and results only where the template renders tools.
+    private List<ChatTemplateMessage> TemplateMessages(IEnumerable<ChatMessage> messages)
+    {
+        var rendered = new List<ChatTemplateMessage>();
+        var callNames = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (ChatMessage message in messages)
+        {
+            bool hasFunctionContent = message.Contents.Any(c => c is FunctionCallContent or FunctionResultContent);
+            if (!hasFunctionContent || !RendersTools)
+            {
+                rendered.Add(new ChatTemplateMessage(message.Role.Value, TextOf(message)));
+                continue;
+            }
+            if (message.Role == ChatRole.Assistant)
+            {
+                var calls = new List<ChatTemplateToolCall>();
+                foreach (AIContent content in message.Contents)
+                {
+                    if (content is FunctionCallContent call)
+                    {
+                        calls.Add(new ChatTemplateToolCall(call.Name, JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, object?>(),
+                            AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(IDictionary<string, object?>))), call.CallId));
+                        callNames[call.CallId] = call.Name;
+                    }
+                    else if (content is not TextContent)
+                        throw new NotSupportedException($"An assistant message holds {content.GetType().Name}; the model reads text and function calls only.");
+                }
+                rendered.Add(new ChatTemplateMessage(message.Role.Value, message.Text) { ToolCalls = calls });
+            }
+            else if (message.Role == ChatRole.Tool)
+            {
+                foreach (AIContent content in message.Contents)
+                {
+                    if (content is not FunctionResultContent result)
+                        throw new NotSupportedException($"A tool message holds {content.GetType().Name}; it must hold function results (FunctionResultContent).");
+                    rendered.Add(new ChatTemplateMessage(ChatRole.Tool.Value, ResultText(result))
+                    {
+                        ToolCallId = result.CallId,
+                        Name = callNames.GetValueOrDefault(result.CallId),
+                    });
+                }
+            }
+            else
+                throw new NotSupportedException($"A {message.Role} message holds function calls or results; only assistant messages call functions and tool messages answer them.");
+        }
+        return rendered;
+    }
+
+    // As Microsoft.Extensions.AI's OpenAI client sends a result: a string as it is, anything else as JSON.
+    private static string ResultText(FunctionResultContent result) => result.Result switch
+    {
+        null => "",
+        string text => text,
+        object value => JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(object))),
+    };
+
+    private bool TemplateRendersTools()
+    {
+        // Tried rather than guessed from the source: the template must print a tool it is given, and write a call in tags.
+        const string probe = "gpt2mlnet_probe_function";
+        var tool = new ChatTemplateOptions { Tools = [JsonSerializer.SerializeToElement(new { type = "function", function = new { name = probe, parameters = new { type = "object" } } })] };
+        try
+        {
+            string offered = _template!.Render([new ChatTemplateMessage("user", "?")], addGenerationPrompt: true, _templateOptions! with { Tools = tool.Tools });
+            using JsonDocument arguments = JsonDocument.Parse("{}");
+            string called = _template.Render(
+                [new ChatTemplateMessage("user", "?"), new ChatTemplateMessage("assistant", "") { ToolCalls = [new ChatTemplateToolCall(probe, arguments.RootElement.Clone(), "probe")] }],
+                addGenerationPrompt: false, _templateOptions);
+            return offered.Contains(probe, StringComparison.Ordinal)
+                && called.Contains(HermesToolCalls.Start + "\n{\"name\": \"" + probe + "\"", StringComparison.Ordinal)
+                && called.Contains(HermesToolCalls.End, StringComparison.Ordinal);
+        }
+        catch (ChatTemplateException)
+        {
+            return false;
         }
     }
 
     private static string TextOf(ChatMessage message)
     {
         if (message.Role == ChatRole.Tool)
-            throw new NotSupportedException("GPT-2 cannot call tools, so tool messages are not supported.");
+            throw new NotSupportedException("Tool messages are not supported: this prompt format does not render tools (see ChatPromptFormat.RendersTools).");
         if (message.Role != ChatRole.User && message.Role != ChatRole.Assistant && message.Role != ChatRole.System)
             throw new NotSupportedException($"Messages with the role '{message.Role}' are not supported; use system, user or assistant.");
         foreach (AIContent content in message.Contents)
         {
             if (content is not TextContent)
-                throw new NotSupportedException($"GPT-2 reads text only; a {message.Role} message holds {content.GetType().Name}.");
+                throw new NotSupportedException(
+                    $"GPT-2 reads text only; a {message.Role} message holds {content.GetType().Name}" +
+                    (content is FunctionCallContent or FunctionResultContent ? " (function calls need a prompt format that renders tools; see ChatPromptFormat.RendersTools)." : "."));
         }
         return message.Text;
     }

@@ -21,9 +21,18 @@ namespace Gpt2MLNet.AI;
 /// <c>repetition_penalty</c>, <c>logit_bias</c>, <c>logprobs</c> and <c>top_logprobs</c>);
 /// <see cref="ChatOptions.Instructions"/> is rendered as a system message, and a
 /// <see cref="ChatOptions.RawRepresentationFactory"/> may return a <see cref="GenerationOptions"/> to start from.
-/// Everything GPT-2 cannot honour is refused with a <see cref="NotSupportedException"/> that names the option: tools and
-/// tool modes, a JSON response format, reasoning, conversation ids, background responses, continuation tokens, an
-/// unknown additional property (the message lists the known ones), and a model id other than <see cref="ModelId"/>.</para>
+/// <see cref="ChatOptions.ResponseFormat"/> JSON (any object, or a schema) constrains decoding so the text always parses
+/// and validates, which is what <c>GetResponseAsync&lt;T&gt;</c> asks for. Everything a local model cannot honour is
+/// refused with a <see cref="NotSupportedException"/> that names the option: reasoning, conversation ids, background
+/// responses, continuation tokens, an unknown additional property (the message lists the known ones), a model id other
+/// than <see cref="ModelId"/>, and tools with a model whose template does not render them.</para>
+/// <para>Function calling, for a model whose chat template renders tools (<see cref="ChatPromptFormat.RendersTools"/>:
+/// Qwen2.5, Qwen3): <see cref="ChatOptions.Tools"/> are rendered by the template, history messages with
+/// <see cref="FunctionCallContent"/> and <see cref="FunctionResultContent"/> go back to it, and the answer is read by a
+/// <see cref="ToolCallReader"/>: each call becomes a <see cref="FunctionCallContent"/> and the response's finish reason
+/// <see cref="ChatFinishReason.ToolCalls"/>, so Microsoft.Extensions.AI's <c>FunctionInvokingChatClient</c> runs a tool
+/// loop over the local model. Streamed, a call arrives as one update when its closing tag does. A required tool mode
+/// constrains decoding to one call whose arguments satisfy the function's schema (see <see cref="Gpt2ChatOptions"/>).</para>
 /// <para>Responses carry the model id, a <see cref="UsageDetails"/> (prompt tokens the model read, tokens it generated)
 /// and a finish reason: <see cref="ChatFinishReason.Stop"/> at <c>&lt;|endoftext|&gt;</c> or a stop sequence,
 /// <see cref="ChatFinishReason.Length"/> when the token limit ended it. A streamed response ends with an update that
@@ -138,17 +147,19 @@ public sealed class Gpt2ChatClient : IChatClient
     /// <inheritdoc />
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        (string prompt, GenerationOptions textOptions) = Prepare(messages, options);
+        (string prompt, GenerationOptions textOptions, bool toolsOffered) = Prepare(messages, options);
         TextGenerationResult result = await (Format.RendersSpecialTokens
             ? Service.GenerateAsync(Service.Tokenizer.Encode(prompt, allowSpecialTokens: true), textOptions, cancellationToken)
             : Service.GenerateAsync(prompt, textOptions, cancellationToken)).ConfigureAwait(false);
         string id = NewId();
-        var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id })
+        IList<AIContent> contents = toolsOffered ? ToolCallReader.ReadAll(result.Text, options!.AllowMultipleToolCalls ?? true) : [new TextContent(result.Text)];
+        bool calledTools = contents.Any(c => c is FunctionCallContent);
+        var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, contents) { MessageId = id })
         {
             ResponseId = id,
             ModelId = ModelId,
             CreatedAt = DateTimeOffset.UtcNow,
-            FinishReason = FinishReason(result),
+            FinishReason = calledTools ? ChatFinishReason.ToolCalls : FinishReason(result),
             Usage = Usage(result),
             RawRepresentation = result,
         };
@@ -163,11 +174,12 @@ public sealed class Gpt2ChatClient : IChatClient
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        (string prompt, GenerationOptions textOptions) = Prepare(messages, options);   // refused options throw here, not at enumeration
+        (string prompt, GenerationOptions textOptions, bool toolsOffered) = Prepare(messages, options);   // refused options throw here, not at enumeration
         TextGenerationStream stream = Format.RendersSpecialTokens
             ? Service.GenerateStreamingAsync(Service.Tokenizer.Encode(prompt, allowSpecialTokens: true), textOptions, cancellationToken)
             : Service.GenerateStreamingAsync(prompt, textOptions, cancellationToken);
-        return Stream(stream, textOptions.LogProbabilities is not null, cancellationToken);
+        ToolCallReader? reader = toolsOffered ? new ToolCallReader(options!.AllowMultipleToolCalls ?? true) : null;
+        return Stream(stream, textOptions.LogProbabilities is not null, reader, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -194,7 +206,7 @@ public sealed class Gpt2ChatClient : IChatClient
             Service.Dispose();
     }
 
-    private async IAsyncEnumerable<ChatResponseUpdate> Stream(TextGenerationStream stream, bool logProbabilities,
+    private async IAsyncEnumerable<ChatResponseUpdate> Stream(TextGenerationStream stream, bool logProbabilities, ToolCallReader? reader,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         string id = NewId();
@@ -205,28 +217,32 @@ public sealed class Gpt2ChatClient : IChatClient
         await foreach (TextGenerationUpdate piece in stream.Updates.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
             bool hasLogProbabilities = logProbabilities && piece.LogProbabilities.Count > 0;
-            if (piece.Text.Length == 0 && !hasLogProbabilities)
+            // With tools offered, a call is one update when its closing tag arrives; the tags' text is never streamed.
+            List<AIContent> contents = reader is not null ? [.. reader.Append(piece.Text)]
+                : piece.Text.Length > 0 ? [new TextContent(piece.Text)] : [];
+            if (contents.Count == 0 && !hasLogProbabilities)
                 continue;
-            ChatResponseUpdate update = Update(piece.Text.Length > 0 ? [new TextContent(piece.Text)] : [], piece);
+            ChatResponseUpdate update = Update(contents, piece);
             if (hasLogProbabilities)
                 (update.AdditionalProperties ??= [])[Gpt2ChatOptions.LogProbabilitiesKey] = piece.LogProbabilities;
             yield return update;
         }
         TextGenerationResult result = stream.Result!;
-        ChatResponseUpdate last = Update([new UsageContent(Usage(result))], result);
-        last.FinishReason = FinishReason(result);
+        ChatResponseUpdate last = Update([.. reader?.Complete() ?? [], new UsageContent(Usage(result))], result);
+        last.FinishReason = reader?.HasToolCalls == true ? ChatFinishReason.ToolCalls : FinishReason(result);
         if (result.PromptWasTruncated)
             (last.AdditionalProperties ??= [])[DroppedPromptTokenCountKey] = result.DroppedPromptTokenCount;
         yield return last;
     }
 
-    private (string Prompt, GenerationOptions Options) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    private (string Prompt, GenerationOptions Options, bool ToolsOffered) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        string prompt = Format.Render(messages, options);   // first: tools the format cannot render are refused by name here
         GenerationOptions textOptions = ToTextOptions(options);
         textOptions.Validate(Service.Model.Config.ContextLength);
         textOptions.ValidateTokenIds(Service.Model.Config.VocabSize);
-        return (Format.Render(messages, options?.Instructions), textOptions);
+        return (prompt, textOptions, options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode);
     }
 
     private GenerationOptions ToTextOptions(ChatOptions? options)

@@ -22,9 +22,22 @@ namespace Gpt2MLNet.AI;
 /// arrive as int, long, float, double, decimal or <see cref="JsonElement"/> (as they do after a JSON round trip).</para>
 /// <para>Nothing is dropped silently: an unknown additional property is refused with a <see cref="NotSupportedException"/>
 /// that lists the known ones, a value of the wrong type with an <see cref="ArgumentException"/> that names the key and the
-/// type expected, and every option GPT-2 cannot honour (tools and tool modes, a JSON response format, reasoning,
-/// conversation ids, background responses, continuation tokens) with a <see cref="NotSupportedException"/> naming it.
-/// <see cref="ChatOptions.Instructions"/> is the prompt format's business and <see cref="ChatOptions.ModelId"/> the
+/// type expected, and every option a local model cannot honour (reasoning, conversation ids, background responses,
+/// continuation tokens) with a <see cref="NotSupportedException"/> naming it.</para>
+/// <para><see cref="ChatOptions.ResponseFormat"/> constrains decoding (<see cref="GenerationOptions.StructuredOutput"/>):
+/// <see cref="ChatResponseFormat.Json"/> to any JSON object (<see cref="StructuredOutput.JsonObject"/>),
+/// <see cref="ChatResponseFormat.ForJsonSchema(JsonElement, string?, string?)"/> to a document that validates against the
+/// schema (<see cref="StructuredOutput.ForJsonSchema"/>), <see cref="ChatResponseFormat.Text"/> or null to nothing.
+/// <see cref="ChatOptions.ToolMode"/> <see cref="ChatToolMode.RequireAny"/> or <see cref="ChatToolMode.RequireSpecific"/>
+/// constrains the answer to one call of one of <see cref="ChatOptions.Tools"/> (the named one): the text
+/// <c>&lt;tool_call&gt;\n{"name": ..., "arguments": ...}\n&lt;/tool_call&gt;</c> of Hermes-style templates, with the
+/// arguments valid for the function's <see cref="AIFunctionDeclaration.JsonSchema"/>; in auto mode (null or
+/// <see cref="ChatToolMode.Auto"/>) the model writes freely and <see cref="ToolCallReader"/> finds its calls. Whether the
+/// model's template renders tools at all is the prompt format's business (<see cref="ChatPromptFormat.Render(IEnumerable{ChatMessage}, ChatOptions?)"/>
+/// refuses them otherwise). A required tool call takes precedence over the response format for its turn; with tools in
+/// auto mode, a JSON response format constrains the answer to the document, as vLLM does, so the model answers rather than
+/// calls (<c>FunctionInvokingChatClient</c> requires a call first, then asks in auto mode for the structured answer).</para>
+/// <para><see cref="ChatOptions.Instructions"/> is the prompt format's business and <see cref="ChatOptions.ModelId"/> the
 /// client's, so both are left to the caller, as is <see cref="ChatOptions.RawRepresentationFactory"/> (the caller passes
 /// what it returns as the defaults).</para>
 /// </remarks>
@@ -62,18 +75,16 @@ public static class Gpt2ChatOptions
     /// </summary>
     /// <param name="options">The caller's chat options, or null.</param>
     /// <param name="defaults">What options that are not set keep.</param>
-    /// <exception cref="NotSupportedException">An option GPT-2 cannot honour, or an unknown additional property, was set.</exception>
-    /// <exception cref="ArgumentException">An additional property has a value of the wrong type or out of range.</exception>
+    /// <exception cref="NotSupportedException">An option a local model cannot honour, or an unknown additional property, was set.</exception>
+    /// <exception cref="ArgumentException">
+    /// An additional property has a value of the wrong type or out of range, or a required tool mode names no offered function.
+    /// </exception>
     public static GenerationOptions ToGenerationOptions(ChatOptions? options, GenerationOptions defaults)
     {
         ArgumentNullException.ThrowIfNull(defaults);
         if (options is null)
             return defaults;
-        Refuse(options.Tools is { Count: > 0 }, nameof(ChatOptions.Tools), "GPT-2 cannot call tools");
-        Refuse(options.ToolMode is not null and not NoneChatToolMode, nameof(ChatOptions.ToolMode), "GPT-2 cannot call tools");
-        Refuse(options.AllowMultipleToolCalls is not null, nameof(ChatOptions.AllowMultipleToolCalls), "GPT-2 cannot call tools");
-        Refuse(options.ResponseFormat is ChatResponseFormatJson, nameof(ChatOptions.ResponseFormat),
-            "GPT-2's decoding cannot be constrained to JSON; leave it null or ChatResponseFormat.Text");
+        StructuredOutput? structured = StructuredOutputOf(options);
         Refuse(options.Reasoning is not null, nameof(ChatOptions.Reasoning), "GPT-2 has no reasoning mode");
         Refuse(options.ConversationId is not null, nameof(ChatOptions.ConversationId), "the client keeps no conversations; send the whole history in the messages");
         Refuse(options.AllowBackgroundResponses is true, nameof(ChatOptions.AllowBackgroundResponses), "responses are generated while you wait");
@@ -89,8 +100,40 @@ public static class Gpt2ChatOptions
             PresencePenalty = Exact(options.PresencePenalty) ?? defaults.PresencePenalty,
             Seed = options.Seed ?? defaults.Seed,
             StopStrings = options.StopSequences is { Count: > 0 } stops ? [.. stops] : defaults.StopStrings,
+            StructuredOutput = structured ?? defaults.StructuredOutput,
         };
         return options.AdditionalProperties is { Count: > 0 } properties ? WithAdditionalProperties(mapped, properties, options.TopK) : mapped;
+    }
+
+    // A required tool call constrains the answer to one call (the Hermes frame around a JSON object naming a function and
+    // holding arguments that satisfy its schema); otherwise a JSON response format constrains it to a document (with tools
+    // in auto mode too, as vLLM does: the answer is then the document, not a call); text leaves it free.
+    private static StructuredOutput? StructuredOutputOf(ChatOptions options)
+    {
+        if (options.ToolMode is RequiredChatToolMode required)
+        {
+            if (options.Tools is not { Count: > 0 })
+                throw new ArgumentException(
+                    $"ChatOptions.ToolMode is {(required.RequiredFunctionName is null ? "RequireAny" : $"RequireSpecific(\"{required.RequiredFunctionName}\")")} but ChatOptions.Tools is empty; offer the tools to call.",
+                    nameof(ChatOptions.ToolMode));
+            IReadOnlyList<AIFunctionDeclaration> functions = HermesToolCalls.Functions(options.Tools!);
+            if (required.RequiredFunctionName is string name)
+            {
+                functions = [.. functions.Where(f => f.Name == name)];
+                if (functions.Count == 0)
+                    throw new ArgumentException(
+                        $"ChatOptions.ToolMode requires the function '{name}', which is not in ChatOptions.Tools ({string.Join(", ", options.Tools!.Select(t => $"'{t.Name}'"))}).",
+                        nameof(ChatOptions.ToolMode));
+            }
+            return HermesToolCalls.Constraint(functions);
+        }
+        return options.ResponseFormat switch
+        {
+            null or ChatResponseFormatText => null,
+            ChatResponseFormatJson { Schema: JsonElement schema } => StructuredOutput.ForJsonSchema(schema),
+            ChatResponseFormatJson => StructuredOutput.JsonObject,
+            ChatResponseFormat other => throw new NotSupportedException($"ChatOptions.ResponseFormat {other.GetType().Name} is not supported; use Text, Json or ForJsonSchema."),
+        };
     }
 
     private static GenerationOptions WithAdditionalProperties(GenerationOptions options, AdditionalPropertiesDictionary properties, int? chatTopK)

@@ -105,31 +105,76 @@ public sealed class Gpt2EmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     public string ModelId { get; }
 
     /// <inheritdoc />
-    public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null,
+    public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(values);
-        if (options is not null)
-        {
-            if (options.Dimensions is int dimensions && dimensions != Model.Config.EmbeddingSize)
-                throw new NotSupportedException(
-                    $"EmbeddingGenerationOptions.Dimensions is not supported: this model's embeddings have {Model.Config.EmbeddingSize} dimensions, not {dimensions}.");
-            if (options.ModelId is not null && options.ModelId != ModelId)
-                throw new NotSupportedException($"EmbeddingGenerationOptions.ModelId is not supported: this generator serves the model '{ModelId}' only.");
-            if (options.AdditionalProperties is { Count: > 0 })
-                throw new NotSupportedException($"EmbeddingGenerationOptions.AdditionalProperties are not supported (got {string.Join(", ", options.AdditionalProperties.Keys)}).");
-        }
+        CheckOptions(options);
         string[] texts = [.. values];
         int[][] ids = new int[texts.Length][];
         for (int i = 0; i < texts.Length; i++)
         {
             if (string.IsNullOrEmpty(texts[i]))
                 throw new ArgumentException($"Text {i} is empty; an embedding needs at least one token.", nameof(values));
-            int[] all = Host.Tokenizer.EncodeWithBeginningOfText(texts[i]);
+            int[] all = Tokenize(texts[i]);
             ids[i] = all.Length <= Model.Config.ContextLength ? all : all[..Model.Config.ContextLength];
         }
+        return EmbedAsync(ids, cancellationToken);
+    }
 
-        var result = new GeneratedEmbeddings<Embedding<float>>(texts.Length);
+    /// <summary>
+    /// The embeddings of token lists as they are (no beginning-of-text token is added), batched as texts are; unlike
+    /// texts, a list longer than the context is refused rather than cut.
+    /// </summary>
+    /// <param name="tokenIds">One or more lists of 1 to context-length token ids of the model's vocabulary.</param>
+    /// <param name="options">As for texts: only <see cref="EmbeddingGenerationOptions.Dimensions"/> equal to the model's and this generator's model id.</param>
+    /// <param name="cancellationToken">Cancels the batches not yet run.</param>
+    /// <exception cref="ArgumentException">No lists, an empty list, a list longer than the context, or an id outside the vocabulary.</exception>
+    /// <exception cref="NotSupportedException">Options this generator cannot honour.</exception>
+    public Task<GeneratedEmbeddings<Embedding<float>>> GenerateFromTokensAsync(IReadOnlyList<IReadOnlyList<int>> tokenIds,
+        EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokenIds);
+        CheckOptions(options);
+        if (tokenIds.Count == 0)
+            throw new ArgumentException("Give at least one token list to embed.", nameof(tokenIds));
+        int[][] ids = new int[tokenIds.Count][];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (tokenIds[i] is null || tokenIds[i].Count == 0)
+                throw new ArgumentException($"Token list {i} is empty; an embedding needs at least one token.", nameof(tokenIds));
+            if (tokenIds[i].Count > Model.Config.ContextLength)
+                throw new ArgumentException($"Token list {i} has {tokenIds[i].Count} tokens, more than the model's context of {Model.Config.ContextLength}.", nameof(tokenIds));
+            ids[i] = [.. tokenIds[i]];
+            Model.Config.CheckTokenIds(ids[i], nameof(tokenIds), $"token list {i}");
+        }
+        return EmbedAsync(ids, cancellationToken);
+    }
+
+    /// <summary>The tokens a text is embedded from (the family's beginning-of-text token first), before any cut to the context.</summary>
+    public int[] Tokenize(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return Host.Tokenizer.EncodeWithBeginningOfText(text);
+    }
+
+    private void CheckOptions(EmbeddingGenerationOptions? options)
+    {
+        if (options is null)
+            return;
+        if (options.Dimensions is int dimensions && dimensions != Model.Config.EmbeddingSize)
+            throw new NotSupportedException(
+                $"EmbeddingGenerationOptions.Dimensions is not supported: this model's embeddings have {Model.Config.EmbeddingSize} dimensions, not {dimensions}.");
+        if (options.ModelId is not null && options.ModelId != ModelId)
+            throw new NotSupportedException($"EmbeddingGenerationOptions.ModelId is not supported: this generator serves the model '{ModelId}' only.");
+        if (options.AdditionalProperties is { Count: > 0 })
+            throw new NotSupportedException($"EmbeddingGenerationOptions.AdditionalProperties are not supported (got {string.Join(", ", options.AdditionalProperties.Keys)}).");
+    }
+
+    // Batches of BatchSize lists, each queued on the host (where concurrent callers' lists share a pass).
+    private async Task<GeneratedEmbeddings<Embedding<float>>> EmbedAsync(int[][] ids, CancellationToken cancellationToken)
+    {
+        var result = new GeneratedEmbeddings<Embedding<float>>(ids.Length);
         DateTimeOffset created = DateTimeOffset.UtcNow;
         for (int start = 0; start < ids.Length; start += BatchSize)
         {

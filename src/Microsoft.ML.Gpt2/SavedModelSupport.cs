@@ -5,8 +5,9 @@ namespace Microsoft.ML.Gpt2;
 
 /// <summary>
 /// What an ML.NET zip of this package can carry of a model: its family's ONNX graphs, and a tokenizer the zip's
-/// tokenization steps rebuild when it loads without libtorch (a family's built-in one: GPT-2's). The one place that
-/// decides it, so that saving refuses by name instead of writing a zip that scores differently.
+/// tokenization steps rebuild when it loads without libtorch (GPT-2's built-in one, or a Hugging Face tokenizer whose
+/// files travel in the zip). The one place that decides it, so that saving refuses by name instead of writing a zip that
+/// scores differently.
 /// </summary>
 internal static class SavedModelSupport
 {
@@ -16,9 +17,9 @@ internal static class SavedModelSupport
         if (model.Config.OnnxExport is null)
             return $"the zip holds the model as ONNX, and ONNX export of '{model.Config.ModelType}' models is not implemented yet " +
                 $"(it covers {string.Join(", ", LanguageModelConfig.OnnxExportableModelTypes)}); keep the fitted transformer in memory, or save its model as a checkpoint";
-        if (!ReferenceEquals(tokenizer, model.Config.BuiltInTokenizer))
-            return $"the zip's tokenization steps rebuild only a built-in tokenizer (GPT-2's), and this '{model.Config.ModelType}' model's tokenizer comes " +
-                "from its tokenizer.json; keep the fitted transformer in memory, or save its model as a checkpoint";
+        if (!SavedTokenization.CanCarry(tokenizer))
+            return $"a zip carries GPT-2's built-in tokenizer or one read from a Hugging Face tokenizer.json, and this model's tokenizer is a {tokenizer.GetType().Name}; " +
+                "keep the fitted transformer in memory, or save its model as a checkpoint";
         return null;
     }
 }

@@ -131,7 +131,6 @@ public sealed class ChatClientTests
     public static IEnumerable<object[]> UnsupportedOptions() =>
     [
         ["Tools", new ChatOptions { Tools = [AIFunctionFactory.Create(() => 42, "answer")] }],
-        ["ResponseFormat", new ChatOptions { ResponseFormat = ChatResponseFormat.Json }],
         ["ConversationId", new ChatOptions { ConversationId = "c1" }],
         ["ToolMode", new ChatOptions { ToolMode = ChatToolMode.RequireAny }],
         ["AdditionalProperties", new ChatOptions { AdditionalProperties = new() { ["num_ctx"] = 2048 } }],

@@ -193,9 +193,6 @@ public sealed class ChatOptionsMappingTests
 
     public static IEnumerable<object[]> Unsupported() =>
     [
-        ["Tools", new ChatOptions { Tools = [AIFunctionFactory.Create(() => 42, "answer")] }],
-        ["ToolMode", new ChatOptions { ToolMode = ChatToolMode.RequireAny }],
-        ["ResponseFormat", new ChatOptions { ResponseFormat = ChatResponseFormat.Json }],
         ["ConversationId", new ChatOptions { ConversationId = "c1" }],
         ["AllowBackgroundResponses", new ChatOptions { AllowBackgroundResponses = true }],
     ];

@@ -80,8 +80,21 @@ public sealed class MetricsTests
             usages.Add((prompt, generated, finishReason!));
         }
 
+        (status, JsonElement response, _) = await server.PostAsync("v1/responses",
+            $$"""{"model":"{{ServerHost.ModelId}}","input":"A response","max_output_tokens":6}""");
+        Assert.AreEqual(200, status, response.ToString());
+        usages.Add((response.GetProperty("usage").GetProperty("input_tokens").GetInt32(), response.GetProperty("usage").GetProperty("output_tokens").GetInt32(),
+            response.GetProperty("status").GetString() == "incomplete" ? "length" : "stop"));
+
+        // Embeddings read prompt tokens and generate none, as vLLM counts its pooling requests.
+        (status, JsonElement embedded, _) = await server.PostAsync("v1/embeddings",
+            $$"""{"model":"{{ServerHost.ModelId}}","input":["embed these words","and these"]}""");
+        Assert.AreEqual(200, status, embedded.ToString());
+        int embeddedTokens = embedded.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
+        Assert.IsTrue(embeddedTokens > 0);
+
         PrometheusScrape scrape = await PrometheusScrape.ReadAsync(server.Http);
-        Assert.AreEqual(usages.Sum(u => u.Prompt), scrape.Value("vllm:prompt_tokens_total", Model));
+        Assert.AreEqual(usages.Sum(u => u.Prompt) + embeddedTokens, scrape.Value("vllm:prompt_tokens_total", Model));
         Assert.AreEqual(usages.Sum(u => u.Completion), scrape.Value("vllm:generation_tokens_total", Model));
         Assert.AreEqual(usages.Count(u => u.FinishReason == "length"), scrape.Value("vllm:request_success_total", Model, ("finished_reason", "length")));
         Assert.AreEqual(usages.Count(u => u.FinishReason == "stop"), scrape.Value("vllm:request_success_total", Model, ("finished_reason", "stop")));

@@ -24,7 +24,6 @@ public sealed class UnsupportedFieldTests
         $$"""{"model":"{{ServerHost.ModelId}}","prompt":"hi","max_tokens":2,{{field}}}""";
 
     [TestMethod]
-    [DataRow("response_format", """{"type":"json_object"}""")]
     [DataRow("tools", """[{"type":"function","function":{"name":"f"}}]""")]
     [DataRow("n", "2")]
     [DataRow("best_of", "3")]

@@ -19,7 +19,11 @@ public sealed record ChatCompletionChunk(string Id, long Created, string Model, 
 /// </summary>
 public sealed record ChatCompletionChunkChoice(int Index, ChatCompletionDelta Delta, string? FinishReason, ChatCompletionLogprobs? Logprobs = null);
 
-/// <summary>What a chunk adds to the message: the role in the first chunk, text in the next ones, nothing in the last.</summary>
+/// <summary>
+/// What a chunk adds to the message: the role in the first chunk, text or a whole tool call in the next ones, nothing in
+/// the last.
+/// </summary>
 public sealed record ChatCompletionDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ChatCompletionToolCallDelta>? ToolCalls = null);

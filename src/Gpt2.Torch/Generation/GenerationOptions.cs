@@ -80,8 +80,10 @@ public sealed record GenerationOptions
 
     /// <summary>
     /// When set, the output is one JSON document of this shape (see <see cref="Generation.StructuredOutput"/>): a logits
-    /// processor masks every token that cannot continue it, after the penalties and before the sampling filters.
-    /// Null (the default) leaves the text free.
+    /// processor masks every token that cannot continue it, after the penalties and before the sampling filters, and
+    /// allows only the end-of-text and end-of-turn tokens once it is whole. Null (the default) leaves the text free.
+    /// <see cref="Validate()"/> compiles the schema (once; it is kept), so that a keyword outside the supported subset
+    /// fails before any decoding.
     /// </summary>
     public StructuredOutput? StructuredOutput { get; init; }
 
@@ -89,6 +91,8 @@ public sealed record GenerationOptions
     public bool IsGreedy => Temperature == 0;
 
     /// <summary>Throws when an option is out of range.</summary>
+    /// <exception cref="ArgumentException">An option is out of range, or the structured output's schema is malformed or admits no document.</exception>
+    /// <exception cref="NotSupportedException">The structured output's schema uses a keyword outside the supported subset (named, with its place).</exception>
     public void Validate()
     {
         OptionChecks.AtLeast(MaxNewTokens, 1, nameof(MaxNewTokens), "50");
@@ -119,7 +123,13 @@ public sealed record GenerationOptions
         if (StopStrings is null || StopStrings.Any(string.IsNullOrEmpty))
             throw new ArgumentException("StopStrings cannot hold an empty string.", nameof(StopStrings));
         if (StructuredOutput is not null)
-            throw new NotSupportedException("StructuredOutput is not implemented yet; leave it null.");
+        {
+            if (!StopAtEndOfText)
+                throw new ArgumentException(
+                    "A StructuredOutput ends at the end-of-text token, which StopAtEndOfText = false would write into the text; leave StopAtEndOfText true.",
+                    nameof(StopAtEndOfText));
+            Structured.JsonGrammar.For(StructuredOutput);   // compiled now (and kept), so that a schema outside the subset fails before decoding
+        }
     }
 
     /// <summary>Throws when an option is out of range or does not fit a model of <paramref name="contextLength"/> tokens.</summary>

@@ -44,7 +44,7 @@ internal sealed class GenerationRow
         _updates = streamed ? Channel.CreateUnbounded<TextGenerationUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true }) : null;
         _logProbabilities = options.LogProbabilities is null ? null : [];
         CancellationToken = cancellationToken;
-        Sampler = new TokenSampler(options, device);
+        Sampler = new TokenSampler(options, device, tokenizer);
     }
 
     public int[] Prompt { get; }

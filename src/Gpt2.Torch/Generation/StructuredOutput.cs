@@ -8,6 +8,19 @@ namespace Gpt2.Torch.Generation;
 /// once generation stops at the end of the document. <see cref="Prefix"/> and <see cref="Suffix"/> frame the document
 /// with fixed text (a tool call's <c>&lt;tool_call&gt;</c> tags), generated as the document is.
 /// </summary>
+/// <remarks>
+/// <para>The JSON Schema subset (OpenAI's strict mode and more): <c>type</c> (a name or a list such as
+/// <c>["string", "null"]</c>), <c>properties</c>, <c>required</c>, <c>additionalProperties</c>, <c>items</c>,
+/// <c>minItems</c>, <c>maxItems</c>, <c>minLength</c>, <c>maxLength</c>, <c>enum</c>, <c>const</c>, <c>anyOf</c>, and
+/// <c>$ref</c> inside the schema with <c>$defs</c> or <c>definitions</c> (recursion allowed); annotations such as
+/// <c>description</c> and <c>title</c> are ignored. Any other keyword (<c>pattern</c>, <c>format</c>, <c>oneOf</c>,
+/// <c>allOf</c>, <c>minimum</c>, ...) is refused with a <see cref="NotSupportedException"/> that names it and its place
+/// in the schema.</para>
+/// <para>Objects with <c>properties</c> get the listed properties only, in the order listed (required ones always),
+/// whatever <c>additionalProperties</c> says, as XGrammar and vLLM do. The document is compact JSON, with at most one
+/// space after <c>:</c> and <c>,</c>; numbers have at most 15 integer digits, 15 fraction digits and a two-digit
+/// exponent. These bounds keep every document finite, whatever a model prefers.</para>
+/// </remarks>
 public sealed record StructuredOutput
 {
     /// <summary>

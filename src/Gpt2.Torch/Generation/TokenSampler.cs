@@ -1,4 +1,5 @@
 using Gpt2.Torch.Generation.Sampling;
+using Gpt2.Torch.Tokenization;
 using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Generation;
@@ -20,16 +21,17 @@ internal sealed class TokenSampler : IDisposable
 
     /// <param name="options">The row's options (validated).</param>
     /// <param name="device">Where the row's logits live (the seeded generator's device).</param>
-    public TokenSampler(GenerationOptions options, Device device)
+    /// <param name="tokenizer">The model's tokenizer; needed for a structured output.</param>
+    public TokenSampler(GenerationOptions options, Device device, LanguageModelTokenizer? tokenizer = null)
     {
         _options = options;
-        _pipeline = LogitsProcessorPipeline.For(options);
+        _pipeline = LogitsProcessorPipeline.For(options, tokenizer);
         _random = options.Seed is long seed && !options.IsGreedy ? new Generator((ulong)seed, device) : null;
     }
 
     /// <summary>
     /// Whether the next token is the argmax of the raw logits and nothing else is asked (greedy, no bias, no penalty,
-    /// no log-probabilities): such rows of a batch can share one argmax without calling <see cref="Next"/>.
+    /// no structured output, no log-probabilities): such rows of a batch can share one argmax without calling <see cref="Next"/>.
     /// </summary>
     public bool IsPlainGreedy => _options.IsGreedy && _pipeline.IsEmpty && _options.LogProbabilities is null;
 

@@ -48,10 +48,12 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
     private readonly NormalizationForm? _normalization;
     private readonly bool _addPrefixSpace;
     private readonly byte[][] _tokenBytes;                // by id; empty for ids nothing uses
+    private readonly int[] _specialIds;                   // the special added tokens
     private readonly Lazy<Tokenizer> _tokenizer;
 
-    private HuggingFaceTokenizer(TokenizerJson file, TokenizerConfigJson config, IReadOnlyList<int> generationEndIds, string? chatTemplate)
+    private HuggingFaceTokenizer(TokenizerJson file, TokenizerConfigJson config, IReadOnlyList<int> generationEndIds, string? chatTemplate, HuggingFaceTokenizerFiles files)
     {
+        Files = files;
         List<AddedToken> added = MergeAddedTokens(file.AddedTokens, config.AddedTokens);
         int size = Math.Max(file.TokenBytes.Length, added.Count == 0 ? 0 : added.Max(t => t.Id) + 1);
         _tokenBytes = new byte[size][];
@@ -62,6 +64,7 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
         bool[] isModelToken = file.IsModelToken;
 
         _allAdded = new AddedTokenSplitter(added);
+        _specialIds = [.. added.Where(t => t.Special).Select(t => t.Id)];
         _nonSpecialAdded = new AddedTokenSplitter(added.Where(t => !t.Special));
         _normalization = file.Normalization;
         _addPrefixSpace = file.PreTokenization.AddPrefixSpace;
@@ -126,11 +129,27 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
         return Create(tokenizerJson, tokenizerConfigJson, generationConfigJson, chatTemplate: null);
     }
 
-    private static HuggingFaceTokenizer Create(Stream tokenizerJson, Stream? config, Stream? generation, string? chatTemplate) => new(
-        TokenizerJson.Read(tokenizerJson),
-        config is null ? TokenizerConfigJson.Empty : TokenizerConfigJson.Read(config),
-        generation is null ? [] : TokenizerConfigJson.ReadGenerationEndIds(generation),
-        chatTemplate);
+    private static HuggingFaceTokenizer Create(Stream tokenizerJson, Stream? config, Stream? generation, string? chatTemplate) =>
+        Load(new HuggingFaceTokenizerFiles(ReadAll(tokenizerJson), config is null ? null : ReadAll(config), generation is null ? null : ReadAll(generation), chatTemplate));
+
+    /// <summary>Reads a tokenizer from the contents of its files, as a model zip carries them (<see cref="Files"/>).</summary>
+    /// <exception cref="InvalidDataException">A file holds what is not implemented (named in the message) or is malformed.</exception>
+    internal static HuggingFaceTokenizer Load(HuggingFaceTokenizerFiles files) => new(
+        TokenizerJson.Read(new MemoryStream(files.TokenizerJson, writable: false)),
+        files.TokenizerConfigJson is null ? TokenizerConfigJson.Empty : TokenizerConfigJson.Read(new MemoryStream(files.TokenizerConfigJson, writable: false)),
+        files.GenerationConfigJson is null ? [] : TokenizerConfigJson.ReadGenerationEndIds(new MemoryStream(files.GenerationConfigJson, writable: false)),
+        files.ChatTemplate,
+        files);
+
+    private static byte[] ReadAll(Stream stream)
+    {
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    /// <summary>The files this tokenizer was read from, kept so that a model zip can carry them and read the same tokenizer back.</summary>
+    internal HuggingFaceTokenizerFiles Files { get; }
 
     private static FileStream? OpenIfExists(string path) => File.Exists(path) ? File.OpenRead(path) : null;
 
@@ -155,6 +174,9 @@ public sealed class HuggingFaceTokenizer : LanguageModelTokenizer
 
     /// <inheritdoc />
     public override IReadOnlyList<int> EndOfTurnIds { get; }
+
+    /// <inheritdoc />
+    internal override IReadOnlyCollection<int> SpecialTokenIds => [.. _specialIds, EndOfTextId, .. EndOfTurnIds];
 
     /// <summary><c>chat_template.jinja</c>, or else <c>chat_template</c> of <c>tokenizer_config.json</c> (its "default" where it lists several).</summary>
     public override string? ChatTemplate { get; }

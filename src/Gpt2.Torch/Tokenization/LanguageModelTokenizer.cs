@@ -51,6 +51,12 @@ public abstract class LanguageModelTokenizer
     /// </summary>
     public virtual IReadOnlyList<int> EndOfTurnIds => [];
 
+    /// <summary>
+    /// The special tokens: control tokens that are never text (structured output masks them); by default the
+    /// end-of-text and end-of-turn tokens.
+    /// </summary>
+    internal virtual IReadOnlyCollection<int> SpecialTokenIds => [EndOfTextId, .. EndOfTurnIds];
+
     /// <summary>The Jinja chat template of <c>tokenizer_config.json</c>, or null when the model has none (GPT-2).</summary>
     public virtual string? ChatTemplate => null;
 

@@ -180,7 +180,7 @@ public sealed class Gpt2TextClassificationTransformer : ITransformer, IDisposabl
                 });
                 return true;
             });
-            using var chain = (IDisposable)SavedClassifierChain.Fit(_mlContext, onnxPath, _labels, Sentence1ColumnName, Sentence2ColumnName,
+            using var chain = (IDisposable)SavedClassifierChain.Fit(_mlContext, onnxPath, Tokenizer, _labels, Sentence1ColumnName, Sentence2ColumnName,
                 MaxLength, ScoreColumnName, PredictedLabelColumnName);
             ((ICanSaveModel)chain).Save(ctx);
         }

@@ -108,7 +108,7 @@ internal sealed class TextGenerationMapper : IDisposable
         try
         {
             Engine.ExportGenerator(onnxPath);
-            using var chain = (IDisposable)SavedGeneratorChain.Fit(_mlContext, onnxPath, Engine.Model.Config.ContextLength, prompt, SourceColumnNames, OutputColumnName, _trim);
+            using var chain = (IDisposable)SavedGeneratorChain.Fit(_mlContext, onnxPath, Engine.Tokenizer, Engine.Model.Config.ContextLength, prompt, SourceColumnNames, OutputColumnName, _trim);
             ((ICanSaveModel)chain).Save(ctx);
         }
         finally

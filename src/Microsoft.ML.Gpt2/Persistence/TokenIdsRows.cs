@@ -41,13 +41,13 @@ public static class TokenIdsColumns
             $"A saved GPT-2 model holds at most {Widths[^1]} tokens per row, but this one needs {tokens} (its context length or maximum length); " +
             "keep it in memory, or train it with a smaller MaxLength to save it.");
 
-    /// <summary>Sets <paramref name="row"/> to <paramref name="ids"/>, padded on the right, or on the left when <paramref name="leftPadded"/>.</summary>
-    internal static void Set<TRow>(TRow row, int[] ids, bool leftPadded = false) where TRow : ITokenIdsRow
+    /// <summary>Sets <paramref name="row"/> to <paramref name="ids"/>, padded with <paramref name="padId"/> on the right, or on the left when <paramref name="leftPadded"/>.</summary>
+    internal static void Set<TRow>(TRow row, int[] ids, int padId = Gpt2Tokenizer.EndOfTextTokenId, bool leftPadded = false) where TRow : ITokenIdsRow
     {
         int width = TRow.Width;
         row.InputIds = new long[width];
         row.AttentionMask = new long[width];
-        Array.Fill(row.InputIds, Gpt2Tokenizer.EndOfTextTokenId);
+        Array.Fill(row.InputIds, padId);
         for (int i = 0, column = leftPadded ? width - ids.Length : 0; i < ids.Length; i++, column++)
         {
             row.InputIds[column] = ids[i];

@@ -1,12 +1,12 @@
 // Scores with the packed Gpt2MLNet.ML alone, no TorchSharp backend: loads the zip TrainingApp saved, in a new process.
-// Usage: ScoringApp <model zip>. Exits non-zero when a check fails.
+// Usage: ScoringApp <model zip> [<family model zip>]. Exits non-zero when a check fails.
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
 using Microsoft.ML;
 
-if (args.Length != 1)
+if (args.Length is not (1 or 2))
 {
-    Console.Error.WriteLine("usage: ScoringApp <model zip>");
+    Console.Error.WriteLine("usage: ScoringApp <model zip> [<family model zip>]");
     return 2;
 }
 int failures = 0;
@@ -48,6 +48,26 @@ Console.WriteLine($"     '{hamText[..40]}...' -> {ham.PredictedLabel} [{string.J
 Check(spam.PredictedLabel == "spam" && ham.PredictedLabel == "ham"
         && spam.Score.Length == 2 && Math.Abs(spam.Score.Sum() - 1) < 1e-4 && Math.Abs(ham.Score.Sum() - 1) < 1e-4,
     "loaded zip predicts spam for the prize message and ham for the milk message, with probabilities summing to 1");
+
+// 3b. A Llama-family classifier's zip, whose tokenizer (tokenizer.json) travels inside it, predicts here what it
+//     predicted in memory where it was trained (TrainingApp wrote those predictions beside it).
+if (args.Length == 2)
+{
+    ITransformer family = mlContext.Model.Load(args[1], out _);
+    Prediction[] expected = System.Text.Json.JsonSerializer.Deserialize<Prediction[]>(File.ReadAllText(args[1] + ".expected.json"))!;
+    var familyEngine = mlContext.Model.CreatePredictionEngine<Message, Prediction>(family);
+    int same = 0;
+    double worst = 0;
+    foreach (Prediction memory in expected)
+    {
+        Prediction zip = familyEngine.Predict(new Message { Text = memory.Text });
+        if (zip.PredictedLabel == memory.PredictedLabel)
+            same++;
+        worst = Math.Max(worst, zip.Score.Zip(memory.Score).Max(pair => Math.Abs(pair.First - pair.Second)));
+    }
+    Check(expected.Length > 0 && same == expected.Length && worst <= 1e-4,
+        $"family zip: {same} of {expected.Length} labels as in memory, scores within {worst:G2} (at most 1e-4)");
+}
 
 // 4. Creating a model without a backend fails with an error that names the package to add.
 try
@@ -98,6 +118,7 @@ public sealed class Message
 
 public sealed class Prediction
 {
+    public string Text { get; set; } = "";
     public string PredictedLabel { get; set; } = "";
     public float[] Score { get; set; } = [];
 }

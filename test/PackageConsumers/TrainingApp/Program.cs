@@ -1,7 +1,7 @@
 using Gpt2.Torch;
 // Trains with the packed packages and the CPU backend the application chose (TorchSharp-cpu), on this machine as it is:
 // on Debian 12 TorchSharp loads only thanks to Gpt2MLNet.Torch's buildTransitive libstdc++ fix.
-// Usage: TrainingApp <SMSSpamCollection> <output zip>. Exits non-zero when a check fails.
+// Usage: TrainingApp <SMSSpamCollection> <output zip> [<family output zip>]. Exits non-zero when a check fails.
 using Gpt2.Torch.Generation;
 using Gpt2.Torch.Model;
 using Gpt2.Torch.Tokenization;
@@ -13,9 +13,9 @@ using Microsoft.ML.Gpt2;
 using Microsoft.ML.Gpt2.Classification;
 using static TorchSharp.torch;
 
-if (args.Length != 2)
+if (args.Length is not (2 or 3))
 {
-    Console.Error.WriteLine("usage: TrainingApp <SMSSpamCollection> <output zip>");
+    Console.Error.WriteLine("usage: TrainingApp <SMSSpamCollection> <output zip> [<family output zip>]");
     return 2;
 }
 int failures = 0;
@@ -96,6 +96,40 @@ Check(logSources.Any(source => source.StartsWith("Gpt2MLNet", StringComparison.O
 mlContext.Model.SaveAtomically(classifier, train.Schema, args[1]);
 Check(new FileInfo(args[1]).Length > 0, $"saved {args[1]} ({new FileInfo(args[1]).Length:N0} bytes)");
 
+// 5. A tiny Llama-family model with its own tokenizer.json (the tests' TinyFamilyModel, copied here by the script)
+//    fine-tuned the same way; its zip carries the tokenizer. The predictions it made in memory go beside the zip, for
+//    ScoringApp to compare with the zip's in a process without libtorch.
+if (args.Length == 3)
+{
+    string folder = Gpt2.Torch.Tests.TinyFamilyModel.Write(Path.Combine(Path.GetTempPath(), $"family-{Guid.NewGuid():N}"));
+    try
+    {
+        ITransformer family = mlContext.Transforms.Conversion.MapValueToKey("Label")
+            .Append(mlContext.MulticlassClassification.Trainers.Gpt2(new Gpt2TextClassifier.Options
+            {
+                BaseModel = LanguageModelSource.Pretrained(folder),
+                Sentence1ColumnName = nameof(Message.Text),
+                TrainableLayers = TrainableLayers.All,
+                LearningRate = 3e-3,
+                MaxEpochs = 3,
+                MaxLength = 64,
+                Device = CPU,
+            }))
+            .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+            .Fit(train);
+        var familyMetrics = mlContext.MulticlassClassification.Evaluate(family.Transform(test));
+        Check(familyMetrics.MacroAccuracy > 0.7, $"family classifier: held-out macro accuracy {familyMetrics.MacroAccuracy:P1} on 100 messages (chance 50%)");
+        mlContext.Model.SaveAtomically(family, train.Schema, args[2]);
+        ExpectedPrediction[] expected = [.. mlContext.Data.CreateEnumerable<ExpectedPrediction>(family.Transform(test), reuseRowObject: false)];
+        File.WriteAllText(args[2] + ".expected.json", System.Text.Json.JsonSerializer.Serialize(expected));
+        Check(expected.Length == 100, $"saved {args[2]} ({new FileInfo(args[2]).Length:N0} bytes) and its {expected.Length} predictions in memory");
+    }
+    finally
+    {
+        Directory.Delete(folder, recursive: true);
+    }
+}
+
 Console.WriteLine(failures == 0 ? "TrainingApp: all checks passed" : $"TrainingApp: {failures} check(s) failed");
 return failures == 0 ? 0 : 1;
 
@@ -103,4 +137,11 @@ public sealed class Message
 {
     public string Label { get; set; } = "";
     public string Text { get; set; } = "";
+}
+
+public sealed class ExpectedPrediction
+{
+    public string Text { get; set; } = "";
+    public string PredictedLabel { get; set; } = "";
+    public float[] Score { get; set; } = [];
 }

@@ -1,10 +1,12 @@
+using Gpt2.Torch.Tokenization;
 using static TorchSharp.torch;
 
 namespace Gpt2.Torch.Generation.Sampling;
 
 /// <summary>
 /// A row's logits processors in the order <see cref="GenerationOptions"/> gives: logit bias, repetition penalty,
-/// frequency and presence penalties, then (when sampling) temperature, top-k, top-p and min-p. A processor that would
+/// frequency and presence penalties, the structured output's mask, then (when sampling) temperature, top-k, top-p and
+/// min-p. A processor that would
 /// leave the logits unchanged for the options is left out. Greedy decoding stops after the penalties: the filters never
 /// change which token is the most likely, and its log-probabilities are defined at temperature 1.
 /// </summary>
@@ -21,7 +23,11 @@ internal sealed class LogitsProcessorPipeline : IDisposable
     public bool IsEmpty => _processors.Length == 0;
 
     /// <summary>The whole pipeline of a row with these (validated) options.</summary>
-    public static LogitsProcessorPipeline For(GenerationOptions options) => new([.. Penalties(options), .. Warpers(options)]);
+    /// <param name="options">The row's options.</param>
+    /// <param name="tokenizer">The model's tokenizer: the structured output's mask is built from its vocabulary.</param>
+    /// <exception cref="ArgumentException">The options ask for a structured output and no tokenizer is given.</exception>
+    public static LogitsProcessorPipeline For(GenerationOptions options, LanguageModelTokenizer? tokenizer = null) =>
+        new([.. Penalties(options), .. Constraints(options, tokenizer), .. Warpers(options)]);
 
     /// <summary>
     /// Only the processors that do not read the history (temperature, top-k, top-p, min-p), the ones that shape the
@@ -47,6 +53,14 @@ internal sealed class LogitsProcessorPipeline : IDisposable
             yield return new FrequencyPenaltyProcessor(frequency);
         if (options.PresencePenalty is double presence && presence != 0)
             yield return new PresencePenaltyProcessor(presence);
+    }
+
+    private static IEnumerable<ILogitsProcessor> Constraints(GenerationOptions options, LanguageModelTokenizer? tokenizer)
+    {
+        if (options.StructuredOutput is not { } output)
+            yield break;
+        yield return new StructuredOutputProcessor(output, tokenizer
+            ?? throw new ArgumentException("A structured output needs the model's tokenizer to build its mask.", nameof(tokenizer)));
     }
 
     private static IEnumerable<ILogitsProcessor> Warpers(GenerationOptions options)
