@@ -3,7 +3,7 @@ using Gpt2.Benchmarks;
 using Gpt2.Torch;
 using static TorchSharp.torch;
 
-var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), loss, trainer, kernels, perplexity, score, quantized, serve, sampling, engines, mixed, structured.", AllowMultipleArgumentsPerToken = true };
+var benches = new Option<string[]>("--bench") { Description = "Which measurements: matmul, train, decode, batch, onnx (default: these), loss, trainer, kernels, perplexity, score, quantized, serve, serve-mixed, sampling, engines, mixed, structured.", AllowMultipleArgumentsPerToken = true };
 var preset = new Option<string[]>("--preset") { Description = "Model presets, measured one after the other in the same run: 124M, 355M, 774M, 1558M, book-124M, mini, or a Llama-family size (smollm2-135m, qwen2.5-0.5b, qwen3-0.6b, llama-3.2-1b, ...).", AllowMultipleArgumentsPerToken = true };
 var steps = new Option<int>("--steps") { Description = "Timed training steps per shape.", DefaultValueFactory = _ => 5 };
 var batch = new Option<int[]>("--batch") { Description = "Training batch sizes, paired with --seq.", AllowMultipleArgumentsPerToken = true };
@@ -66,6 +66,8 @@ root.SetAction(result =>
             new QuantizedBenchmark(on, model).Run(result.GetValue(text)!, result.GetValue(newTokens));
         if (selected.Contains("serve"))
             ServingBenchmark.RunAsync(model, result.GetValue(newTokens), [1, 4, 16]).GetAwaiter().GetResult();
+        if (selected.Contains("serve-mixed"))
+            ServingMixedBenchmark.RunAsync(model, result.GetValue(newTokens)).GetAwaiter().GetResult();
         if (selected.Contains("engines"))
             new EngineBenchmark(on, model).Run(result.GetValue(newTokens), Math.Max(3, result.GetValue(repeats)));
         if (selected.Contains("mixed"))

@@ -48,6 +48,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
         if (!request.Stream)
         {
             TextGenerationResult result = await served.Service.GenerateAsync(budget.PromptTokens, options, aborted);
+            served.Metrics.RecordGeneration(result);
             ChatCompletionLogprobs? logprobs = request.LogProbabilities is null ? null
                 : ChatCompletionLogprobs.Of(result.LogProbabilities ?? [], new TokenTexts(served.Service.Tokenizer));
             ChatCompletionMessage message = new("assistant", result.Text);
@@ -97,6 +98,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
                 await WriteContentsAsync(contents, logprobs ? update.LogProbabilities : null);
         }
         TextGenerationResult final = stream.Result!;
+        served.Metrics.RecordGeneration(final);
         if (reader is not null)
             await WriteContentsAsync(reader.Complete(), null);
         await WriteChunkAsync(new ChatCompletionDelta(), FinishReasons.Of(final, callCount > 0));

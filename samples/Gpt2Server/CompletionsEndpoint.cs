@@ -34,6 +34,7 @@ internal sealed class CompletionsEndpoint(ServedModel served, AdmissionControl a
         if (!request.Stream)
         {
             TextGenerationResult result = await served.Service.GenerateAsync(budget.PromptTokens, options, aborted);
+            served.Metrics.RecordGeneration(result);
             await JsonResponses.WriteAsync(context, 200, Completion(result.Text, FinishReasons.Of(result), result.LogProbabilities, Usage.Of(result)),
                 Gpt2ServerJsonContext.Default.TextCompletion);
             return;
@@ -48,6 +49,7 @@ internal sealed class CompletionsEndpoint(ServedModel served, AdmissionControl a
                 await ServerSentEvents.WriteEventAsync(context, Completion(update.Text, null, update.LogProbabilities), Gpt2ServerJsonContext.Default.TextCompletion);
         }
         TextGenerationResult final = stream.Result!;
+        served.Metrics.RecordGeneration(final);
         await ServerSentEvents.WriteEventAsync(context, Completion("", FinishReasons.Of(final), []), Gpt2ServerJsonContext.Default.TextCompletion);
         if (request.IncludeUsage)
             await ServerSentEvents.WriteEventAsync(context, new TextCompletion(id, created, served.ModelId, [], Usage.Of(final)),

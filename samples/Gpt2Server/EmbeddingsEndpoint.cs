@@ -27,6 +27,7 @@ internal sealed class EmbeddingsEndpoint(ServedModel served, AdmissionControl ad
         using IDisposable place = admission.Admit();
         GeneratedEmbeddings<Embedding<float>> embeddings = await generator.GenerateFromTokensAsync(tokenIds, cancellationToken: context.RequestAborted);
         int tokens = (int)(embeddings.Usage?.InputTokenCount ?? 0);
+        served.Metrics.RecordPromptTokens(tokens);
         var usage = new EmbeddingUsage(tokens, tokens);
         if (request.Base64)
             await JsonResponses.WriteAsync(context, 200,

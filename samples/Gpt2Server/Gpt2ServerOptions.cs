@@ -9,7 +9,7 @@ public sealed class Gpt2ServerOptionsException(string message) : Exception(messa
 
 /// <summary>
 /// The server's settings, read from its command line (<c>--model</c>, <c>--classifier</c>, <c>--prompt-format</c>, <c>--engine</c>,
-/// <c>--served-model-name</c> (<c>--model-id</c> is its older name), <c>--max-queue</c>, <c>--max-body-bytes</c>, <c>--shutdown-timeout</c>; <c>--urls</c> is ASP.NET Core's own).
+/// <c>--served-model-name</c> (<c>--model-id</c> is its older name), <c>--max-queue</c>, <c>--max-body-bytes</c>, <c>--shutdown-timeout</c>, <c>--api-key</c>; <c>--urls</c> is ASP.NET Core's own).
 /// </summary>
 public sealed record Gpt2ServerOptions
 {
@@ -20,7 +20,11 @@ public sealed record Gpt2ServerOptions
     public const string Usage =
         "usage: Gpt2Server --model PRESET|HF_ID|FOLDER|CHECKPOINT_DIR [--classifier ZIP] [--prompt-format auto|raw|alpaca|phi3] [--served-model-name NAME]\n" +
         "                  [--engine auto|torchsharp|onnxruntime|onnxruntime-int8|onnxruntime-int4 (auto)]\n" +
-        "                  [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]";
+        "                  [--max-queue N (64)] [--max-body-bytes N (1048576)] [--shutdown-timeout SECONDS (30)] [--urls " + DefaultUrls + "]\n" +
+        "                  [--api-key KEY (or the environment variable " + ApiKeyVariable + "): /v1 routes need 'Authorization: Bearer KEY']";
+
+    /// <summary>The environment variable that gives the API key when <c>--api-key</c> does not.</summary>
+    public const string ApiKeyVariable = "GPT2MLNET_API_KEY";
 
     /// <summary>What <c>LanguageModelSource</c> takes: a preset (124M), a Hugging Face id, a checkpoint folder or a trainer's checkpoint directory.</summary>
     public required string Model { get; init; }
@@ -51,6 +55,12 @@ public sealed record Gpt2ServerOptions
 
     /// <summary>How long running requests may take to finish when the server stops.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The key every <c>/v1</c> route asks for as <c>Authorization: Bearer KEY</c> (<c>--api-key</c>, else
+    /// <see cref="ApiKeyVariable"/>); null for an open server. <c>/health</c> and <c>/metrics</c> stay open.
+    /// </summary>
+    public string? ApiKey { get; init; }
 
     /// <summary>Reads the options from configuration (the command line); throws <see cref="Gpt2ServerOptionsException"/> naming a bad one.</summary>
     public static Gpt2ServerOptions From(IConfiguration configuration)
@@ -84,6 +94,9 @@ public sealed record Gpt2ServerOptions
         string modelId = (servedName ?? olderName) is { Length: > 0 } id ? id
             : Directory.Exists(model) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model)))
             : model;
+        string? apiKey = configuration["api-key"] ?? configuration[ApiKeyVariable];
+        if (apiKey is not null && string.IsNullOrWhiteSpace(apiKey))
+            throw new Gpt2ServerOptionsException($"--api-key: the key is empty; give a key, or neither --api-key nor {ApiKeyVariable} for an open server.");
         return new Gpt2ServerOptions
         {
             Model = model,
@@ -94,6 +107,7 @@ public sealed record Gpt2ServerOptions
             MaxQueue = Int(configuration, "max-queue", 64, 1),
             MaxRequestBodyBytes = Int(configuration, "max-body-bytes", 1 << 20, 1024),
             ShutdownTimeout = TimeSpan.FromSeconds(Int(configuration, "shutdown-timeout", 30, 0)),
+            ApiKey = apiKey,
         };
     }
 

@@ -67,6 +67,7 @@ internal sealed class ResponsesEndpoint(ServedModel served, AdmissionControl adm
         if (!request.Stream)
         {
             TextGenerationResult result = await served.Service.GenerateAsync(budget.PromptTokens, options, aborted);
+            served.Metrics.RecordGeneration(result);
             string status = Status(result);
             IList<AIContent> contents = request.ToolsOffered ? ToolCallReader.ReadAll(result.Text, request.ParallelToolCalls ?? true) : [new TextContent(result.Text)];
             string text = string.Concat(contents.OfType<TextContent>().Select(part => part.Text));
@@ -100,6 +101,7 @@ internal sealed class ResponsesEndpoint(ServedModel served, AdmissionControl adm
         if (reader is not null)
             await events.ContentsAsync(reader.Complete());
         TextGenerationResult final = stream.Result!;
+        served.Metrics.RecordGeneration(final);
         string finalStatus = Status(final);
         IReadOnlyList<object> items = await events.CompleteAsync(finalStatus);
         await events.LifecycleAsync(finalStatus == "completed" ? "response.completed" : "response.incomplete", Response(finalStatus, items, final));

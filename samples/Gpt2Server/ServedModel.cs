@@ -1,6 +1,7 @@
 using Gpt2.Torch;
 using Gpt2.Torch.Generation;
 using Gpt2MLNet.AI;
+using Gpt2Server.Metrics;
 
 namespace Gpt2Server;
 
@@ -18,6 +19,7 @@ internal sealed class ServedModel : IDisposable
         try
         {
             Classifier = options.ClassifierPath is null ? null : new Gpt2ServerClassifier(options.ClassifierPath);
+            Metrics = new ServerMetrics(ModelId, Service.Host, options.MaxQueue);
         }
         catch
         {
@@ -32,6 +34,9 @@ internal sealed class ServedModel : IDisposable
     public Gpt2TextGenerationService Service { get; }
 
     public Gpt2ServerClassifier? Classifier { get; }
+
+    /// <summary>What <c>/metrics</c> reports; each endpoint records its requests here (<see cref="ServerMetrics.RecordGeneration"/>).</summary>
+    public ServerMetrics Metrics { get; }
 
     /// <summary>The format asked for, or the model's own chat template (raw text for a model without one).</summary>
     public ChatPromptFormat PromptFormat => field ??= Options.PromptFormat ?? ChatPromptFormat.FromTokenizer(Service.Tokenizer);

@@ -15,6 +15,7 @@ internal static class ServerSentEvents
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
         await context.Response.StartAsync();
+        await context.Response.Body.FlushAsync();   // the 200 goes out now: an admitted client knows it before the first token
     }
 
     public static async Task WriteEventAsync<T>(HttpContext context, T value, JsonTypeInfo<T> type)

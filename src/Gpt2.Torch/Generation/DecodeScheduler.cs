@@ -34,6 +34,10 @@ internal sealed class DecodeScheduler : IDisposable
     private bool _running;
     private bool _disposed;
     private int _peak;
+    private int _waiting;     // rows submitted that have not joined the batch, nor ended before joining
+    private int _runningRows;
+    private long _cachedTokens;
+    private long _reservedPositions;
     private Thread? _thread;
     private const string ThreadName = "LanguageModelHost scheduler";
 
@@ -50,9 +54,25 @@ internal sealed class DecodeScheduler : IDisposable
     /// <summary>The most rows decoded together so far.</summary>
     public int PeakBatchSize => Volatile.Read(ref _peak);
 
+    /// <summary>What the loop holds now; read without the model's lock, so that it answers while a step runs.</summary>
+    public LanguageModelHostState State => new(Volatile.Read(ref _runningRows), Volatile.Read(ref _waiting),
+        Volatile.Read(ref _cachedTokens), Volatile.Read(ref _reservedPositions));
+
     /// <summary>Queues rows that join the batch together at its next step.</summary>
     /// <exception cref="ObjectDisposedException">The host was disposed.</exception>
-    public void Submit(GenerationRow[] rows) => Enqueue(rows);
+    public void Submit(GenerationRow[] rows)
+    {
+        Interlocked.Add(ref _waiting, rows.Length);
+        try
+        {
+            Enqueue(rows);
+        }
+        catch
+        {
+            Interlocked.Add(ref _waiting, -rows.Length);
+            throw;
+        }
+    }
 
     /// <summary>Runs <paramref name="work"/> on the scheduler thread between two steps, holding the model's lock.</summary>
     /// <exception cref="ObjectDisposedException">The host was disposed.</exception>
@@ -93,12 +113,15 @@ internal sealed class DecodeScheduler : IDisposable
             {
                 foreach (GenerationRow row in rows)
                     row.FailNow(disposed);
+                Interlocked.Add(ref _waiting, -rows.Length);
             }
             else
             {
                 ((IWorkItem)item).Fail(disposed);
             }
         }
+        _capacity = 0;
+        Publish(joined: 0);
         _engine.Dispose();
     }
 
@@ -160,6 +183,7 @@ internal sealed class DecodeScheduler : IDisposable
             _rows.Clear();
             _engine.Reset();
             _capacity = 0;
+            Publish(joining.Count);
         }
         else
         {
@@ -187,7 +211,30 @@ internal sealed class DecodeScheduler : IDisposable
                 _engine.Reset();
                 _capacity = 0;
             }
+            finally
+            {
+                Publish(joining.Count);   // under the lock: whoever holds the model sees the state its last step left
+            }
         }
+    }
+
+    // The state after a step: the joining rows have joined or ended; rows that ended in it still hold their keys and
+    // values until the next composition.
+    private void Publish(int joined)
+    {
+        int running = 0;
+        long cached = 0;
+        foreach (GenerationRow row in _rows)
+        {
+            if (row.Done)
+                continue;
+            running++;
+            cached += row.Cached;
+        }
+        Interlocked.Add(ref _waiting, -joined);
+        Volatile.Write(ref _runningRows, running);
+        Volatile.Write(ref _cachedTokens, cached);
+        Volatile.Write(ref _reservedPositions, _rows.Count * _capacity);
     }
 
     // One step: rows that finished or were cancelled leave, joining rows and rows whose window jumps are read in

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Gpt2.Torch.Tokenization;
 using static TorchSharp.torch;
@@ -21,6 +22,8 @@ internal sealed class GenerationRow
     private readonly TaskCompletionSource<GenerationOutcome> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _reported;   // log-probabilities already sent in an update
     private Action? _signal;  // completes Outcome; run by Signal once the step has released the model
+    private readonly long _submitted = Stopwatch.GetTimestamp();
+    private TimeSpan _timeToFirstToken;
 
     /// <param name="prompt">The prompt's tokens (validated, at least one).</param>
     /// <param name="options">The row's options (validated).</param>
@@ -78,6 +81,8 @@ internal sealed class GenerationRow
         if (_logProbabilities is not null && sampled.LogProbabilities is { } entry)
             _logProbabilities.Add(entry);
         string piece = _stops.Add(sampled.TokenId);
+        if (_stops.TokenCount == 1)
+            _timeToFirstToken = Stopwatch.GetElapsedTime(_submitted);
         _onToken?.Invoke(sampled.TokenId);
         if (piece.Length > 0)
             Send(piece);
@@ -91,6 +96,8 @@ internal sealed class GenerationRow
         var result = new TextGenerationResult(_stops.Text, _stops.FinishReason!.Value, Prompt.Length, _stops.TokenCount, 0)
         {
             LogProbabilities = _logProbabilities,
+            TimeToFirstToken = _timeToFirstToken,
+            TimeToLastToken = Stopwatch.GetElapsedTime(_submitted),
         };
         var outcome = new GenerationOutcome([.. History.Skip(Prompt.Length)], result);
         _signal = () => _done.TrySetResult(outcome);

@@ -103,6 +103,13 @@ public sealed class LanguageModelHost : IDisposable
     public int PeakBatchSize => _scheduler.PeakBatchSize;
 
     /// <summary>
+    /// What the decode loop holds now: running and waiting generations and the batch's keys and values (for a server's
+    /// metrics). Read without waiting for the model, so it answers while a step runs; its numbers are each current but
+    /// may straddle a step.
+    /// </summary>
+    public LanguageModelHostState State => _scheduler.State;
+
+    /// <summary>
     /// The pooled final hidden states (after the last LayerNorm) of each token list, computed together in one
     /// left-padded, masked forward pass on the scheduler thread between decode steps; the lists of concurrent callers
     /// waiting for the same round share that pass.
