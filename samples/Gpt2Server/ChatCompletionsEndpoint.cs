@@ -23,24 +23,9 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
     {
         OpenAIRequest request = OpenAIRequest.Read(body, chat: true, served.VocabularySize);
         served.CheckModel(request);
-        ChatPromptFormat format = served.PromptFormat;
-        if (request.ToolsOffered && !format.RendersTools)
-            throw new OpenAIErrorException(400,
-                $"'tools' is not supported by the served model: its prompt format ({format.Name}) does not render tools (a chat template that writes calls as " +
-                "<tool_call> JSON </tool_call>, as Qwen2.5's and Qwen3's do); leave tools out or send tool_choice \"none\".", "tools", "unsupported_parameter");
-        IReadOnlyList<ChatMessage> messages = request.Messages(format.RendersTools);
-        string prompt;
-        try
-        {
-            prompt = format.Render(messages, request.ChatOptions(1));
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException)
-        {
-            throw new OpenAIErrorException(400, e.Message, request.ToolsOffered && e is NotSupportedException ? "tools" : "messages");
-        }
-        PromptBudget budget = PromptBudget.For(served.Service, prompt, request.MaxTokens,
-            Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "messages", format.RendersSpecialTokens);
-        GenerationOptions options = Constrained(request, budget.MaxTokens);
+        ChatPrompt.CheckTools(served, request);
+        IReadOnlyList<ChatMessage> messages = request.Messages(served.PromptFormat.RendersTools);
+        (PromptBudget budget, GenerationOptions options) = ChatPrompt.Prepare(served, request, messages, instructions: null, "messages", "response_format");
         using IDisposable place = admission.Admit();
         CancellationToken aborted = context.RequestAborted;
         string id = $"chatcmpl-{Guid.NewGuid():N}";
@@ -106,22 +91,5 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
             await ServerSentEvents.WriteEventAsync(context, new ChatCompletionChunk(id, created, served.ModelId, [], Usage.Of(final)),
                 Gpt2ServerJsonContext.Default.ChatCompletionChunk);
         await ServerSentEvents.WriteDoneAsync(context);
-    }
-
-    // The request's options through the chat client's mapping; a response format or tool choice the constraint cannot
-    // honour (an unsupported schema) is refused naming the field.
-    private GenerationOptions Constrained(OpenAIRequest request, int maxTokens)
-    {
-        try
-        {
-            GenerationOptions options = request.GenerationOptions(maxTokens);
-            options.Validate(served.ContextLength);
-            return options;
-        }
-        catch (Exception e) when ((e is ArgumentException or NotSupportedException) && (request.ResponseFormat is ChatResponseFormatJson || request.ToolsOffered))
-        {
-            string param = request.ToolsOffered && request.ToolMode is RequiredChatToolMode ? "tools" : request.ResponseFormat is ChatResponseFormatJson ? "response_format" : "tools";
-            throw new OpenAIErrorException(400, e.Message, param, "invalid_value");
-        }
     }
 }

@@ -69,7 +69,7 @@ public sealed partial class OpenAIRequest
             ResponseFormat = format,
             Tools = tools,
             ToolMode = ResponsesToolFields.ReadToolChoice(body, tools),
-            ParallelToolCalls = ResponsesToolFields.ReadParallelToolCalls(body),
+            ParallelToolCalls = ResponseFormatAndToolFields.ReadParallelToolCalls(body),
         };
     }
 
@@ -87,20 +87,7 @@ public sealed partial class OpenAIRequest
             case "json_object":
                 return ChatResponseFormat.Json;
             case "json_schema":
-                string name = format.TryGetProperty("name", out JsonElement n) && n.ValueKind == JsonValueKind.String && n.GetString() is { Length: > 0 and <= 64 } given
-                    && given.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-')
-                    ? given
-                    : throw new OpenAIErrorException(400, "text.format.name is required with type json_schema: letters, digits, underscores and dashes, at most 64.",
-                        "text.format.name", "invalid_value");
-                string? description = null;
-                if (Present(format, "description", out JsonElement d))
-                    description = d.ValueKind == JsonValueKind.String ? d.GetString()
-                        : throw new OpenAIErrorException(400, "text.format.description must be a string.", "text.format.description", "invalid_type");
-                if (!Present(format, "schema", out JsonElement schema) || schema.ValueKind != JsonValueKind.Object)
-                    throw new OpenAIErrorException(400, "text.format.schema is required with type json_schema: a JSON Schema object.", "text.format.schema", "invalid_type");
-                if (Present(format, "strict", out JsonElement strict) && strict.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-                    throw new OpenAIErrorException(400, "text.format.strict must be true or false (the output always follows the schema).", "text.format.strict", "invalid_type");
-                return ChatResponseFormat.ForJsonSchema(schema.Clone(), name, description);
+                return ResponseFormatAndToolFields.ReadJsonSchemaFormat(format, "text.format", schemaRequired: true);
             default:
                 throw new OpenAIErrorException(400,
                     "text.format must be {\"type\":\"text\"}, {\"type\":\"json_object\"} or {\"type\":\"json_schema\",\"name\":...,\"schema\":{...}}.",

@@ -31,21 +31,32 @@ internal static partial class ResponseFormatAndToolFields
             case "json_schema":
                 if (!format.TryGetProperty("json_schema", out JsonElement definition) || definition.ValueKind != JsonValueKind.Object)
                     throw Error("response_format.json_schema is required with type json_schema: {\"name\": ..., \"schema\": {...}}.", "response_format.json_schema", "invalid_type");
-                string name = definition.TryGetProperty("name", out JsonElement n) && n.ValueKind == JsonValueKind.String && FunctionName().IsMatch(n.GetString()!)
-                    ? n.GetString()!
-                    : throw Error("response_format.json_schema.name is required: letters, digits, underscores and dashes, at most 64.", "response_format.json_schema.name", "invalid_value");
-                string? description = OptionalString(definition, "description", "response_format.json_schema.description");
-                JsonElement? schema = null;
-                if (definition.TryGetProperty("schema", out JsonElement s) && s.ValueKind != JsonValueKind.Null)
-                    schema = s.ValueKind == JsonValueKind.Object ? s.Clone()
-                        : throw Error("response_format.json_schema.schema must be a JSON Schema object.", "response_format.json_schema.schema", "invalid_type");
-                if (definition.TryGetProperty("strict", out JsonElement strict) && strict.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
-                    throw Error("response_format.json_schema.strict must be true or false (the output always follows the schema).", "response_format.json_schema.strict", "invalid_type");
-                return schema is JsonElement given ? ChatResponseFormat.ForJsonSchema(given, name, description) : ChatResponseFormat.Json;
+                return ReadJsonSchemaFormat(definition, "response_format.json_schema", schemaRequired: false);
             default:
                 throw Error("response_format must be {\"type\": \"text\"}, {\"type\": \"json_object\"} or {\"type\": \"json_schema\", \"json_schema\": {...}}.",
                     "response_format", "invalid_value");
         }
+    }
+
+    /// <summary>
+    /// A JSON schema format's <c>name</c>, <c>description</c>, <c>schema</c> and <c>strict</c>, as chat's
+    /// <c>response_format.json_schema</c> and the Responses API's flat <c>text.format</c> both hold them (at
+    /// <paramref name="param"/>); without a schema (allowed on chat only) any JSON object.
+    /// </summary>
+    public static ChatResponseFormat ReadJsonSchemaFormat(JsonElement definition, string param, bool schemaRequired)
+    {
+        string name = definition.TryGetProperty("name", out JsonElement n) && n.ValueKind == JsonValueKind.String && FunctionName().IsMatch(n.GetString()!)
+            ? n.GetString()!
+            : throw Error($"{param}.name is required: letters, digits, underscores and dashes, at most 64.", $"{param}.name", "invalid_value");
+        string? description = OptionalString(definition, "description", $"{param}.description");
+        JsonElement? schema = null;
+        if (definition.TryGetProperty("schema", out JsonElement s) && s.ValueKind != JsonValueKind.Null)
+            schema = s.ValueKind == JsonValueKind.Object ? s.Clone() : throw Error($"{param}.schema must be a JSON Schema object.", $"{param}.schema", "invalid_type");
+        else if (schemaRequired)
+            throw Error($"{param}.schema is required with type json_schema: a JSON Schema object.", $"{param}.schema", "invalid_type");
+        if (definition.TryGetProperty("strict", out JsonElement strict) && strict.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
+            throw Error($"{param}.strict must be true or false (the output always follows the schema).", $"{param}.strict", "invalid_type");
+        return schema is JsonElement given ? ChatResponseFormat.ForJsonSchema(given, name, description) : ChatResponseFormat.Json;
     }
 
     /// <summary><c>tools</c>: <c>[{"type": "function", "function": {name, description, parameters, strict}}]</c>.</summary>

@@ -27,30 +27,13 @@ internal sealed class ResponsesEndpoint(ServedModel served, AdmissionControl adm
     {
         OpenAIRequest request = OpenAIRequest.ReadResponses(body);
         served.CheckModel(request);
-        ChatPromptFormat format = served.PromptFormat;
-        if (request.ToolsOffered && !format.RendersTools)
-            throw new OpenAIErrorException(400,
-                $"'tools' is not supported by the served model: its prompt format ({format.Name}) does not render tools (a chat template that writes calls as " +
-                "<tool_call> JSON </tool_call>, as Qwen2.5's and Qwen3's do); leave tools out or send tool_choice \"none\".", "tools", "unsupported_parameter");
-        ResponsesInput input = ResponsesInput.Read(body, format.RendersTools);
+        ChatPrompt.CheckTools(served, request);
+        ResponsesInput input = ResponsesInput.Read(body, served.PromptFormat.RendersTools);
         IReadOnlyDictionary<string, string> metadata = Metadata(body);
         if (body.TryGetProperty("store", out JsonElement store) && store.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
             throw new OpenAIErrorException(400, "store must be true or false.", "store", "invalid_type");
         string? user = body.TryGetProperty("user", out JsonElement u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null;
-        string prompt;
-        try
-        {
-            ChatOptions renderOptions = request.ChatOptions(1);
-            renderOptions.Instructions = input.Instructions;
-            prompt = format.Render(input.Messages, renderOptions);
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException)
-        {
-            throw new OpenAIErrorException(400, e.Message, request.ToolsOffered && e is NotSupportedException ? "tools" : "input");
-        }
-        PromptBudget budget = PromptBudget.For(served.Service, prompt, request.MaxTokens,
-            Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), "input", format.RendersSpecialTokens);
-        GenerationOptions options = Constrained(request, budget.MaxTokens);
+        (PromptBudget budget, GenerationOptions options) = ChatPrompt.Prepare(served, request, input.Messages, input.Instructions, "input", "text.format");
         using IDisposable place = admission.Admit();
         CancellationToken aborted = context.RequestAborted;
         string id = $"resp_{Guid.NewGuid():N}";
@@ -113,22 +96,6 @@ internal sealed class ResponsesEndpoint(ServedModel served, AdmissionControl adm
 
     /// <summary>A call's arguments as the JSON string OpenAI sends.</summary>
     internal static string Arguments(FunctionCallContent call) => ChatCompletionToolCall.Of(call).Function.Arguments;
-
-    // The request's options through the chat client's mapping; a text.format the constraint cannot honour (an
-    // unsupported schema) is refused naming the field, as the chat endpoint refuses its response_format.
-    private GenerationOptions Constrained(OpenAIRequest request, int maxTokens)
-    {
-        try
-        {
-            GenerationOptions options = request.GenerationOptions(maxTokens);
-            options.Validate(served.ContextLength);
-            return options;
-        }
-        catch (Exception e) when ((e is ArgumentException or NotSupportedException) && request.ResponseFormat is ChatResponseFormatJson)
-        {
-            throw new OpenAIErrorException(400, e.Message, "text.format", "invalid_value");
-        }
-    }
 
     // The Responses API has no stop strings: the text ends at the end-of-text token (completed) or at the token limit.
     private static string Status(TextGenerationResult result) => result.FinishReason == TextGenerationFinishReason.Length ? "incomplete" : "completed";

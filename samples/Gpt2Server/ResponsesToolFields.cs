@@ -65,14 +65,6 @@ internal static class ResponsesToolFields
         return mode;
     }
 
-    public static bool? ReadParallelToolCalls(JsonElement body)
-    {
-        if (!body.TryGetProperty("parallel_tool_calls", out JsonElement value) || value.ValueKind == JsonValueKind.Null)
-            return null;
-        return value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean()
-            : throw Error("parallel_tool_calls must be true or false.", "parallel_tool_calls", "invalid_type");
-    }
-
     /// <summary>A <c>function_call</c> item sent back: <c>{"type":"function_call","call_id","name","arguments": a JSON string}</c>.</summary>
     public static FunctionCallContent ReadCall(JsonElement item, string param)
     {
