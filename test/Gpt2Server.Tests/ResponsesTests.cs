@@ -86,7 +86,7 @@ public sealed class ResponsesTests
         var text = new StringBuilder();
         int deltas = 0;
         ResponseResult? completed = null;
-        await foreach (StreamingResponseUpdate update in await _openAI.GetResponsesClient().CreateResponseStreamingAsync(
+        await foreach (StreamingResponseUpdate update in _openAI.GetResponsesClient().CreateResponseStreamingAsync(
             new CreateResponseOptions(ServerHost.ModelId, [ResponseItem.CreateUserMessageItem("Once upon a time")])
             { MaxOutputTokenCount = 20, StreamingEnabled = true }))
         {
@@ -119,8 +119,11 @@ public sealed class ResponsesTests
         Assert.AreEqual(expected.Text, response.Text);
         Assert.AreEqual(expected.Usage!.InputTokenCount, response.Usage!.InputTokenCount);
         Assert.AreEqual(15, response.Usage.OutputTokenCount);
-        // Streaming through this adapter is not tested: Microsoft.Extensions.AI.OpenAI 11.0.0 was built against OpenAI
-        // 2.14, whose ResponsesClient.CreateResponseStreamingAsync 2.15 replaced (MissingMethodException at run time).
+
+        var streamed = new StringBuilder();
+        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(messages, options))
+            streamed.Append(update.Text);
+        Assert.AreEqual(expected.Text, streamed.ToString());
     }
 
     [TestMethod]
@@ -178,7 +181,7 @@ public sealed class ResponsesTests
 
         var client = new OpenAIClient(new ApiKeyCredential("not-needed"), new OpenAIClientOptions { Endpoint = new Uri(server.BaseAddress, "v1") });
         ResponseResult? completed = null;
-        await foreach (StreamingResponseUpdate update in await client.GetResponsesClient().CreateResponseStreamingAsync(
+        await foreach (StreamingResponseUpdate update in client.GetResponsesClient().CreateResponseStreamingAsync(
             new CreateResponseOptions(ServerHost.ModelId, [ResponseItem.CreateUserMessageItem("The end")]) { MaxOutputTokenCount = 10, StreamingEnabled = true }))
         {
             if (update is StreamingResponseCompletedUpdate done)
@@ -317,7 +320,7 @@ public sealed class ResponsesTests
         ChatResponse expected = await _local.GetResponseAsync([new AIChatMessage(ChatRole.User, "Some JSON")],
             new ChatOptions { MaxOutputTokens = 30, ResponseFormat = ChatResponseFormat.Json });
         var text = new StringBuilder();
-        await foreach (StreamingResponseUpdate update in await _openAI.GetResponsesClient().CreateResponseStreamingAsync(
+        await foreach (StreamingResponseUpdate update in _openAI.GetResponsesClient().CreateResponseStreamingAsync(
             new CreateResponseOptions(ServerHost.ModelId, [ResponseItem.CreateUserMessageItem("Some JSON")])
             {
                 MaxOutputTokenCount = 30,

@@ -106,7 +106,7 @@ public sealed class ResponsesToolTests
         FunctionCallContent expected = await ExpectedCallAsync("Weather in Lima?", 60);
         string? arguments = null;
         var kinds = new List<string>();
-        await foreach (StreamingResponseUpdate update in await _openAI.GetResponsesClient().CreateResponseStreamingAsync(Request("Weather in Lima?", 60, stream: true)))
+        await foreach (StreamingResponseUpdate update in _openAI.GetResponsesClient().CreateResponseStreamingAsync(Request("Weather in Lima?", 60, stream: true)))
         {
             kinds.Add(update.GetType().Name);
             if (update is StreamingResponseFunctionCallArgumentsDoneUpdate done)
