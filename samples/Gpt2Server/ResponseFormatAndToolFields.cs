@@ -113,6 +113,17 @@ internal static partial class ResponseFormatAndToolFields
         };
         if (mode is not NoneChatToolMode && tools.Count == 0)
             throw Error("tool_choice is only allowed when tools are given.", "tool_choice", "invalid_value");
+        return CheckRequiredFunction(mode, tools);
+    }
+
+    /// <summary>
+    /// <paramref name="mode"/>, once a required call has tools to call and a named function is one of them; both APIs'
+    /// <c>tool_choice</c> end here.
+    /// </summary>
+    public static ChatToolMode CheckRequiredFunction(ChatToolMode mode, IList<AITool> tools)
+    {
+        if (mode is RequiredChatToolMode && tools.Count == 0)
+            throw Error("tool_choice requires a tool call, but no tools are given.", "tool_choice", "invalid_value");
         if (mode is RequiredChatToolMode { RequiredFunctionName: string required } && !tools.Any(t => t.Name == required))
             throw Error($"tool_choice names the function '{required}', which is not in tools ({string.Join(", ", tools.Select(t => $"'{t.Name}'"))}).",
                 "tool_choice", "invalid_value");

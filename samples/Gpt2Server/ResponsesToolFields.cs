@@ -57,12 +57,7 @@ internal static class ResponsesToolFields
                 => ChatToolMode.RequireSpecific(FunctionName(choice, "name", "tool_choice.name")),
             _ => throw Error("tool_choice must be \"none\", \"auto\", \"required\" or {\"type\":\"function\",\"name\":...}.", "tool_choice", "invalid_value"),
         };
-        if (mode is RequiredChatToolMode && tools.Count == 0)
-            throw Error("tool_choice requires a tool call, but no tools are given.", "tool_choice", "invalid_value");
-        if (mode is RequiredChatToolMode { RequiredFunctionName: string required } && !tools.Any(t => t.Name == required))
-            throw Error($"tool_choice names the function '{required}', which is not in tools ({string.Join(", ", tools.Select(t => $"'{t.Name}'"))}).",
-                "tool_choice", "invalid_value");
-        return mode;
+        return ResponseFormatAndToolFields.CheckRequiredFunction(mode, tools);
     }
 
     /// <summary>A <c>function_call</c> item sent back: <c>{"type":"function_call","call_id","name","arguments": a JSON string}</c>.</summary>
