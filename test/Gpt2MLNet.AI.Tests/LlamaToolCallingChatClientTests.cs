@@ -57,6 +57,21 @@ public sealed class LlamaToolCallingChatClientTests
         StringAssert.Contains(format.Render(Question, new ChatOptions { Tools = [Time] }), "\"name\": \"get_time\"");
     }
 
+    [TestMethod]
+    public void ARequiredCallsConstraintIsABareCallWithParametersAndNoFraming()
+    {
+        var options = new ChatOptions { Tools = [Weather, Time], ToolMode = ChatToolMode.RequireAny };
+        StructuredOutput constraint = Gpt2ChatOptions.ToGenerationOptions(options, new GenerationOptions(), _client.Format).StructuredOutput!;
+
+        Assert.AreEqual("", constraint.Prefix);
+        Assert.AreEqual("", constraint.Suffix);
+        JsonSchema schema = JsonSchema.FromText(constraint.JsonSchema!.Value.GetRawText());
+        Assert.IsTrue(schema.Evaluate(JsonDocument.Parse("""{"name": "get_time", "parameters": {"zone": "CET", "exact": true}}""").RootElement).IsValid);
+        Assert.IsFalse(schema.Evaluate(JsonDocument.Parse("""{"name": "get_time", "arguments": {"zone": "CET", "exact": true}}""").RootElement).IsValid, "Hermes' key");
+        Assert.IsFalse(schema.Evaluate(JsonDocument.Parse("""{"name": "get_time", "parameters": {"city": "Paris", "unit": "celsius"}}""").RootElement).IsValid, "another function's parameters");
+        Assert.IsFalse(schema.Evaluate(JsonDocument.Parse("""{"name": "get_date", "parameters": {}}""").RootElement).IsValid, "a function not offered");
+    }
+
     public static IEnumerable<object?[]> Samplings() =>
     [
         [null, null], [1.0f, 1L], [1.5f, 3L],
