@@ -39,7 +39,7 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
             ChatCompletionMessage message = new("assistant", result.Text);
             if (request.ToolsOffered)
             {
-                IList<AIContent> contents = ToolCallReader.ReadAll(result.Text, request.ParallelToolCalls ?? true);
+                IList<AIContent> contents = ToolCallReader.ReadAll(result.Text, served.PromptFormat, request.ParallelToolCalls ?? true);
                 ChatCompletionToolCall[] calls = [.. contents.OfType<FunctionCallContent>().Select(ChatCompletionToolCall.Of)];
                 string text = string.Concat(contents.OfType<TextContent>().Select(t => t.Text));
                 message = new("assistant", calls.Length > 0 && text.Length == 0 ? null : text, calls.Length > 0 ? calls : null);
@@ -57,8 +57,8 @@ internal sealed class ChatCompletionsEndpoint(ServedModel served, AdmissionContr
         var texts = new TokenTexts(served.Service.Tokenizer);
         await ServerSentEvents.StartAsync(context);
         await WriteChunkAsync(new ChatCompletionDelta(Role: "assistant", Content: ""), null);
-        // With tools offered, a call is sent whole, as one delta, when its closing tag arrives; the tags' text is never streamed.
-        ToolCallReader? reader = request.ToolsOffered ? new ToolCallReader(request.ParallelToolCalls ?? true) : null;
+        // With tools offered, a call is sent whole, as one delta, when it is complete; its framing and JSON are never streamed as text.
+        ToolCallReader? reader = request.ToolsOffered ? new ToolCallReader(served.PromptFormat, request.ParallelToolCalls ?? true) : null;
         int callCount = 0;
         async Task WriteContentsAsync(IReadOnlyList<AIContent> contents, IReadOnlyList<GeneratedTokenLogProbability>? logprobs)
         {

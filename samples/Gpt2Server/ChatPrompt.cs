@@ -19,7 +19,8 @@ internal sealed record ChatPrompt(PromptBudget Budget, GenerationOptions Options
         if (request.ToolsOffered && !format.RendersTools)
             throw new OpenAIErrorException(400,
                 $"'tools' is not supported by the served model: its prompt format ({format.Name}) does not render tools (a chat template that writes calls as " +
-                "<tool_call> JSON </tool_call>, as Qwen2.5's and Qwen3's do); leave tools out or send tool_choice \"none\".", "tools", "unsupported_parameter");
+                "<tool_call> JSON </tool_call>, as Qwen2.5's and Qwen3's do, or as bare JSON {\"name\", \"parameters\"}, as Llama 3.1's and 3.2's do); " +
+                "leave tools out or send tool_choice \"none\".", "tools", "unsupported_parameter");
     }
 
     /// <param name="served">The served model and its prompt format.</param>
@@ -47,7 +48,7 @@ internal sealed record ChatPrompt(PromptBudget Budget, GenerationOptions Options
             Math.Min(Gpt2ChatClient.DefaultMaxOutputTokens, served.ContextLength - 1), inputParam, format.RendersSpecialTokens);
         try
         {
-            GenerationOptions options = request.GenerationOptions(budget.MaxTokens);
+            GenerationOptions options = request.GenerationOptions(budget.MaxTokens, format);
             options.Validate(served.ContextLength);
             return new ChatPrompt(budget, options);
         }

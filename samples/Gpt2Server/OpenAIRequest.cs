@@ -182,10 +182,11 @@ public sealed partial class OpenAIRequest
 
     /// <summary>
     /// How to generate for this request, writing at most <paramref name="maxTokens"/> tokens (greedy unless a temperature
-    /// above 0 was sent): the fields as <see cref="ChatOptions"/>, mapped as <see cref="Gpt2ChatClient"/> maps them.
+    /// above 0 was sent): the fields as <see cref="ChatOptions"/>, mapped as <see cref="Gpt2ChatClient"/> maps them, a
+    /// required tool call written as <paramref name="format"/>'s template writes calls.
     /// </summary>
-    public GenerationOptions GenerationOptions(int maxTokens) =>
-        Gpt2ChatOptions.ToGenerationOptions(ChatOptions(maxTokens), new GenerationOptions { MaxNewTokens = maxTokens });
+    public GenerationOptions GenerationOptions(int maxTokens, ChatPromptFormat? format = null) =>
+        Gpt2ChatOptions.ToGenerationOptions(ChatOptions(maxTokens), new GenerationOptions { MaxNewTokens = maxTokens }, format);
 
     /// <summary>The fields as Microsoft.Extensions.AI options: what <see cref="ChatOptions"/> has, and the rest in its additional properties.</summary>
     public ChatOptions ChatOptions(int maxTokens)

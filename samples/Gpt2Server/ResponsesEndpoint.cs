@@ -52,7 +52,7 @@ internal sealed class ResponsesEndpoint(ServedModel served, AdmissionControl adm
             TextGenerationResult result = await served.Service.GenerateAsync(budget.PromptTokens, options, aborted);
             served.Metrics.RecordGeneration(result);
             string status = Status(result);
-            IList<AIContent> contents = request.ToolsOffered ? ToolCallReader.ReadAll(result.Text, request.ParallelToolCalls ?? true) : [new TextContent(result.Text)];
+            IList<AIContent> contents = request.ToolsOffered ? ToolCallReader.ReadAll(result.Text, served.PromptFormat, request.ParallelToolCalls ?? true) : [new TextContent(result.Text)];
             string text = string.Concat(contents.OfType<TextContent>().Select(part => part.Text));
             FunctionCallContent[] calls = [.. contents.OfType<FunctionCallContent>()];
             List<object> output = text.Length > 0 || calls.Length == 0 ? [new ResponseOutputMessage(NewId("msg"), status, [new ResponseOutputText(text)])] : [];
@@ -66,9 +66,9 @@ internal sealed class ResponsesEndpoint(ServedModel served, AdmissionControl adm
         await ServerSentEvents.StartAsync(context);
         await events.LifecycleAsync("response.created", Response("in_progress", [], null));
         await events.LifecycleAsync("response.in_progress", Response("in_progress", [], null));
-        // With tools offered, a call is sent whole when its closing tag arrives, and a message item opens only for text;
+        // With tools offered, a call is sent whole when it is complete, and a message item opens only for text;
         // without, the one message opens at once, as OpenAI's does.
-        ToolCallReader? reader = request.ToolsOffered ? new ToolCallReader(request.ParallelToolCalls ?? true) : null;
+        ToolCallReader? reader = request.ToolsOffered ? new ToolCallReader(served.PromptFormat, request.ParallelToolCalls ?? true) : null;
         if (reader is null)
             await events.OpenMessageAsync();
         await foreach (TextGenerationUpdate update in stream.Updates.WithCancellation(aborted))

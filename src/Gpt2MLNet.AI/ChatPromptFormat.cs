@@ -42,7 +42,8 @@ public sealed class ChatPromptFormat
     private readonly InstructionPromptFormat? _instructions;
     private readonly ChatTemplate? _template;
     private readonly ChatTemplateOptions? _templateOptions;
-    private bool? _rendersTools;
+    private ToolCallFormat? _toolCallFormat;
+    private bool _toolCallFormatDetected;
 
     private ChatPromptFormat(string name, InstructionPromptFormat? instructions, ChatTemplate? template = null, ChatTemplateOptions? templateOptions = null)
     {
@@ -95,12 +96,27 @@ public sealed class ChatPromptFormat
     public InstructionPromptFormat? InstructionFormat => _instructions;
 
     /// <summary>
-    /// Whether the chat template renders tools and the calls made with them in the Hermes convention of Qwen2.5's and
-    /// Qwen3's templates (the tools in the system turn, each call as <c>&lt;tool_call&gt;</c> JSON <c>&lt;/tool_call&gt;</c>), so
-    /// that <see cref="ChatOptions.Tools"/> can be offered and the answer read with a <see cref="ToolCallReader"/>.
-    /// False for instruction formats, raw text, and templates that ignore tools or write calls otherwise.
+    /// Whether the chat template renders tools and the calls made with them in a convention <see cref="ToolCallReader"/>
+    /// reads, so that <see cref="ChatOptions.Tools"/> can be offered: the Hermes convention of Qwen2.5's and Qwen3's
+    /// templates (each call as <c>&lt;tool_call&gt;</c> JSON <c>&lt;/tool_call&gt;</c>), or the bare JSON of Llama 3.1's and
+    /// 3.2's (<c>{"name": ..., "parameters": ...}</c> as the whole answer). Found by rendering a call, not by the model's
+    /// name. False for instruction formats, raw text, and templates that ignore tools or write calls otherwise.
     /// </summary>
-    public bool RendersTools => _rendersTools ??= _template is not null && TemplateRendersTools();
+    public bool RendersTools => ToolCallFormat is not null;
+
+    /// <summary>How the template writes a call, or null when it does not render tools.</summary>
+    internal ToolCallFormat? ToolCallFormat
+    {
+        get
+        {
+            if (!_toolCallFormatDetected)
+            {
+                _toolCallFormat = _template is null ? null : DetectToolCallFormat();
+                _toolCallFormatDetected = true;
+            }
+            return _toolCallFormat;
+        }
+    }
 
     /// <summary>The prompt for <paramref name="messages"/>, following the rules of this type's remarks.</summary>
     /// <param name="messages">The conversation, oldest first.</param>
@@ -133,10 +149,10 @@ public sealed class ChatPromptFormat
             throw new NotSupportedException(
                 $"ChatOptions.{option} is not supported with the '{Name}' prompt format: " +
                 (_template is null ? "the model has no chat template that renders tools" : "the model's chat template does not render tools") +
-                " (tools need a template that writes calls as <tool_call> JSON </tool_call>, as Qwen2.5's and Qwen3's do).");
+                $" (tools need a template that writes calls as {ToolCallFormat.KnownDescriptions}).");
         }
         if (offered)
-            tools = HermesToolCalls.Functions(options!.Tools!);
+            tools = ToolCallFormat.Functions(options!.Tools!);
         return Render(messages, options?.Instructions, tools);
     }
 
@@ -195,7 +211,7 @@ public sealed class ChatPromptFormat
                 rendered.Insert(0, new ChatTemplateMessage(ChatRole.System.Value, instructions));
         }
         ChatTemplateOptions options = tools is { Count: > 0 }
-            ? _templateOptions! with { Tools = [.. tools.Select(HermesToolCalls.TemplateTool)] }
+            ? _templateOptions! with { Tools = [.. tools.Select(ToolCallFormat.TemplateTool)] }
             : _templateOptions!;
         try
         {
@@ -263,9 +279,9 @@ public sealed class ChatPromptFormat
         object value => JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(object))),
     };
 
-    private bool TemplateRendersTools()
+    private ToolCallFormat? DetectToolCallFormat()
     {
-        // Tried rather than guessed from the source: the template must print a tool it is given, and write a call in tags.
+        // Tried rather than guessed from the source: the template must print a tool it is given, and write a call in a known way.
         const string probe = "gpt2mlnet_probe_function";
         var tool = new ChatTemplateOptions { Tools = [JsonSerializer.SerializeToElement(new { type = "function", function = new { name = probe, parameters = new { type = "object" } } })] };
         try
@@ -275,13 +291,11 @@ public sealed class ChatPromptFormat
             string called = _template.Render(
                 [new ChatTemplateMessage("user", "?"), new ChatTemplateMessage("assistant", "") { ToolCalls = [new ChatTemplateToolCall(probe, arguments.RootElement.Clone(), "probe")] }],
                 addGenerationPrompt: false, _templateOptions);
-            return offered.Contains(probe, StringComparison.Ordinal)
-                && called.Contains(HermesToolCalls.Start + "\n{\"name\": \"" + probe + "\"", StringComparison.Ordinal)
-                && called.Contains(HermesToolCalls.End, StringComparison.Ordinal);
+            return offered.Contains(probe, StringComparison.Ordinal) ? ToolCallFormat.Detect(called, probe) : null;
         }
         catch (ChatTemplateException)
         {
-            return false;
+            return null;
         }
     }
 

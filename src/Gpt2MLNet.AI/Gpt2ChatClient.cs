@@ -27,11 +27,12 @@ namespace Gpt2MLNet.AI;
 /// responses, continuation tokens, an unknown additional property (the message lists the known ones), a model id other
 /// than <see cref="ModelId"/>, and tools with a model whose template does not render them.</para>
 /// <para>Function calling, for a model whose chat template renders tools (<see cref="ChatPromptFormat.RendersTools"/>:
-/// Qwen2.5, Qwen3): <see cref="ChatOptions.Tools"/> are rendered by the template, history messages with
+/// Qwen2.5, Qwen3, Llama 3.1 and 3.2): <see cref="ChatOptions.Tools"/> are rendered by the template, history messages with
 /// <see cref="FunctionCallContent"/> and <see cref="FunctionResultContent"/> go back to it, and the answer is read by a
 /// <see cref="ToolCallReader"/>: each call becomes a <see cref="FunctionCallContent"/> and the response's finish reason
 /// <see cref="ChatFinishReason.ToolCalls"/>, so Microsoft.Extensions.AI's <c>FunctionInvokingChatClient</c> runs a tool
-/// loop over the local model. Streamed, a call arrives as one update when its closing tag does. A required tool mode
+/// loop over the local model. Streamed, a call arrives as one update when it is complete (Qwen's when its closing tag
+/// arrives, Llama's, whose answer is either calls or text, at the end of the answer). A required tool mode
 /// constrains decoding to one call whose arguments satisfy the function's schema (see <see cref="Gpt2ChatOptions"/>).</para>
 /// <para>Responses carry the model id, a <see cref="UsageDetails"/> (prompt tokens the model read, tokens it generated)
 /// and a finish reason: <see cref="ChatFinishReason.Stop"/> at <c>&lt;|endoftext|&gt;</c> or a stop sequence,
@@ -152,7 +153,7 @@ public sealed class Gpt2ChatClient : IChatClient
             ? Service.GenerateAsync(Service.Tokenizer.Encode(prompt, allowSpecialTokens: true), textOptions, cancellationToken)
             : Service.GenerateAsync(prompt, textOptions, cancellationToken)).ConfigureAwait(false);
         string id = NewId();
-        IList<AIContent> contents = toolsOffered ? ToolCallReader.ReadAll(result.Text, options!.AllowMultipleToolCalls ?? true) : [new TextContent(result.Text)];
+        IList<AIContent> contents = toolsOffered ? ToolCallReader.ReadAll(result.Text, Format, options!.AllowMultipleToolCalls ?? true) : [new TextContent(result.Text)];
         bool calledTools = contents.Any(c => c is FunctionCallContent);
         var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, contents) { MessageId = id })
         {
@@ -178,7 +179,7 @@ public sealed class Gpt2ChatClient : IChatClient
         TextGenerationStream stream = Format.RendersSpecialTokens
             ? Service.GenerateStreamingAsync(Service.Tokenizer.Encode(prompt, allowSpecialTokens: true), textOptions, cancellationToken)
             : Service.GenerateStreamingAsync(prompt, textOptions, cancellationToken);
-        ToolCallReader? reader = toolsOffered ? new ToolCallReader(options!.AllowMultipleToolCalls ?? true) : null;
+        ToolCallReader? reader = toolsOffered ? new ToolCallReader(Format, options!.AllowMultipleToolCalls ?? true) : null;
         return Stream(stream, textOptions.LogProbabilities is not null, reader, cancellationToken);
     }
 
@@ -217,7 +218,7 @@ public sealed class Gpt2ChatClient : IChatClient
         await foreach (TextGenerationUpdate piece in stream.Updates.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
             bool hasLogProbabilities = logProbabilities && piece.LogProbabilities.Count > 0;
-            // With tools offered, a call is one update when its closing tag arrives; the tags' text is never streamed.
+            // With tools offered, a call is one update when it is complete; its framing and JSON are never streamed as text.
             List<AIContent> contents = reader is not null ? [.. reader.Append(piece.Text)]
                 : piece.Text.Length > 0 ? [new TextContent(piece.Text)] : [];
             if (contents.Count == 0 && !hasLogProbabilities)
@@ -252,7 +253,7 @@ public sealed class Gpt2ChatClient : IChatClient
         if (options.ModelId is not null && options.ModelId != ModelId)
             throw new NotSupportedException($"ChatOptions.ModelId is not supported by {nameof(Gpt2ChatClient)}: this client serves the model '{ModelId}' only.");
         GenerationOptions start = options.RawRepresentationFactory?.Invoke(this) as GenerationOptions ?? _defaults;
-        return Gpt2ChatOptions.ToGenerationOptions(options, start);
+        return Gpt2ChatOptions.ToGenerationOptions(options, start, Format);
     }
 
     private static ChatFinishReason FinishReason(TextGenerationResult result) =>

@@ -29,9 +29,10 @@ namespace Gpt2MLNet.AI;
 /// <see cref="ChatResponseFormat.ForJsonSchema(JsonElement, string?, string?)"/> to a document that validates against the
 /// schema (<see cref="StructuredOutput.ForJsonSchema"/>), <see cref="ChatResponseFormat.Text"/> or null to nothing.
 /// <see cref="ChatOptions.ToolMode"/> <see cref="ChatToolMode.RequireAny"/> or <see cref="ChatToolMode.RequireSpecific"/>
-/// constrains the answer to one call of one of <see cref="ChatOptions.Tools"/> (the named one): the text
-/// <c>&lt;tool_call&gt;\n{"name": ..., "arguments": ...}\n&lt;/tool_call&gt;</c> of Hermes-style templates, with the
-/// arguments valid for the function's <see cref="AIFunctionDeclaration.JsonSchema"/>; in auto mode (null or
+/// constrains the answer to one call of one of <see cref="ChatOptions.Tools"/> (the named one), written as the prompt
+/// format's template writes calls: <c>&lt;tool_call&gt;\n{"name": ..., "arguments": ...}\n&lt;/tool_call&gt;</c> for
+/// Hermes-style templates (Qwen2.5, Qwen3), the bare JSON <c>{"name": ..., "parameters": ...}</c> for Llama 3.1's and
+/// 3.2's, with the arguments valid for the function's <see cref="AIFunctionDeclaration.JsonSchema"/>; in auto mode (null or
 /// <see cref="ChatToolMode.Auto"/>) the model writes freely and <see cref="ToolCallReader"/> finds its calls. Whether the
 /// model's template renders tools at all is the prompt format's business (<see cref="ChatPromptFormat.Render(IEnumerable{ChatMessage}, ChatOptions?)"/>
 /// refuses them otherwise). A required tool call takes precedence over the response format for its turn; with tools in
@@ -75,16 +76,20 @@ public static class Gpt2ChatOptions
     /// </summary>
     /// <param name="options">The caller's chat options, or null.</param>
     /// <param name="defaults">What options that are not set keep.</param>
+    /// <param name="format">
+    /// The prompt format the tools are offered with, whose template decides how a required call is written (Hermes tags
+    /// or Llama's bare JSON); null for the Hermes convention.
+    /// </param>
     /// <exception cref="NotSupportedException">An option a local model cannot honour, or an unknown additional property, was set.</exception>
     /// <exception cref="ArgumentException">
     /// An additional property has a value of the wrong type or out of range, or a required tool mode names no offered function.
     /// </exception>
-    public static GenerationOptions ToGenerationOptions(ChatOptions? options, GenerationOptions defaults)
+    public static GenerationOptions ToGenerationOptions(ChatOptions? options, GenerationOptions defaults, ChatPromptFormat? format = null)
     {
         ArgumentNullException.ThrowIfNull(defaults);
         if (options is null)
             return defaults;
-        StructuredOutput? structured = StructuredOutputOf(options);
+        StructuredOutput? structured = StructuredOutputOf(options, format?.ToolCallFormat ?? HermesToolCallFormat.Instance);
         Refuse(options.Reasoning is not null, nameof(ChatOptions.Reasoning), "GPT-2 has no reasoning mode");
         Refuse(options.ConversationId is not null, nameof(ChatOptions.ConversationId), "the client keeps no conversations; send the whole history in the messages");
         Refuse(options.AllowBackgroundResponses is true, nameof(ChatOptions.AllowBackgroundResponses), "responses are generated while you wait");
@@ -105,10 +110,10 @@ public static class Gpt2ChatOptions
         return options.AdditionalProperties is { Count: > 0 } properties ? WithAdditionalProperties(mapped, properties, options.TopK) : mapped;
     }
 
-    // A required tool call constrains the answer to one call (the Hermes frame around a JSON object naming a function and
+    // A required tool call constrains the answer to one call (the format's frame around a JSON object naming a function and
     // holding arguments that satisfy its schema); otherwise a JSON response format constrains it to a document (with tools
     // in auto mode too, as vLLM does: the answer is then the document, not a call); text leaves it free.
-    private static StructuredOutput? StructuredOutputOf(ChatOptions options)
+    private static StructuredOutput? StructuredOutputOf(ChatOptions options, ToolCallFormat toolCalls)
     {
         if (options.ToolMode is RequiredChatToolMode required)
         {
@@ -116,7 +121,7 @@ public static class Gpt2ChatOptions
                 throw new ArgumentException(
                     $"ChatOptions.ToolMode is {(required.RequiredFunctionName is null ? "RequireAny" : $"RequireSpecific(\"{required.RequiredFunctionName}\")")} but ChatOptions.Tools is empty; offer the tools to call.",
                     nameof(ChatOptions.ToolMode));
-            IReadOnlyList<AIFunctionDeclaration> functions = HermesToolCalls.Functions(options.Tools!);
+            IReadOnlyList<AIFunctionDeclaration> functions = ToolCallFormat.Functions(options.Tools!);
             if (required.RequiredFunctionName is string name)
             {
                 functions = [.. functions.Where(f => f.Name == name)];
@@ -125,7 +130,7 @@ public static class Gpt2ChatOptions
                         $"ChatOptions.ToolMode requires the function '{name}', which is not in ChatOptions.Tools ({string.Join(", ", options.Tools!.Select(t => $"'{t.Name}'"))}).",
                         nameof(ChatOptions.ToolMode));
             }
-            return HermesToolCalls.Constraint(functions);
+            return toolCalls.Constraint(functions);
         }
         return options.ResponseFormat switch
         {

@@ -13,6 +13,8 @@ public sealed class ToolCallReaderTests
     private const string Weather = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2}}\n</tool_call>";
     private const string Time = "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"zone\": \"CET\"}}\n</tool_call>";
 
+    private static readonly ChatPromptFormat Qwen = ChatPromptFormat.FromTokenizer(TinyQwenModel.LoadTokenizer());
+
     private static string Json(object? value) => value is JsonElement json ? json.GetRawText() : JsonSerializer.Serialize(value);
 
     private static void AssertCall(AIContent content, string name, string arguments)
@@ -26,7 +28,7 @@ public sealed class ToolCallReaderTests
     [TestMethod]
     public void OneCallBecomesAFunctionCallWithItsArgumentsAsADictionary()
     {
-        IList<AIContent> contents = ToolCallReader.ReadAll(Weather);
+        IList<AIContent> contents = ToolCallReader.ReadAll(Weather, Qwen);
         Assert.AreEqual(1, contents.Count);
         AssertCall(contents[0], "get_weather", "{\"city\":\"Paris\",\"days\":2}");
         Assert.IsInstanceOfType<JsonElement>(((FunctionCallContent)contents[0]).Arguments!["days"]);
@@ -35,7 +37,7 @@ public sealed class ToolCallReaderTests
     [TestMethod]
     public void SeveralCallsEachGetTheirOwnIdAndTheTextBeforeThemStays()
     {
-        IList<AIContent> contents = ToolCallReader.ReadAll("Let me look that up.\n" + Weather + "\n" + Time + "\n");
+        IList<AIContent> contents = ToolCallReader.ReadAll("Let me look that up.\n" + Weather + "\n" + Time + "\n", Qwen);
         Assert.AreEqual(3, contents.Count);
         Assert.AreEqual("Let me look that up.\n", ((TextContent)contents[0]).Text);
         AssertCall(contents[1], "get_weather", "{\"city\":\"Paris\",\"days\":2}");
@@ -45,7 +47,7 @@ public sealed class ToolCallReaderTests
 
     [TestMethod]
     public void WithoutMultipleCallsOnlyTheFirstIsKept() =>
-        AssertCall(ToolCallReader.ReadAll(Weather + "\n" + Time, allowMultipleToolCalls: false).Single(), "get_weather", "{\"city\":\"Paris\",\"days\":2}");
+        AssertCall(ToolCallReader.ReadAll(Weather + "\n" + Time, Qwen, allowMultipleToolCalls: false).Single(), "get_weather", "{\"city\":\"Paris\",\"days\":2}");
 
     [TestMethod]
     [DataRow("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Par\n</tool_call>", DisplayName = "JSON cut off")]
@@ -55,13 +57,13 @@ public sealed class ToolCallReaderTests
     [DataRow("Some text <tool_call>\n{\"name\": \"get_weather\", \"argu", DisplayName = "unclosed and cut off")]
     public void MalformedCallsStayTextExactlyAsWritten(string answer)
     {
-        IList<AIContent> contents = ToolCallReader.ReadAll(answer);
+        IList<AIContent> contents = ToolCallReader.ReadAll(answer, Qwen);
         Assert.AreEqual(answer, string.Concat(contents.Cast<TextContent>().Select(t => t.Text)));
     }
 
     [TestMethod]
     public void AnUnclosedCallWithWholeJsonIsStillACall() =>
-        AssertCall(ToolCallReader.ReadAll("<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"zone\": \"CET\"}}\n").Single(), "get_time", "{\"zone\":\"CET\"}");
+        AssertCall(ToolCallReader.ReadAll("<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"zone\": \"CET\"}}\n", Qwen).Single(), "get_time", "{\"zone\":\"CET\"}");
 
     [TestMethod]
     [DataRow("Plain answer, no tools.")]
@@ -69,7 +71,7 @@ public sealed class ToolCallReaderTests
     [DataRow("a < b and <tool is not a tag <tool_cal")]
     [DataRow("")]
     public void AnAnswerWithoutCallsComesBackExactly(string answer) =>
-        Assert.AreEqual(answer, string.Concat(ToolCallReader.ReadAll(answer).Cast<TextContent>().Select(t => t.Text)));
+        Assert.AreEqual(answer, string.Concat(ToolCallReader.ReadAll(answer, Qwen).Cast<TextContent>().Select(t => t.Text)));
 
     [TestMethod]
     public void StreamedPieceByPieceItReadsWhatTheWholeAnswerReadsAndNeverStreamsTagText()
@@ -77,7 +79,7 @@ public sealed class ToolCallReaderTests
         string answer = "I will check. " + Weather + "\n" + Time + " Done <tool";
         for (int size = 1; size <= 7; size++)
         {
-            var reader = new ToolCallReader();
+            var reader = new ToolCallReader(Qwen);
             var contents = new List<AIContent>();
             for (int i = 0; i < answer.Length; i += size)
             {

@@ -12,14 +12,14 @@ namespace Gpt2MLNet.AI.Tests;
 [TestClass]
 public sealed class ToolPromptTests
 {
-    private static JsonElement Fixture(string name)
+    internal static JsonElement Fixture(string name)
     {
         using JsonDocument fixtures = JsonDocument.Parse(File.ReadAllText(Path.Combine(TinyQwenModel.FixturesPath, "chat-templates", "fixtures.json")));
         return fixtures.RootElement.EnumerateArray().Single(f => f.GetProperty("name").GetString() == name).Clone();
     }
 
     // The fixture's OpenAI-shaped messages as Microsoft.Extensions.AI messages, the way FunctionInvokingChatClient builds them.
-    private static List<ChatMessage> Messages(JsonElement fixture)
+    internal static List<ChatMessage> Messages(JsonElement fixture)
     {
         var messages = new List<ChatMessage>();
         foreach (JsonElement message in fixture.GetProperty("messages").EnumerateArray())
@@ -45,7 +45,7 @@ public sealed class ToolPromptTests
         return messages;
     }
 
-    private static List<AITool> Tools(JsonElement fixture) =>
+    internal static List<AITool> Tools(JsonElement fixture) =>
     [
         .. fixture.GetProperty("tools").EnumerateArray().Select(t => t.GetProperty("function")).Select(f => (AITool)AIFunctionFactory.CreateDeclaration(
             f.GetProperty("name").GetString()!, f.GetProperty("description").GetString(), f.GetProperty("parameters").Clone())),
@@ -82,8 +82,8 @@ public sealed class ToolPromptTests
 
     [TestMethod]
     [DataRow("smollm2-instruct.jinja", DisplayName = "SmolLM2: ignores tools")]
-    [DataRow("llama-3.1-instruct.jinja", DisplayName = "Llama 3.1: renders tools, but calls as bare JSON")]
-    public void TemplatesThatDoNotWriteHermesCallsRefuseToolsByName(string template)
+    [DataRow("llama3-instruct.jinja", DisplayName = "Llama 3 (3.0): ignores tools")]
+    public void TemplatesThatDoNotRenderToolsRefuseThemByName(string template)
     {
         ChatPromptFormat format = ChatPromptFormat.FromTokenizer(TinyQwenModel.LoadTokenizer(TinyQwenModel.Template(template)));
         Assert.IsFalse(format.RendersTools);

@@ -6,19 +6,41 @@ using Microsoft.Extensions.AI;
 namespace Gpt2MLNet.AI;
 
 /// <summary>
-/// The tool-calling convention of Hermes-style chat templates (Qwen2.5's and Qwen3's, read by vLLM's <c>hermes</c> tool
-/// parser): the template renders the tools (<c>{"type": "function", "function": {name, description, parameters}}</c>)
-/// into the system turn, and the model writes each call as <c>&lt;tool_call&gt;\n{"name": ..., "arguments": {...}}\n&lt;/tool_call&gt;</c>.
+/// How a chat template's model writes a function call, found by rendering one (<see cref="Detect"/>): what frames the
+/// call's JSON, which key holds the arguments, and how an answer is read back into calls. The template's <c>tools</c>
+/// variable holds the functions in Hugging Face's and OpenAI's shape whatever the format.
 /// </summary>
-internal static class HermesToolCalls
+internal abstract class ToolCallFormat
 {
-    public const string Start = "<tool_call>";
-    public const string End = "</tool_call>";
+    /// <summary>The formats, tried in this order.</summary>
+    private static readonly ToolCallFormat[] Known = [HermesToolCallFormat.Instance, Llama3JsonToolCallFormat.Instance];
 
-    // Exactly what the templates write around a call's JSON ('<tool_call>\n{"name": ...}\n</tool_call>'), so that a
-    // constrained call reads like the calls the model saw in training.
-    public const string Prefix = Start + "\n";
-    public const string Suffix = "\n" + End;
+    /// <summary>The key of a call's JSON that holds the arguments (<c>arguments</c>, <c>parameters</c>).</summary>
+    public abstract string ArgumentsKey { get; }
+
+    /// <summary>Text the template writes before a call's JSON, and after it (a constrained call is framed the same way).</summary>
+    public abstract string Prefix { get; }
+
+    /// <inheritdoc cref="Prefix"/>
+    public abstract string Suffix { get; }
+
+    /// <summary>How the format is described in a refusal.</summary>
+    public abstract string Description { get; }
+
+    /// <summary>
+    /// The format whose call <paramref name="rendered"/> (a conversation whose assistant turn calls <paramref name="probe"/>
+    /// with no arguments) holds, or null.
+    /// </summary>
+    public static ToolCallFormat? Detect(string rendered, string probe) => Known.FirstOrDefault(f => f.WritesCall(rendered, probe));
+
+    /// <summary>The formats a template may use, for refusals.</summary>
+    public static string KnownDescriptions => string.Join(", or ", Known.Select(f => f.Description));
+
+    /// <summary>Whether <paramref name="rendered"/> holds a call of <paramref name="probe"/> with no arguments written this way.</summary>
+    protected abstract bool WritesCall(string rendered, string probe);
+
+    /// <summary>A reader of answers written this way.</summary>
+    public abstract ToolCallParser CreateParser(bool allowMultipleToolCalls);
 
     /// <summary>The function declarations among <paramref name="tools"/>; any other kind of tool is refused by name.</summary>
     public static IReadOnlyList<AIFunctionDeclaration> Functions(IList<AITool> tools)
@@ -51,16 +73,16 @@ internal static class HermesToolCalls
 
     /// <summary>
     /// The constraint for one call of one of <paramref name="functions"/>: the framing text around a JSON object whose
-    /// <c>name</c> is one of theirs and whose <c>arguments</c> satisfy that function's parameter schema (one
+    /// <c>name</c> is one of theirs and whose arguments (<see cref="ArgumentsKey"/>) satisfy that function's parameter schema (one
     /// <c>anyOf</c> branch per function; each function's <c>$defs</c> hoisted to the root under its own names).
     /// </summary>
-    public static StructuredOutput Constraint(IReadOnlyList<AIFunctionDeclaration> functions)
+    public StructuredOutput Constraint(IReadOnlyList<AIFunctionDeclaration> functions)
     {
         var definitions = new JsonObject();
         var branches = new JsonArray();
         for (int i = 0; i < functions.Count; i++)
         {
-            string location = functions.Count == 1 ? "#/properties/arguments" : $"#/anyOf/{i}/properties/arguments";
+            string location = functions.Count == 1 ? $"#/properties/{ArgumentsKey}" : $"#/anyOf/{i}/properties/{ArgumentsKey}";
             JsonNode parameters = Parameters(functions[i], i, location, definitions);
             branches.Add(new JsonObject
             {
@@ -68,9 +90,9 @@ internal static class HermesToolCalls
                 ["properties"] = new JsonObject
                 {
                     ["name"] = new JsonObject { ["type"] = "string", ["enum"] = new JsonArray(functions[i].Name) },
-                    ["arguments"] = parameters,
+                    [ArgumentsKey] = parameters,
                 },
-                ["required"] = new JsonArray("name", "arguments"),
+                ["required"] = new JsonArray("name", ArgumentsKey),
                 ["additionalProperties"] = false,
             });
         }
@@ -80,7 +102,7 @@ internal static class HermesToolCalls
         return new StructuredOutput { JsonSchema = JsonSerializer.SerializeToElement(schema), Prefix = Prefix, Suffix = Suffix };
     }
 
-    // The function's parameter schema moved under 'arguments': its $defs go to the root as "{index}_{name}", and each
+    // The function's parameter schema moved under the arguments key: its $defs go to the root as "{index}_{name}", and each
     // local $ref is rewritten to where its target now lives.
     private static JsonNode Parameters(AIFunctionDeclaration function, int index, string location, JsonObject definitions)
     {
