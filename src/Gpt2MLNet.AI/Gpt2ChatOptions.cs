@@ -78,7 +78,8 @@ public static class Gpt2ChatOptions
     /// <param name="defaults">What options that are not set keep.</param>
     /// <param name="format">
     /// The prompt format the tools are offered with, whose template decides how a required call is written (Hermes tags
-    /// or Llama's bare JSON); null for the Hermes convention.
+    /// or Llama's bare JSON); needed for a required tool mode (<see cref="Gpt2ChatClient.Format"/>), which is refused
+    /// without it.
     /// </param>
     /// <exception cref="NotSupportedException">An option a local model cannot honour, or an unknown additional property, was set.</exception>
     /// <exception cref="ArgumentException">
@@ -89,7 +90,7 @@ public static class Gpt2ChatOptions
         ArgumentNullException.ThrowIfNull(defaults);
         if (options is null)
             return defaults;
-        StructuredOutput? structured = StructuredOutputOf(options, format?.ToolCallFormat ?? HermesToolCallFormat.Instance);
+        StructuredOutput? structured = StructuredOutputOf(options, format);
         Refuse(options.Reasoning is not null, nameof(ChatOptions.Reasoning), "GPT-2 has no reasoning mode");
         Refuse(options.ConversationId is not null, nameof(ChatOptions.ConversationId), "the client keeps no conversations; send the whole history in the messages");
         Refuse(options.AllowBackgroundResponses is true, nameof(ChatOptions.AllowBackgroundResponses), "responses are generated while you wait");
@@ -113,10 +114,16 @@ public static class Gpt2ChatOptions
     // A required tool call constrains the answer to one call (the format's frame around a JSON object naming a function and
     // holding arguments that satisfy its schema); otherwise a JSON response format constrains it to a document (with tools
     // in auto mode too, as vLLM does: the answer is then the document, not a call); text leaves it free.
-    private static StructuredOutput? StructuredOutputOf(ChatOptions options, ToolCallFormat toolCalls)
+    private static StructuredOutput? StructuredOutputOf(ChatOptions options, ChatPromptFormat? format)
     {
         if (options.ToolMode is RequiredChatToolMode required)
         {
+            ToolCallFormat toolCalls = format is null
+                ? throw new ArgumentException("ChatOptions.ToolMode requires a tool call, which is written as the model's chat template writes calls; " +
+                    "pass the ChatPromptFormat the tools are offered with (Gpt2ChatClient.Format).", nameof(format))
+                : format.ToolCallFormat ?? throw new NotSupportedException(
+                    $"ChatOptions.ToolMode requires a tool call, but the prompt format '{format.Name}' does not render tools; " +
+                    $"tools need a template that writes calls as {ToolCallFormat.KnownDescriptions}.");
             if (options.Tools is not { Count: > 0 })
                 throw new ArgumentException(
                     $"ChatOptions.ToolMode is {(required.RequiredFunctionName is null ? "RequireAny" : $"RequireSpecific(\"{required.RequiredFunctionName}\")")} but ChatOptions.Tools is empty; offer the tools to call.",

@@ -15,7 +15,10 @@ public sealed class ResponseFormatAndToolModeMappingTests
 {
     private static readonly GenerationOptions Defaults = new() { MaxNewTokens = 32 };
 
-    private static StructuredOutput? Map(ChatOptions options) => Gpt2ChatOptions.ToGenerationOptions(options, Defaults).StructuredOutput;
+    // Qwen's template: required calls are written in the Hermes convention.
+    private static readonly Lazy<ChatPromptFormat> Qwen = new(() => ChatPromptFormat.FromTokenizer(TinyQwenModel.LoadTokenizer()));
+
+    private static StructuredOutput? Map(ChatOptions options) => Gpt2ChatOptions.ToGenerationOptions(options, Defaults, Qwen.Value).StructuredOutput;
 
     private static readonly AIFunctionDeclaration Weather = AIFunctionFactory.CreateDeclaration("get_weather", "The weather in a city.", JsonDocument.Parse("""
         {"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}},"required":["city","days"],"additionalProperties":false}
@@ -105,5 +108,17 @@ public sealed class ResponseFormatAndToolModeMappingTests
     {
         Assert.AreEqual("<tool_call>\n", Map(new ChatOptions { Tools = [Weather], ToolMode = ChatToolMode.RequireAny, ResponseFormat = ChatResponseFormat.Json })!.Prefix);
         Assert.AreEqual(StructuredOutput.JsonObject, Map(new ChatOptions { Tools = [Weather], ResponseFormat = ChatResponseFormat.Json }));
+    }
+
+    [TestMethod]
+    public void ARequiredCallWithoutAFormatThatRendersToolsIsRefusedNotGuessed()
+    {
+        var options = new ChatOptions { Tools = [Weather], ToolMode = ChatToolMode.RequireAny };
+
+        ArgumentException missing = Assert.ThrowsExactly<ArgumentException>(() => Gpt2ChatOptions.ToGenerationOptions(options, Defaults));
+        Assert.AreEqual("format", missing.ParamName);
+        NotSupportedException raw = Assert.ThrowsExactly<NotSupportedException>(() => Gpt2ChatOptions.ToGenerationOptions(options, Defaults, ChatPromptFormat.RawText));
+        StringAssert.Contains(raw.Message, "'raw' does not render tools");
+        Assert.IsNull(Gpt2ChatOptions.ToGenerationOptions(new ChatOptions { Tools = [Weather] }, Defaults).StructuredOutput, "auto mode needs no format");
     }
 }
