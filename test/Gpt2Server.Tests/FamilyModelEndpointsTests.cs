@@ -20,29 +20,22 @@ namespace Gpt2Server.Tests;
 public sealed class FamilyModelEndpointsTests
 {
     private const string ModelId = "tiny-smollm2-endpoints";
-    private static string _root = null!;
-    private static WebApplication _app = null!;
+    private static FolderModelServer _server = null!;
     private static OpenAIClient _openAI = null!;
     private static Gpt2ChatClient _reference = null!;
 
     [ClassInitialize]
     public static async Task StartServer(TestContext _)
     {
-        _root = Path.Combine(Path.GetTempPath(), "gpt2-family-endpoints-" + Guid.NewGuid().ToString("N"));
-        string folder = TinyFamilyModel.Write(Path.Combine(_root, ModelId));
-        _app = Gpt2ServerApp.Build(["--model", folder, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"], null);
-        await _app.StartAsync();
-        _openAI = new OpenAIClient(new ApiKeyCredential("not-needed"), new OpenAIClientOptions { Endpoint = new Uri(_app.Urls.Single().TrimEnd('/') + "/v1") });
-        _reference = Gpt2ChatClient.Create(folder, engine: DecodingEngine.TorchSharp);
+        _server = await FolderModelServer.StartAsync(ModelId, folder => TinyFamilyModel.Write(folder));
+        _openAI = _server.OpenAI;
+        _reference = _server.Reference;
     }
 
     [ClassCleanup]
     public static async Task StopServer()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        _reference.Dispose();
-        Directory.Delete(_root, recursive: true);
+        await _server.DisposeAsync();
     }
 
     [TestMethod]

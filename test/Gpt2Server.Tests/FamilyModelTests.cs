@@ -20,30 +20,24 @@ namespace Gpt2Server.Tests;
 public sealed class FamilyModelTests
 {
     private const string ModelId = "tiny-smollm2";
-    private static string _root = null!;
+    private static FolderModelServer _server = null!;
     private static string _folder = null!;
-    private static WebApplication _app = null!;
     private static OpenAIClient _openAI = null!;
     private static Gpt2ChatClient _reference = null!;
 
     [ClassInitialize]
     public static async Task StartServer(TestContext _)
     {
-        _root = Path.Combine(Path.GetTempPath(), "gpt2-family-server-" + Guid.NewGuid().ToString("N"));
-        _folder = TinyFamilyModel.Write(Path.Combine(_root, ModelId));
-        _app = Gpt2ServerApp.Build(["--model", _folder, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"], null);
-        await _app.StartAsync();
-        _openAI = new OpenAIClient(new ApiKeyCredential("not-needed"), new OpenAIClientOptions { Endpoint = new Uri(_app.Urls.Single().TrimEnd('/') + "/v1") });
-        _reference = Gpt2ChatClient.Create(_folder, engine: DecodingEngine.TorchSharp);
+        _server = await FolderModelServer.StartAsync(ModelId, folder => TinyFamilyModel.Write(folder));
+        _folder = _server.Folder;
+        _openAI = _server.OpenAI;
+        _reference = _server.Reference;
     }
 
     [ClassCleanup]
     public static async Task StopServer()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        _reference.Dispose();
-        Directory.Delete(_root, recursive: true);
+        await _server.DisposeAsync();
     }
 
     [TestMethod]
@@ -82,7 +76,7 @@ public sealed class FamilyModelTests
     {
         const string prompt = "The weather in the north";
         TextGenerationResult expected = _reference.Service.Generate(prompt, new GenerationOptions { MaxNewTokens = 10 });
-        using var http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single().TrimEnd('/') + "/") };
+        using var http = new HttpClient { BaseAddress = _server.BaseAddress };
         using var content = new StringContent($$"""{"model":"{{ModelId}}","prompt":"{{prompt}}","max_tokens":10,"temperature":0}""", Encoding.UTF8, "application/json");
         HttpResponseMessage response = await http.PostAsync("v1/completions", content);
         string body = await response.Content.ReadAsStringAsync();

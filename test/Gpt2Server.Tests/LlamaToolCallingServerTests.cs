@@ -27,8 +27,7 @@ namespace Gpt2Server.Tests;
 public sealed class LlamaToolCallingServerTests
 {
     private const string ModelId = "tiny-llama-tools";
-    private static string _root = null!;
-    private static WebApplication _app = null!;
+    private static FolderModelServer _server = null!;
     private static OpenAIClient _openAI = null!;
     private static Gpt2ChatClient _reference = null!;
 
@@ -49,22 +48,15 @@ public sealed class LlamaToolCallingServerTests
     [ClassInitialize]
     public static async Task StartServer(TestContext _)
     {
-        _root = Path.Combine(Path.GetTempPath(), "gpt2-llama-tools-server-" + Guid.NewGuid().ToString("N"));
-        string folder = TinyLlamaModel.Write(Path.Combine(_root, ModelId));
-        _app = Gpt2ServerApp.Build(["--model", folder, "--engine", "torchsharp", "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"], null);
-        await _app.StartAsync();
-        var baseAddress = new Uri(_app.Urls.Single().TrimEnd('/') + "/");
-        _openAI = new OpenAIClient(new ApiKeyCredential("not-needed"), new OpenAIClientOptions { Endpoint = new Uri(baseAddress, "v1") });
-        _reference = Gpt2ChatClient.Create(folder, engine: DecodingEngine.TorchSharp);
+        _server = await FolderModelServer.StartAsync(ModelId, folder => TinyLlamaModel.Write(folder), "--engine", "torchsharp");
+        _openAI = _server.OpenAI;
+        _reference = _server.Reference;
     }
 
     [ClassCleanup]
     public static async Task StopServer()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        _reference.Dispose();
-        Directory.Delete(_root, recursive: true);
+        await _server.DisposeAsync();
     }
 
     private static string Canonical(string json) => JsonNode.Parse(json)!.ToJsonString();

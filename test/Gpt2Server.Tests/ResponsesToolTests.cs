@@ -33,8 +33,7 @@ public sealed class ResponsesToolTests
     private static readonly AIFunctionDeclaration Weather =
         AIFunctionFactory.CreateDeclaration("get_weather", "The weather in a city.", JsonDocument.Parse(WeatherSchema).RootElement);
 
-    private static string _root = null!;
-    private static WebApplication _app = null!;
+    private static FolderModelServer _server = null!;
     private static OpenAIClient _openAI = null!;
     private static Gpt2ChatClient _reference = null!;
     private static Uri _baseAddress = null!;
@@ -42,22 +41,16 @@ public sealed class ResponsesToolTests
     [ClassInitialize]
     public static async Task StartServer(TestContext _)
     {
-        _root = Path.Combine(Path.GetTempPath(), "gpt2-responses-tools-" + Guid.NewGuid().ToString("N"));
-        string folder = TinyQwenModel.Write(Path.Combine(_root, ModelId));
-        _app = Gpt2ServerApp.Build(["--model", folder, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"], null);
-        await _app.StartAsync();
-        _baseAddress = new Uri(_app.Urls.Single().TrimEnd('/') + "/");
-        _openAI = new OpenAIClient(new ApiKeyCredential("not-needed"), new OpenAIClientOptions { Endpoint = new Uri(_baseAddress, "v1") });
-        _reference = Gpt2ChatClient.Create(folder, engine: DecodingEngine.TorchSharp);
+        _server = await FolderModelServer.StartAsync(ModelId, folder => TinyQwenModel.Write(folder));
+        _baseAddress = _server.BaseAddress;
+        _openAI = _server.OpenAI;
+        _reference = _server.Reference;
     }
 
     [ClassCleanup]
     public static async Task StopServer()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        _reference.Dispose();
-        Directory.Delete(_root, recursive: true);
+        await _server.DisposeAsync();
     }
 
     private static async Task<FunctionCallContent> ExpectedCallAsync(string question, int maxTokens)

@@ -26,8 +26,7 @@ namespace Gpt2Server.Tests;
 public sealed class ToolCallingServerTests
 {
     private const string ModelId = "tiny-qwen3-tools";
-    private static string _root = null!;
-    private static WebApplication _app = null!;
+    private static FolderModelServer _server = null!;
     private static OpenAIClient _openAI = null!;
     private static Gpt2ChatClient _reference = null!;
     private static ServerHttp _http = null!;
@@ -68,24 +67,17 @@ public sealed class ToolCallingServerTests
     [ClassInitialize]
     public static async Task StartServer(TestContext _)
     {
-        _root = Path.Combine(Path.GetTempPath(), "gpt2-tools-server-" + Guid.NewGuid().ToString("N"));
-        string folder = TinyQwenModel.Write(Path.Combine(_root, ModelId));
-        _app = Gpt2ServerApp.Build(["--model", folder, "--engine", "torchsharp", "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"], null);
-        await _app.StartAsync();
-        var baseAddress = new Uri(_app.Urls.Single().TrimEnd('/') + "/");
-        _openAI = new OpenAIClient(new ApiKeyCredential("not-needed"), new OpenAIClientOptions { Endpoint = new Uri(baseAddress, "v1") });
-        _http = new ServerHttp(baseAddress);
-        _reference = Gpt2ChatClient.Create(folder, engine: DecodingEngine.TorchSharp);
+        _server = await FolderModelServer.StartAsync(ModelId, folder => TinyQwenModel.Write(folder), "--engine", "torchsharp");
+        _openAI = _server.OpenAI;
+        _http = new ServerHttp(_server.BaseAddress);
+        _reference = _server.Reference;
     }
 
     [ClassCleanup]
     public static async Task StopServer()
     {
         _http.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        _reference.Dispose();
-        Directory.Delete(_root, recursive: true);
+        await _server.DisposeAsync();
     }
 
     private static readonly AIChatMessage[] Question = [new(ChatRole.System, "Use the tools."), new(ChatRole.User, "What time is it in Berlin?")];
